@@ -1,0 +1,1 @@
+"""Built-in plugin `audio-hf` (being implemented)."""

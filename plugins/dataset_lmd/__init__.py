@@ -1,0 +1,1 @@
+"""Built-in plugin `dataset-lmd` (being implemented)."""

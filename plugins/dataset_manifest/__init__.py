@@ -1,0 +1,1 @@
+"""Built-in plugin `dataset-manifest` (being implemented)."""

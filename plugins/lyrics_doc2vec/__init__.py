@@ -1,0 +1,1 @@
+"""Built-in plugin `lyrics-doc2vec` (being implemented)."""

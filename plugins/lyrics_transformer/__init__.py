@@ -1,0 +1,1 @@
+"""Built-in plugin `lyrics-transformer` (being implemented)."""

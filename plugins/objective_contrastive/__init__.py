@@ -1,0 +1,1 @@
+"""Built-in plugin `objective-contrastive` (being implemented)."""

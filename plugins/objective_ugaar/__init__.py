@@ -1,0 +1,1 @@
+"""Built-in plugin `objective-ugaar` (being implemented)."""

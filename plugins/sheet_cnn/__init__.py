@@ -1,0 +1,1 @@
+"""Built-in plugin `sheet-cnn` (being implemented)."""

@@ -1,0 +1,1 @@
+"""The `ugaar-kit` command line: one module per command group, joined in `app.py`."""

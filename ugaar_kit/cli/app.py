@@ -1,0 +1,80 @@
+"""The root `ugaar-kit` app: built by a function so tests can hand it their own registry."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from .. import __version__
+from ..discovery import get_plugin_manager, get_registry
+from ..errors import UgaarError
+from ..registry import Registry
+from . import plugins_cmd
+from .base import App, err_console, report, show_tracebacks
+
+HELP = """Sheet music, audio and lyrics in one embedding space.
+
+Build triplet datasets from songs, train encoders with deep CCA, UGAAR or contrastive
+objectives, embed collections into HDF5 and search across modalities. Components come from
+plugins: `ugaar-kit plugins` lists them."""
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ugaar-kit {__version__}")
+        raise typer.Exit()
+
+
+def build_app(registry: Registry | Callable[[], Registry] | None = None, load_plugin_commands: bool = True) -> typer.Typer:
+    """The CLI. `registry`: a Registry or a factory for one (default: the installed plugins)."""
+    if registry is None:
+        get = get_registry
+    elif isinstance(registry, Registry):
+        fixed = registry
+        get = lambda: fixed  # noqa: E731
+    else:
+        get = registry
+    warned: list[bool] = []
+
+    def checked_registry() -> Registry:
+        reg = get()
+        if not warned:
+            warned.append(True)
+            for problem in reg.problems:
+                err_console.print(f"[yellow]warning:[/] {problem}", markup=True)
+        return reg
+
+    app = App(name="ugaar-kit", help=HELP, rich_markup_mode="markdown")
+
+    @app.callback()
+    def root(
+        version: Annotated[
+            bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        ] = False,
+    ) -> None:
+        """Sheet music, audio and lyrics in one embedding space."""
+
+    app.add_typer(plugins_cmd.make(checked_registry), name="plugins")
+
+    if load_plugin_commands and registry is None:
+        get_plugin_manager().hook.register_commands(app=app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: expected errors become one line on stderr and a non-zero exit."""
+    try:
+        app = build_app()
+        app(args=argv, prog_name="ugaar-kit")
+    except UgaarError as exc:
+        if show_tracebacks():
+            raise
+        report(exc)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

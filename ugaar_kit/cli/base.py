@@ -1,0 +1,66 @@
+"""The Typer subclass every command group uses: expected errors become one line and an exit code.
+
+`UgaarError` (bad input, options, plugins) is printed as `error: <message>` on stderr and exits
+with its code; set `UGAAR_KIT_TRACEBACK=1` to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from ..errors import UgaarError
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+out_console = Console(highlight=False)
+
+
+def show_tracebacks() -> bool:
+    return os.environ.get("UGAAR_KIT_TRACEBACK", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def report(exc: UgaarError) -> None:
+    """Print an expected error as one line on stderr."""
+    err_console.print(f"[bold red]error:[/] {exc}", markup=True)
+
+
+def one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command so a UgaarError exits with one line instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except UgaarError as exc:
+            if show_tracebacks():
+                raise
+            report(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted; work written so far is kept (re-run the command to resume)")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+class App(typer.Typer):
+    """typer.Typer whose commands and callbacks report UgaarError in one line."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("no_args_is_help", True)
+        kwargs.setdefault("pretty_exceptions_enable", False)
+        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
+        super().__init__(**kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        register = super().command(*args, **kwargs)
+        return lambda func: register(one_line_errors(func))
+
+    def callback(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        register = super().callback(*args, **kwargs)
+        return lambda func: register(one_line_errors(func))

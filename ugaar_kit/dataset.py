@@ -1,0 +1,187 @@
+"""Dataset interfaces: score sources that the builder turns into triplets, and aligned items.
+
+Two kinds of dataset plugin exist, both registered with `register_datasets`:
+
+- a `ScoreSource` reads a source format (LMD lyrics-melody arrays, MusicXML) into `Song`s of
+  `Passage`s; `ugaar-kit dataset build --format NAME` engraves, synthesizes and writes them as a
+  dataset folder;
+- an `ItemSource` yields aligned `Item`s directly from a user's own files (a CSV or JSONL
+  manifest of audio paths, image paths and lyrics).
+
+A dataset folder (`manifest.jsonl` + `dataset.json`, see docs/formats.md) is read by
+`DatasetFolder`, which every command that takes `--data` uses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from . import options as opts
+from .errors import InputError
+from .options import NoOptions
+from .score import Song
+
+MANIFEST = "manifest.jsonl"
+DATASET_INFO = "dataset.json"
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class Item:
+    """One aligned passage. Paths are absolute once read; any subset of modalities may be set.
+
+    `song` identifies the song (all versions of one song share it) for splitting; `group`
+    marks verbatim repeats inside a song, which evaluation counts as one answer."""
+
+    id: str
+    song: str
+    split: str | None = None
+    audio: Path | None = None
+    sheet: Path | None = None
+    lyrics: str | None = None
+    group: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def has(self, modality: str) -> bool:
+        return getattr(self, modality, None) is not None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A source file a source could not read, with the reason (for the build summary)."""
+
+    path: str
+    reason: str
+
+
+class ScoreSource:
+    """A source format of songs with melody and lyrics. Subclass, set `name`, `description`,
+    `Options`, `extensions`, and implement `songs`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type] = NoOptions
+    extensions: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, options: Any = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+    @classmethod
+    def from_options(cls, values: dict[str, Any] | None = None) -> ScoreSource:
+        return cls(opts.build(cls.Options, values, prefix="source"))
+
+    def files(self, paths: Sequence[Path]) -> list[Path]:
+        """The source files under `paths` (files or folders), sorted, hidden files skipped."""
+        found: list[Path] = []
+        for p in paths:
+            if p.is_dir():
+                found += [
+                    f
+                    for f in sorted(p.rglob("*"))
+                    if f.is_file()
+                    and f.suffix.lower() in self.extensions
+                    and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                ]
+            elif p.exists():
+                found.append(p)
+            else:
+                raise InputError(p, "no such file or folder")
+        return found
+
+    def read(self, path: Path) -> list[Song]:
+        """The songs in one source file; raise `InputError` for a file that cannot be read."""
+        raise NotImplementedError
+
+    def songs(self, paths: Sequence[Path]) -> Iterator[Song | Skipped]:
+        """Every song under `paths`, with a `Skipped` for each unreadable file."""
+        for f in self.files(paths):
+            try:
+                yield from self.read(f)
+            except InputError as exc:
+                yield Skipped(str(f), exc.problem)
+
+
+class ItemSource:
+    """Aligned items from a user's own files. Subclass and implement `items`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type] = NoOptions
+
+    def __init__(self, options: Any = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+    @classmethod
+    def from_options(cls, values: dict[str, Any] | None = None) -> ItemSource:
+        return cls(opts.build(cls.Options, values, prefix="source"))
+
+    def items(self, path: Path) -> Iterator[Item]:
+        """Every item described at `path`; raise `InputError` naming the file and row."""
+        raise NotImplementedError
+
+
+def resolve_inside(root: Path, relative: str, where: str) -> Path:
+    """`root / relative`, refusing absolute paths and any path that escapes `root`."""
+    rel = Path(relative)
+    if rel.is_absolute():
+        raise InputError(where, f"path '{relative}' must be relative to the dataset folder")
+    full = (root / rel).resolve()
+    if not full.is_relative_to(root.resolve()):
+        raise InputError(where, f"path '{relative}' points outside the dataset folder")
+    return full
+
+
+class DatasetFolder:
+    """A built dataset folder: `manifest.jsonl` (one passage a line) and `dataset.json`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        manifest = self.root / MANIFEST
+        if not manifest.is_file():
+            raise InputError(self.root, f"not a dataset folder (no {MANIFEST}); build one with 'ugaar-kit dataset build'")
+        self.info: dict[str, Any] = {}
+        info = self.root / DATASET_INFO
+        if info.is_file():
+            try:
+                self.info = json.loads(info.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise InputError(info, f"invalid JSON ({exc.msg} at line {exc.lineno})") from None
+        self.items: list[Item] = list(self._read(manifest))
+
+    def _read(self, manifest: Path) -> Iterator[Item]:
+        with manifest.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                where = f"{manifest}:{lineno}"
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(where, f"invalid JSON ({exc.msg})") from None
+                if not isinstance(row, dict) or "id" not in row:
+                    raise InputError(where, "each line must be a JSON object with an 'id'")
+                known = {"id", "song", "split", "audio", "sheet", "lyrics", "group"}
+                yield Item(
+                    id=str(row["id"]),
+                    song=str(row.get("song", row["id"])),
+                    split=row.get("split"),
+                    audio=resolve_inside(self.root, row["audio"], where) if row.get("audio") else None,
+                    sheet=resolve_inside(self.root, row["sheet"], where) if row.get("sheet") else None,
+                    lyrics=row.get("lyrics"),
+                    group=row.get("group"),
+                    meta={k: v for k, v in row.items() if k not in known},
+                )
+
+    def split(self, name: str) -> list[Item]:
+        """The items of one split (`train`, `valid`, `test`)."""
+        return [it for it in self.items if it.split == name]
+
+    def modalities(self) -> tuple[str, ...]:
+        """The modalities every item of the folder has."""
+        from .modality import MODALITIES
+
+        return tuple(m for m in MODALITIES if self.items and all(it.has(m) for it in self.items))

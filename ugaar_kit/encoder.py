@@ -1,0 +1,158 @@
+"""The encoder interface: one modality's path from a file to a `(B, D)` embedding.
+
+The stages, each a method, so the trainer, the feature cache and `embed` can call them apart:
+
+    load_item(path)      -> raw item (decoded audio, image array, lyrics text)
+    featurize(raw)       -> features: a tensor, deterministic, so it can be cached
+    collate([features])  -> Batch: padded data plus a mask for variable-length inputs
+    forward(batch)       -> (B, D) float embeddings
+
+An encoder that must see the training data first (Doc2vec) sets `needs_fit` and implements
+`fit`. Fitted parts are saved through `get_extra_state`/`set_extra_state` as tensors, numbers,
+strings, lists and dicts only, so checkpoints load with `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from . import options as opts
+from .options import NoOptions
+
+
+@dataclass
+class Batch:
+    """A padded batch. `data` is `(B, ...)`, padded along its last axis; `mask` is `(B, T)`,
+    True where `data[..., t]` is real (None when nothing was padded, e.g. fixed-size vectors)."""
+
+    data: Tensor
+    mask: Tensor | None = None
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
+        mask = None if self.mask is None else self.mask.to(device, non_blocking=non_blocking)
+        return Batch(self.data.to(device, non_blocking=non_blocking), mask)
+
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+
+def pad_last(features: Sequence[Tensor], pad_value: float = 0.0, multiple: int = 1) -> Batch:
+    """Stack tensors of equal leading shape and varying last axis, padding to the longest
+    (rounded up to `multiple`, for networks that pool), with a `(B, T)` mask of real steps."""
+    if not features:
+        raise ValueError("cannot collate an empty batch")
+    lengths = [int(f.shape[-1]) for f in features]
+    longest = max(lengths)
+    longest = -(-longest // multiple) * multiple
+    lead = tuple(features[0].shape[:-1])
+    data = features[0].new_full((len(features), *lead, longest), pad_value)
+    mask = torch.zeros(len(features), longest, dtype=torch.bool)
+    for i, (f, n) in enumerate(zip(features, lengths)):
+        data[i, ..., :n] = f
+        mask[i, :n] = True
+    return Batch(data, mask)
+
+
+def masked_mean(x: Tensor, mask: Tensor | None) -> Tensor:
+    """Mean of `x` `(B, C, T)` over T counting only steps where `mask` `(B, T)` is True."""
+    if mask is None:
+        return x.mean(dim=-1)
+    m = mask.to(x.dtype).unsqueeze(1)
+    return (x * m).sum(-1) / m.sum(-1).clamp_min(1.0)
+
+
+def downsample_mask(mask: Tensor | None, length: int) -> Tensor | None:
+    """The mask `(B, T)` for a time axis pooled down to `length` steps: a step is real when any
+    input step it covers is real."""
+    if mask is None:
+        return None
+    pooled = nn.functional.adaptive_max_pool1d(mask.float().unsqueeze(1), length)
+    return pooled.squeeze(1) > 0
+
+
+class Encoder(nn.Module):
+    """One modality's encoder; subclass it and register the class from a plugin.
+
+    Class attributes: `name` (unique per modality), `modality`, `description` (one line),
+    `Options` (a dataclass of options; see `ugaar_kit.options`), `extensions` (file suffixes
+    `load_item` reads, lower case with the dot), `needs_fit`.
+    """
+
+    name: ClassVar[str]
+    modality: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type] = NoOptions
+    extensions: ClassVar[tuple[str, ...]] = ()
+    needs_fit: ClassVar[bool] = False
+
+    def __init__(self, options: Any = None) -> None:
+        super().__init__()
+        self.options = options if options is not None else self.Options()
+
+    @classmethod
+    def from_options(cls, values: dict[str, Any] | None = None) -> Encoder:
+        """Build from user values (strings or TOML values), validating every key."""
+        return cls(opts.build(cls.Options, values, prefix=cls.modality))
+
+    @property
+    def output_dim(self) -> int:
+        """D, the width of `forward`'s output."""
+        raise NotImplementedError
+
+    def load_item(self, path: Path) -> Any:
+        """Read one raw item from a file, raising `InputError(path, problem)` on bad input."""
+        raise NotImplementedError
+
+    def featurize(self, raw: Any) -> Tensor:
+        """Raw item to model input; deterministic for given options and fitted state."""
+        raise NotImplementedError
+
+    def collate(self, features: Sequence[Tensor]) -> Batch:
+        """Features of several items to one batch; default pads the last axis with a mask."""
+        return pad_last(features)
+
+    def forward(self, batch: Batch) -> Tensor:  # noqa: D102 - documented in the class
+        raise NotImplementedError
+
+    def fit(self, raws: Sequence[Any]) -> None:
+        """Learn what must be learnt before training from the training split's raw items."""
+
+    @property
+    def is_fitted(self) -> bool:
+        """False while an encoder with `needs_fit` has not been fitted (or loaded)."""
+        return True
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Parameters the trainer optimises (frozen parts excluded)."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def feature_key(self) -> str:
+        """A hash of everything `featurize` depends on: the cache key of its outputs.
+
+        Default: the encoder's name and options. An encoder whose features also depend on fitted
+        state (Doc2vec) or on only some options should override it."""
+        payload = json.dumps(
+            {"encoder": f"{self.modality}/{self.name}", "options": opts.to_dict(self.options)},
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def encode(self, raws: Sequence[Any], device: torch.device | str = "cpu") -> Tensor:
+        """Convenience: raw items to `(B, D)` embeddings in eval mode, without gradients."""
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                batch = self.collate([self.featurize(r) for r in raws]).to(device)
+                return self(batch)
+        finally:
+            self.train(was_training)

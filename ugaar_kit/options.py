@@ -1,0 +1,188 @@
+"""Typed, validated options for components, from `-o SLOT.key=value` strings or TOML values.
+
+A component declares its options as a dataclass whose fields carry a default and a help line
+(made with :func:`option`). :func:`build` turns user values into an instance, naming the key
+in every error; :func:`describe` lists the fields for `ugaar-kit plugins show`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from .errors import OptionError
+
+SLOTS = ("audio", "sheet", "lyrics", "objective")
+"""Slots that `-o SLOT.key=value` may address; plugins bringing a new modality add its name."""
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+T = TypeVar("T")
+
+
+def option(default: Any, help: str, *, min: float | None = None, max: float | None = None) -> Any:
+    """A dataclass field with a default, a one-line help text and an optional numeric range."""
+    return dataclasses.field(default=default, metadata={"help": help, "min": min, "max": max})
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """The options of a component that takes none."""
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    """One option as `plugins show` prints it."""
+
+    name: str
+    type: str
+    default: Any
+    help: str
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def type_name(tp: Any) -> str:
+    """A short readable name for an option's type: `int`, `float | None`, `'sum' | 'maxvar'`."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "None"
+    return getattr(tp, "__name__", str(tp))
+
+
+def describe(cls: type) -> list[OptionInfo]:
+    """The options of an options dataclass, in declaration order."""
+    hints = _hints(cls)
+    return [
+        OptionInfo(f.name, type_name(hints[f.name]), f.default, f.metadata.get("help", ""))
+        for f in dataclasses.fields(cls)
+    ]
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Convert a string (from the command line) or a TOML value to `tp`, or raise OptionError."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if type(None) in args and (value is None or (isinstance(value, str) and value.lower() in ("none", "null", ""))):
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except OptionError as exc:
+                errors.append(str(exc))
+        raise OptionError(f"option '{where}': {value!r} is not {type_name(tp)}")
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        for choice in choices:
+            if value == choice or (isinstance(value, str) and str(choice) == value):
+                return choice
+        raise OptionError(f"option '{where}': {value!r} is not one of {', '.join(map(repr, choices))}")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        raise OptionError(f"option '{where}': {value!r} is not a boolean (true/false)")
+    if tp is int:
+        if isinstance(value, bool):
+            raise OptionError(f"option '{where}': {value!r} is not an integer")
+        if isinstance(value, int):
+            return value
+        try:
+            return int(str(value))
+        except ValueError:
+            raise OptionError(f"option '{where}': {value!r} is not an integer") from None
+    if tp is float:
+        if isinstance(value, bool):
+            raise OptionError(f"option '{where}': {value!r} is not a number")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise OptionError(f"option '{where}': {value!r} is not a number") from None
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise OptionError(f"option '{where}': {value!r} is not a string")
+    if tp is Path:
+        if isinstance(value, (str, Path)):
+            return Path(value)
+        raise OptionError(f"option '{where}': {value!r} is not a path")
+    if origin is tuple or origin is list:
+        (item_tp, *_) = typing.get_args(tp) or (str,)
+        items = value.split(",") if isinstance(value, str) else list(value)
+        return tuple(_coerce(v.strip() if isinstance(v, str) else v, item_tp, where) for v in items if v != "")
+    raise OptionError(f"option '{where}': unsupported option type {type_name(tp)}")
+
+
+def build(cls: type[T], values: Mapping[str, Any] | None = None, *, prefix: str = "") -> T:
+    """An instance of options dataclass `cls` from `values`; unknown keys and bad values raise.
+
+    `prefix` (e.g. `audio`) is used in messages so they name the key as the user wrote it.
+    """
+    values = dict(values or {})
+    hints = _hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        known = ", ".join(fields) or "none"
+        raise OptionError(f"unknown option '{key}' (known: {known})")
+    kwargs = {}
+    for name, value in values.items():
+        where = f"{prefix}.{name}" if prefix else name
+        coerced = _coerce(value, hints[name], where)
+        meta = fields[name].metadata
+        if isinstance(coerced, (int, float)) and not isinstance(coerced, bool):
+            if meta.get("min") is not None and coerced < meta["min"]:
+                raise OptionError(f"option '{where}': {coerced} is below the minimum {meta['min']}")
+            if meta.get("max") is not None and coerced > meta["max"]:
+                raise OptionError(f"option '{where}': {coerced} is above the maximum {meta['max']}")
+        kwargs[name] = coerced
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise OptionError(f"options for '{prefix or cls.__name__}': {exc}") from None
+
+
+def to_dict(options: Any) -> dict[str, Any]:
+    """Plain JSON/TOML-friendly values of an options instance (paths as strings, tuples as lists)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(options):
+        value = getattr(options, f.name)
+        if isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out
+
+
+def parse_overrides(pairs: Iterable[str], slots: Iterable[str] = SLOTS) -> dict[str, dict[str, str]]:
+    """Split `-o SLOT.key=value` strings into {slot: {key: value}}, refusing malformed ones."""
+    allowed = tuple(slots)
+    out: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        slot, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise OptionError(f"option '{pair}': expected SLOT.key=value, e.g. audio.n_mels=128")
+        if slot not in allowed:
+            raise OptionError(f"option '{pair}': unknown slot '{slot}' (known: {', '.join(allowed)})")
+        out.setdefault(slot, {})[name] = value.strip()
+    return out

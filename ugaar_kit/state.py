@@ -1,0 +1,62 @@
+"""Saving and restoring components as plain tensors and values, never as pickled objects.
+
+Every file is written atomically (a temporary file renamed over the target) and read with
+`torch.load(weights_only=True)`, so a checkpoint from an untrusted source cannot run code.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import options as opts
+from .encoder import Encoder
+from .errors import InputError
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    """`torch.save` to a temporary file beside `path`, fsync, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_safe(path: Path, map_location: str | torch.device = "cpu") -> Any:
+    """Load a file written by `save_atomic` with `weights_only=True`; clear error when unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure to read is the file's problem
+        raise InputError(path, f"not a readable ugaar-kit checkpoint ({type(exc).__name__}: {exc})") from None
+
+
+def encoder_state(encoder: Encoder) -> dict[str, Any]:
+    """Everything needed to rebuild `encoder`: its name, modality, options and tensors."""
+    return {
+        "modality": encoder.modality,
+        "name": encoder.name,
+        "options": opts.to_dict(encoder.options),
+        "state_dict": encoder.state_dict(),
+    }
+
+
+def restore_encoder(state: dict[str, Any], cls: type[Encoder]) -> Encoder:
+    """Rebuild an encoder of class `cls` from `encoder_state` output."""
+    encoder = cls(opts.build(cls.Options, state["options"], prefix=cls.modality))
+    encoder.load_state_dict(state["state_dict"])
+    return encoder

@@ -1,0 +1,1 @@
+"""Training: the trainer, run folders, checkpoints and the feature cache."""

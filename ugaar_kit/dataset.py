@@ -142,7 +142,9 @@ class DatasetFolder:
         self.root = Path(root)
         manifest = self.root / MANIFEST
         if not manifest.is_file():
-            raise InputError(self.root, f"not a dataset folder (no {MANIFEST}); build one with 'ugaar-kit dataset build'")
+            raise InputError(
+                self.root, f"not a dataset folder (no {MANIFEST}); build one with 'ugaar-kit dataset build'"
+            )
         self.info: dict[str, Any] = {}
         info = self.root / DATASET_INFO
         if info.is_file():

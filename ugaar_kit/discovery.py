@@ -89,12 +89,16 @@ class PluginLoader:
             if _normalise(ep.name) in self.blocked or _normalise(distribution) in self.blocked:
                 continue
             if ep.name in self.info:
-                self.problem(f"plugin '{ep.name}' from {distribution}: the name is taken by {self.info[ep.name].distribution}; skipped")
+                self.problem(
+                    f"plugin '{ep.name}' from {distribution}: the name is taken by {self.info[ep.name].distribution}; skipped"
+                )
                 continue
             try:
                 module = ep.load()
             except Exception as exc:  # noqa: BLE001 - any import failure of a plugin is reported
-                self.problem(f"plugin '{ep.name}' from {distribution} failed to load: {type(exc).__name__}: {exc}; skipped")
+                self.problem(
+                    f"plugin '{ep.name}' from {distribution} failed to load: {type(exc).__name__}: {exc}; skipped"
+                )
                 continue
             self.add_plugin(module, ep.name, distribution, version)
 
@@ -123,7 +127,7 @@ class PluginLoader:
     def call_register_hooks(self) -> None:
         for hook_name in REGISTER_HOOKS:
             caller = getattr(self.pm.hook, hook_name)
-            for impl in reversed(caller.get_hookimpls()):  # registration order
+            for impl in caller.get_hookimpls():  # registration order
                 name = self.pm.get_name(impl.plugin) or "?"
                 plugin = self.info.get(name, PluginInfo(name, "unknown", ""))
                 kwargs = {arg: self._register_callback(plugin) for arg in impl.argnames}
@@ -132,7 +136,9 @@ class PluginLoader:
                 except PluginError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - a plugin's own bug is reported, not fatal
-                    self.problem(f"plugin '{name}' from {plugin.distribution}: {hook_name} failed: {type(exc).__name__}: {exc}")
+                    self.problem(
+                        f"plugin '{name}' from {plugin.distribution}: {hook_name} failed: {type(exc).__name__}: {exc}"
+                    )
 
     def load(self) -> Registry:
         self.load_entry_points()
@@ -141,7 +147,9 @@ class PluginLoader:
         return self.registry
 
 
-def load_registry(strict: bool | None = None, autoload: bool | None = None, extra: list[Any] | None = None) -> tuple[Registry, PluginLoader]:
+def load_registry(
+    strict: bool | None = None, autoload: bool | None = None, extra: list[Any] | None = None
+) -> tuple[Registry, PluginLoader]:
     """A fresh registry from the installed plugins (and `extra` plugin objects, for tests)."""
     loader = PluginLoader(strict=strict, autoload=autoload)
     loader.load_entry_points()

@@ -35,6 +35,11 @@ class Component:
         return doc if isinstance(doc, str) else (doc[0] if doc else "")
 
     @property
+    def options_class(self) -> type:
+        """The component's options dataclass."""
+        return getattr(self.cls, "Options")  # noqa: B009 - every component class has one
+
+    @property
     def key(self) -> tuple[str, str | None, str]:
         return (self.kind, self.modality, self.name)
 

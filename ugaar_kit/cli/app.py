@@ -12,7 +12,7 @@ from .. import __version__
 from ..discovery import get_plugin_manager, get_registry
 from ..errors import UgaarError
 from ..registry import Registry
-from . import plugins_cmd
+from . import dataset_cmd, plugins_cmd, train_cmd
 from .base import App, err_console, report, show_tracebacks
 
 HELP = """Sheet music, audio and lyrics in one embedding space.
@@ -28,7 +28,9 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def build_app(registry: Registry | Callable[[], Registry] | None = None, load_plugin_commands: bool = True) -> typer.Typer:
+def build_app(
+    registry: Registry | Callable[[], Registry] | None = None, load_plugin_commands: bool = True
+) -> typer.Typer:
     """The CLI. `registry`: a Registry or a factory for one (default: the installed plugins)."""
     if registry is None:
         get = get_registry
@@ -58,6 +60,8 @@ def build_app(registry: Registry | Callable[[], Registry] | None = None, load_pl
         """Sheet music, audio and lyrics in one embedding space."""
 
     app.add_typer(plugins_cmd.make(checked_registry), name="plugins")
+    app.add_typer(dataset_cmd.make(checked_registry), name="dataset")
+    train_cmd.add(app, checked_registry)
 
     if load_plugin_commands and registry is None:
         get_plugin_manager().hook.register_commands(app=app)

@@ -31,7 +31,9 @@ def _default_repr(value: Any) -> str:
 
 
 def make(get_registry: Callable[[], Registry]) -> typer.Typer:
-    app = App(help="List the installed encoders, objectives and datasets, and show their options.", no_args_is_help=False)
+    app = App(
+        help="List the installed encoders, objectives and datasets, and show their options.", no_args_is_help=False
+    )
 
     @app.callback(invoke_without_command=True)
     def plugins(
@@ -73,14 +75,14 @@ def make(get_registry: Callable[[], Registry]) -> typer.Typer:
                 d = component_json(c)
                 d["options"] = [
                     {"name": o.name, "type": o.type, "default": o.default, "help": o.help}
-                    for o in opts.describe(c.cls.Options)
+                    for o in opts.describe(c.options_class)
                 ]
                 rows.append(d)
             typer.echo(json.dumps(rows, indent=2, default=str))
             return
         for c in found:
             out_console.print(f"[bold]{c.label}[/] ({c.kind}) from {c.distribution} {c.version}: {c.description}")
-            infos = opts.describe(c.cls.Options)
+            infos = opts.describe(c.options_class)
             if not infos:
                 out_console.print("  no options")
                 continue

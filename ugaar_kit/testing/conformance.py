@@ -52,13 +52,17 @@ def check_encoder(
 
     enc.train()
     out = enc(enc.collate(feats))
-    assert out.shape == (len(raws), enc.output_dim), f"output shape {tuple(out.shape)} != ({len(raws)}, {enc.output_dim})"
+    assert out.shape == (len(raws), enc.output_dim), (
+        f"output shape {tuple(out.shape)} != ({len(raws)}, {enc.output_dim})"
+    )
     assert out.dtype == torch.float32, f"output dtype {out.dtype} is not float32"
     assert torch.isfinite(out).all(), "output has NaN or inf"
     out.pow(2).mean().backward()
     trainable = [(n, p) for n, p in enc.named_parameters() if p.requires_grad]
     assert trainable, "encoder has no trainable parameters"
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for _, p in trainable), "no gradient reaches any trainable parameter"
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for _, p in trainable), (
+        "no gradient reaches any trainable parameter"
+    )
     for n, p in trainable:
         assert p.grad is None or torch.isfinite(p.grad).all(), f"gradient of {n} is not finite"
     for n, p in enc.named_parameters():
@@ -83,7 +87,9 @@ def check_encoder(
             lengths = [int(f.shape[-1]) for f in feats]
             short = min(range(len(feats)), key=lengths.__getitem__)
             alone = enc(enc.collate([feats[short]]))
-            assert torch.allclose(alone[0], ref[short], atol=1e-4), "an item's embedding changes when padded in a batch: the mask is not respected"
+            assert torch.allclose(alone[0], ref[short], atol=1e-4), (
+                "an item's embedding changes when padded in a batch: the mask is not respected"
+            )
     return enc
 
 
@@ -111,15 +117,17 @@ def check_objective(
         raise AssertionError(f"{cls.name} accepted {len(wrong)} modalities")
 
     inputs = {m: torch.randn(batch, 16) for m in dims}
-    encoders = nn.ModuleDict({m: nn.Linear(16, d) for m, d in dims.items()})
+    linears = {m: nn.Linear(16, d) for m, d in dims.items()}
+    encoders = nn.ModuleDict(linears)
     views = {m: encoders[m](x) for m, x in inputs.items()}
     out = obj.loss(views)
     assert "objective" in out, "loss() must return an 'objective' entry"
     assert out["objective"].ndim == 0, "the objective must be a scalar"
     assert torch.isfinite(out["objective"]), "the objective is not finite"
     out["objective"].backward()
-    for m, enc in encoders.items():
-        assert enc.weight.grad is not None and torch.isfinite(enc.weight.grad).all(), f"no finite gradient reaches the {m} branch"
+    for m in dims:
+        grad = linears[m].weight.grad
+        assert grad is not None and torch.isfinite(grad).all(), f"no finite gradient reaches the {m} branch"
 
     groups = obj.parameter_groups()
     claimed = {id(p) for g in groups.values() for p in g["params"]}
@@ -131,17 +139,23 @@ def check_objective(
     before = [p.detach().clone() for p in encoders.parameters()]
     logged = obj.training_step({m: encoders[m](x) for m, x in inputs.items()}, Optimizers(optimizers))
     assert all(isinstance(v, float) for v in logged.values()), "training_step must return floats"
-    assert any(not torch.equal(a, b) for a, b in zip(before, encoders.parameters())), "training_step did not update the encoders"
+    assert any(not torch.equal(a, b) for a, b in zip(before, encoders.parameters())), (
+        "training_step did not update the encoders"
+    )
 
     with torch.no_grad():
         final = {m: encoders[m](x) for m, x in inputs.items()}
         obj.fit(final)
         projected = {m: obj.project(m, z) for m, z in final.items()}
         for m, z in projected.items():
-            assert z.shape == (batch, obj.shared_dim), f"project('{m}') gave {tuple(z.shape)}, expected ({batch}, {obj.shared_dim})"
+            assert z.shape == (batch, obj.shared_dim), (
+                f"project('{m}') gave {tuple(z.shape)}, expected ({batch}, {obj.shared_dim})"
+            )
             assert torch.isfinite(z).all(), f"project('{m}') is not finite"
         twin = cls.from_options(dict(values or {}), dims)
         twin.load_state_dict(_roundtrip(obj.state_dict()))
         for m, z in final.items():
-            assert torch.allclose(twin.project(m, z), projected[m], atol=1e-5), f"project('{m}') differs after a state round trip"
+            assert torch.allclose(twin.project(m, z), projected[m], atol=1e-5), (
+                f"project('{m}') differs after a state round trip"
+            )
     return obj

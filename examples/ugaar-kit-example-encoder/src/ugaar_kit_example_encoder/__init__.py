@@ -1,0 +1,1 @@
+"""An example ugaar-kit plugin: the `syllables` lyrics encoder."""

@@ -1,0 +1,13 @@
+"""(being implemented)"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import typer
+
+from ..registry import Registry
+
+
+def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
+    """Add the `train` command to the root app."""

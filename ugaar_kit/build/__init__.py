@@ -1,0 +1,1 @@
+"""Building dataset folders of sheet/audio/lyrics triplets from score sources."""

@@ -1,0 +1,1 @@
+"""The HDF5 embedding store: crash-safe writing, reading, merging and indexing."""

@@ -100,6 +100,9 @@ class Objective(nn.Module):
     n_views: ClassVar[tuple[int, ...]] = (2, 3)
     requires: ClassVar[frozenset[str]] = frozenset()
     default_modalities: ClassVar[tuple[str, ...]] = ("audio", "sheet")
+    trainable: ClassVar[bool] = True
+    """False for an objective with nothing to train (linear CCA on fixed features): the trainer
+    takes no gradient steps and goes straight to `fit`."""
 
     def __init__(self, options: Any, dims: Mapping[str, int]) -> None:
         """`dims`: the output width of each modality's encoder, in the order of the views."""
@@ -148,6 +151,11 @@ class Objective(nn.Module):
 
     def fit(self, views: Views) -> None:
         """After training: closed-form parts from the whole training set's encoder outputs."""
+
+    @property
+    def min_batch(self) -> int:
+        """The smallest batch `loss` accepts (deep CCA needs more rows than dimensions)."""
+        return 2
 
     @property
     def shared_dim(self) -> int:

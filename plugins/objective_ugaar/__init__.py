@@ -1,1 +1,10 @@
-"""Built-in plugin `objective-ugaar` (being implemented)."""
+"""Built-in plugin: the `ugaar` objective (audio-sheet CCA ground truth, lyrics transfer, GAN)."""
+
+from ugaar_kit import hookimpl
+
+
+@hookimpl
+def register_objectives(register):
+    from .objective import UGAAR
+
+    register(UGAAR)

@@ -87,7 +87,7 @@ def make(get_registry: Callable[[], Registry]) -> typer.Typer:
                 out_console.print("  no options")
                 continue
             slot = c.modality if c.kind == "encoder" else c.kind
-            table = Table(caption=f"set with -o {slot}.KEY=VALUE or [{slot}] in a config file")
+            table = Table(caption=f"set with -o {slot}.KEY=VALUE or \\[{slot}] in a config file")
             for col in ("option", "type", "default", "help"):
                 table.add_column(col)
             for o in infos:

@@ -103,9 +103,10 @@ def check_objective(
     """Check an objective on random views of widths `dims` (e.g. `{"audio": 8, "sheet": 8}`).
 
     Checks: the wrong number of modalities raises ValueError; `loss` returns a finite scalar
-    `"objective"` with finite gradients; `training_step` changes the encoders' parameters and
-    returns floats; after `fit`, `project` gives `(B, shared_dim)`; a `weights_only` state
-    round trip gives the same projections."""
+    `"objective"` with finite gradients; `training_step` returns floats and changes the
+    encoders' parameters (leaves them alone when `cls.trainable` is False); after `fit`,
+    `project` gives `(B, shared_dim)`; a `weights_only` state round trip gives the same
+    projections."""
     torch.manual_seed(0)
     obj = cls.from_options(dict(values or {}), dims)
     wrong = {f"m{i}": 4 for i in range(max(cls.n_views) + 1)}
@@ -139,9 +140,11 @@ def check_objective(
     before = [p.detach().clone() for p in encoders.parameters()]
     logged = obj.training_step({m: encoders[m](x) for m, x in inputs.items()}, Optimizers(optimizers))
     assert all(isinstance(v, float) for v in logged.values()), "training_step must return floats"
-    assert any(not torch.equal(a, b) for a, b in zip(before, encoders.parameters())), (
-        "training_step did not update the encoders"
-    )
+    changed = any(not torch.equal(a, b) for a, b in zip(before, encoders.parameters()))
+    if cls.trainable:
+        assert changed, "training_step did not update the encoders"
+    else:
+        assert not changed, "training_step of an objective with trainable=False changed the encoders"
 
     with torch.no_grad():
         final = {m: encoders[m](x) for m, x in inputs.items()}

@@ -1,0 +1,192 @@
+"""Deep CCA: train the encoders to maximise the total canonical correlation of their outputs.
+
+Two views: the loss is minus the sum of the (top `k`) singular values of
+`T = S11^-1/2 S12 S22^-1/2` with ridged covariances (Andrew et al. 2013; Yu et al. 2017 for
+audio and lyrics). Three views: minus the sum over the three pairs (`multiview=sum`), or the
+MAX-VAR generalized CCA criterion (`multiview=gcca`): `(sum of the top k eigenvalues of the
+block-whitened joint covariance - k) / (M - 1)`, which equals the total correlation for two
+views. The math runs in float64 with autocast off (see `ugaar_kit.cca`).
+
+A batch must have more rows than the widest view has dimensions (else every correlation is 1
+and the gradient is undefined: refused with `BatchTooSmall`); below 4x that width the batch
+correlations are inflated and a warning is given once.
+
+Shared space: after training, `fit(views)` computes linear CCA (two views) or multi-view CCA
+(three: unit-variance "sumcor" weights for `sum`, MAX-VAR weights for `gcca`) on the whole
+training set's encoder outputs, keeping `shared_dim` components, stored as buffers. Before
+`fit`, `project` uses the same solution computed from running (exponential moving average)
+means and covariances of the training batches, so validation retrieval during training works;
+before any training step or `fit` it refuses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from ugaar_kit.cca import (
+    FittedProjections,
+    Scaling,
+    blocks,
+    cca_weights,
+    gcca_eigenvalues,
+    joint_covariance,
+    mcca_weights,
+    require_rows,
+    total_correlation,
+)
+from ugaar_kit.distributed import gather_views
+from ugaar_kit.errors import OptionError, UgaarError
+from ugaar_kit.objective import Objective, Optimizers, Views
+from ugaar_kit.options import option
+
+
+@dataclass(frozen=True)
+class DCCAOptions:
+    r1: float = option(1e-3, "ridge added to the first view's covariance", min=0.0)
+    r2: float = option(1e-3, "ridge added to the second view's covariance", min=0.0)
+    r3: float = option(1e-3, "ridge added to the third view's covariance (three views)", min=0.0)
+    k: int | None = option(None, "use only the top k correlations (default: all; gcca: the narrowest width)", min=1)
+    multiview: Literal["sum", "gcca"] = option("sum", "three views: sum over pairs, or MAX-VAR generalized CCA")
+    shared_dim: int | None = option(None, "components of the fitted shared space (default: the narrowest width)", min=1)
+    momentum: float = option(
+        0.05, "weight of a batch in the running statistics project() uses before fit()", min=1e-6, max=1.0
+    )
+
+
+class DeepCCA(Objective):
+    """Deep CCA: maximise the total canonical correlation of the views."""
+
+    name = "dcca"
+    description = "Deep CCA: maximise the total canonical correlation (sum over pairs or MAX-VAR GCCA)"
+    Options = DCCAOptions
+    n_views = (2, 3)
+    default_modalities = ("audio", "lyrics")
+
+    running_mean: Tensor
+    running_cov: Tensor
+    running_steps: Tensor
+
+    def __init__(self, options: DCCAOptions | None, dims):
+        super().__init__(options, dims)
+        o: DCCAOptions = self.options
+        widths = list(self.dims.values())
+        narrowest = min(widths)
+        k = o.shared_dim or narrowest
+        if k > narrowest:
+            raise OptionError(f"option 'objective.shared_dim': {k} is above the narrowest encoder width {narrowest}")
+        self.ridges = [o.r1, o.r2, o.r3][: len(widths)]
+        self.projections = FittedProjections(self.dims, k)
+        total = sum(widths)
+        self.register_buffer("running_mean", torch.zeros(total, dtype=torch.float64))
+        self.register_buffer("running_cov", torch.zeros(total, total, dtype=torch.float64))
+        self.register_buffer("running_steps", torch.zeros((), dtype=torch.long))
+        self._warned = False
+
+    @property
+    def shared_dim(self) -> int:
+        return self.projections.k
+
+    @property
+    def min_batch(self) -> int:
+        return max(self.dims.values()) + 1
+
+    def _check_batch(self, n: int) -> None:
+        widest = max(self.dims.values())
+        require_rows(n, widest, f"objective 'dcca' (widest view {widest})")
+        if n < 4 * widest and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"dcca: batch of {n} rows is below 4x the view width {widest}: batch correlations are "
+                f"inflated towards 1 and gradients are noisy; use a batch of at least {4 * widest}",
+                stacklevel=3,
+            )
+
+    def batch_loss(self, views: Views) -> dict[str, Tensor]:
+        """The loss terms on `views` as given (no gathering across processes)."""
+        zs = [views[m] for m in self.modalities]
+        self._check_batch(int(zs[0].shape[0]))
+        dtype = torch.promote_types(zs[0].dtype, torch.float32)
+        k = self.options.k
+        out: dict[str, Tensor] = {}
+        with torch.autocast(device_type=zs[0].device.type, enabled=False):
+            zs = [z.to(torch.float64) for z in zs]
+            if len(zs) == 2 or self.options.multiview == "sum":
+                total = zs[0].new_zeros(())
+                for (i, a), (j, b) in itertools.combinations(enumerate(self.modalities), 2):
+                    corr = total_correlation(zs[i], zs[j], self.ridges[i], self.ridges[j], k)
+                    out[f"corr/{a}-{b}"] = corr.detach()
+                    total = total + corr
+            else:
+                top = k or min(self.dims.values())
+                eig = gcca_eigenvalues(zs, self.ridges)
+                total = (eig[:top].sum() - top) / (len(zs) - 1)
+                out["gcca"] = total.detach()
+        out["objective"] = -total.to(dtype)
+        return out
+
+    def loss(self, views: Views) -> dict[str, Tensor]:
+        """`{"objective": -(total correlation), "corr/a-b" or "gcca": ...}` on the global batch."""
+        return self.batch_loss(gather_views(views))
+
+    def training_step(self, views: Views, optimizers: Optimizers) -> dict[str, float]:
+        full = gather_views(views)
+        out = self.batch_loss(full)
+        optimizers.step("main", out["objective"])
+        self.update_running(full)
+        return {k: float(v.detach()) for k, v in out.items()}
+
+    @torch.no_grad()
+    def update_running(self, views: Views) -> None:
+        x = torch.cat([views[m].detach().to(torch.float64) for m in self.modalities], dim=1)
+        mean, cov = x.mean(dim=0), joint_covariance([x])
+        if int(self.running_steps) == 0:
+            self.running_mean.copy_(mean)
+            self.running_cov.copy_(cov)
+        else:
+            m = self.options.momentum
+            self.running_mean.lerp_(mean, m)
+            self.running_cov.lerp_(cov, m)
+        self.running_steps.add_(1)
+
+    def solve(self, mean: Tensor, cov: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor], Tensor]:
+        """Means, weights `(D_m, shared_dim)` and per-component scores from joint statistics."""
+        dims = list(self.dims.values())
+        k = self.shared_dim
+        if len(dims) == 2:
+            a, b, rho = cca_weights(cov, dims, k, self.ridges)
+            weights, scores = [a, b], rho
+        else:
+            scaling: Scaling = "sumcor" if self.options.multiview == "sum" else "maxvar"
+            weights, scores = mcca_weights(cov, dims, k, self.ridges, scaling)
+        sl = blocks(dims)
+        means = {m: mean[s] for m, s in zip(self.modalities, sl)}
+        return means, dict(zip(self.modalities, weights)), scores
+
+    @torch.no_grad()
+    def fit(self, views: Views) -> None:
+        """Linear CCA on the whole training set's encoder outputs `{m: (N, D_m)}`, kept as buffers."""
+        full = gather_views(views)
+        x = torch.cat([full[m].to(torch.float64) for m in self.modalities], dim=1)
+        require_rows(int(x.shape[0]), max(self.dims.values()), "the training set given to dcca.fit")
+        means, weights, scores = self.solve(x.mean(dim=0), joint_covariance([x]))
+        self.projections.set(means, weights, scores)
+
+    @property
+    def canonical_correlations(self) -> Tensor:
+        """The fitted canonical correlations (two views) or GCCA eigenvalues (three), `(shared_dim,)`."""
+        return self.projections.correlations
+
+    def project(self, modality: str, z: Tensor) -> Tensor:
+        """`(B, D_m)` -> `(B, shared_dim)` canonical variates (fitted, else running statistics)."""
+        if self.projections.is_fitted:
+            return self.projections(modality, z)
+        if int(self.running_steps) == 0:
+            raise UgaarError("objective 'dcca': project() needs fit() or at least one training step")
+        means, weights, _ = self.solve(self.running_mean, self.running_cov)
+        return ((z.to(torch.float64) - means[modality]) @ weights[modality]).to(z.dtype)

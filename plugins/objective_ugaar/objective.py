@@ -1,0 +1,306 @@
+"""UGAAR: unsupervised generative adversarial alignment representation (Zeng, Yu, Oyama 2020).
+
+Our reading of the abstract (docs/methods.md gives the formulas and the choices we made):
+
+1. Ground truth. Deep CCA of the audio and sheet branches; the canonical variates
+   `c_a = (f_a - mu_a) W_a`, `c_s = (f_s - mu_s) W_s` (`k` components, unit variance) span the
+   audio-sheet space. `W` is re-solved every step from running (EMA) statistics and refined on
+   the whole training set by `fit`. Canonical directions with near-equal correlations are
+   defined only up to a rotation, so each new solution is rotated (orthogonal Procrustes) to
+   the previous one: the space is the CCA space, and its axes stay put while training goes.
+2. Transfer. A lyrics head maps the lyrics encoder's output to `t_l` (`k` dims), trained to
+   correlate, component by component, with `c_a` (audio-lyrics) and `c_s` (sheet-lyrics). The
+   targets are detached by default: lyrics learn the audio-sheet space, they cannot bend it.
+3. Generator `G(t_l, noise) -> (g_a, g_s)`: an audio-sheet pair for a fixed lyrics input, trained
+   to fool the discriminator and to land near the real pair of the same passage.
+4. Discriminator `D(pair | t_l)` (spectral norm): the CCA pair `(c_a, c_s)` of the passage is
+   real, `G`'s pair is fake. `D` has its own optimizer; `d_steps` updates of `D` per update of
+   the rest.
+
+Inference: audio -> `c_a`, sheet -> `c_s`, lyrics -> the mean of `G`'s pair with zero noise,
+all in the `k`-dimensional canonical space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+from ugaar_kit_plugins.objective_dcca.objective import DCCAOptions, DeepCCA
+
+from ugaar_kit.cca import require_rows
+from ugaar_kit.distributed import gather_views
+from ugaar_kit.errors import OptionError, UgaarError
+from ugaar_kit.objective import Objective, Optimizers, Views
+from ugaar_kit.options import option
+
+PAIR = ("audio", "sheet")
+
+
+@dataclass(frozen=True)
+class UGAAROptions:
+    shared_dim: int | None = option(
+        None, "k, the components of the audio-sheet CCA space (default: the narrower of the two)", min=1
+    )
+    r1: float = option(1e-3, "ridge added to the audio covariance", min=0.0)
+    r2: float = option(1e-3, "ridge added to the sheet covariance", min=0.0)
+    momentum: float = option(
+        0.05, "weight of a batch in the running statistics of the ground-truth CCA", min=1e-6, max=1.0
+    )
+    cca_weight: float = option(1.0, "weight of the audio-sheet deep CCA term", min=0.0)
+    transfer_weight: float = option(1.0, "weight of each transfer term (audio-lyrics, sheet-lyrics)", min=0.0)
+    adversarial_weight: float = option(0.1, "weight of the generator's adversarial term", min=0.0)
+    pairing_weight: float = option(1.0, "weight of the generator's distance to the real pair of the passage", min=0.0)
+    detach_targets: bool = option(
+        True, "transfer and pairing targets carry no gradient into the audio and sheet branches"
+    )
+    noise_dim: int = option(16, "noise fed to the generator with the lyrics code", min=0)
+    hidden: int = option(256, "hidden width of the generator and the discriminator", min=8)
+    d_lr: float = option(2e-4, "discriminator learning rate (Adam, betas 0.5/0.999)", min=0.0)
+    d_steps: int = option(1, "discriminator updates per generator update", min=1)
+    conditional: bool = option(True, "the discriminator also sees the lyrics code (tells mismatched pairs too)")
+    refit: bool = option(True, "fit() re-solves the CCA on the whole training set (aligning the generator to it)")
+
+
+def correlation_loss(x: Tensor, y: Tensor, eps: float = 1e-6) -> Tensor:
+    """`1 - mean_j corr(x[:, j], y[:, j])` over a batch of `(B, k)` rows: 0 when every component
+    of `x` is perfectly correlated with the same component of `y`."""
+    xc = x - x.mean(dim=0, keepdim=True)
+    yc = y - y.mean(dim=0, keepdim=True)
+    corr = (xc * yc).sum(0) / (xc.norm(dim=0) * yc.norm(dim=0) + eps)
+    return 1.0 - corr.mean()
+
+
+class Generator(nn.Module):
+    """`(t_l (B, k), noise (B, n)) -> (g_a, g_s)`, each `(B, k)`."""
+
+    def __init__(self, k: int, noise_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.k, self.noise_dim = k, noise_dim
+        self.net = nn.Sequential(
+            nn.Linear(k + noise_dim, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 2 * k),
+        )
+
+    def forward(self, code: Tensor, noise: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if noise is None:
+            noise = code.new_zeros(code.shape[0], self.noise_dim)
+        out = self.net(torch.cat([code, noise], dim=1))
+        return out[:, : self.k], out[:, self.k :]
+
+
+class Discriminator(nn.Module):
+    """`(c_a, c_s[, t_l]) -> (B,)` logits, real pair high. Spectral norm on every layer."""
+
+    def __init__(self, k: int, hidden: int, conditional: bool) -> None:
+        super().__init__()
+        self.conditional = conditional
+        width = 3 * k if conditional else 2 * k
+        self.net = nn.Sequential(
+            spectral_norm(nn.Linear(width, hidden)),
+            nn.LeakyReLU(0.2),
+            spectral_norm(nn.Linear(hidden, hidden)),
+            nn.LeakyReLU(0.2),
+            spectral_norm(nn.Linear(hidden, 1)),
+        )
+
+    def forward(self, a: Tensor, s: Tensor, code: Tensor) -> Tensor:
+        parts = [a, s, code] if self.conditional else [a, s]
+        return self.net(torch.cat(parts, dim=1)).squeeze(1)
+
+
+class UGAAR(Objective):
+    """Three branches: audio-sheet deep CCA as ground truth, lyrics transferred into it and
+    aligned by a conditional GAN."""
+
+    name = "ugaar"
+    description = "UGAAR: audio-sheet CCA ground truth, lyrics transfer, adversarial pair generator"
+    Options = UGAAROptions
+    n_views = (3,)
+    requires = frozenset({"audio", "sheet", "lyrics"})
+    default_modalities = ("audio", "sheet", "lyrics")
+
+    def __init__(self, options: UGAAROptions | None, dims):
+        super().__init__(options, dims)
+        o: UGAAROptions = self.options
+        narrow = min(self.dims["audio"], self.dims["sheet"])
+        k = o.shared_dim or narrow
+        if k > narrow:
+            raise OptionError(f"option 'objective.shared_dim': {k} is above the narrower audio/sheet width {narrow}")
+        self.k = k
+        gt_options = DCCAOptions(r1=o.r1, r2=o.r2, shared_dim=k, momentum=o.momentum)
+        self.ground_truth = DeepCCA(gt_options, {m: self.dims[m] for m in PAIR})
+        self.lyrics_head = nn.Linear(self.dims["lyrics"], k)
+        self.generator = Generator(k, o.noise_dim, o.hidden)
+        self.discriminator = Discriminator(k, o.hidden, o.conditional)
+        # The ground-truth maps `(z - mean_m) @ weight_m`, Procrustes-aligned across refreshes.
+        for m in PAIR:
+            self.register_buffer(f"mean_{m}", torch.zeros(self.dims[m], dtype=torch.float64))
+            self.register_buffer(f"weight_{m}", torch.zeros(self.dims[m], k, dtype=torch.float64))
+        self.register_buffer("ready", torch.tensor(False))
+
+    @property
+    def shared_dim(self) -> int:
+        return self.k
+
+    @property
+    def min_batch(self) -> int:
+        return max(self.dims[m] for m in PAIR) + 1
+
+    def parameter_groups(self) -> dict[str, dict]:
+        return {
+            "discriminator": {
+                "params": list(self.discriminator.parameters()),
+                "lr": self.options.d_lr,
+                "betas": (0.5, 0.999),
+            }
+        }
+
+    # -- the pieces ---------------------------------------------------------------------
+
+    @torch.no_grad()
+    def _set_ground_truth(self, means: dict[str, Tensor], weights: dict[str, Tensor]) -> None:
+        """Store a CCA solution, rotated to best match the previous one (orthogonal Procrustes on
+        the stacked audio and sheet weights); a common rotation keeps the variates white and
+        leaves every audio-sheet similarity unchanged."""
+        new = torch.cat([weights[m] for m in PAIR], dim=0)
+        if bool(self.ready):
+            old = torch.cat([getattr(self, f"weight_{m}") for m in PAIR], dim=0)
+            u, _, vh = torch.linalg.svd(new.T @ old)
+            new = new @ (u @ vh)
+        start = 0
+        for m in PAIR:
+            d = self.dims[m]
+            getattr(self, f"mean_{m}").copy_(means[m])
+            getattr(self, f"weight_{m}").copy_(new[start : start + d])
+            start += d
+        self.ready.fill_(True)
+
+    @torch.no_grad()
+    def _refresh(self, pair: Views) -> None:
+        """Fold a batch into the running statistics and re-solve the ground-truth CCA."""
+        gt = self.ground_truth
+        gt.update_running({m: pair[m].detach() for m in PAIR})
+        means, weights, _ = gt.solve(gt.running_mean, gt.running_cov)
+        self._set_ground_truth(means, weights)
+
+    def _ground_truth(self, modality: str, z: Tensor) -> Tensor:
+        mean = getattr(self, f"mean_{modality}")
+        weight = getattr(self, f"weight_{modality}")
+        return ((z.to(torch.float64) - mean) @ weight).to(z.dtype)
+
+    def _targets(self, views: Views) -> tuple[Tensor, Tensor]:
+        """The ground-truth pair `(c_a, c_s)` from the current CCA solution, `(B, k)` each."""
+        a = self._ground_truth("audio", views["audio"])
+        s = self._ground_truth("sheet", views["sheet"])
+        if self.options.detach_targets:
+            a, s = a.detach(), s.detach()
+        return a, s
+
+    def _noise(self, code: Tensor) -> Tensor:
+        return torch.randn(code.shape[0], self.options.noise_dim, device=code.device, dtype=code.dtype)
+
+    def _discriminator_loss(self, real: tuple[Tensor, Tensor], code: Tensor) -> dict[str, Tensor]:
+        code = code.detach()
+        with torch.no_grad():
+            fake = self.generator(code, self._noise(code))
+        d_real = self.discriminator(real[0].detach(), real[1].detach(), code)
+        d_fake = self.discriminator(fake[0], fake[1], code)
+        loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        return {"d/loss": loss, "d/real": torch.sigmoid(d_real).mean(), "d/fake": torch.sigmoid(d_fake).mean()}
+
+    def _main_loss(self, views: Views) -> dict[str, Tensor]:
+        """Everything but the discriminator's own loss: CCA, transfer, generator terms."""
+        o: UGAAROptions = self.options
+        out = self.ground_truth.batch_loss({m: views[m] for m in PAIR})
+        cca = out.pop("objective")
+        c_a, c_s = self._targets(views)
+        code = self.lyrics_head(views["lyrics"])
+        transfer_a = correlation_loss(code, c_a)
+        transfer_s = correlation_loss(code, c_s)
+        g_a, g_s = self.generator(code, self._noise(code))
+        adversarial = F.softplus(-self.discriminator(g_a, g_s, code)).mean()
+        pairing = (g_a - c_a).pow(2).mean() + (g_s - c_s).pow(2).mean()
+        total = (
+            o.cca_weight * cca
+            + o.transfer_weight * (transfer_a + transfer_s)
+            + o.adversarial_weight * adversarial
+            + o.pairing_weight * pairing
+        )
+        out.update(
+            {
+                "cca": cca,
+                "transfer/audio-lyrics": transfer_a,
+                "transfer/sheet-lyrics": transfer_s,
+                "g/adversarial": adversarial,
+                "g/pairing": pairing,
+                "objective": total,
+            }
+        )
+        return out
+
+    def _check(self, views: Views) -> None:
+        require_rows(
+            int(views["audio"].shape[0]), max(self.dims[m] for m in PAIR), "objective 'ugaar' (audio-sheet CCA)"
+        )
+
+    # -- the Objective protocol ---------------------------------------------------------
+
+    def loss(self, views: Views) -> dict[str, Tensor]:
+        """All terms on one batch, the discriminator's included, without any update."""
+        full = gather_views(views)
+        self._check(full)
+        if not bool(self.ready):
+            self._refresh(full)
+        out = self._main_loss(full)
+        code = self.lyrics_head(full["lyrics"])
+        out.update(self._discriminator_loss(self._targets(full), code))
+        return out
+
+    def training_step(self, views: Views, optimizers: Optimizers) -> dict[str, float]:
+        """Refresh the ground truth, `d_steps` discriminator updates, then one update of the
+        encoders, the lyrics head and the generator."""
+        full = gather_views(views)
+        self._check(full)
+        self._refresh(full)
+        logged: dict[str, float] = {}
+        real = self._targets({m: full[m].detach() for m in PAIR})
+        for _ in range(self.options.d_steps):
+            code = self.lyrics_head(full["lyrics"]).detach()
+            d = self._discriminator_loss(real, code)
+            optimizers.step("discriminator", d["d/loss"])
+            logged.update({k: float(v.detach()) for k, v in d.items()})
+        out = self._main_loss(full)
+        optimizers.step("main", out["objective"])
+        logged.update({k: float(v.detach()) for k, v in out.items()})
+        return logged
+
+    @torch.no_grad()
+    def fit(self, views: Views) -> None:
+        """Refine the ground truth: CCA on the whole training set, rotated onto the running one."""
+        if not self.options.refit and bool(self.ready):
+            return
+        full = gather_views(views)
+        pair = {m: full[m] for m in PAIR}
+        self.ground_truth.fit(pair)
+        fitted = self.ground_truth.projections
+        means = {m: getattr(fitted, f"mean_{m}") for m in PAIR}
+        weights = {m: getattr(fitted, f"weight_{m}") for m in PAIR}
+        self._set_ground_truth(means, weights)
+
+    def project(self, modality: str, z: Tensor) -> Tensor:
+        """audio/sheet: canonical variates; lyrics: the mean of the generated pair (zero noise)."""
+        if not bool(self.ready):
+            raise UgaarError("objective 'ugaar': project() needs fit() or at least one training step")
+        if modality in PAIR:
+            return self._ground_truth(modality, z)
+        if modality != "lyrics":
+            raise ValueError(f"objective 'ugaar' has no modality '{modality}'")
+        g_a, g_s = self.generator(self.lyrics_head(z))
+        return 0.5 * (g_a + g_s)

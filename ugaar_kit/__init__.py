@@ -7,12 +7,30 @@ plugin registry and the CLI; the built-in encoders, objectives and datasets are 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from .hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from .run import Run
+    from .store.reader import Store
 
 try:
     __version__ = version("ugaar-kit")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "hookimpl"]
+__all__ = ["Run", "Store", "__version__", "hookimpl"]
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy exports, so `import ugaar_kit` does not import torch models."""
+    if name == "Run":
+        from .run import Run
+
+        return Run
+    if name == "Store":
+        from .store.reader import Store
+
+        return Store
+    raise AttributeError(f"module 'ugaar_kit' has no attribute {name!r}")

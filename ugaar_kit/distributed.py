@@ -6,7 +6,8 @@ every process's rows along dim 0 with gradients flowing back to each process's o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 
 import torch
 import torch.distributed as dist
@@ -29,9 +30,24 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
+_local_depth = 0
+
+
+@contextlib.contextmanager
+def local_only() -> Iterator[None]:
+    """Within this block `gather` returns its input unchanged: for work one process does alone
+    (validation and the final `fit` on rank 0), where a collective would wait forever."""
+    global _local_depth
+    _local_depth += 1
+    try:
+        yield
+    finally:
+        _local_depth -= 1
+
+
 def gather(x: Tensor) -> Tensor:
     """`(B, D)` on each of W processes -> `(W*B, D)` in rank order, differentiable."""
-    if not is_distributed():
+    if not is_distributed() or _local_depth:
         return x
     from torch.distributed.nn.functional import all_gather
 

@@ -12,7 +12,7 @@ from .. import __version__
 from ..discovery import get_plugin_manager, get_registry
 from ..errors import UgaarError
 from ..registry import Registry
-from . import dataset_cmd, plugins_cmd, train_cmd
+from . import dataset_cmd, eval_cmd, plugins_cmd, train_cmd
 from .base import App, err_console, report, show_tracebacks
 
 HELP = """Sheet music, audio and lyrics in one embedding space.
@@ -62,6 +62,7 @@ def build_app(
     app.add_typer(plugins_cmd.make(checked_registry), name="plugins")
     app.add_typer(dataset_cmd.make(checked_registry), name="dataset")
     train_cmd.add(app, checked_registry)
+    eval_cmd.add(app, checked_registry)
 
     if load_plugin_commands and registry is None:
         get_plugin_manager().hook.register_commands(app=app)

@@ -26,7 +26,9 @@ def show_tracebacks() -> bool:
 
 def report(exc: UgaarError) -> None:
     """Print an expected error as one line on stderr."""
-    err_console.print(f"[bold red]error:[/] {exc}", markup=True)
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
 
 
 def one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,13 +1,109 @@
-"""(being implemented)"""
+"""`ugaar-kit train`: train encoders and an objective on a dataset folder into a run folder.
 
-from __future__ import annotations
+The command only gathers values (flags, `-o`, `--config`) and hands them to
+`ugaar_kit.training`; the choices are resolved and checked there. (No `from __future__ import
+annotations` here: the parameter types are built per app from the registry.)
+"""
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from .. import options as opts
 from ..registry import Registry
+from . import params
+from .base import err_console
 
 
 def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
     """Add the `train` command to the root app."""
+    Audio = params.component_option(
+        get_registry, "encoder", "audio", "--audio", help="Audio encoder (default when needed: cnn)."
+    )
+    Sheet = params.component_option(
+        get_registry, "encoder", "sheet", "--sheet", help="Sheet-image encoder (default when needed: cnn)."
+    )
+    Lyrics = params.component_option(
+        get_registry, "encoder", "lyrics", "--lyrics", help="Lyrics encoder (default when needed: doc2vec)."
+    )
+    ObjectiveName = params.component_option(
+        get_registry, "objective", None, "--objective", help="Alignment objective, e.g. dcca, contrastive, cca, ugaar."
+    )
+
+    @app.command("train")
+    def train(
+        data: params.DataDir = None,
+        out: params.OutDir = None,
+        audio: Audio = None,  # type: ignore[valid-type]
+        sheet: Sheet = None,  # type: ignore[valid-type]
+        lyrics: Lyrics = None,  # type: ignore[valid-type]
+        objective: ObjectiveName = None,  # type: ignore[valid-type]
+        epochs: Annotated[
+            int | None, typer.Option(help="Passes over the training split [default: 30].", min=0, show_default=False)
+        ] = None,
+        batch_size: Annotated[
+            int | None, typer.Option(help="Items per batch and process [default: 64].", min=1, show_default=False)
+        ] = None,
+        lr: Annotated[
+            float | None, typer.Option(help="Learning rate [default: 0.001].", min=0.0, show_default=False)
+        ] = None,
+        seed: Annotated[int | None, typer.Option(help="Random seed [default: 0].", show_default=False)] = None,
+        device: params.Device = None,
+        option: params.Options = None,
+        config: params.ConfigFile = None,
+        resume: Annotated[
+            Path | None,
+            typer.Option(help="Continue an interrupted run in this folder (its config applies).", show_default=False),
+        ] = None,
+        amp: Annotated[
+            bool | None,
+            typer.Option("--amp/--no-amp", help="Mixed precision on CUDA [default: on].", show_default=False),
+        ] = None,
+        patience: Annotated[
+            int | None,
+            typer.Option(
+                help="Stop after N epochs without a better validation MRR; 0 = never [default: 10].",
+                min=0,
+                show_default=False,
+            ),
+        ] = None,
+        workers: Annotated[
+            int | None,
+            typer.Option(
+                help="Processes building the feature cache; 0 = this one [default: cores, at most 4].",
+                min=0,
+                show_default=False,
+            ),
+        ] = None,
+    ) -> None:
+        """Train encoders for the modalities the objective needs and write a run folder.
+
+        Modalities are those given an encoder (--audio/--sheet/--lyrics); the objective adds what
+        it needs, with default encoders, and says so. Every flag is also a key of --config
+        (component options in [audio], [sheet], [lyrics], [objective] tables); the resolved
+        config is written to RUN/config.toml."""
+        from ..training.assemble import slots_of
+        from ..training.config import resolve_config
+        from ..training.trainer import train as run_training
+
+        registry = get_registry()
+        slots = slots_of(registry)
+        overrides = opts.parse_overrides(option or [], slots)
+        settings = {
+            "data": data,
+            "out": out,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "lr": lr,
+            "seed": seed,
+            "device": device,
+            "amp": amp,
+            "patience": patience,
+            "workers": workers,
+            "resume": resume,
+        }
+        names = {"audio": audio, "sheet": sheet, "lyrics": lyrics, "objective": objective}
+        cfg = resolve_config(config, settings, names, overrides, slots)
+        run_training(cfg, registry, console=err_console)

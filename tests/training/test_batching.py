@@ -1,0 +1,56 @@
+"""Length-bucketed batches: deterministic by seed, complete, little padding, sharded by rank."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ugaar_kit.training.loader import bucket_batches, eval_batches, shard
+
+
+@pytest.fixture
+def lengths() -> list[int]:
+    rng = np.random.default_rng(1)
+    return rng.lognormal(5, 0.6, size=1000).astype(int).tolist()  # like audio frames: median ~150, long tail
+
+
+def padding_fraction(batches, lengths) -> float:
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    return 1 - sum(lengths[i] for b in batches for i in b) / padded
+
+
+def test_batches_are_deterministic_and_change_by_epoch(lengths):
+    a = bucket_batches(lengths, 16, seed=0, epoch=0)
+    assert a == bucket_batches(lengths, 16, seed=0, epoch=0)
+    assert a != bucket_batches(lengths, 16, seed=0, epoch=1)
+    assert a != bucket_batches(lengths, 16, seed=1, epoch=0)
+
+
+def test_every_item_once_and_full_batches(lengths):
+    batches = bucket_batches(lengths, 16, seed=0, epoch=3)
+    flat = [i for b in batches for i in b]
+    assert len(flat) == len(set(flat)) == 1000 - 1000 % 16
+    assert all(len(b) == 16 for b in batches)
+    short = bucket_batches(lengths, 16, seed=0, epoch=3, drop_last=False)
+    assert sorted(i for b in short for i in b) == list(range(1000))
+
+
+def test_bucketing_pads_far_less_than_random_batches(lengths):
+    bucketed = padding_fraction(bucket_batches(lengths, 16, seed=0, epoch=0), lengths)
+    rng = np.random.default_rng(0)
+    order = rng.permutation(1000)
+    random_batches = [order[i : i + 16].tolist() for i in range(0, 992, 16)]
+    shuffled = padding_fraction(random_batches, lengths)
+    assert bucketed < 0.2 and bucketed < shuffled / 3, (bucketed, shuffled)  # measured: 0.14 vs 0.63
+
+
+def test_shards_split_a_global_batch_in_rank_order():
+    batch = list(range(100, 108))
+    parts = [shard(batch, r, 4) for r in range(4)]
+    assert parts == [[100, 101], [102, 103], [104, 105], [106, 107]]
+
+
+def test_eval_batches_cover_all_items_sorted_by_length():
+    lengths = [5, 1, 9, 3, 7]
+    batches = eval_batches(lengths, 2)
+    assert batches == [[1, 3], [0, 4], [2]]

@@ -1,0 +1,254 @@
+"""`ugaar-kit train` through the real CLI app with a registry of tiny components."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import tomllib
+from tiny_parts import TinyTri, write_dataset
+from typer.testing import CliRunner
+
+from ugaar_kit.cli.app import build_app
+
+FAST = ["--epochs", "2", "--batch-size", "8", "--workers", "0"]
+
+
+def invoke(registry, *args: str):
+    return CliRunner(env={"COLUMNS": "250"}).invoke(build_app(registry), ["train", *map(str, args)])
+
+
+def one_line_error(result) -> str:
+    """The error line of a refused command (and check it is one line, no traceback)."""
+    assert result.exit_code != 0
+    text = result.output.strip()
+    assert "Traceback" not in text
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return " ".join(lines)
+
+
+def test_missing_modality_gets_default_encoder_and_is_announced(registry, tiny_data, tmp_path):
+    run = tmp_path / "run"
+    result = invoke(
+        registry, "--data", tiny_data, "--out", run, "--audio", "tiny", "--lyrics", "bag", "--objective", "tri", *FAST
+    )
+    assert result.exit_code == 0, result.output
+    assert "added sheet" in result.output
+    assert "sheet: no encoder named, using the default 'cnn'" in result.output
+    info = json.loads((run / "run.json").read_text())
+    assert info["modalities"] == ["audio", "sheet", "lyrics"]
+    assert {m: info["components"][m]["name"] for m in info["modalities"]} == {
+        "audio": "tiny",
+        "sheet": "cnn",
+        "lyrics": "bag",
+    }
+    assert info["status"] == "finished"
+    for name in ("config.toml", "metrics.jsonl", "curves.png", "last.pt", "best.pt", "model.pt"):
+        assert (run / name).is_file(), name
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_objective_without_modalities_uses_its_defaults(registry, tiny_data, tmp_path):
+    result = invoke(
+        registry, "--data", tiny_data, "--out", tmp_path / "run", "--objective", "infonce", "--audio", "tiny", *FAST
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["modalities"] == ["audio", "sheet"]
+
+
+def test_unknown_encoder_lists_known_names(registry, tiny_data, tmp_path):
+    result = invoke(
+        registry, "--data", tiny_data, "--out", tmp_path / "run", "--audio", "nope", "--objective", "infonce"
+    )
+    assert result.exit_code == 2
+    assert "unknown audio encoder 'nope' (known: tiny)" in result.output
+
+
+def test_unknown_objective_lists_known_names(registry, tiny_data, tmp_path):
+    result = invoke(registry, "--data", tiny_data, "--out", tmp_path / "run", "--objective", "gan")
+    assert "unknown objective 'gan' (known: centre, infonce, tri)" in one_line_error(result)
+
+
+def test_too_many_modalities_for_objective_refused(registry, tiny_data, tmp_path):
+    class TwoOnly(TinyTri):
+        name = "pair"
+        n_views = (2,)
+        default_modalities = ("audio", "sheet")
+
+    registry.add(TwoOnly, "tiny-tests")
+    result = invoke(
+        registry,
+        "--data",
+        tiny_data,
+        "--out",
+        tmp_path / "run",
+        "--audio",
+        "tiny",
+        "--sheet",
+        "cnn",
+        "--lyrics",
+        "bag",
+        "--objective",
+        "pair",
+    )
+    assert "objective 'pair' takes 2 modalities, got 3 (audio, sheet, lyrics)" in one_line_error(result)
+    assert not (tmp_path / "run").exists()
+
+
+def test_dataset_without_needed_modality_refused(registry, tmp_path):
+    data = write_dataset(tmp_path / "ds", n_train=8, n_valid=2, modalities=("audio", "sheet"))
+    result = invoke(
+        registry, "--data", data, "--out", tmp_path / "run", "--audio", "tiny", "--lyrics", "bag", "--objective", "tri"
+    )
+    msg = one_line_error(result)
+    assert "objective 'tri' trains audio, sheet, lyrics but the dataset" in msg
+    assert "has no lyrics (it has: audio, sheet)" in msg
+
+
+def test_missing_default_encoder_is_named(registry, tiny_data, tmp_path):
+    # no lyrics encoder called 'doc2vec' in the test registry: the default cannot be used
+    result = invoke(
+        registry,
+        "--data",
+        tiny_data,
+        "--out",
+        tmp_path / "run",
+        "--audio",
+        "tiny",
+        "--sheet",
+        "cnn",
+        "--objective",
+        "tri",
+    )
+    msg = one_line_error(result)
+    assert "needs the lyrics modality and its default encoder 'doc2vec' is not installed" in msg
+    assert "known lyrics encoders: bag" in msg
+
+
+def test_batch_smaller_than_objective_minimum_refused(registry, tiny_data, tmp_path):
+    result = invoke(
+        registry,
+        "--data",
+        tiny_data,
+        "--out",
+        tmp_path / "run",
+        "--audio",
+        "tiny",
+        "--objective",
+        "infonce",
+        "--batch-size",
+        "4",
+        "-o",
+        "objective.min_rows=6",
+        "--workers",
+        "0",
+    )
+    assert "--batch-size 4: objective 'infonce' needs at least 6 rows per batch" in one_line_error(result)
+
+
+def test_existing_run_folder_is_not_overwritten(registry, tiny_data, tmp_path):
+    args = [
+        "--data",
+        tiny_data,
+        "--out",
+        tmp_path / "run",
+        "--audio",
+        "tiny",
+        "--objective",
+        "infonce",
+        "--epochs",
+        "0",
+        "--workers",
+        "0",
+    ]
+    assert invoke(registry, *args).exit_code == 0
+    result = invoke(registry, *args)
+    assert "already holds a run: continue it with --resume" in one_line_error(result)
+
+
+def test_config_file_flags_and_o_precedence(registry, tiny_data, tmp_path):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(
+        f"""
+data = "{tiny_data}"
+epochs = 1
+batch_size = 8
+lr = 0.01
+workers = 0
+[audio]
+name = "tiny"
+dim = 6
+n_mels = 12
+[objective]
+name = "infonce"
+dim = 5
+temperature = 0.5
+""",
+        encoding="utf-8",
+    )
+    run = tmp_path / "run"
+    result = invoke(
+        registry, "--config", cfg, "--out", run, "--lr", "0.002", "-o", "audio.n_mels=10", "-o", "objective.dim=4"
+    )
+    assert result.exit_code == 0, result.output
+    written = tomllib.loads((run / "config.toml").read_text())
+    assert written["lr"] == 0.002  # flag wins over the file
+    assert written["epochs"] == 1 and written["batch_size"] == 8  # file wins over defaults
+    assert written["patience"] == 10  # default
+    assert written["audio"] == {
+        "name": "tiny",
+        "dim": 6,
+        "n_mels": 10,
+        "dropout": 0.0,
+    }  # -o wins, file kept, default filled
+    assert written["objective"]["dim"] == 4 and written["objective"]["temperature"] == 0.5
+    assert written["sheet"] == {"name": "cnn", "dim": 8}
+    assert Path(written["data"]) == tiny_data.resolve()
+
+    # the written config repeats the run
+    again = invoke(registry, "--config", run / "config.toml", "--out", tmp_path / "again")
+    assert again.exit_code == 0, again.output
+    first = [json.loads(r) for r in (run / "metrics.jsonl").read_text().splitlines()]
+    second = [json.loads(r) for r in (tmp_path / "again" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["train"] for r in first] == [r["train"] for r in second]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("epoch = 3\n", "unknown key 'epoch' (known: data, out, epochs,"),
+        (
+            '[audio]\nname = "tiny"\nn_mel = 3\n[objective]\nname = "infonce"\n',
+            "unknown option 'audio.n_mel' (known: dim, n_mels, dropout)",
+        ),
+        ('[video]\nname = "x"\n', "unknown table [video] (known: audio, sheet, lyrics, objective)"),
+        ("batch_size = 0\n", "option 'batch_size': 0 is below the minimum 1"),
+        ("epochs = [1\n", "invalid TOML"),
+    ],
+)
+def test_config_errors_name_the_key(registry, tiny_data, tmp_path, text, expected):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text, encoding="utf-8")
+    result = invoke(
+        registry,
+        "--config",
+        cfg,
+        "--data",
+        tiny_data,
+        "--out",
+        tmp_path / "run",
+        "--objective",
+        "infonce",
+        "--audio",
+        "tiny",
+    )
+    assert expected in one_line_error(result)
+
+
+def test_bad_o_refused(registry, tiny_data, tmp_path):
+    base = ["--data", tiny_data, "--out", tmp_path / "run", "--objective", "infonce", "--audio", "tiny"]
+    assert "unknown slot 'audoi'" in one_line_error(invoke(registry, *base, "-o", "audoi.dim=3"))
+    assert "option 'audio.dim': 'x' is not an integer" in one_line_error(invoke(registry, *base, "-o", "audio.dim=x"))
+    msg = one_line_error(invoke(registry, *base, "-o", "lyrics.dim=3"))
+    assert "options for 'lyrics' were given but this run does not train the lyrics modality" in msg

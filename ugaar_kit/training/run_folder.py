@@ -1,0 +1,99 @@
+"""The files of a run folder, its id, `run.json` and the `metrics.jsonl` log.
+
+RUN/config.toml     resolved config: `ugaar-kit train --config RUN/config.toml` repeats the run
+RUN/run.json        run id, tool and plugin versions, data path, modalities, dims, status
+RUN/metrics.jsonl   one JSON row per epoch
+RUN/curves.png      losses and validation MRR per epoch
+RUN/last.pt         latest state with optimizers and RNG (for --resume)
+RUN/best.pt         state of the epoch with the best mean validation MRR
+RUN/model.pt        the final model: best state, then `objective.fit` on the training split
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+CONFIG = "config.toml"
+INFO = "run.json"
+METRICS = "metrics.jsonl"
+CURVES = "curves.png"
+LAST = "last.pt"
+BEST = "best.pt"
+MODEL = "model.pt"
+
+
+def new_run_id() -> str:
+    """`YYYYmmdd-HHMMSS-<8 hex>`: sortable by time and unique."""
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{now}-{uuid.uuid4().hex[:8]}"
+
+
+def write_json(data: Mapping[str, Any], path: Path) -> None:
+    """Write JSON atomically (temporary file, fsync, rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, default=str)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise InputError(path, "expected a JSON object")
+    return data
+
+
+def append_row(path: Path, row: Mapping[str, Any]) -> None:
+    """Append one JSON line and fsync it."""
+    with Path(path).open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row, default=_plain) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a metrics log (an absent file has none); a bad line raises InputError."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{lineno}", f"invalid JSON ({exc.msg})") from None
+    return rows
+
+
+def keep_rows_until(path: Path, epoch: int) -> list[dict[str, Any]]:
+    """Drop rows after `epoch` (written after the checkpoint a resumed run restarts from)."""
+    rows = [r for r in read_rows(path) if int(r.get("epoch", 0)) <= epoch]
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    tmp.replace(path)
+    return rows

@@ -1,0 +1,568 @@
+"""The training loop: encoders and an objective trained on a dataset folder into a run folder.
+
+`Trainer(config, registry).run()` does, in order: resolve the components (`assemble`), fit the
+encoders that need it on the training split, build the feature caches, train epoch by epoch
+(the objective's `training_step` does the updates), validate every epoch (`retrieval_metrics`
+on `objective.project`ed embeddings, plus `validation_loss`), keep the best checkpoint by mean
+validation MRR, stop early after `patience` epochs without progress, then reload the best state,
+call `objective.fit` on the whole training split and write `model.pt`.
+
+The trainer knows no objective by name: it calls `training_step`, `validation_loss`,
+`parameter_groups`, `fit` and `project` only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import random
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from torch import Tensor, nn
+
+from .. import __version__
+from ..dataset import DatasetFolder, Item
+from ..distributed import local_only
+from ..encoder import Encoder
+from ..errors import InputError, OptionError
+from ..modality import MODALITIES
+from ..objective import Objective, Optimizers
+from ..registry import Registry
+from ..state import load_safe, save_atomic
+from . import checkpoint as ckpt
+from . import ddp
+from . import run_folder as rf
+from .assemble import Plan, check_batch_size, plan_run
+from .config import RunConfig, to_toml_dict, write_config
+from .curves import plot_curves
+from .feature_cache import FeatureCache, cache_path, default_workers, sources
+from .loader import SplitData, bucket_batches, shard
+
+
+def mean_mrr(metrics: Mapping[str, Mapping[str, float]]) -> float:
+    """The mean MRR over retrieval directions (the model-selection score); NaN when none."""
+    values = [float(v["MRR"]) for v in metrics.values() if "MRR" in v]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _writable(folder: Path) -> bool:
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    return os.access(probe, os.W_OK)
+
+
+class Trainer:
+    """One training run. `run()` does everything; the steps are methods for tests and tools."""
+
+    def __init__(
+        self, config: RunConfig, registry: Registry, *, console: Console | None = None, progress: bool = True
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.console = console or Console(stderr=True, highlight=False)
+        self.show_progress = progress
+        self.settings = config.settings
+        self.start_epoch = 0
+        self.best_score = float("-inf")
+        self.best_epoch = 0
+        self.since_best = 0
+        self.rows: list[dict[str, Any]] = []
+        self.final_valid: dict[str, Any] = {}
+        self.valid_embeddings: dict[str, Tensor] = {}
+        """`(N_valid, shared_dim)` per modality from the latest validation pass (CPU)."""
+        self._created_group = False
+        self._rng_state: dict[str, Any] | None = None
+
+    # -- helpers ------------------------------------------------------------------------------
+    @property
+    def main(self) -> bool:
+        return ddp.rank() == 0
+
+    def say(self, message: str) -> None:
+        if self.main:
+            self.console.print(message, markup=False, highlight=False)
+
+    def _progress(self) -> Progress:
+        return Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[terms]}"),
+            console=self.console,
+            disable=not (self.show_progress and self.main and self.console.is_terminal),
+            transient=True,
+        )
+
+    # -- setup --------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Resolve components, make the run folder, fit encoders, build caches and optimizers."""
+        s = self.settings
+        self._created_group = ddp.init_from_env(s.device)
+        self.rank, self.world = ddp.rank(), ddp.world_size()
+        if s.data is None:
+            raise OptionError("no dataset: give --data DIR (a folder built by 'ugaar-kit dataset build')")
+        if s.out is None:
+            raise OptionError("no run folder: give --out RUN")
+        self.out = Path(s.out).resolve()
+        self.data = DatasetFolder(Path(s.data))
+        known = list(dict.fromkeys([*MODALITIES, *self.registry.modalities()]))
+        available = [m for m in known if any(it.has(m) for it in self.data.items)]
+        self.plan: Plan = plan_run(self.config, self.registry, available, data=str(s.data))
+        for note in self.plan.notes:
+            self.say(note)
+        mods = self.plan.modalities
+        labels = ", ".join(f"{m}/{self.plan.encoders[m].name}" for m in mods)
+        self.say(f"training {labels} with objective '{self.plan.objective.name}'")
+
+        self.train_items = self._split("train")
+        self.valid_items = self._split("valid")
+        if not self.train_items:
+            raise InputError(self.data.root, f"no training items (split 'train') with {', '.join(mods)}")
+        global_batch = s.batch_size * self.world
+        if self.plan.trainable and s.epochs > 0 and len(self.train_items) < global_batch:
+            raise OptionError(
+                f"--batch-size {s.batch_size}: the training split has only {len(self.train_items)} items"
+                + (f" ({self.world} processes take {global_batch} a step)" if self.world > 1 else "")
+            )
+        if not self.valid_items:
+            self.say("no validation split: the last epoch is kept as the best")
+
+        resume_state: dict[str, Any] | None = None
+        info_path = self.out / rf.INFO
+        if s.resume is not None and (self.out / rf.LAST).is_file():
+            resume_state = ckpt.load(self.out / rf.LAST)
+            self.run_id = str(resume_state["run_id"])
+        elif s.resume is not None:
+            # stopped before its first epoch ended: nothing to restore, so start it again
+            self.say(f"{self.out}: no epoch was finished; starting the run from the beginning")
+            old = rf.read_json(info_path) if info_path.is_file() else {}
+            self.run_id = str(old.get("run_id") or rf.new_run_id())
+            if self.main:
+                (self.out / rf.METRICS).unlink(missing_ok=True)
+                (self.out / rf.BEST).unlink(missing_ok=True)
+        else:
+            if info_path.exists():
+                raise OptionError(
+                    f"{self.out} already holds a run: continue it with --resume {self.out} or choose another --out"
+                )
+            if self.out.is_dir() and any(self.out.iterdir()):
+                raise OptionError(f"{self.out} is not empty: give a new folder to --out")
+            if self.out.exists() and not self.out.is_dir():
+                raise OptionError(f"{self.out} is a file: give a new folder to --out")
+            self.run_id = rf.new_run_id()
+        if self.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        ddp.barrier()
+
+        seed_everything(s.seed)
+        self.encoders: dict[str, Encoder] = self.plan.build_encoders()
+        if resume_state is not None:
+            for m, enc in self.encoders.items():
+                enc.load_state_dict(resume_state["encoders"][m]["state_dict"])
+        else:
+            self._fit_encoders()
+        dims = {m: enc.output_dim for m, enc in self.encoders.items()}
+        self.objective: Objective = self.plan.build_objective(dims)
+        if resume_state is not None:
+            self.objective.load_state_dict(resume_state["objective"]["state_dict"])
+        if self.plan.trainable and s.epochs > 0:
+            what = (
+                "--batch-size {n}"
+                if self.world == 1
+                else f"--batch-size {s.batch_size} x {self.world} processes = {{n}} rows"
+            )
+            check_batch_size(self.objective, global_batch, what)
+        self.validation_loss_ok = True
+        if self.valid_items:
+            try:
+                check_batch_size(self.objective, len(self.valid_items), "the validation split ({n} items)")
+            except OptionError as exc:
+                self.validation_loss_ok = False
+                self.say(f"validation loss skipped: {exc}")
+
+        self._build_caches()
+        self.device = ddp.pick_device(s.device)
+        self.amp = bool(s.amp) and self.device.type == "cuda"
+        for enc in self.encoders.values():
+            enc.to(self.device)
+        self.objective.to(self.device)
+        self.models: dict[str, nn.Module] = {m: ddp.wrap_encoder(enc, self.device) for m, enc in self.encoders.items()}
+        self._hooks = ddp.average_gradients_of(self.objective)
+        self.optimizers = self._make_optimizers()
+
+        if resume_state is not None:
+            self.optimizers.load_state_dict(resume_state["optimizers"])
+            t = resume_state["trainer"]
+            self.start_epoch = int(resume_state["epoch"])
+            self.best_score, self.best_epoch, self.since_best = (
+                float(t["best_score"]),
+                int(t["best_epoch"]),
+                int(t["since_best"]),
+            )
+            self._rng_state = resume_state["rng"]
+            if self.main:
+                self.rows = rf.keep_rows_until(self.out / rf.METRICS, self.start_epoch)
+            self.say(f"resuming {self.run_id} after epoch {self.start_epoch}")
+        if self.main:
+            self._write_run_files()
+        if self._rng_state is not None:
+            ckpt.restore_rng(self._rng_state)
+
+    def _split(self, name: str) -> list[Item]:
+        items = self.data.split(name)
+        usable = [it for it in items if all(it.has(m) for m in self.plan.modalities)]
+        if len(usable) < len(items):
+            self.say(
+                f"{name}: {len(items) - len(usable)} of {len(items)} items lack one of {', '.join(self.plan.modalities)}; skipped"
+            )
+        return usable
+
+    def _raw(self, encoder: Encoder, value: Any) -> Any:
+        return encoder.load_item(value) if isinstance(value, Path) else value
+
+    def _fit_encoders(self) -> None:
+        """Fit encoders with `needs_fit` on the training split's raw items (rank 0; others load
+        its fitted state so every process featurizes alike)."""
+        for m, enc in self.encoders.items():
+            if not enc.needs_fit:
+                continue
+            shared = self.out / f".fitted-{m}.pt"
+            if self.main:
+                self.say(f"fitting {m}/{enc.name} on {len(self.train_items)} training items")
+                enc.fit([self._raw(enc, getattr(it, m)) for it in self.train_items])
+                if self.world > 1:
+                    save_atomic(enc.state_dict(), shared)
+            ddp.barrier()
+            if not self.main:
+                enc.load_state_dict(load_safe(shared))
+            ddp.barrier()
+            if self.main and self.world > 1:
+                shared.unlink(missing_ok=True)
+
+    def cache_dir(self) -> Path:
+        s = self.settings
+        if s.cache_dir is not None:
+            return Path(s.cache_dir)
+        default = self.data.root / ".cache"
+        return default if _writable(default) else self.out / "cache"
+
+    def _build_caches(self) -> None:
+        folder = self.cache_dir()
+        workers = self.settings.workers if self.settings.workers is not None else default_workers()
+        self.workers = workers
+        caches: dict[str, FeatureCache] = {}
+        for m, enc in self.encoders.items():
+            key = enc.feature_key()
+            cache = FeatureCache(cache_path(folder, m, key), m, key, f"{m}/{enc.name}")
+            if self.main:
+                srcs = sources(self.train_items + self.valid_items, m)
+                with self._progress() as bar:
+                    task = bar.add_task(f"features {m}/{enc.name}", total=None, terms="")
+
+                    def report(done: int, total: int, task: Any = task, bar: Progress = bar) -> None:
+                        bar.update(task, completed=done, total=total)
+
+                    built = cache.ensure(enc, srcs, workers=workers, progress=report)
+                for note in cache.notes:
+                    self.say(note)
+                self.say(f"features {m}/{enc.name}: {built} computed, {len(srcs) - built} from the cache {cache.path}")
+            caches[m] = cache
+        ddp.barrier()
+        for cache in caches.values():
+            cache.open_read()
+        self.caches = caches
+        self.train_data = SplitData([it.id for it in self.train_items], caches)
+        self.valid_data = SplitData([it.id for it in self.valid_items], caches)
+        self.train_lengths = self.train_data.lengths()
+
+    def _make_optimizers(self) -> Optimizers:
+        s = self.settings
+        groups = self.objective.parameter_groups()
+        claimed = {id(p) for g in groups.values() for p in g["params"]}
+        seen: set[int] = set()
+        main: list[nn.Parameter] = []
+        for p in [*(p for e in self.encoders.values() for p in e.trainable_parameters()), *self.objective.parameters()]:
+            if p.requires_grad and id(p) not in claimed and id(p) not in seen:
+                seen.add(id(p))
+                main.append(p)
+        if not main and self.plan.trainable:
+            raise OptionError(
+                f"nothing to train: the encoders ({', '.join(self.plan.modalities)}) and objective '{self.plan.objective.name}' "
+                "have no trainable parameters"
+            )
+        optimizers: dict[str, torch.optim.Optimizer] = {}
+        if main:
+            optimizers["main"] = torch.optim.Adam(main, lr=s.lr, weight_decay=s.weight_decay)
+        for name, group in groups.items():
+            settings = {k: v for k, v in group.items() if k != "params"}
+            settings.setdefault("lr", s.lr)
+            optimizers[name] = torch.optim.Adam(group["params"], **settings)
+        scaler = torch.amp.GradScaler("cuda") if self.amp else None
+        return Optimizers(optimizers, scaler, s.clip_norm or None)
+
+    def resolved_config(self) -> RunConfig:
+        """The plan's config with absolute paths, the worker count and no `resume`."""
+        s = self.settings
+        return self.plan.config.replace(
+            data=Path(s.data).resolve() if s.data else None,
+            out=self.out,
+            workers=self.workers,
+            resume=None,
+        )
+
+    def _write_run_files(self) -> None:
+        write_config(self.resolved_config(), self.out / rf.CONFIG)
+        info_path = self.out / rf.INFO
+        info = rf.read_json(info_path) if info_path.is_file() else {}
+        comps = {
+            m: {
+                "name": c.name,
+                "distribution": c.distribution,
+                "version": c.version,
+                "plugin": c.plugin,
+                "feature_key": self.encoders[m].feature_key(),
+            }
+            for m, c in self.plan.encoders.items()
+        }
+        o = self.plan.objective
+        comps["objective"] = {"name": o.name, "distribution": o.distribution, "version": o.version, "plugin": o.plugin}
+        info.update(
+            {
+                "format": "ugaar-kit-run-folder",
+                "format_version": 1,
+                "run_id": self.run_id,
+                "tool": "ugaar-kit",
+                "tool_version": __version__,
+                "torch_version": torch.__version__,
+                "created": info.get("created") or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "status": "running",
+                "data": str(Path(self.settings.data or "").resolve()),
+                "dataset": {k: self.data.info[k] for k in ("name", "id", "version") if k in self.data.info},
+                "modalities": list(self.plan.modalities),
+                "dims": dict(self.objective.dims),
+                "shared_dim": int(self.objective.shared_dim),
+                "components": comps,
+                "items": {"train": len(self.train_items), "valid": len(self.valid_items)},
+                "world_size": self.world,
+                "device": str(self.device),
+                "seed": self.settings.seed,
+            }
+        )
+        rf.write_json(info, info_path)
+
+    # -- training -----------------------------------------------------------------------------
+    def step(self, indices: list[int]) -> dict[str, float]:
+        """One update on this process's rows `indices` of the training split; the loss terms."""
+        inputs = self.train_data.batch(indices, self.encoders, self.device)
+        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
+            views = {m: self.models[m](b) for m, b in inputs.items()}
+        views = {m: z.float() for m, z in views.items()}
+        return self.objective.training_step(views, self.optimizers)
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """One pass over the training split; loss terms averaged over its batches."""
+        for model in self.models.values():
+            model.train()
+        self.objective.train()
+        s = self.settings
+        batches = bucket_batches(self.train_lengths, s.batch_size * self.world, s.seed, epoch, drop_last=True)
+        sums: dict[str, float] = defaultdict(float)
+        with self._progress() as bar:
+            task = bar.add_task(f"epoch {epoch + 1}/{s.epochs}", total=len(batches), terms="")
+            for n, global_batch in enumerate(batches, 1):
+                terms = self.step(shard(global_batch, self.rank, self.world))
+                for k, v in terms.items():
+                    sums[k] += v
+                shown = "  ".join(f"{k} {sums[k] / n:.4g}" for k in sums)
+                bar.update(task, advance=1, terms=shown)
+        return {k: v / max(1, len(batches)) for k, v in sums.items()}
+
+    def encode_split(self, data: SplitData) -> dict[str, Tensor]:
+        """Every encoder's `(N, D_m)` eval-mode outputs for a split's items."""
+        return {m: data.encode(m, enc, self.settings.batch_size, self.device) for m, enc in self.encoders.items()}
+
+    def validate(self) -> dict[str, Any]:
+        """Validation metrics: `valid` (per direction), `valid_mrr` (mean MRR), `valid_loss`."""
+        if not self.valid_items:
+            return {}
+        from ..metrics import retrieval_metrics
+
+        views = self.encode_split(self.valid_data)
+        self.objective.eval()
+        try:
+            with torch.no_grad():
+                projected = {m: self.objective.project(m, z).float().cpu() for m, z in views.items()}
+                losses = self.objective.validation_loss(views) if self.validation_loss_ok else {}
+        finally:
+            self.objective.train()
+        groups = [f"{it.song}/{it.group}" if it.group is not None else None for it in self.valid_items]
+        metrics = retrieval_metrics(projected, groups)
+        self.valid_embeddings = projected
+        return {
+            "valid": {d: {k: float(v) for k, v in row.items()} for d, row in metrics.items()},
+            "valid_mrr": mean_mrr(metrics),
+            "valid_loss": {k: float(v) for k, v in losses.items()},
+        }
+
+    def model_state(self, epoch: int) -> dict[str, Any]:
+        return ckpt.model_state(
+            self.run_id,
+            self.encoders,
+            self.plan.encoders,
+            self.objective,
+            self.plan.objective,
+            to_toml_dict(self.resolved_config()),
+            epoch,
+        )
+
+    def _end_epoch(self, epoch: int, train_terms: dict[str, float], started: float) -> bool:
+        """Validate, log, checkpoint (rank 0); True when training should stop early."""
+        s = self.settings
+        stop = False
+        if self.main:
+            with local_only():
+                valid = self.validate()
+            score = valid.get("valid_mrr", float("nan"))
+            improved = not self.valid_items or (np.isfinite(score) and score > self.best_score)
+            if improved:
+                self.best_score = float(score) if np.isfinite(score) else self.best_score
+                self.best_epoch = epoch + 1
+                self.since_best = 0
+                ckpt.save(self.model_state(epoch + 1), self.out / rf.BEST)
+            else:
+                self.since_best += 1
+            seconds = time.perf_counter() - started  # training and validation
+            row = {
+                "epoch": epoch + 1,
+                "train": train_terms,
+                **valid,
+                "best": bool(improved),
+                "seconds": round(seconds, 3),
+            }
+            rf.append_row(self.out / rf.METRICS, row)
+            self.rows.append(row)
+            last = self.model_state(epoch + 1)
+            last["optimizers"] = self.optimizers.state_dict()
+            last["rng"] = ckpt.capture_rng()
+            last["trainer"] = {
+                "best_score": self.best_score,
+                "best_epoch": self.best_epoch,
+                "since_best": self.since_best,
+            }
+            ckpt.save(last, self.out / rf.LAST)
+            plot_curves(self.rows, self.out / rf.CURVES)
+            self.say(self._summary(row))
+            stop = bool(s.patience) and self.since_best >= s.patience
+            if stop:
+                self.say(
+                    f"no better validation MRR for {s.patience} epochs: stopping early (best: epoch {self.best_epoch})"
+                )
+        return ddp.broadcast_flag(stop, self.device)
+
+    def _summary(self, row: Mapping[str, Any]) -> str:
+        parts = [f"epoch {row['epoch']}/{self.settings.epochs}"]
+        parts += [f"{k} {v:.4g}" for k, v in row["train"].items()]
+        if "valid_mrr" in row:
+            dirs = ", ".join(f"{d} {v.get('MRR', float('nan')):.3f}" for d, v in row["valid"].items())
+            parts.append(f"valid MRR {row['valid_mrr']:.4f} ({dirs})")
+        if row.get("best"):
+            parts.append("best")
+        parts.append(f"{row['seconds']:.1f} s")
+        return "  ".join(parts)
+
+    def train(self) -> None:
+        """The epochs from `start_epoch` to `epochs` (nothing for an objective with `trainable = False`)."""
+        if not self.plan.trainable:
+            self.say(f"objective '{self.plan.objective.name}' has nothing to train: fitting it on the training split")
+            return
+        for epoch in range(self.start_epoch, self.settings.epochs):
+            t0 = time.perf_counter()
+            terms = self.train_epoch(epoch)
+            if self._end_epoch(epoch, terms, t0):
+                break
+
+    def finish(self) -> Path:
+        """Best state, `objective.fit` on the training split, `model.pt`; returns its path."""
+        model_path = self.out / rf.MODEL
+        for h in self._hooks:  # from here on rank 0 works alone: no collectives
+            h.remove()
+        self._hooks = []
+        if self.main:
+            best = self.out / rf.BEST
+            if self.plan.trainable and best.is_file():
+                ckpt.load_into(ckpt.load(best), self.encoders, self.objective)
+            self.say(f"fitting objective '{self.plan.objective.name}' on the {len(self.train_items)} training items")
+            with local_only():
+                views = self.encode_split(self.train_data)
+                self.objective.eval()
+                self.objective.fit(views)
+                self.final_valid = self.validate()
+            ckpt.save(self.model_state(self.best_epoch), model_path)
+            info = rf.read_json(self.out / rf.INFO)
+            info.update(
+                {
+                    "status": "finished",
+                    "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                    "epochs_trained": len(self.rows),
+                    "best_epoch": self.best_epoch,
+                    "best_valid_mrr": self.best_score if np.isfinite(self.best_score) else None,
+                    "final": self.final_valid,
+                }
+            )
+            rf.write_json(info, self.out / rf.INFO)
+            if self.final_valid:
+                dirs = ", ".join(f"{d} {v.get('MRR', float('nan')):.3f}" for d, v in self.final_valid["valid"].items())
+                self.say(f"final model: valid MRR {self.final_valid['valid_mrr']:.4f} ({dirs})")
+            self.say(f"run {self.run_id} written to {self.out}")
+        ddp.barrier()  # processes leave together: one tearing down gloo early can abort the other
+        return model_path
+
+    def close(self) -> None:
+        for cache in getattr(self, "caches", {}).values():
+            cache.close()
+        for h in getattr(self, "_hooks", []):
+            h.remove()
+        if self._created_group:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+            self._created_group = False
+
+    def run(self) -> Path:
+        """Everything: prepare, train, finish. Returns the path of `model.pt`."""
+        with self._closing():
+            self.prepare()
+            self.train()
+            return self.finish()
+
+    @contextlib.contextmanager
+    def _closing(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            self.close()
+
+
+def train(config: RunConfig, registry: Registry, *, console: Console | None = None, progress: bool = True) -> Path:
+    """Train a run as `ugaar-kit train` does; returns the run folder."""
+    trainer = Trainer(config, registry, console=console, progress=progress)
+    trainer.run()
+    return trainer.out

@@ -62,7 +62,7 @@ class NoUpdate(Mse):
     name = "no-update"
 
     def training_step(self, views, optimizers):
-        return {"objective": float(self.loss(views)["objective"])}
+        return {"objective": float(self.loss(views)["objective"].detach())}
 
 
 def test_a_correct_objective_passes():

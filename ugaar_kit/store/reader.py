@@ -1,0 +1,155 @@
+"""`ugaar_kit.Store`: an embedding store in Python, for notebooks, `search` and `eval`.
+
+    with Store("emb.h5") as store:
+        store.modalities                  # ('audio', 'lyrics')
+        z = store.embeddings("audio")     # h5py dataset (N, D): slicing reads only those chunks
+        store.ids("audio")[:3]            # ['songs/a.wav#t=0-5', ...]
+        store.metadata("audio")           # columns: ids, source, size, mtime, start, end, line
+        store.errors                      # [(path, message), ...] of the skipped files
+
+The file is opened read-only; a writer replaces it by atomic rename, so an open `Store` keeps
+reading the version it opened.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..errors import InputError
+from . import tables
+from .format import COLUMNS, journal_dir, json_attr, modality_names, open_store, text_attr
+from .journal import SUFFIX
+
+
+def pending_journal(store: Path) -> bool:
+    """True when the store's journal folder holds records of an unfinished `embed`."""
+    folder = journal_dir(store)
+    return folder.is_dir() and any(folder.glob(f"*{SUFFIX}"))
+
+
+class Store:
+    """A read-only embedding store (see `ugaar_kit.store.format` for the layout)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.file: h5py.File = open_store(self.path)
+
+    # -- header --------------------------------------------------------------------------------
+    def attr(self, name: str, default: Any = None) -> Any:
+        value = self.file.attrs.get(name, default)
+        return text_attr(value) if isinstance(value, (bytes, str)) else value
+
+    @property
+    def run_id(self) -> str:
+        """The id of the run whose model made these embeddings."""
+        return str(self.attr("run_id", ""))
+
+    @property
+    def store_id(self) -> str:
+        return str(self.attr("store_id", ""))
+
+    @property
+    def revision(self) -> int:
+        """Incremented each time the store is rewritten (indexes record it to detect staleness)."""
+        return int(self.attr("revision", 0))
+
+    @property
+    def format_version(self) -> int:
+        return int(self.attr("format_version", 0))
+
+    @property
+    def tool_version(self) -> str:
+        return str(self.attr("tool_version", ""))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The run's config (TOML values) as recorded when the store was made."""
+        return dict(json_attr(self.file.attrs, "config", {}))
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """How items were cut: `window` and `hop` in seconds (audio)."""
+        return dict(json_attr(self.file.attrs, "settings", {}))
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return modality_names(self.file)
+
+    # -- rows ----------------------------------------------------------------------------------
+    def _group(self, modality: str) -> h5py.Group:
+        if modality not in self.modalities:
+            have = ", ".join(self.modalities) or "none"
+            raise InputError(self.path, f"the store has no {modality} embeddings (it has: {have})")
+        return self.file[modality]
+
+    def __len__(self) -> int:
+        return sum(self.rows(m) for m in self.modalities)
+
+    def rows(self, modality: str) -> int:
+        return int(self._group(modality)["embeddings"].shape[0])
+
+    def dim(self, modality: str) -> int:
+        return int(self._group(modality)["embeddings"].shape[1])
+
+    def embeddings(self, modality: str) -> h5py.Dataset:
+        """The `(N, D)` float32 embeddings, read lazily: `[a:b]` reads those rows only."""
+        return self._group(modality)["embeddings"]
+
+    def ids(self, modality: str) -> np.ndarray:
+        """The `(N,)` row ids as an object array of `str`."""
+        return self._group(modality)["ids"].asstr()[:]
+
+    def sources(self, modality: str) -> np.ndarray:
+        """The `(N,)` source file of each row as an object array of `str`."""
+        return tables.sources(self._group(modality))
+
+    def metadata(self, modality: str, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
+        """Columns `ids, source, size, mtime, start, end, line` of rows `start:stop`."""
+        return tables.read_columns(self._group(modality), start, stop)
+
+    def rows_at(self, modality: str, indices: np.ndarray | list[int]) -> list[dict[str, Any]]:
+        """The metadata of the rows at `indices` (any order), as dicts in that order."""
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size == 0:
+            return []
+        order = np.unique(idx)
+        g = self._group(modality)
+        cols = {}
+        for col, dtype in COLUMNS.items():
+            ds = g[col].asstr() if dtype is tables.STR else g[col]
+            cols[col] = np.asarray(ds[order])
+        pos = np.searchsorted(order, idx)
+        out = []
+        for p in pos.tolist():
+            row = {c: v[p] for c, v in cols.items()}
+            out.append({k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()})
+        return out
+
+    @property
+    def errors(self) -> list[tuple[str, str]]:
+        """(path, message) of every file that was skipped."""
+        return tables.read_errors(self.file)
+
+    @property
+    def pending_journal(self) -> bool:
+        """True when an interrupted or running `embed` has journal records not folded in yet
+        (re-running the same `embed` command folds them)."""
+        return pending_journal(self.path)
+
+    # -- lifetime ------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        rows = ", ".join(f"{m}={self.rows(m)}" for m in self.modalities) if self.file else "closed"
+        return f"Store({str(self.path)!r}, run_id={self.run_id!r}, {rows})"

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 import torch
 from rich.console import Console
 from tiny_parts import TinyAudio, TinyInfoNCE
@@ -44,6 +45,10 @@ def test_training_lowers_loss_and_retrieval_beats_chance(registry, tiny_data, tm
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["best_epoch"] == best_row["epoch"]
     assert info["best_valid_mrr"] == pytest.approx(best_row["valid_mrr"])
+    # embed's default window: the training passages' median duration, hopping by half
+    durations = sorted(sf.info(str(p)).duration for p in (tiny_data / "audio").glob("*.wav"))
+    assert 1.0 <= info["embed"]["window"] <= 30.0 and info["embed"]["hop"] == info["embed"]["window"] / 2
+    assert abs(info["embed"]["window"] - durations[len(durations) // 2]) <= 0.5 + 1e-9 or info["embed"]["window"] == 1.0
     for row in rows:
         assert {"epoch", "train", "valid", "valid_mrr", "valid_loss", "seconds", "best"} <= set(row)
         assert "objective" in row["valid_loss"]

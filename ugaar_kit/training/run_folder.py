@@ -97,3 +97,23 @@ def keep_rows_until(path: Path, epoch: int) -> list[dict[str, Any]]:
     tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     tmp.replace(path)
     return rows
+
+
+def embed_window(audio_paths: list[Path], sample: int = 400) -> dict[str, float] | None:
+    """The window `embed` cuts long recordings into, from the training passages' durations:
+    their median rounded to half a second (1 to 30 s), hopping by half of it. None without audio."""
+    import statistics
+
+    import soundfile
+
+    step = max(1, len(audio_paths) // sample)
+    durations = []
+    for path in audio_paths[::step]:
+        try:
+            durations.append(soundfile.info(str(path)).duration)
+        except (RuntimeError, OSError):
+            continue
+    if not durations:
+        return None
+    window = min(30.0, max(1.0, round(statistics.median(durations) * 2) / 2))
+    return {"window": window, "hop": window / 2, "from_passages": len(durations)}

@@ -361,6 +361,8 @@ class Trainer:
                 "shared_dim": int(self.objective.shared_dim),
                 "components": comps,
                 "items": {"train": len(self.train_items), "valid": len(self.valid_items)},
+                "embed": info.get("embed")
+                or rf.embed_window([it.audio for it in self.train_items if it.audio is not None]),
                 "world_size": self.world,
                 "device": str(self.device),
                 "seed": self.settings.seed,

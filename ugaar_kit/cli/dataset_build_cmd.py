@@ -1,13 +1,101 @@
-"""(being implemented)"""
+"""`ugaar-kit dataset build`: engrave, synthesize and index the songs of a score source."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: the options refer to a local completion function.
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from ..registry import Registry
+from .base import out_console
 
 
 def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
-    """Add this module's commands to the `dataset` group."""
+    """Add the `build` command to the `dataset` group."""
+
+    def complete_format(incomplete: str) -> list[str]:
+        from ..dataset import ScoreSource
+
+        reg = get_registry()
+        return [c.name for c in reg.all("dataset") if issubclass(c.cls, ScoreSource) and c.name.startswith(incomplete)]
+
+    @app.command("build")
+    def build(
+        sources: Annotated[
+            list[Path], typer.Argument(help="Source files or folders of the format.", show_default=False)
+        ],
+        format: Annotated[
+            str,
+            typer.Option(
+                "--format", "-f", help="Score source format, e.g. lmd-lyrics, musicxml.", autocompletion=complete_format
+            ),
+        ] = "lmd-lyrics",
+        out: Annotated[
+            Path, typer.Option("--out", help="Dataset folder to create or resume.", show_default=False)
+        ] = ...,  # type: ignore[assignment]
+        limit_songs: Annotated[
+            int | None, typer.Option("--limit-songs", min=1, help="Build only the first N songs.")
+        ] = None,
+        workers: Annotated[int, typer.Option("--workers", min=0, help="Build processes (0: one per core).")] = 0,
+        segment: Annotated[str, typer.Option("--segment", help="Passages: 'line' (lyric lines) or 'window'.")] = "line",
+        window: Annotated[
+            int, typer.Option("--window", min=1, help="Syllables per passage with --segment window.")
+        ] = 8,
+        height: Annotated[int, typer.Option("--height", min=16, max=1024, help="Sheet image height in pixels.")] = 128,
+        print_lyrics: Annotated[bool, typer.Option("--print-lyrics", help="Print the lyrics under the notes.")] = False,
+        sample_rate: Annotated[
+            int, typer.Option("--sample-rate", min=8000, max=96000, help="Audio sample rate (Hz).")
+        ] = 22050,
+        tempo: Annotated[
+            float,
+            typer.Option("--tempo", min=10, max=400, help="Quarter notes a minute, for sources without real timing."),
+        ] = 100.0,
+        audio_version: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--audio-version", help="Extra audio per passage, TIMBRE[@TEMPO], e.g. bright or soft@0.8 (repeatable)."
+            ),
+        ] = None,
+        split: Annotated[str, typer.Option("--split", help="Train,valid,test fractions, by song.")] = "0.8,0.1,0.1",
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the split.")] = 0,
+        option: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--option", "-o", metavar="source.KEY=VALUE", help="An option of the score source (repeatable)."
+            ),
+        ] = None,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    ) -> None:
+        """Build a dataset folder (manifest.jsonl, sheet/*.png, audio/*.wav) from a score source.
+
+        Re-running with the same settings resumes: passages whose files exist are kept."""
+        from ..build.builder import BuildOptions, build_dataset
+        from ..dataset import ScoreSource
+        from ..errors import UgaarError
+        from ..options import build as build_options
+        from ..options import parse_overrides
+
+        source_cls = get_registry().dataset(format)
+        if not issubclass(source_cls, ScoreSource):
+            raise UgaarError(f"'{format}' is not a score source (it reads aligned items; use it with --data)")
+        source = source_cls.from_options(parse_overrides(option or [], ("source",)).get("source"))
+        values = {
+            "segment": segment,
+            "window": window,
+            "height": height,
+            "print_lyrics": print_lyrics,
+            "sample_rate": sample_rate,
+            "tempo_bpm": tempo,
+            "audio_versions": tuple(audio_version or ()),
+            "split": split,
+            "seed": seed,
+            "limit_songs": limit_songs,
+            "workers": workers,
+        }
+        options = build_options(BuildOptions, values, prefix="build")
+        if len(options.split) != 3:
+            raise UgaarError(f"--split takes three fractions (train,valid,test), got '{split}'")
+        summary = build_dataset(source.songs(sources), out, options, progress=not quiet, source_format=format)
+        out_console.print(str(summary), markup=False)

@@ -1,0 +1,278 @@
+"""Building a dataset folder from the songs of a score source.
+
+`build_dataset` segments every song into passages, groups versions of one song and assigns
+splits by song, engraves (verovio + resvg) and synthesizes (additive) every passage on all
+cores, and writes `manifest.jsonl` + `dataset.json` (see `manifest`). It resumes: files are
+written atomically, and a re-run with the same render settings keeps every file already there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .. import __version__
+from ..dataset import SPLITS, Skipped
+from ..errors import UgaarError
+from ..lyrics_text import normalize_lyrics
+from ..options import option
+from ..score import Passage, Song
+from .files import safe_name
+from .manifest import read_info, write_info, write_manifest
+from .render import AudioVersion, Job, RenderSettings, init_worker, render_many
+from .segment import repeat_key, segment
+from .split import SongPrint, assign_splits
+from .synth import note_times
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How a dataset folder is built from songs."""
+
+    segment: Literal["line", "window"] = option("line", "Passages: each lyric line, or windows of N syllables.")
+    window: int = option(8, "Syllables per passage when segment = window.", min=1, max=200)
+    height: int = option(128, "Height of the sheet images in pixels (width follows the passage).", min=16, max=1024)
+    print_lyrics: bool = option(False, "Print the lyrics under the notes in the sheet images.")
+    sample_rate: int = option(22050, "Audio sample rate (Hz) of the WAV files.", min=8000, max=96000)
+    tempo_bpm: float = option(100.0, "Tempo (quarter notes a minute) for sources without real timing.", min=10, max=400)
+    audio_versions: tuple[str, ...] = option(
+        (), "Extra audio renderings per passage, TIMBRE[@TEMPO] (timbres: piano, soft, bright, clarinet)."
+    )
+    split: tuple[float, float, float] = option((0.8, 0.1, 0.1), "Train/valid/test fractions (of passages), by song.")
+    seed: int = option(0, "Seed of the split.")
+    limit_songs: int | None = option(None, "Build only the first N songs (quick runs).", min=1)
+    workers: int = option(0, "Build processes (0: one per core).", min=0, max=256)
+
+    def render_settings(self) -> RenderSettings:
+        try:
+            versions = tuple(AudioVersion.parse(v) for v in self.audio_versions)
+        except ValueError as exc:
+            raise UgaarError(str(exc)) from None
+        return RenderSettings(self.height, self.print_lyrics, self.sample_rate, self.tempo_bpm, versions)
+
+
+@dataclass
+class BuildSummary:
+    """What a build did: counts, what was skipped and why, passages per split."""
+
+    out: Path
+    songs: int = 0
+    passages: int = 0
+    built: int = 0
+    reused: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    splits: dict[str, int] = field(default_factory=dict)
+    song_splits: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.passages} passages from {self.songs} songs in {self.out}: {self.built} built, "
+            f"{self.reused} kept from an earlier run, {len(self.failed)} failed ({self.seconds:.1f} s)",
+            "splits: "
+            + ", ".join(f"{s} {self.splits.get(s, 0)} passages / {self.song_splits.get(s, 0)} songs" for s in SPLITS),
+        ]
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)} source file(s):")
+            lines += [f"  {s.path}: {s.reason}" for s in self.skipped]
+        if self.failed:
+            lines.append(f"failed {len(self.failed)} passage(s):")
+            lines += [f"  {pid}: {reason}" for pid, reason in self.failed[:20]]
+            if len(self.failed) > 20:
+                lines.append(f"  ... and {len(self.failed) - 20} more")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Planned:
+    song: Song
+    index: int
+    passage: Passage
+    job: Job
+    row: dict[str, Any]
+
+
+def _song_print(song: Song, passages: list[Passage]) -> SongPrint:
+    language = str(song.meta.get("language", "en"))
+    lines = frozenset(text for p in passages if len((text := normalize_lyrics(p.lyrics, language)).split()) >= 3)
+    return SongPrint(song.id, song.title, lines, len(passages))
+
+
+def _collect(songs: Iterable[Song | Skipped], limit: int | None) -> tuple[list[Song], list[Skipped]]:
+    kept: list[Song] = []
+    skipped: list[Skipped] = []
+    seen: set[str] = set()
+    for s in songs:
+        if isinstance(s, Skipped):
+            skipped.append(s)
+            continue
+        if s.id in seen:
+            raise UgaarError(f"two songs have the id '{s.id}': song ids must be unique in a source")
+        seen.add(s.id)
+        kept.append(s)
+        if limit is not None and len(kept) >= limit:
+            break
+    return kept, skipped
+
+
+def plan(songs: list[Song], out: Path, options: BuildOptions) -> list[_Planned]:
+    """Every passage to build with its files and manifest row, in song and passage order."""
+    per_song = {s.id: segment(s, options.segment, options.window) for s in songs}
+    splits, groups = assign_splits([_song_print(s, per_song[s.id]) for s in songs], options.split, options.seed)
+    settings = options.render_settings()
+    planned: list[_Planned] = []
+    for song in songs:
+        folder = safe_name(song.id)
+        language = str(song.meta.get("language", "en"))
+        first_of: dict[str, str] = {}
+        for i, passage in enumerate(per_song[song.id]):
+            pid = f"{song.id}-{i:03d}"
+            sheet = f"sheet/{folder}/{i:03d}.png"
+            audio = f"audio/{folder}/{i:03d}.wav"
+            versions = [f"audio/{folder}/{i:03d}.v{k + 1}.wav" for k in range(len(settings.versions))]
+            job = Job(pid, passage, out / sheet, out / audio, tuple(out / v for v in versions))
+            raw = passage.lyrics
+            row: dict[str, Any] = {
+                "id": pid,
+                "song": groups[song.id],
+                "song_id": song.id,
+                "split": splits[song.id],
+                "audio": audio,
+                "sheet": sheet,
+            }
+            if versions:
+                row["audio_versions"] = versions
+            row |= {
+                "lyrics": normalize_lyrics(raw, language),
+                "lyrics_raw": raw,
+                "group": first_of.setdefault(repeat_key(passage), pid),
+                "notes": [[p, round(on, 6), round(d, 6)] for p, on, d in note_times(passage, options.tempo_bpm)],
+                "syllables": [[s.text, s.note] for s in passage.syllables],
+                "syllable_count": len(passage.syllables),
+                "passage": i,
+            }
+            if song.title:
+                row["title"] = song.title
+            if song.source:
+                row["source"] = song.source
+            row |= {k: v for k, v in song.meta.items() if k not in row}
+            planned.append(_Planned(song, i, passage, job, row))
+    return planned
+
+
+def _settings_record(options: BuildOptions) -> dict[str, Any]:
+    """The options the files depend on (a re-run with other values rebuilds every file)."""
+    return {
+        k: getattr(options, k) for k in ("segment", "window", "height", "print_lyrics", "sample_rate", "tempo_bpm")
+    } | {"audio_versions": list(options.audio_versions)}
+
+
+def _run(jobs: list[Job], settings: RenderSettings, workers: int, progress: bool) -> dict[str, str]:
+    """Render jobs on `workers` processes (in this one if 1); id -> reason for each failure."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    failed: dict[str, str] = {}
+    chunks: list[list[Job]] = []
+    size = max(1, min(32, len(jobs) // (workers * 8) or 1))
+    for start in range(0, len(jobs), size):
+        chunks.append(jobs[start : start + size])
+    columns = (TextColumn("building"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        task = bar.add_task("build", total=len(jobs))
+
+        def collect(results: list[tuple[str, str | None]]) -> None:
+            for pid, reason in results:
+                if reason is not None:
+                    failed[pid] = reason
+            bar.advance(task, len(results))
+
+        if workers <= 1 or len(chunks) <= 1:
+            for chunk in chunks:
+                collect(render_many(chunk, settings))
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker) as pool:
+                futures = [pool.submit(render_many, chunk, settings) for chunk in chunks]
+                for fut in as_completed(futures):
+                    collect(fut.result())
+    return failed
+
+
+def build_dataset(
+    songs: Iterable[Song | Skipped],
+    out: Path,
+    options: BuildOptions,
+    *,
+    progress: bool = True,
+    source_format: str | None = None,
+) -> BuildSummary:
+    """Build (or resume building) the dataset folder `out` from `songs`; see the module doc.
+
+    `source_format` (the score source's name) is recorded in `dataset.json`."""
+    start = time.perf_counter()
+    out = Path(out)
+    kept, skipped = _collect(songs, options.limit_songs)
+    if not kept:
+        reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:3])
+        raise UgaarError("no song to build" + (f" (skipped: {reasons})" if reasons else ""))
+    planned = plan(kept, out, options)
+    settings = options.render_settings()
+    out.mkdir(parents=True, exist_ok=True)
+
+    record = _settings_record(options)
+    previous = read_info(out)
+    reuse = previous.get("render") == record
+    todo = [p.job for p in planned if not (reuse and all(f.is_file() for f in p.job.outputs()))]
+    # Record the settings first, so a build interrupted now is resumed with matching files.
+    write_info(
+        out, {**{k: v for k, v in previous.items() if k != "format_version"}, "render": record, "complete": False}
+    )
+    workers = options.workers or os.cpu_count() or 1
+    failed = _run(todo, settings, workers, progress) if todo else {}
+
+    rows = [p.row for p in planned if p.job.id not in failed]
+    write_manifest(out, rows)
+    split_counts = Counter(r["split"] for r in rows)
+    song_counts = Counter(split for _, split in {(r["song_id"], r["split"]) for r in rows})
+    source = source_format or next((s.source for s in kept if s.source), None)
+    write_info(
+        out,
+        {
+            "tool": "ugaar-kit",
+            "tool_version": __version__,
+            "source_format": source,
+            "songs": len({r["song_id"] for r in rows}),
+            "passages": len(rows),
+            "splits": {s: split_counts.get(s, 0) for s in SPLITS},
+            "songs_per_split": {s: song_counts.get(s, 0) for s in SPLITS},
+            "build_options": {f.name: _plain(getattr(options, f.name)) for f in dataclasses.fields(options)},
+            "render": record,
+            "complete": True,
+        },
+    )
+    return BuildSummary(
+        out=out,
+        songs=len(kept),
+        passages=len(rows),
+        built=len(todo) - len(failed),
+        reused=len(planned) - len(todo),
+        skipped=skipped,
+        failed=sorted(failed.items()),
+        splits={s: split_counts.get(s, 0) for s in SPLITS},
+        song_splits={s: song_counts.get(s, 0) for s in SPLITS},
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

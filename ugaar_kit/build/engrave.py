@@ -1,0 +1,106 @@
+"""Engraving a passage: MusicXML (see `notation`) -> verovio SVG -> resvg PNG, cropped to the
+notation, greyscale, at a fixed height with the width following the passage.
+
+One verovio toolkit is kept per process (creating one loads the music font, ~50 ms).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from typing import Any
+
+import numpy as np
+
+from ..score import Passage
+from .notation import passage_to_musicxml
+
+TEXT_FONT = "DejaVu Serif"
+"""Font resvg uses for verovio's lyrics text (`Times, serif`), shipped with most Linux systems."""
+
+
+@functools.cache
+def _toolkit() -> Any:
+    import verovio
+
+    verovio.enableLog(verovio.LOG_OFF)
+    tk = verovio.toolkit(False)
+    tk.setResourcePath(str(_resource_path()))
+    return tk
+
+
+def _resource_path() -> Any:
+    import os
+
+    import verovio
+
+    return os.path.join(os.path.dirname(verovio.__file__), "data")
+
+
+def _load(passage: Passage, print_lyrics: bool) -> Any:
+    """The toolkit with the passage loaded on one system, no header or footer."""
+    tk = _toolkit()
+    tk.setOptions(
+        {
+            "breaks": "none",
+            "adjustPageHeight": True,
+            "adjustPageWidth": True,
+            "header": "none",
+            "footer": "none",
+            "pageMarginTop": 0,
+            "pageMarginBottom": 0,
+            "pageMarginLeft": 0,
+            "pageMarginRight": 0,
+            "scale": 100,
+            "svgViewBox": False,
+            "mnumInterval": 0,
+        }
+    )
+    if not tk.loadData(passage_to_musicxml(passage, print_lyrics=print_lyrics)):
+        raise ValueError("verovio could not read the generated MusicXML")
+    return tk
+
+
+def to_svg(passage: Passage, *, print_lyrics: bool = False) -> str:
+    """The passage engraved by verovio as one SVG system."""
+    return str(_load(passage, print_lyrics).renderToSVG(1))
+
+
+def to_mei(passage: Passage, *, print_lyrics: bool = False) -> str:
+    """The passage as verovio reads it, exported as MEI (to check what was engraved)."""
+    return str(_load(passage, print_lyrics).getMEI())
+
+
+def rasterize(svg: str, height: int) -> np.ndarray:
+    """An SVG rendered to a greyscale image of `height` rows: uint8 (height, width), ink dark
+    on white, cropped to the ink with a margin of 2% of the height."""
+    import resvg_py
+    from PIL import Image
+
+    png = resvg_py.svg_to_bytes(svg_string=svg, background="#ffffff", serif_family=TEXT_FONT, font_family=TEXT_FONT)
+    image = Image.open(io.BytesIO(bytes(png))).convert("L")
+    pixels = np.asarray(image)
+    rows = np.flatnonzero((pixels < 200).any(axis=1))
+    cols = np.flatnonzero((pixels < 200).any(axis=0))
+    if rows.size == 0:
+        raise ValueError("the engraved passage is blank")
+    margin = max(1, round(0.02 * (rows[-1] - rows[0] + 1)))
+    top, bottom = max(0, rows[0] - margin), min(pixels.shape[0], rows[-1] + 1 + margin)
+    left, right = max(0, cols[0] - margin), min(pixels.shape[1], cols[-1] + 1 + margin)
+    cropped = image.crop((int(left), int(top), int(right), int(bottom)))
+    width = max(1, round(cropped.width * height / cropped.height))
+    return np.asarray(cropped.resize((width, height), Image.Resampling.LANCZOS))
+
+
+def engrave(passage: Passage, height: int, *, print_lyrics: bool = False) -> np.ndarray:
+    """The passage as a greyscale notation image: uint8 (height, width)."""
+    return rasterize(to_svg(passage, print_lyrics=print_lyrics), height)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A uint8 (H, W) greyscale image encoded as PNG."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image, mode="L").save(buf, format="PNG", optimize=False)
+    return buf.getvalue()

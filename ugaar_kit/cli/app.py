@@ -12,7 +12,7 @@ from .. import __version__
 from ..discovery import get_plugin_manager, get_registry
 from ..errors import UgaarError
 from ..registry import Registry
-from . import dataset_cmd, embed_cmd, eval_cmd, plugins_cmd, search_cmd, store_cmd, train_cmd
+from . import dataset_cmd, demo_cmd, embed_cmd, eval_cmd, plugins_cmd, search_cmd, store_cmd, train_cmd
 from .base import App, err_console, report, show_tracebacks
 
 HELP = """Sheet music, audio and lyrics in one embedding space.
@@ -59,7 +59,8 @@ def build_app(
     ) -> None:
         """Sheet music, audio and lyrics in one embedding space."""
 
-    # In the order of the work: data, training, evaluation, embedding, search, housekeeping.
+    # In the order of the work: the demo, data, training, evaluation, embedding, search, housekeeping.
+    demo_cmd.add(app, checked_registry)
     app.add_typer(dataset_cmd.make(checked_registry), name="dataset")
     train_cmd.add(app, checked_registry)
     eval_cmd.add(app, checked_registry)

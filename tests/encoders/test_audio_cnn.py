@@ -1,0 +1,95 @@
+"""The `cnn` audio encoder on synthesized melodies: conformance, features, options, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from encoder_items import SAMPLE_RATE, synthesize
+from ugaar_kit_plugins.audio_cnn.encoder import AudioCNN
+
+from ugaar_kit.embedding import cut_windows, sample_rate_of
+from ugaar_kit.errors import InputError, OptionError
+from ugaar_kit.testing import check_encoder
+
+
+def small(**values: object) -> AudioCNN:
+    return AudioCNN.from_options({"channels": "8,16,16", "hidden": 32, "dim": 16, **values})  # type: ignore[return-value]
+
+
+def test_conformance_on_wav_files(item_files: list[tuple[Path, Path]]):
+    enc = AudioCNN()
+    raws = [enc.load_item(wav) for wav, _ in item_files[:4]]
+    assert len({r.shape[0] for r in raws}) == 4, "items of different lengths"
+    checked = check_encoder(AudioCNN, raws)
+    assert checked.output_dim == 128
+    # a clip shorter than one pooling window, and one whose frame count is odd
+    check_encoder(small, [raws[0], raws[1][:300], raws[2][: 1024 * 37]])
+
+
+def test_log_mel_features(item_files: list[tuple[Path, Path]]):
+    enc = AudioCNN()
+    wave = synthesize([(69, 8)])  # 2 s of A4 (440 Hz, harmonics 880 and 1320)
+    feats = enc.featurize(torch.from_numpy(wave))
+    assert feats.shape == (80, 1 + len(wave) // 1024)
+    assert abs(float(feats.mean())) < 1e-4 and abs(float(feats.std(unbiased=False)) - 1) < 1e-3
+    import torchaudio
+
+    centres = (
+        torchaudio.functional.melscale_fbanks(1025, 30.0, 8000.0, 80, SAMPLE_RATE).argmax(dim=0) * SAMPLE_RATE / 2048
+    )
+    loudest = int(feats[:, 5:-5].mean(dim=1).argmax())
+    assert abs(float(centres[loudest]) - 440.0) < 40.0, f"loudest band centred at {float(centres[loudest])} Hz"
+    # max_seconds cuts long audio (the first seconds are kept)
+    long = torch.from_numpy(np.tile(wave, 20))  # 40 s
+    cut = AudioCNN.from_options({"max_seconds": 10}).featurize(long)
+    assert cut.shape[1] == 1 + int(10 * SAMPLE_RATE) // 1024
+    raw = AudioCNN.from_options({"normalize": "none"}).featurize(torch.from_numpy(wave))
+    assert float(raw.max()) <= 80.0 and float(raw.max() - raw.min()) == pytest.approx(80.0, abs=1e-3)
+
+
+def test_feature_key_follows_featurize_options():
+    base = AudioCNN().feature_key()
+    assert AudioCNN.from_options({"n_mels": 64}).feature_key() != base
+    assert AudioCNN.from_options({"hop": 512}).feature_key() != base
+    assert AudioCNN.from_options({"sample_rate": 16000}).feature_key() != base
+    assert AudioCNN.from_options({"normalize": "none"}).feature_key() != base
+    # options that only change the network keep the cached features
+    assert AudioCNN.from_options({"dropout": 0.3, "dim": 32, "channels": "8,16"}).feature_key() == base
+
+
+def test_options_are_validated():
+    with pytest.raises(OptionError, match="f_max"):
+        AudioCNN.from_options({"sample_rate": 8000})  # f_max 8000 > 4000
+    with pytest.raises(OptionError, match="audio.n_mels"):
+        AudioCNN.from_options({"n_mels": 2})
+    with pytest.raises(OptionError, match="channels"):
+        AudioCNN.from_options({"channels": ""})
+
+
+def test_embed_windows_long_recordings(tmp_path: Path):
+    """`embed` cuts a 1-D waveform into windows using the encoder's sample rate."""
+    import soundfile as sf
+
+    sf.write(tmp_path / "long.wav", synthesize([(60, 4)] * 12, rate=16000), 16000)  # 12 s at 16 kHz on disk
+    enc = AudioCNN()
+    raw = enc.load_item(tmp_path / "long.wav")
+    assert raw.ndim == 1 and sample_rate_of(enc) == SAMPLE_RATE
+    seconds = raw.shape[0] / SAMPLE_RATE
+    assert seconds == pytest.approx(12.0, abs=1e-3)
+    windows = cut_windows(raw.shape[0], SAMPLE_RATE, 5.0, 2.5)
+    assert len(windows) == 4
+    embs = enc.encode([raw[a:b] for a, b in windows])
+    assert embs.shape == (4, 128) and torch.isfinite(embs).all()
+
+
+def test_load_item_errors_name_the_file(tmp_path: Path):
+    enc = AudioCNN()
+    (tmp_path / "notes.wav").write_text("not audio")
+    with pytest.raises(InputError, match=r"notes\.wav: not a readable audio file"):
+        enc.load_item(tmp_path / "notes.wav")
+    (tmp_path / "empty.flac").write_bytes(b"")
+    with pytest.raises(InputError, match=r"empty\.flac: empty file"):
+        enc.load_item(tmp_path / "empty.flac")

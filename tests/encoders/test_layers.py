@@ -1,0 +1,55 @@
+"""The shared building blocks: masked conv stack and pooling ignore padding exactly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ugaar_kit.encoder import pad_last
+from ugaar_kit.layers import DenseHead, MaskedConvStack, MaskedPool, pool_mask
+
+
+def test_pool_mask_rounds_up():
+    mask = torch.tensor([[1, 1, 1, 0, 0, 0, 0, 0], [1] * 8], dtype=torch.bool)
+    assert pool_mask(mask, 2).tolist() == [[True, True, False, False], [True] * 4]
+    assert pool_mask(mask[:, :7], 4).tolist() == [[True, False], [True, True]]
+
+
+@pytest.mark.parametrize("lengths", [(5, 37, 64), (1, 2, 3), (16, 17, 15)])
+def test_conv_stack_output_ignores_padding(lengths: tuple[int, ...]):
+    torch.manual_seed(0)
+    stack = MaskedConvStack(20, (4, 8, 8)).eval()
+    for m in stack.modules():  # BatchNorm with non-trivial statistics, so BN(0) != 0
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.bias.data.uniform_(-1, 1)
+    items = [torch.randn(20, n) for n in lengths]
+    with torch.no_grad():
+        batch = pad_last(items, pad_value=7.0)  # a padding value the mask must make irrelevant
+        out, mask = stack(batch.data, batch.mask)
+        assert out.shape == (3, 8 * 3, -(-max(lengths) // 8))
+        pool = MaskedPool("mean+max")
+        pooled = pool(out, mask)
+        for i, item in enumerate(items):
+            alone, alone_mask = stack(item[None], torch.ones(1, item.shape[-1], dtype=torch.bool))
+            n = alone.shape[-1]
+            assert mask[i].sum() == n
+            assert torch.allclose(out[i, :, :n], alone[0], atol=1e-5)
+            assert torch.allclose(pooled[i], pool(alone, alone_mask)[0], atol=1e-5)
+
+
+def test_masked_pool_values():
+    x = torch.tensor([[[1.0, 3.0, -50.0]]])
+    mask = torch.tensor([[True, True, False]])
+    assert MaskedPool("mean")(x, mask).tolist() == [[2.0]]
+    assert MaskedPool("max")(x, mask).tolist() == [[3.0]]
+    assert MaskedPool("mean+max")(x, mask).tolist() == [[2.0, 3.0]]
+    assert MaskedPool("mean+max").out_features(5) == 10
+    with pytest.raises(ValueError):
+        MaskedPool("median")  # type: ignore[arg-type]
+
+
+def test_dense_head_shapes():
+    assert DenseHead(10, 4, hidden=8)(torch.randn(3, 10)).shape == (3, 4)
+    assert len(DenseHead(10, 4, hidden=0)) == 1

@@ -39,6 +39,7 @@ import torch
 
 from .errors import InputError, OptionError
 from .lyrics_text import normalize_lyrics
+from .media import read_text
 from .store.tables import FileRows
 from .store.writer import StoreWriter
 from .walk import Found, Rejected, Walker
@@ -213,17 +214,7 @@ def seconds_label(t: float) -> str:
 
 def read_lyrics_lines(path: Path) -> list[tuple[int, str]]:
     """(1-based line number, normalized text) of every non-blank line of a UTF-8 text file."""
-    size = path.stat().st_size
-    if size > LYRICS_MAX_BYTES:
-        raise InputError(path, f"{size} bytes is too large for a lyrics file (at most {LYRICS_MAX_BYTES})")
-    data = path.read_bytes()
-    if b"\0" in data:
-        raise InputError(path, "binary file, expected UTF-8 lyrics text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
-    lines = [(n, normalize_lyrics(line)) for n, line in enumerate(text.splitlines(), 1)]
+    lines = [(n, normalize_lyrics(line)) for n, line in enumerate(read_text(path, LYRICS_MAX_BYTES).splitlines(), 1)]
     return [(n, t) for n, t in lines if t]
 
 

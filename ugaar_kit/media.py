@@ -1,4 +1,4 @@
-"""Decoding media files to tensors: audio to a mono waveform, images to a greyscale array.
+"""Decoding media files: audio to a mono waveform, images to a greyscale array, lyrics to text.
 
 Every failure a file can cause (missing, empty, not audio/an image, corrupt, no samples or
 pixels) raises `InputError(path, problem)`, one line naming the file, never a raw traceback.
@@ -17,6 +17,8 @@ from torch import Tensor
 from .errors import InputError
 
 IMAGE_FORMATS = ("PNG", "JPEG")
+LYRICS_MAX_BYTES = 1 << 20
+"""A lyrics file is a passage, a song or an album's words: a larger file is refused."""
 
 
 def _check_file(path: Path) -> None:
@@ -102,3 +104,34 @@ def load_image(path: Path) -> Tensor:
         raise InputError(path, f"not a readable PNG or JPEG image ({_first_line(exc)})") from None
     arr = np.asarray(grey, dtype=np.float32) / 255.0
     return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def read_text(path: Path, max_bytes: int = LYRICS_MAX_BYTES) -> str:
+    """A UTF-8 text file (a byte-order mark allowed; an empty file gives ""); InputError when
+    missing, too large, binary or not UTF-8."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if not path.is_file():
+        raise InputError(path, "not a file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InputError(path, f"{size} bytes is too large for a lyrics file (at most {max_bytes})")
+    data = path.read_bytes()
+    if b"\0" in data:
+        raise InputError(path, "binary file, expected UTF-8 lyrics text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def load_lyrics(path: Path) -> str:
+    """One lyrics passage from a `.txt` file, normalized like the datasets' lyrics
+    (`ugaar_kit.lyrics_text.normalize_lyrics`); InputError when it holds no words."""
+    from .lyrics_text import normalize_lyrics
+
+    lyrics = normalize_lyrics(read_text(path))
+    if not lyrics:
+        raise InputError(path, "no lyrics in the file (empty or no words)")
+    return lyrics

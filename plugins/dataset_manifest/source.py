@@ -22,6 +22,7 @@ from typing import Any
 
 from ugaar_kit.dataset import SPLITS, Item, ItemSource, resolve_inside
 from ugaar_kit.errors import InputError
+from ugaar_kit.media import read_text
 from ugaar_kit.modality import MODALITIES
 from ugaar_kit.options import option
 
@@ -70,13 +71,10 @@ def _as_text(value: Any) -> str | None:
 
 
 def _read_lyrics_file(path: Path) -> str:
-    if path.stat().st_size > MAX_LYRICS_BYTES:
-        raise ValueError(f"lyrics file '{path.name}' is larger than {MAX_LYRICS_BYTES} bytes")
-    data = path.read_bytes()
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError(f"lyrics file '{path.name}' is not UTF-8 text") from None
+        return read_text(path, MAX_LYRICS_BYTES)
+    except InputError as exc:
+        raise ValueError(f"lyrics file '{path.name}': {exc.problem}") from None
 
 
 class ManifestSource(ItemSource):

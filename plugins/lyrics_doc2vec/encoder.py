@@ -20,10 +20,10 @@ from torch import Tensor, nn
 
 from ugaar_kit.encoder import Batch, Encoder
 from ugaar_kit.errors import UgaarError
+from ugaar_kit.media import load_lyrics
 from ugaar_kit.options import option
 
 from . import paragraph_vectors as pv
-from .lyrics_file import read_lyrics
 
 COUNT_BUCKETS = 16
 """Syllable counts are one-hot encoded up to this many (LMD lines have at most 10)."""
@@ -105,7 +105,7 @@ class Doc2VecLyrics(Encoder):
         return self._model is not None
 
     def load_item(self, path: Path) -> str:
-        return read_lyrics(path)
+        return load_lyrics(path)
 
     def fit(self, raws: Sequence[Any]) -> None:
         """Fit Doc2vec on the training split's lyrics (normalized strings, syllables by spaces)."""

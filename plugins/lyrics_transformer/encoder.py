@@ -29,10 +29,10 @@ from torch import Tensor, nn
 from ugaar_kit.dataset import resolve_inside
 from ugaar_kit.encoder import Batch, Encoder, masked_mean
 from ugaar_kit.errors import InputError
+from ugaar_kit.media import load_lyrics
 from ugaar_kit.options import option
 
 from . import model_folder
-from .lyrics_file import read_lyrics
 
 COUNT_BUCKETS = 16
 """Syllable counts get their own learnt embedding up to this many (LMD lines have at most 10)."""
@@ -116,7 +116,7 @@ class TransformerLyrics(Encoder):
         return self
 
     def load_item(self, path: Path) -> str:
-        return read_lyrics(path)
+        return load_lyrics(path)
 
     def featurize(self, raw: str) -> Tensor:
         """Normalized lyrics (syllables separated by spaces) -> `(2, T)` int64 ids and syllable numbers."""

@@ -52,6 +52,12 @@ class TrainSettings:
     device: str = option("auto", "auto (CUDA when present), cpu, cuda or cuda:N")
     amp: bool = option(True, "mixed precision (autocast + gradient scaling) on CUDA; ignored on the CPU")
     patience: int = option(10, "stop after this many epochs without a better validation MRR; 0 = never", min=0)
+    fit_sample: int = option(
+        2048,
+        "training items the objective's closed-form parts (CCA projections) are fitted on before each "
+        "validation, so the best epoch is chosen on the model as it will be used; 0 = running state",
+        min=0,
+    )
     workers: int | None = option(
         None, "processes that build the feature cache; 0 = this process; default: cores, at most 4", min=0
     )

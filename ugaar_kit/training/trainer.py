@@ -292,6 +292,14 @@ class Trainer:
         self.train_data = SplitData([it.id for it in self.train_items], caches)
         self.valid_data = SplitData([it.id for it in self.valid_items], caches)
         self.train_lengths = self.train_data.lengths()
+        # A fixed, evenly spread sample of the training split for the objective's fit before
+        # each validation (only for objectives with something to fit).
+        n_fit = min(self.settings.fit_sample, len(self.train_items))
+        has_fit = type(self.objective).fit is not Objective.fit
+        step = len(self.train_items) / n_fit if n_fit else 0
+        self.fit_data = (
+            SplitData([self.train_items[int(i * step)].id for i in range(n_fit)], caches) if has_fit and n_fit else None
+        )
 
     def _make_optimizers(self) -> Optimizers:
         s = self.settings
@@ -407,6 +415,11 @@ class Trainer:
             return {}
         from ..metrics import retrieval_metrics
 
+        if self.fit_data is not None and self.plan.trainable:
+            fit_views = self.encode_split(self.fit_data)
+            self.objective.eval()
+            with torch.no_grad():
+                self.objective.fit(fit_views)
         views = self.encode_split(self.valid_data)
         self.objective.eval()
         try:

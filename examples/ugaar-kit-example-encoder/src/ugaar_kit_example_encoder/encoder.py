@@ -9,8 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ugaar_kit.encoder import Batch, Encoder, masked_mean
-from ugaar_kit.errors import InputError
-from ugaar_kit.lyrics_text import normalize_lyrics
+from ugaar_kit.media import load_lyrics
 from ugaar_kit.options import option
 
 MAX_LEN = 12  # syllables longer than this many characters share the last bucket
@@ -43,14 +42,8 @@ class SyllableEncoder(Encoder):
         return self.options.dim
 
     def load_item(self, path: Path) -> str:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(path, f"cannot read lyrics ({exc})") from None
-        text = normalize_lyrics(text)
-        if not text:
-            raise InputError(path, "no lyrics in the file")
-        return text
+        # The toolkit's reader: UTF-8 checks, one-line errors, the shared lyrics normalizer.
+        return load_lyrics(path)
 
     def featurize(self, raw: str) -> Tensor:
         """Syllable lengths, `(T,)` int64 (at least one step, so an empty line still embeds)."""

@@ -21,9 +21,9 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         limit_songs: Annotated[
             int | None, typer.Option("--limit-songs", min=1, help="Use only the first N demo songs (quicker).")
         ] = None,
-        epochs: Annotated[int, typer.Option(min=0, help="Training epochs of each model.")] = 12,
-        batch_size: Annotated[int, typer.Option("--batch-size", min=2, help="Items per batch.")] = 128,
-        dim: Annotated[int, typer.Option(min=2, help="Output width of every encoder.")] = 32,
+        epochs: Annotated[int, typer.Option(min=0, help="Training epochs of each model.")] = 10,
+        batch_size: Annotated[int, typer.Option("--batch-size", min=2, help="Items per batch.")] = 64,
+        dim: Annotated[int, typer.Option(min=2, help="Output width of every encoder.")] = 16,
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
         device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")] = "auto",
     ) -> None:

@@ -1,0 +1,66 @@
+"""`ugaar-kit demo` end to end: a small variant here, the full demo under the `slow` marker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ugaar_kit.cli.app import build_app
+from ugaar_kit.store.reader import Store
+
+runner = CliRunner()
+
+
+def run_demo(out: Path, *args: str) -> dict:
+    result = runner.invoke(build_app(), ["demo", "--out", str(out), *args])
+    assert result.exit_code == 0, result.output
+    assert "Test-split retrieval" in result.stdout and "Everything is in" in result.stdout
+    return json.loads((out / "results.json").read_text())
+
+
+def check_outputs(out: Path, summary: dict) -> None:
+    assert set(summary["evaluations"]) == {"ugaar", "dcca"}
+    ugaar = summary["evaluations"]["ugaar"]["directions"]
+    assert set(ugaar) == {
+        "audio->sheet",
+        "sheet->audio",
+        "audio->lyrics",
+        "lyrics->audio",
+        "sheet->lyrics",
+        "lyrics->sheet",
+    }
+    assert set(summary["evaluations"]["dcca"]["directions"]) == {"audio->lyrics", "lyrics->audio"}
+    assert summary["evaluations"]["ugaar"]["baselines"]["syllable_count"]  # beside the lyrics directions
+    for name in ("ugaar", "dcca"):
+        run = out / "runs" / name
+        assert (run / "model.pt").is_file() and (run / "curves.png").is_file()
+        assert list((out / "plots" / name).glob("*.png"))
+    with Store(out / "test.h5") as store:
+        assert set(store.modalities) == {"audio", "sheet", "lyrics"}
+        assert store.rows("sheet") == summary["evaluations"]["ugaar"]["items"]
+    [audio_query, lyrics_query] = summary["searches"]
+    assert len(audio_query["hits"]["sheet"]) == 5
+    assert set(lyrics_query["hits"]) == {"audio", "sheet"}
+
+
+def test_small_demo_runs_every_step_and_resumes(tmp_path):
+    out = tmp_path / "demo"
+    summary = run_demo(out, "--limit-songs", "14", "--epochs", "1", "--batch-size", "32")
+    check_outputs(out, summary)
+    stamps = {p: p.stat().st_mtime_ns for p in [*(out / "runs").glob("*/model.pt"), out / "data" / "manifest.jsonl"]}
+    again = run_demo(out, "--limit-songs", "14", "--epochs", "1", "--batch-size", "32")
+    assert again["evaluations"] == summary["evaluations"]
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # finished steps are skipped, not redone
+
+
+@pytest.mark.slow
+def test_full_demo(tmp_path):
+    """The README's main job. On this 2-core machine it takes under 10 minutes (docs/benchmarks.md)."""
+    out = tmp_path / "demo"
+    summary = run_demo(out)
+    check_outputs(out, summary)
+    a2s = summary["evaluations"]["ugaar"]["directions"]["audio->sheet"]
+    assert a2s["MRR"] > 3 * a2s["chance_MRR"]

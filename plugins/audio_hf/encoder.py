@@ -38,6 +38,7 @@ from ugaar_kit.encoder import Batch, Encoder, masked_mean, pad_last
 from ugaar_kit.errors import InputError, UgaarError
 from ugaar_kit.layers import DenseHead
 from ugaar_kit.media import load_audio
+from ugaar_kit.model_folder import folder_sha256
 from ugaar_kit.options import option
 
 from . import model_folder
@@ -99,7 +100,7 @@ class HFAudio(Encoder):
 
     @property
     def model_sha256(self) -> str:
-        return model_folder.folder_sha256(self.model_path)
+        return folder_sha256(self.model_path)
 
     def train(self, mode: bool = True) -> HFAudio:
         super().train(mode)

@@ -3,45 +3,11 @@ Nothing here downloads: every load passes `local_files_only=True`."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from ugaar_kit.errors import InputError
-
-_sha_cache: dict[tuple[Any, ...], str] = {}
-
-
-def check_model_folder(path: Path) -> Path:
-    """`path` resolved, or InputError when it is not a folder with a transformers `config.json`."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise InputError(path, "model folder not found (audio.model must be a local Hugging Face model folder)")
-    if not path.is_dir():
-        raise InputError(path, "not a folder; audio.model must be a local Hugging Face model folder")
-    if not (path / "config.json").is_file():
-        raise InputError(path, "no config.json here: not a transformers model folder")
-    return path.resolve()
-
-
-def folder_sha256(folder: Path) -> str:
-    """sha256 over the relative names and contents of the folder's non-hidden files (cached by
-    size and mtime)."""
-    files = sorted(
-        f for f in folder.rglob("*") if f.is_file() and not any(p.startswith(".") for p in f.relative_to(folder).parts)
-    )
-    key = (str(folder), tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
-    if key not in _sha_cache:
-        h = hashlib.sha256()
-        for f in files:
-            h.update(f.relative_to(folder).as_posix().encode() + b"\0")
-            part = hashlib.sha256()
-            with f.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    part.update(chunk)
-            h.update(part.digest())
-        _sha_cache[key] = h.hexdigest()
-    return _sha_cache[key]
+from ugaar_kit.model_folder import check_model_folder as _check
 
 
 def load_pretrained(folder: Path, trust_remote_code: bool) -> tuple[Any, Any]:
@@ -70,3 +36,8 @@ def load_pretrained(folder: Path, trust_remote_code: bool) -> tuple[Any, Any]:
     if not isinstance(rate, int) or rate <= 0:
         raise InputError(folder, "the feature extractor has no sampling_rate: not an audio model")
     return extractor, model
+
+
+def check_model_folder(path: Path) -> Path:
+    """`path` resolved, or InputError when it is not a transformers model folder."""
+    return _check(path, "audio.model")

@@ -30,6 +30,7 @@ from ugaar_kit.dataset import resolve_inside
 from ugaar_kit.encoder import Batch, Encoder, masked_mean
 from ugaar_kit.errors import InputError
 from ugaar_kit.media import load_lyrics
+from ugaar_kit.model_folder import copy_folder, folder_sha256
 from ugaar_kit.options import option
 
 from . import model_folder
@@ -107,7 +108,7 @@ class TransformerLyrics(Encoder):
     @property
     def model_sha256(self) -> str:
         """sha256 of the model folder's files (cached while they are unchanged)."""
-        return model_folder.folder_sha256(self.model_path)
+        return folder_sha256(self.model_path)
 
     def train(self, mode: bool = True) -> TransformerLyrics:
         super().train(mode)
@@ -181,8 +182,8 @@ class TransformerLyrics(Encoder):
         the run folder exists, when `options.copy_model` is true, before saving a checkpoint."""
         folder = Path(folder)
         dest = folder / COPY_FOLDER
-        if not (dest.is_dir() and model_folder.folder_sha256(dest) == self.model_sha256):
-            model_folder.copy_folder(self.model_path, dest)
+        if not (dest.is_dir() and folder_sha256(dest) == self.model_sha256):
+            copy_folder(self.model_path, dest)
         self.model_copy = COPY_FOLDER
         return self.model_copy
 

@@ -52,17 +52,25 @@ def write_files(root: Path, n: int, seed: int = 0) -> float:
     return seconds
 
 
-def child(run_dir: str, data: str, out: str, workers: int, batch: int) -> None:
-    """Embed in this process and print a JSON line of figures."""
-    sys.path.insert(0, str(FAKE))
+def child(run_dir: str, data: str, out: str, workers: int, batch: int, real: bool = False) -> None:
+    """Embed in this process and print a JSON line of figures (`real`: installed plugins, not
+    the fake run's registry)."""
     import torch
-    from fake_run import fake_registry
 
     from ugaar_kit.embedding import EmbedSettings, embed_paths
     from ugaar_kit.run import Run
 
     torch.set_num_threads(1)
-    run = Run.load(run_dir, registry=fake_registry())
+    if real:
+        from ugaar_kit.discovery import get_registry
+
+        registry = get_registry()
+    else:
+        sys.path.insert(0, str(FAKE))
+        from fake_run import fake_registry
+
+        registry = fake_registry()
+    run = Run.load(run_dir, registry=registry)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     summary = embed_paths(run, [data], out, EmbedSettings(batch_size=batch, workers=workers))
@@ -83,6 +91,15 @@ def child(run_dir: str, data: str, out: str, workers: int, batch: int) -> None:
             }
         )
     )
+
+
+def embed_pass(run_dir: Path, data: Path, out: Path, workers: int, batch: int, real: bool = False) -> dict:
+    """Embed `data` into the store `out` in a child process; its figures (see `child`)."""
+    cmd = [sys.executable, __file__, "--workers", str(workers), "--batch-size", str(batch)]
+    cmd += ["--real"] if real else []
+    cmd += ["--child", str(run_dir), str(data), str(out)]
+    out_lines = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()
+    return json.loads(out_lines[-1])
 
 
 def writer_alone(rows: int, dim: int, rows_per_file: int, batch: int, folder: Path) -> dict[str, float]:
@@ -123,9 +140,10 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--writer-rows", type=int, default=500_000, help="rows for the store-writer-alone figure (0: skip)")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--real", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(*args.child, workers=args.workers, batch=args.batch_size)
+        child(*args.child, workers=args.workers, batch=args.batch_size, real=args.real)
         return
 
     from rich.console import Console
@@ -157,20 +175,7 @@ def main() -> None:
         ):
             table.add_column(col, justify="right")
         for label in ("first", "re-run"):
-            cmd = [
-                sys.executable,
-                __file__,
-                "--workers",
-                str(args.workers),
-                "--batch-size",
-                str(args.batch_size),
-                "--child",
-                str(run_dir),
-                str(root / "data"),
-                str(root / "emb.h5"),
-            ]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-            r = json.loads(out)
+            r = embed_pass(run_dir, root / "data", root / "emb.h5", args.workers, args.batch_size)
             table.add_row(
                 label,
                 f"{r['files']} new, {r['already']} done",

@@ -5,13 +5,16 @@ CPU thread.
     .venv/bin/python benchmarks/encoders.py --items 256 --hf-model PATH --skip-hf
 
 Items are synthetic but realistic: 5-second melodies (additive tones, 22.05 kHz) and notation
-snippets 400 px wide at height 64 (staff lines and noteheads drawn as on an engraved line).
+snippets drawn at 112 px high (staff lines and noteheads as on an engraved line, the height
+verovio's rendering has before cropping) and 700 px wide, which `featurize` resizes to 64 x 400.
 `audio/hf` runs a randomly initialised wav2vec 2.0 base (95 M parameters, the size of
 wav2vec2-base, HuBERT-base and MERT-95M) saved to a temporary folder unless `--hf-model`
 names a local one. Prints parameter counts (trainable / total), featurize throughput (items/s,
 one item at a time, from the raw waveform/image) and forward throughput (items/s at `--batch`,
 eval without gradients; and train forward+backward). A frozen `audio/hf` runs its model in
-`featurize` (the trainer caches the pooled states), so its forward is the head alone. Not a test: timings depend on the
+`featurize` (the trainer caches the pooled states), so its forward is the head alone. A
+fine-tuned one is trained at `--hf-train-batch` (default 4): forward+backward of a base-size
+model on 32 five-second clips keeps over 16 GB of activations. Not a test: timings depend on the
 machine and on what else runs on it.
 """
 
@@ -46,15 +49,16 @@ def melody(seconds: float, rate: int, rng: np.random.Generator) -> torch.Tensor:
 
 
 def snippet(width: int, rng: np.random.Generator, height: int = 64) -> torch.Tensor:
-    """Greyscale `(height, width)` in [0, 1] (1 = paper): five staff lines and ~30 noteheads."""
+    """Greyscale `(height, width)` in [0, 1] (1 = paper): five staff lines and a notehead with a stem every two staff spaces."""
     img = np.ones((height, width), dtype=np.float32)
     top, gap = height // 4, height // 8
     for k in range(5):
         img[top + k * gap, :] = 0.0
-    for x in rng.integers(10, width - 10, size=width // 14):
+    head, stem = max(2, gap // 2), 3 * height // 8
+    for x in rng.integers(10, width - 10, size=width // (2 * gap)):
         y = int(rng.integers(top - gap, top + 5 * gap))
-        img[max(0, y - 3) : y + 3, x - 4 : x + 4] = 0.0
-        img[max(0, y - 24) : y, x + 3] = 0.0
+        img[max(0, y - head) : y + head, x - head - 1 : x + head + 1] = 0.0
+        img[max(0, y - stem) : y, x + head] = 0.0
     return torch.from_numpy(img)
 
 
@@ -70,7 +74,9 @@ def rate(fn: Callable[[], object], count: int, min_seconds: float = 2.0) -> floa
             return done / elapsed
 
 
-def measure(label: str, enc: Encoder, raws: list, batch: int, feat_items: int | None = None) -> list[str]:
+def measure(
+    label: str, enc: Encoder, raws: list, batch: int, feat_items: int | None = None, train_batch: int | None = None
+) -> list[str]:
     total = sum(p.numel() for p in enc.parameters())
     trainable = sum(p.numel() for p in enc.trainable_parameters())
     some = raws[: feat_items or len(raws)]
@@ -86,14 +92,16 @@ def measure(label: str, enc: Encoder, raws: list, batch: int, feat_items: int | 
     fwd = rate(infer, len(feats))
     enc.train()
     params = enc.trainable_parameters()
+    tb = enc.collate(feats[: train_batch or batch])
 
     def step() -> None:
         enc.zero_grad(set_to_none=True)
-        enc(b).pow(2).mean().backward()
+        enc(tb).pow(2).mean().backward()
 
-    train = rate(step, len(feats)) if params else float("nan")
+    train = rate(step, len(tb)) if params else float("nan")
     shape = "x".join(str(s) for s in feats[0].shape)
-    return [label, f"{trainable:,} / {total:,}", shape, f"{feat_rate:,.0f}", f"{fwd:,.1f}", f"{train:,.1f}"]
+    train_text = f"{train:,.1f}" + (f" (batch {train_batch})" if train_batch else "")
+    return [label, f"{trainable:,} / {total:,}", shape, f"{feat_rate:,.0f}", f"{fwd:,.1f}", train_text]
 
 
 def main() -> None:
@@ -104,6 +112,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=400)
     parser.add_argument("--hf-model", type=Path, default=None, help="local Hugging Face audio model folder")
     parser.add_argument("--skip-hf", action="store_true")
+    parser.add_argument("--hf-train-batch", type=int, default=4, help="batch of the fine-tuned hf training step")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -116,7 +125,7 @@ def main() -> None:
     audio = AudioCNN()
     clips = [melody(args.seconds, audio.sample_rate, rng) for _ in range(args.items)]
     rows.append(measure("audio/cnn", audio, clips, args.batch))
-    images = [snippet(args.width, rng) for _ in range(args.items)]
+    images = [snippet(round(args.width * 112 / 64), rng, height=112) for _ in range(args.items)]
     rows.append(measure("sheet/cnn", SheetCNN(), images, args.batch))
     if not args.skip_hf:
         from ugaar_kit_plugins.audio_hf.encoder import HFAudio
@@ -134,7 +143,7 @@ def main() -> None:
             hf = HFAudio.from_options({"model": str(folder)})
             rows.append(measure("audio/hf (frozen)", hf, clips16, args.batch, feat_items=4))
             tuned = HFAudio.from_options({"model": str(folder), "freeze": "false"})
-            rows.append(measure("audio/hf (fine-tuned)", tuned, clips16, args.batch))
+            rows.append(measure("audio/hf (fine-tuned)", tuned, clips16, args.batch, train_batch=args.hf_train_batch))
 
     table = Table(title=f"encoders, one thread: {args.seconds:g}-s clips, {args.width}-px snippets, batch {args.batch}")
     for col in (
@@ -148,7 +157,7 @@ def main() -> None:
         table.add_column(col, justify="left" if col in ("encoder", "features") else "right")
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    Console(width=160).print(table)
 
 
 if __name__ == "__main__":

@@ -115,25 +115,22 @@ def measure(label: str, enc: Encoder, lines: Sequence[str], batch: int, fit_seco
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=10_000, help="lines to fit doc2vec on")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--source", choices=["auto", "lmd", "synthetic"], default="auto")
-    parser.add_argument("--model", type=Path, default=None, help="transformers folder (default: shipped MiniLM)")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    console = Console(width=120)
+HEADER = ("encoder", "trainable", "total", "fit s", "featurize /s", "forward /s", "fwd+bwd /s")
 
-    lines = lmd_lines(args.lines) if args.source in ("auto", "lmd") else None
-    source = "LMD sample"
+
+def measure_all(
+    n_lines: int = 10_000, batch: int = 32, threads: int = 1, source: str = "auto", model: Path | None = None
+) -> tuple[str, list[list[str]]]:
+    """`(description of the lines, rows under HEADER)`: what `main` prints (speed.py folds it in)."""
+    torch.set_num_threads(threads)
+    lines = lmd_lines(n_lines) if source in ("auto", "lmd") else None
+    described = "LMD sample"
     if lines is None:
-        if args.source == "lmd":
+        if source == "lmd":
             raise SystemExit(f"no registered score source reads the LMD sample at {LMD}")
-        lines, source = synthetic_lines(args.lines), "synthetic Zipf syllables"
-    console.print(
-        f"{len(lines):,} lines ({source}), median {int(np.median([len(x.split()) for x in lines]))} syllables"
+        lines, described = synthetic_lines(n_lines), "synthetic Zipf syllables"
+    described = (
+        f"{len(lines):,} lines ({described}), median {int(np.median([len(x.split()) for x in lines]))} syllables"
     )
 
     from ugaar_kit_plugins.lyrics_doc2vec.encoder import Doc2VecLyrics
@@ -144,17 +141,30 @@ def main() -> None:
     start = time.perf_counter()
     d2v.fit(lines)
     fit_seconds = time.perf_counter() - start
-    rows.append(measure("doc2vec (defaults)", d2v, lines, args.batch, fit_seconds))
-    model = {} if args.model is None else {"model": str(args.model)}
-    for label, values in [
+    rows.append(measure("doc2vec (defaults)", d2v, lines, batch, fit_seconds))
+    values = {} if model is None else {"model": str(model)}
+    for label, extra in [
         ("transformer mean+count, frozen", {}),
         ("transformer mean+count, fine-tuned", {"freeze": False}),
     ]:
-        enc = TransformerLyrics.from_options({**model, **values})
-        rows.append(measure(label, enc, lines, args.batch, None))
+        enc = TransformerLyrics.from_options({**values, **extra})
+        rows.append(measure(label, enc, lines, batch, None))
+    return described, rows
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=10_000, help="lines to fit doc2vec on")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--source", choices=["auto", "lmd", "synthetic"], default="auto")
+    parser.add_argument("--model", type=Path, default=None, help="transformers folder (default: shipped MiniLM)")
+    args = parser.parse_args()
+    console = Console(width=120)
+    described, rows = measure_all(args.lines, args.batch, args.threads, args.source, args.model)
+    console.print(described)
     table = Table(title=f"lyrics encoders, {args.threads} thread(s), batch {args.batch}")
-    for col in ("encoder", "trainable", "total", "fit s", "featurize /s", "forward /s", "fwd+bwd /s"):
+    for col in HEADER:
         table.add_column(col, justify="left" if col == "encoder" else "right")
     for row in rows:
         table.add_row(*row)

@@ -50,26 +50,22 @@ def loss_case(cls: type, values: dict, mods: tuple[str, ...], batch: int, dim: i
     return run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=1024)
-    parser.add_argument("--dim", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--items", type=int, default=10_000, help="items for the retrieval-metrics row")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+def measure(
+    batch: int = 1024, dim: int = 128, threads: int = 1, repeats: int = 20, items: int = 10_000
+) -> list[tuple[str, str, float]]:
+    """`(case, size, median ms)` for every case; what `main` prints (speed.py folds it in)."""
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
-    b, d = args.batch, args.dim
+    b, d = batch, dim
     two, three = ("audio", "lyrics"), ("audio", "sheet", "lyrics")
     cases: list[tuple[str, str, Callable[[], object], int]] = [
-        ("dcca, 2 views (float64 inside)", f"{b} x {d}", loss_case(DeepCCA, {}, two, b, d), args.repeats),
-        ("dcca, 3 views, sum of pairs", f"{b} x {d}", loss_case(DeepCCA, {}, three, b, d), args.repeats),
-        ("dcca, 3 views, gcca", f"{b} x {d}", loss_case(DeepCCA, {"multiview": "gcca"}, three, b, d), args.repeats),
-        ("contrastive, 2 views (float32)", f"{b} x {d}", loss_case(Contrastive, {}, two, b, d), args.repeats),
-        ("contrastive, 3 views", f"{b} x {d}", loss_case(Contrastive, {}, three, b, d), args.repeats),
+        ("dcca, 2 views (float64 inside)", f"{b} x {d}", loss_case(DeepCCA, {}, two, b, d), repeats),
+        ("dcca, 3 views, sum of pairs", f"{b} x {d}", loss_case(DeepCCA, {}, three, b, d), repeats),
+        ("dcca, 3 views, gcca", f"{b} x {d}", loss_case(DeepCCA, {"multiview": "gcca"}, three, b, d), repeats),
+        ("contrastive, 2 views (float32)", f"{b} x {d}", loss_case(Contrastive, {}, two, b, d), repeats),
+        ("contrastive, 3 views", f"{b} x {d}", loss_case(Contrastive, {}, three, b, d), repeats),
     ]
-    n = args.items
+    n = items
     embs = {"audio": torch.randn(n, d), "sheet": torch.randn(n, d)}
     cases.append(
         (
@@ -85,12 +81,23 @@ def main() -> None:
     cases.append(
         ("fit_pca randomized (128)", "5000 x 2000", lambda: fit_pca(raw["audio"].double(), 128, exact_below=1000), 3)
     )
+    return [(name, size, median_ms(fn, reps)) for name, size, fn, reps in cases]
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=1024)
+    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--items", type=int, default=10_000, help="items for the retrieval-metrics row")
+    args = parser.parse_args()
+    rows = measure(args.batch, args.dim, args.threads, args.repeats, args.items)
     table = Table(title=f"objectives and metrics, {args.threads} torch thread(s), median of repeats")
     for col in ("case", "size", "ms"):
         table.add_column(col, justify="right" if col == "ms" else "left")
-    for name, size, fn, repeats in cases:
-        table.add_row(name, size, f"{median_ms(fn, repeats):.1f}")
+    for name, size, ms in rows:
+        table.add_row(name, size, f"{ms:.1f}")
     Console().print(table)
 
 

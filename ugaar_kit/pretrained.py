@@ -104,6 +104,7 @@ class PretrainedBody:
         label = f"{self.modality}/{self.name}"
         if (state["modality"], state["name"]) != (self.modality, self.name):
             raise InputError(where, f"holds a {state['modality']}/{state['name']} encoder, not {label}")
+        self.check_saved_state(state, where)
         from . import options as opts
 
         mine = opts.to_dict(self.options)
@@ -118,6 +119,12 @@ class PretrainedBody:
         prefix = self.body_attr + "."
         saved = {k[len(prefix) :]: v for k, v in state["state_dict"].items() if k.startswith(prefix)}
         own = self._body().state_dict()
+        if own and not saved:
+            raise InputError(
+                where,
+                f"the saved {label} holds no {self.body_attr} weights (a frozen pretrained {self.body_attr} is not "
+                "stored in checkpoints: start from its model folder instead)",
+            )
         missing = sorted(set(own) - set(saved))
         if missing:
             raise InputError(where, f"the saved {label} has no weights for {prefix}{missing[0]}")
@@ -130,6 +137,10 @@ class PretrainedBody:
                     f"{prefix}{key} has shape {shape} in the file, {tuple(value.shape)} here: the weights do not fit",
                 )
         self._body().load_state_dict({k: saved[k] for k in own})
+
+    def check_saved_state(self, state: Mapping[str, Any], where: Path) -> None:
+        """Encoder-specific checks of a saved encoder state before its body is copied (raise
+        InputError naming `where`); by default none beyond name, `body_options` and shapes."""
 
     def require_weights(self) -> None:
         """Raise the InputError of a `weights` file that was missing and never replaced by a checkpoint."""

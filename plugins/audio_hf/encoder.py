@@ -20,6 +20,13 @@ Checkpoints: the weights of a frozen model (the default) are the folder's and ar
 into the checkpoint; the checkpoint stores the folder's path and the sha256 of its files (and
 refuses to load over different files) plus the trainable parts (the head, and the model when
 `freeze=false`).
+
+Pretrained branch (`ugaar_kit.pretrained`): `-o audio.weights=PATH` starts the model from the
+fine-tuned weights of an earlier `audio/hf` run made with `freeze=false` on the same model
+folder (same sha256), e.g. to fine-tune once against the sheet music and then keep that model
+fixed (`freeze=true`) while another branch trains. Such a model is no longer the folder's, so
+checkpoints then store its weights, and the feature cache key of a frozen one includes a
+sha256 of them.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from ugaar_kit.layers import DenseHead
 from ugaar_kit.media import load_audio
 from ugaar_kit.model_folder import folder_sha256
 from ugaar_kit.options import option
+from ugaar_kit.pretrained import PretrainedBody
 
 from . import model_folder
 
@@ -56,9 +64,12 @@ class HFAudioOptions:
     hidden: int = option(256, "Width of the head's hidden layer (0: one linear layer).", min=0, max=65536)
     dim: int = option(128, "Output width D.", min=1, max=65536)
     dropout: float = option(0.1, "Dropout after the head's hidden layer.", min=0.0, max=0.9)
+    weights: Path | None = option(
+        None, "Start the model from a fine-tuned audio/hf state, run checkpoint or run folder (same model folder)."
+    )
 
 
-class HFAudio(Encoder):
+class HFAudio(PretrainedBody, Encoder):
     """Audio through a pretrained transformer from a local folder, mean-pooled over frames.
 
     Raw: waveform `(S,)` at the extractor's `sampling_rate`. Features: frozen, the model's
@@ -73,6 +84,7 @@ class HFAudio(Encoder):
     )
     Options: ClassVar[type] = HFAudioOptions
     extensions: ClassVar[tuple[str, ...]] = (".wav", ".flac", ".ogg", ".mp3")
+    body_attr: ClassVar[str] = "backbone"
 
     def __init__(self, options: HFAudioOptions | None = None) -> None:
         super().__init__(options)
@@ -86,13 +98,12 @@ class HFAudio(Encoder):
         n_layers = getattr(self.backbone.config, "num_hidden_layers", None)
         if isinstance(n_layers, int) and not -(n_layers + 1) <= o.layer <= n_layers:
             raise UgaarError(f"option 'audio.layer': {o.layer} is outside -{n_layers + 1}..{n_layers} for this model")
-        if o.freeze:
-            self.backbone.requires_grad_(False)
-            self.backbone.eval()
         width = int(self.backbone.config.hidden_size)
         self.head = DenseHead(width, o.dim, o.hidden, o.dropout)
         self.register_state_dict_post_hook(_drop_frozen_backbone)
         self.register_load_state_dict_pre_hook(_fill_frozen_backbone)
+        self.register_load_state_dict_pre_hook(_forget_weights_sha256)
+        self.init_pretrained(o.weights, o.freeze)  # loads `weights` into the backbone, freezes it
 
     @property
     def output_dim(self) -> int:
@@ -101,6 +112,35 @@ class HFAudio(Encoder):
     @property
     def model_sha256(self) -> str:
         return folder_sha256(self.model_path)
+
+    @property
+    def stores_backbone(self) -> bool:
+        """Whether checkpoints hold the model's weights: fine-tuned, or loaded from `weights`."""
+        return not self.options.freeze or self.options.weights is not None
+
+    def weights_sha256(self) -> str:
+        """sha256 over the model's current weights (names, dtypes, shapes, values); cached until a
+        `load_state_dict`. What the features of a frozen model started from `weights` depend on."""
+        cached = self.__dict__.get("_weights_sha256")
+        if cached is None:
+            h = hashlib.sha256()
+            for key, value in sorted(self.backbone.state_dict().items()):
+                t = value.detach().cpu().contiguous()
+                h.update(f"{key}|{t.dtype}|{tuple(t.shape)}".encode())
+                h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+            cached = self.__dict__["_weights_sha256"] = h.hexdigest()
+        return cached
+
+    def check_saved_state(self, state: Any, where: Path) -> None:
+        """Fine-tuned weights fit only the model folder they were fine-tuned from (same sha256)."""
+        extra = state["state_dict"].get("_extra_state")
+        theirs = extra.get("model_sha256") if isinstance(extra, dict) else None
+        if theirs != self.model_sha256:
+            raise InputError(
+                where,
+                f"the saved audio/hf was fine-tuned from other model files (sha256 {str(theirs)[:12]}…) than "
+                f"{self.model_path} ({self.model_sha256[:12]}…): set -o audio.model to the folder it was made with",
+            )
 
     def train(self, mode: bool = True) -> HFAudio:
         super().train(mode)
@@ -118,6 +158,7 @@ class HFAudio(Encoder):
         values = self._input_values(raw)
         if not self.options.freeze:
             return values
+        self.require_weights()
         device = next(self.backbone.parameters()).device
         with torch.no_grad():
             states, _ = self._frames(values[None].to(device), None)
@@ -154,6 +195,7 @@ class HFAudio(Encoder):
 
     def forward(self, batch: Batch) -> Tensor:
         """Frozen: `(B, H)` pooled states; fine-tuned: `(B, S)` with mask `(B, S)` -> `(B, dim)` float32."""
+        self.require_weights()
         x = batch.data.float()
         if self.options.freeze:
             return self.head(x)
@@ -170,17 +212,19 @@ class HFAudio(Encoder):
 
     def feature_key(self) -> str:
         """Hash of the model folder, `max_seconds`, and for a frozen model (features are its
-        pooled states) `freeze` and `layer`."""
-        payload = json.dumps(
-            {
-                "encoder": "audio/hf",
-                "version": FEATURE_VERSION,
-                "model_sha256": self.model_sha256,
-                "max_seconds": self.options.max_seconds,
-                "frozen_layer": self.options.layer if self.options.freeze else None,
-            },
-            sort_keys=True,
-        )
+        pooled states) `freeze`, `layer` and, when started from `weights`, its weights' sha256."""
+        o: HFAudioOptions = self.options
+        values: dict[str, Any] = {
+            "encoder": "audio/hf",
+            "version": FEATURE_VERSION,
+            "model_sha256": self.model_sha256,
+            "max_seconds": o.max_seconds,
+            "frozen_layer": o.layer if o.freeze else None,
+        }
+        if o.freeze and o.weights is not None:
+            self.require_weights()
+            values["weights_sha256"] = self.weights_sha256()
+        payload = json.dumps(values, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def get_extra_state(self) -> dict[str, Any]:
@@ -201,13 +245,18 @@ class HFAudio(Encoder):
 
 def _drop_frozen_backbone(module: HFAudio, state_dict: dict[str, Any], prefix: str, local_metadata: Any) -> None:
     """state_dict post-hook: frozen pretrained weights are the folder's, not the checkpoint's."""
-    if module.options.freeze:
+    if not module.stores_backbone:
         for key in [k for k in state_dict if k.startswith(prefix + "backbone.")]:
             del state_dict[key]
 
 
 def _fill_frozen_backbone(module: HFAudio, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
     """load_state_dict pre-hook: weights a frozen checkpoint left out come from the loaded folder."""
-    if module.options.freeze:
+    if not module.stores_backbone:
         for key, value in module.backbone.state_dict(prefix=prefix + "backbone.").items():
             state_dict.setdefault(key, value)
+
+
+def _forget_weights_sha256(module: HFAudio, *args: Any) -> None:
+    """load_state_dict pre-hook: the model's weights may change, so their cached sha256 goes."""
+    module.__dict__.pop("_weights_sha256", None)

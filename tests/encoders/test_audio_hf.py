@@ -11,7 +11,7 @@ from ugaar_kit_plugins.audio_hf.encoder import HFAudio
 
 from ugaar_kit.embedding import sample_rate_of
 from ugaar_kit.errors import InputError, UgaarError
-from ugaar_kit.state import encoder_state, restore_encoder
+from ugaar_kit.state import encoder_state, restore_encoder, save_atomic
 from ugaar_kit.testing import check_encoder
 from ugaar_kit.testing.tiny_models import tiny_wav2vec2
 
@@ -122,3 +122,51 @@ def test_bad_model_folders(tmp_path: Path, model_dir: Path):
         make(broken)
     with pytest.raises(UgaarError, match="audio.layer"):
         make(model_dir, layer="7")
+
+
+def test_fine_tuned_weights_start_a_frozen_model(model_dir: Path, item_files: list[tuple[Path, Path]], tmp_path: Path):
+    """Fine-tune the model a few steps, save it, start a frozen encoder from it (`weights`)."""
+    torch.manual_seed(0)
+    tuned = make(model_dir, freeze="false", dropout="0")
+    items = raws(tuned, item_files)
+    batch = tuned.collate([tuned.featurize(r) for r in items])
+    opt = torch.optim.Adam(tuned.trainable_parameters(), lr=1e-2)
+    tuned.train()
+    for _ in range(3):
+        loss = tuned(batch).pow(2).mean()  # any loss: only the weights' provenance matters here
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    save_atomic(encoder_state(tuned), tmp_path / "tuned.pt")
+    saved = {k: v.clone() for k, v in tuned.backbone.state_dict().items()}
+
+    plain = make(model_dir)
+    enc = make(model_dir, weights=str(tmp_path / "tuned.pt"))
+    for k, v in enc.backbone.state_dict().items():
+        assert torch.equal(v, saved[k]), f"backbone {k} is not the fine-tuned one"
+    assert any(not torch.equal(v, plain.backbone.state_dict()[k]) for k, v in saved.items())
+    assert all(not p.requires_grad for p in enc.backbone.parameters())
+    # the frozen features come from the fine-tuned model, and the cache key says so
+    assert not torch.allclose(enc.featurize(items[0]), plain.featurize(items[0]))
+    assert enc.feature_key() != plain.feature_key()
+    # its checkpoints carry the weights (they are not the folder's), so the file may go away
+    assert any(k.startswith("backbone.") for k in encoder_state(enc)["state_dict"])
+    check_encoder(lambda: make(model_dir, weights=str(tmp_path / "tuned.pt")), items)
+    state = encoder_state(enc)
+    (tmp_path / "tuned.pt").unlink()
+    twin = restore_encoder(state, HFAudio)
+    assert torch.equal(twin.featurize(items[0]), enc.featurize(items[0]))
+    assert twin.feature_key() == enc.feature_key()
+
+
+def test_weights_that_do_not_fit_are_refused(model_dir: Path, tmp_path: Path):
+    save_atomic(encoder_state(make(model_dir)), tmp_path / "frozen.pt")
+    with pytest.raises(InputError, match=r"frozen.pt: the saved audio/hf holds no backbone weights"):
+        make(model_dir, weights=str(tmp_path / "frozen.pt"))
+    other = tiny_wav2vec2(tmp_path / "other")
+    (other / "config.json").write_text(
+        (other / "config.json").read_text().replace('"hidden_act"', '"_x": 1, "hidden_act"')
+    )
+    save_atomic(encoder_state(make(other, freeze="false")), tmp_path / "other.pt")
+    with pytest.raises(InputError, match=r"other.pt: the saved audio/hf was fine-tuned from other model files"):
+        make(model_dir, weights=str(tmp_path / "other.pt"))

@@ -1,0 +1,574 @@
+"""Test retrieval of every objective and lyrics encoder on LMD passages, cell by cell, resumable.
+
+    .venv/bin/python benchmarks/quality.py --list                 # every cell and its state
+    .venv/bin/python benchmarks/quality.py                        # run every cell not done (hours)
+    .venv/bin/python benchmarks/quality.py --only ugaar --seeds 0 # some cells
+    .venv/bin/python benchmarks/report.py                         # tables into docs/benchmarks.md
+
+A cell is one training run and its evaluation: objective x modalities x lyrics encoder x
+options x seed (`ugaar-asl-doc2vec-adv0-s1`). Its run folder and its `result.json` live in
+`benchmarks/results/quality/<cell>/`. A cell with a `result.json` is never recomputed; a cell
+whose run was interrupted resumes it (`train --resume`); a trained cell without a result is only
+evaluated. Every cell gets the same budget (`BUDGET`: epochs, batch size, learning rate,
+encoders' width, no early stopping), and is evaluated on the test split with pools of 1,000
+candidates (10 draws, pool seed 0, so every cell sees the same pools).
+
+The dataset is built from the shared LMD sample on first use (`--songs`, split by song) into
+`benchmarks/results/data/lmd-<songs>/`; its feature caches are shared by every cell. One
+process at a time (a lock file): cells share HDF5 feature caches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import fnmatch
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from records import DATA, LMD, PYTHON, QUALITY, machine, now, read_json, write_json
+
+FORMAT = "ugaar-kit-benchmark-quality"
+FORMAT_VERSION = 1
+RESULT = "result.json"
+ERROR = "error.txt"
+LOG = "train.log"
+RUN = "run"
+
+OBJECTIVES = ("cca", "dcca", "contrastive", "ugaar")
+LYRICS_ENCODERS = ("doc2vec", "transformer")
+ASL = ("audio", "sheet", "lyrics")
+AS = ("audio", "sheet")
+SEEDS = (0, 1, 2)
+MODALITY_TAGS = {"audio": "a", "sheet": "s", "lyrics": "l"}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What every cell gets, so the cells compare methods and not effort."""
+
+    epochs: int = 6
+    """About 80 minutes a cell on one core of this machine (13.5 min an epoch of 10k passages)."""
+    batch_size: int = 64
+    """The sheet CNN's activations at batch 64 peak near 10 GB on the widest batch; 128 would not fit
+    beside other work on this 23-GB machine."""
+    lr: float = 1e-3
+    patience: int = 0
+    """0: no early stopping; the epoch with the best validation MRR is still the one kept."""
+    dim: int = 16
+    """Every encoder's output width (its `dim` option, when it has one). Deep CCA (and UGAAR's
+    ground truth) estimates covariances on each batch: `dcca` asks for at least 4 rows per
+    dimension, so batch 64 allows 16 (the audio-sheet literature uses 32 with larger batches)."""
+
+    def describe(self) -> str:
+        stop = "no early stopping" if not self.patience else f"patience {self.patience}"
+        return (
+            f"{self.epochs} epochs, batch {self.batch_size}, Adam lr {self.lr:g}, encoders' width {self.dim}, "
+            f"{stop} (the epoch with the best validation MRR is kept)"
+        )
+
+
+BUDGET = Budget()
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named change to a cell's run: objective options, or no training at all."""
+
+    tag: str
+    options: tuple[tuple[str, str], ...] = ()
+    """`-o objective.KEY=VALUE` pairs."""
+    epochs: int | None = None
+    """None: the budget's epochs; 0: an untrained model."""
+    label: str = ""
+
+
+VARIANTS = {
+    "base": Variant("base"),
+    "random": Variant("random", epochs=0, label="random encoders (0 epochs)"),
+    "adv0": Variant("adv0", (("adversarial_weight", "0"),), label="adversarial_weight=0"),
+    "transfer0": Variant("transfer0", (("transfer_weight", "0"),), label="transfer_weight=0"),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run and its evaluation."""
+
+    objective: str
+    modalities: tuple[str, ...]
+    lyrics: str | None
+    variant: str = "base"
+    seed: int = 0
+
+    @property
+    def config(self) -> str:
+        """The cell's name without its seed: what a table row gathers over seeds."""
+        parts = [self.objective, "".join(MODALITY_TAGS.get(m, m) for m in self.modalities)]
+        if self.lyrics is not None:
+            parts.append(self.lyrics)
+        if self.variant != "base":
+            parts.append(self.variant)
+        return "-".join(parts)
+
+    @property
+    def name(self) -> str:
+        return f"{self.config}-s{self.seed}"
+
+    @property
+    def options(self) -> dict[str, str]:
+        return dict(VARIANTS[self.variant].options)
+
+    def epochs(self, budget: Budget) -> int:
+        fixed = VARIANTS[self.variant].epochs
+        return budget.epochs if fixed is None else fixed
+
+    def groups(self) -> set[str]:
+        """The tables the cell appears in: `main`, `random`, `evidence`."""
+        out = set()
+        if self.variant == "random":
+            out.add("random")
+        if self.modalities == ASL and self.variant == "base":
+            out.add("main")
+        baseline = self.objective in ("contrastive", "dcca") and self.variant == "base"
+        ugaar = self.objective == "ugaar" and self.variant in ("base", "adv0", "transfer0")
+        if self.lyrics in (None, "doc2vec") and (baseline or ugaar):
+            out.add("evidence")
+        return out
+
+    def matches(self, pattern: str) -> bool:
+        """`--only` rule: the name, its seedless config, a dash-separated part, a group, or a glob."""
+        parts = set(self.name.split("-"))
+        return (
+            pattern in (self.name, self.config)
+            or pattern in parts
+            or pattern in self.groups()
+            or fnmatch.fnmatchcase(self.name, pattern)
+            or fnmatch.fnmatchcase(self.config, pattern)
+        )
+
+
+def grid(seeds: Sequence[int] = SEEDS) -> list[Cell]:
+    """Every cell: the main table, the random-encoder rows and the UGAAR evidence grid."""
+    cells: list[Cell] = []
+    for seed in seeds:
+        for lyrics in LYRICS_ENCODERS:
+            cells.append(Cell("contrastive", ASL, lyrics, "random", seed))
+            for objective in OBJECTIVES:
+                cells.append(Cell(objective, ASL, lyrics, "base", seed))
+        cells.append(Cell("contrastive", AS, None, "base", seed))
+        cells.append(Cell("dcca", AS, None, "base", seed))
+        cells.append(Cell("ugaar", ASL, "doc2vec", "adv0", seed))
+        cells.append(Cell("ugaar", ASL, "doc2vec", "transfer0", seed))
+    names = [c.name for c in cells]
+    assert len(names) == len(set(names)), "cell names must be unique"
+    return cells
+
+
+def select(cells: Iterable[Cell], only: Sequence[str] = (), seeds: Sequence[int] | None = None) -> list[Cell]:
+    """The cells matching any `only` pattern (all when none) and one of `seeds` (all when None)."""
+    return [c for c in cells if (not only or any(c.matches(p) for p in only)) and (seeds is None or c.seed in seeds)]
+
+
+# -- state ---------------------------------------------------------------------------------
+def cell_folder(root: Path, cell: Cell) -> Path:
+    return Path(root) / cell.name
+
+
+def cell_state(folder: Path) -> str:
+    """`done` (result written), `trained` (model.pt, not evaluated), `interrupted` (a run to
+    resume), `failed` (the last attempt raised; retried next time) or `pending`."""
+    folder = Path(folder)
+    if read_json(folder / RESULT) is not None:
+        return "done"
+    run = folder / RUN
+    if (run / "model.pt").is_file():
+        return "trained"
+    if (run / "config.toml").is_file():
+        return "interrupted"
+    if (folder / ERROR).is_file():
+        return "failed"
+    return "pending"
+
+
+# -- the dataset ---------------------------------------------------------------------------
+def dataset_folder(songs: int) -> Path:
+    return DATA / f"lmd-{songs}"
+
+
+def build_command(source: Path, out: Path, songs: int, workers: int = 1) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "ugaar_kit",
+        "dataset",
+        "build",
+        str(source),
+        "--format",
+        "lmd-lyrics",
+        "--out",
+        str(out),
+        "--limit-songs",
+        str(songs),
+        "--workers",
+        str(workers),
+        "--quiet",
+    ]
+
+
+def ensure_dataset(
+    out: Path, songs: int, source: Path = LMD, workers: int = 1, say: Callable[[str], None] = print
+) -> Path:
+    """The dataset folder `out`, built from the LMD sample with `dataset build` when it has no
+    manifest yet (the builder resumes its own interrupted work)."""
+    info = read_json(out / "dataset.json") or {}
+    if (out / "manifest.jsonl").is_file() and info.get("complete", True):
+        return out
+    if not (source / "Sentence_Parsing").is_dir():
+        raise SystemExit(f"{source}: no LMD sample (Sentence_Parsing/) to build the dataset from; set UGAAR_KIT_LMD")
+    cmd = build_command(source, out, songs, workers)
+    say(f"building the dataset ({songs} songs): {' '.join(cmd[2:])}")
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    say(f"dataset built in {time.perf_counter() - started:.0f} s: {out}")
+    return out
+
+
+def dataset_summary(data: Path) -> dict[str, Any]:
+    """Songs, items and candidates per split, and the manifest's hash (results name the data)."""
+    from ugaar_kit.dataset import SPLITS, DatasetFolder
+    from ugaar_kit.evaluation import group_keys
+    from ugaar_kit.metrics import group_ids
+
+    folder = DatasetFolder(data)
+    digest = hashlib.sha256((folder.root / "manifest.jsonl").read_bytes()).hexdigest()[:16]
+    splits = {}
+    for s in SPLITS:
+        items = folder.split(s)
+        splits[s] = {
+            "items": len(items),
+            "songs": len({it.song for it in items}),
+            "candidates": group_ids(group_keys(items), len(items))[1] if items else 0,
+        }
+    return {
+        "name": folder.info.get("name", folder.root.name),
+        "folder": folder.root.name,
+        "songs": len({it.song for it in folder.items}),
+        "manifest_sha256": digest,
+        "splits": splits,
+    }
+
+
+# -- running one cell ----------------------------------------------------------------------
+@dataclass
+class Context:
+    """What every cell of one invocation shares."""
+
+    data: Path
+    registry: Any
+    budget: Budget = BUDGET
+    root: Path = QUALITY
+    pool: int = 1000
+    draws: int = 10
+    pool_seed: int = 0
+    encoders: dict[str, str] = field(default_factory=lambda: {"audio": "cnn", "sheet": "cnn"})
+    """The audio and sheet encoders of every cell (the lyrics encoder is the cell's)."""
+    workers: int | None = None
+    cache_dir: Path | None = None
+    """Feature caches (default: the dataset's `.cache`, shared by every cell)."""
+    dataset: dict[str, Any] = field(default_factory=dict)
+
+
+def encoder_overrides(ctx: Context, names: dict[str, str]) -> dict[str, dict[str, str]]:
+    """`-o MODALITY.dim=<budget dim>` for every chosen encoder that has a `dim` option."""
+    out: dict[str, dict[str, str]] = {}
+    for modality, name in names.items():
+        options = ctx.registry.get("encoder", name, modality).options_class
+        if "dim" in {f.name for f in dataclasses.fields(options)}:
+            out[modality] = {"dim": str(ctx.budget.dim)}
+    return out
+
+
+def run_config(cell: Cell, ctx: Context, run_dir: Path, resume: bool) -> Any:
+    """The `RunConfig` of a cell: a fresh run, or the resumption of the one in `run_dir`."""
+    from ugaar_kit.training.assemble import slots_of
+    from ugaar_kit.training.config import resolve_config
+
+    slots = slots_of(ctx.registry)
+    if resume:
+        return resolve_config(None, {"resume": run_dir, "workers": ctx.workers}, {}, {}, slots)
+    b = ctx.budget
+    names = {m: ctx.encoders[m] for m in cell.modalities if m in ctx.encoders}
+    if "lyrics" in cell.modalities:
+        if cell.lyrics is None:
+            raise ValueError(f"cell {cell.name}: lyrics modality without a lyrics encoder")
+        names["lyrics"] = cell.lyrics
+    overrides = encoder_overrides(ctx, names)
+    if cell.options:
+        overrides["objective"] = dict(cell.options)
+    settings = {
+        "data": ctx.data,
+        "out": run_dir,
+        "epochs": cell.epochs(b),
+        "batch_size": b.batch_size,
+        "lr": b.lr,
+        "seed": cell.seed,
+        "patience": b.patience,
+        "device": "cpu",
+        "workers": ctx.workers,
+        "cache_dir": ctx.cache_dir,
+    }
+    return resolve_config(None, settings, {**names, "objective": cell.objective}, overrides, slots)
+
+
+def effective_pool(ctx: Context) -> int | None:
+    """The pool size: `ctx.pool`, or the whole test split when it has fewer candidates."""
+    candidates = ctx.dataset.get("splits", {}).get("test", {}).get("candidates")
+    if candidates is not None and candidates < ctx.pool:
+        return None
+    return ctx.pool
+
+
+def training_record(run_dir: Path) -> dict[str, Any]:
+    """From the run folder: epochs, best epoch, validation MRR and the seconds the epochs took."""
+    from ugaar_kit.training import run_folder as rf
+
+    info = read_json(run_dir / rf.INFO) or {}
+    rows = []
+    metrics = run_dir / rf.METRICS
+    if metrics.is_file():
+        rows = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {
+        "run_id": info.get("run_id"),
+        "epochs_trained": info.get("epochs_trained", len(rows)),
+        "best_epoch": info.get("best_epoch"),
+        "best_valid_mrr": info.get("best_valid_mrr"),
+        "epoch_seconds": round(sum(float(r.get("seconds", 0.0)) for r in rows), 1),
+        "dims": info.get("dims"),
+        "shared_dim": info.get("shared_dim"),
+        "components": {k: v.get("name") for k, v in (info.get("components") or {}).items()},
+        "items": info.get("items"),
+    }
+
+
+@contextlib.contextmanager
+def log_console(path: Path) -> Iterator[Any]:
+    from rich.console import Console
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(f"\n== {now()} ==\n")
+        yield Console(file=fh, width=140, force_terminal=False, highlight=False, soft_wrap=True)
+
+
+def run_cell(cell: Cell, ctx: Context, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train (or resume, or skip when trained) and evaluate one cell; write and return its result.
+
+    A cell with a result is returned as it is, never recomputed."""
+    from ugaar_kit.evaluation import evaluate
+    from ugaar_kit.training.trainer import train
+
+    folder = cell_folder(ctx.root, cell)
+    state = cell_state(folder)
+    if state == "done":
+        result = read_json(folder / RESULT)
+        assert result is not None
+        return result
+    run_dir = folder / RUN
+    folder.mkdir(parents=True, exist_ok=True)
+    if state in ("pending", "failed") and run_dir.exists() and any(run_dir.iterdir()):
+        # stopped before the trainer wrote config.toml: nothing to resume, keep it aside
+        run_dir.rename(folder / f"run.stale-{int(time.time())}")
+    (folder / ERROR).unlink(missing_ok=True)
+    started = time.perf_counter()
+    with log_console(folder / LOG) as console:
+        if state != "trained":
+            resume = state == "interrupted"
+            say(f"{cell.name}: {'resuming' if resume else 'training'}")
+            config = run_config(cell, ctx, run_dir, resume)
+            train(config, ctx.registry, console=console, progress=False)
+        trained = time.perf_counter()
+        pool = effective_pool(ctx)
+        say(f"{cell.name}: evaluating on the test split (pool {pool or 'whole split'})")
+        figures = evaluate(
+            run_dir,
+            ctx.data,
+            split="test",
+            pool=pool,
+            draws=ctx.draws,
+            seed=ctx.pool_seed,
+            registry=ctx.registry,
+            say=lambda m: console.print(m, markup=False),
+        )
+    done = time.perf_counter()
+    result = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "cell": {
+            **asdict(cell),
+            "modalities": list(cell.modalities),
+            "name": cell.name,
+            "config": cell.config,
+            "options": cell.options,
+        },
+        "budget": {**asdict(ctx.budget), "epochs": cell.epochs(ctx.budget)},
+        "encoders": dict(ctx.encoders),
+        "dataset": ctx.dataset,
+        "evaluation": {"split": "test", "pool": pool, "draws": ctx.draws, "pool_seed": ctx.pool_seed},
+        "train": {**training_record(run_dir), "resumed": state == "interrupted", "skipped": state == "trained"},
+        "wall_seconds": {"train": round(trained - started, 1), "evaluate": round(done - trained, 1)},
+        "figures": figures,
+        "machine": machine(),
+        "finished": now(),
+    }
+    write_json(result, folder / RESULT)
+    return result
+
+
+# -- one process at a time -----------------------------------------------------------------
+@contextlib.contextmanager
+def exclusive(root: Path) -> Iterator[None]:
+    """Hold `root/.lock` (released when the process ends, even if killed); exit if taken."""
+    import fcntl
+
+    root.mkdir(parents=True, exist_ok=True)
+    fh = (root / ".lock").open("a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        running = read_json(root / ".running") or {}
+        raise SystemExit(
+            f"another quality.py runs (pid {running.get('pid', '?')}, cell {running.get('cell', '?')}): "
+            "cells share feature caches, run one process at a time"
+        ) from None
+    try:
+        yield
+    finally:
+        (root / ".running").unlink(missing_ok=True)
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
+def running_cell(root: Path) -> str | None:
+    """The cell another live process is running now, if any."""
+    info = read_json(root / ".running") or {}
+    pid = info.get("pid")
+    if not isinstance(pid, int):
+        return None
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return None
+    return info.get("cell")
+
+
+def command_for(patterns: Sequence[str]) -> str:
+    """The command that runs the cells matching `patterns`."""
+    return f"{PYTHON} benchmarks/quality.py " + " ".join(f"--only {p}" for p in patterns)
+
+
+# -- the command ---------------------------------------------------------------------------
+def list_cells(cells: Sequence[Cell], root: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    live = running_cell(root)
+    table = Table(title=f"quality cells under {root}")
+    for col in ("cell", "tables", "state", "a->s MRR", "train s"):
+        table.add_column(col, justify="right" if col in ("a->s MRR", "train s") else "left")
+    counts: dict[str, int] = {}
+    for c in cells:
+        folder = cell_folder(root, c)
+        state = "running" if c.name == live else cell_state(folder)
+        counts[state] = counts.get(state, 0) + 1
+        mrr = secs = ""
+        result = read_json(folder / RESULT) if state == "done" else None
+        if result:
+            d = result.get("figures", {}).get("directions", {}).get("audio->sheet", {})
+            mrr = f"{d['MRR']:.3f}" if "MRR" in d else ""
+            secs = f"{result.get('wall_seconds', {}).get('train', 0):.0f}"
+        table.add_row(c.name, ",".join(sorted(c.groups())), state, mrr, secs)
+    table.caption = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    Console(width=140).print(table)
+
+
+def interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def parse_seeds(text: str) -> list[int]:
+    return [int(s) for s in text.split(",") if s.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--list", action="store_true", help="show the cells and their state, run nothing")
+    ap.add_argument(
+        "--only", action="append", default=[], help="cells to run: a name, a part (ugaar, as, adv0), a group, a glob"
+    )
+    ap.add_argument("--seeds", type=parse_seeds, default=None, help="comma-separated seeds (default 0,1,2)")
+    ap.add_argument("--songs", type=int, default=300, help="songs of the LMD sample in the dataset (default 300)")
+    ap.add_argument("--data", type=Path, default=None, help="use this dataset folder instead of building one")
+    ap.add_argument("--source", type=Path, default=LMD, help="the LMD lyrics-melody sample")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--workers", type=int, default=None, help="feature-cache processes (trainer default)")
+    ap.add_argument("--keep-going", action="store_true", help="go on with the next cell when one fails")
+    args = ap.parse_args(argv)
+
+    cells = select(grid(), args.only, args.seeds)
+    if not cells:
+        raise SystemExit(f"no cell matches {' '.join(args.only)} (see --list)")
+    if args.list:
+        list_cells(cells, QUALITY)
+        return 0
+
+    import torch
+
+    from ugaar_kit.discovery import get_registry
+
+    torch.set_num_threads(args.threads)
+    data = args.data or dataset_folder(args.songs)
+    with exclusive(QUALITY):
+        if args.data is None:
+            ensure_dataset(data, args.songs, args.source, args.workers or 1)
+        ctx = Context(data=data, registry=get_registry(), root=QUALITY, workers=args.workers)
+        ctx.dataset = {**dataset_summary(data), "requested_songs": None if args.data else args.songs}
+        todo = [c for c in cells if cell_state(cell_folder(QUALITY, c)) != "done"]
+        print(f"{len(cells) - len(todo)} of {len(cells)} cells done; running {len(todo)}")
+        failed = 0
+        signal.signal(signal.SIGTERM, interrupt)  # `kill PID` stops as cleanly as Ctrl-C
+        for n, cell in enumerate(todo, 1):
+            write_json({"pid": os.getpid(), "cell": cell.name, "started": now()}, QUALITY / ".running")
+            print(f"[{n}/{len(todo)}] {cell.name}")
+            try:
+                result = run_cell(cell, ctx)
+            except KeyboardInterrupt:
+                print(f"interrupted: run the same command again to resume {cell.name}")
+                return 130
+            except Exception as exc:  # noqa: BLE001 - recorded in the cell, the others go on
+                failed += 1
+                folder = cell_folder(QUALITY, cell)
+                (folder / ERROR).write_text(traceback.format_exc(), encoding="utf-8")
+                print(f"{cell.name} failed: {type(exc).__name__}: {exc} (see {folder / ERROR})")
+                if not args.keep_going:
+                    return 1
+                continue
+            dirs = result["figures"]["directions"]
+            print("  " + ", ".join(f"{d} MRR {v['MRR']:.3f}" for d, v in dirs.items()))
+        return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

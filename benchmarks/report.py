@@ -1,0 +1,316 @@
+"""Regenerate the tables of docs/benchmarks.md from the benchmark result files.
+
+    .venv/bin/python benchmarks/report.py           # rewrite the generated blocks of the page
+    .venv/bin/python benchmarks/report.py --check   # exit 1 when the page is out of date
+
+Each table sits between `<!-- BEGIN GENERATED name -->` and `<!-- END GENERATED name -->`;
+everything outside the markers is prose and stays as written. The blocks come from
+`benchmarks/results/quality/<cell>/result.json` (written by quality.py) and
+`benchmarks/results/speed/<section>.json` (written by speed.py). A cell or section without a
+result is shown as "not run yet" with the command that runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import statistics
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import quality
+import speed
+from records import DOC, PYTHON, QUALITY, SPEED, machine_line, read_json
+
+DIRECTIONS = ("audio->sheet", "sheet->audio", "audio->lyrics", "lyrics->audio", "sheet->lyrics", "lyrics->sheet")
+LYRICS_DIRECTIONS = tuple(d for d in DIRECTIONS if "lyrics" in d)
+NOT_RUN = "not run yet"
+BEGIN = "<!-- BEGIN GENERATED {} -->"
+END = "<!-- END GENERATED {} -->"
+MARKER = re.compile(r"<!-- BEGIN GENERATED ([\w.-]+) -->\n.*?<!-- END GENERATED \1 -->", re.DOTALL)
+
+MODEL_LABELS = {"cca": "cca (linear CCA/GCCA)", "dcca": "dcca", "contrastive": "contrastive", "ugaar": "ugaar"}
+EVIDENCE_ROWS = (
+    ("contrastive-as", "contrastive, audio–sheet only"),
+    ("dcca-as", "dcca, audio–sheet only"),
+    ("contrastive-asl-doc2vec", "contrastive, three modalities"),
+    ("dcca-asl-doc2vec", "dcca, three modalities"),
+    ("ugaar-asl-doc2vec", "ugaar"),
+    ("ugaar-asl-doc2vec-adv0", "ugaar, `adversarial_weight=0`"),
+    ("ugaar-asl-doc2vec-transfer0", "ugaar, `transfer_weight=0`"),
+)
+
+
+def arrow(direction: str) -> str:
+    return direction.replace("->", "→")
+
+
+# -- numbers -------------------------------------------------------------------------------
+def spread(values: Sequence[float], digits: int = 3) -> str:
+    """`mean ± sd` over seeds (sample sd), just the mean for one value, `–` for none."""
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    if not vals:
+        return "–"
+    mean = statistics.fmean(vals)
+    if len(vals) == 1:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {statistics.stdev(vals):.{digits}f}"
+
+
+def load_results(root: Path = QUALITY) -> dict[str, dict[str, Any]]:
+    """Every finished cell's result by cell name."""
+    out = {}
+    for path in sorted(Path(root).glob(f"*/{quality.RESULT}")):
+        result = read_json(path)
+        if result and result.get("format") == quality.FORMAT:
+            out[result["cell"]["name"]] = result
+    return out
+
+
+def by_config(cells: Iterable[quality.Cell]) -> dict[str, list[quality.Cell]]:
+    out: dict[str, list[quality.Cell]] = {}
+    for c in cells:
+        out.setdefault(c.config, []).append(c)
+    return out
+
+
+def figure(result: Mapping[str, Any], direction: str, key: str) -> float | None:
+    value = result["figures"]["directions"].get(direction, {}).get(key)
+    return None if value is None else float(value)
+
+
+def lyrics_mean(result: Mapping[str, Any], key: str) -> float | None:
+    """A cell's figure averaged over its lyrics directions (None without lyrics)."""
+    vals = [figure(result, d, key) for d in LYRICS_DIRECTIONS]
+    vals = [v for v in vals if v is not None]
+    return statistics.fmean(vals) if vals else None
+
+
+# -- blocks --------------------------------------------------------------------------------
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], right_from: int = 1) -> str:
+    """A markdown table; columns from `right_from` on are right-aligned."""
+    align = ["---" if i < right_from else "---:" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def missing_commands(configs: Mapping[str, list[quality.Cell]], results: Mapping[str, Any]) -> list[str]:
+    """`--only CONFIG` for every table row missing one of its seeds."""
+    out = []
+    for config, cells in configs.items():
+        missing = [c for c in cells if c.name not in results]
+        if missing:
+            seeds = "" if len(missing) == len(cells) else " --seeds " + ",".join(str(c.seed) for c in missing)
+            out.append(f"`{quality.command_for([config])}{seeds}`")
+    return out
+
+
+def not_run_note(commands: Sequence[str]) -> str:
+    if not commands:
+        return ""
+    return "\n\nNot run yet (each command resumes where it stopped):\n\n" + "\n".join(f"- {c}" for c in commands)
+
+
+def reference_rows(results: Mapping[str, Mapping[str, Any]], key: str) -> tuple[list[str], list[str]]:
+    """The chance row and the syllable-count row for `key` (`MRR` or `MedR`) over DIRECTIONS."""
+    any_result = next(iter(results.values()), None)
+    chance, baseline = ["chance", "", ""], ["syllable count (no learning)", "", ""]
+    if any_result is None:
+        return chance + ["–"] * len(DIRECTIONS), baseline + ["–"] * len(DIRECTIONS)
+    for d in DIRECTIONS:
+        pools = [r["figures"]["directions"][d] for r in results.values() if d in r["figures"]["directions"]]
+        if not pools:
+            chance.append("–")
+        elif key == "MRR":
+            chance.append(f"{statistics.fmean(p['chance_MRR'] for p in pools):.4f}")
+        else:
+            chance.append(f"{statistics.fmean((p['pool'] + 1) / 2 for p in pools):.1f}")
+        base = [r["figures"]["baselines"].get("syllable_count", {}).get(d, {}).get(key) for r in results.values()]
+        base = [b for b in base if b is not None]
+        baseline.append(f"{statistics.fmean(base):.{4 if key == 'MRR' else 1}f}" if base else "–")
+    return chance, baseline
+
+
+def seeds_done(done: int, total: int) -> str:
+    return f"{done}/{total}" if done else f"0/{total}, {NOT_RUN}"
+
+
+def main_table(
+    results: Mapping[str, Mapping[str, Any]], cells: Sequence[quality.Cell], key: str, commands: bool = True
+) -> str:
+    """Rows: chance, the syllable-count baseline, then per lyrics encoder the random encoders and
+    each objective; columns: the six directions, `mean ± sd` over seeds."""
+    digits = 3 if key == "MRR" else 1
+    configs = by_config(c for c in cells if c.groups() & {"main", "random"})
+    ref = {k: v for k, v in results.items() if k in {c.name for cs in configs.values() for c in cs}}
+    chance, baseline = reference_rows(ref, key)
+    rows = [chance, baseline]
+    for lyrics in quality.LYRICS_ENCODERS:
+        for objective in ("random", *quality.OBJECTIVES):
+            config = f"contrastive-asl-{lyrics}-random" if objective == "random" else f"{objective}-asl-{lyrics}"
+            group = configs.get(config, [])
+            done = [results[c.name] for c in group if c.name in results]
+            label = "random encoders (0 epochs)" if objective == "random" else MODEL_LABELS[objective]
+            row = [label, lyrics, seeds_done(len(done), len(group))]
+            row += [spread([figure(r, d, key) for r in done], digits) for d in DIRECTIONS]
+            rows.append(row)
+    header = ["model", "lyrics encoder", "seeds", *(arrow(d) for d in DIRECTIONS)]
+    note = not_run_note(missing_commands(configs, results)) if commands else ""
+    return table(header, rows, right_from=2) + note
+
+
+def evidence_table(results: Mapping[str, Mapping[str, Any]], cells: Sequence[quality.Cell]) -> str:
+    """UGAAR against two- and three-modality baselines and its two ablations."""
+    configs = by_config(c for c in cells if "evidence" in c.groups())
+    rows = []
+    for config, label in EVIDENCE_ROWS:
+        group = configs.get(config, [])
+        done = [results[c.name] for c in group if c.name in results]
+        row = [label, seeds_done(len(done), len(group))]
+        if not done:
+            rows.append(row + ["–"] * 5)
+            continue
+        row += [spread([figure(r, d, "MRR") for r in done]) for d in ("audio->sheet", "sheet->audio")]
+        row.append(spread([lyrics_mean(r, "MRR") for r in done], 4))
+        row += [spread([figure(r, d, "MedR") for r in done], 1) for d in ("lyrics->audio", "lyrics->sheet")]
+        rows.append(row)
+    header = [
+        "model",
+        "seeds",
+        "audio→sheet MRR",
+        "sheet→audio MRR",
+        "lyrics MRR (mean of 4)",
+        "lyrics→audio MedR",
+        "lyrics→sheet MedR",
+    ]
+    return table(header, rows, right_from=1) + not_run_note(missing_commands(configs, results))
+
+
+def setup_block(results: Mapping[str, Mapping[str, Any]], cells: Sequence[quality.Cell]) -> str:
+    """Dataset, budget, pools, machine and progress of the quality cells."""
+    done = [results[c.name] for c in cells if c.name in results]
+    lines = [f"Cells done: {len(done)} of {len(cells)} (`{PYTHON} benchmarks/quality.py --list` shows each)."]
+    if not done:
+        lines.append(f"Budget of every cell: {quality.BUDGET.describe()}.")
+        lines.append(
+            f"Evaluation: test split, pools of 1,000 candidates, 10 draws, pool seed 0. Run: `{PYTHON} benchmarks/quality.py`."
+        )
+        return "\n".join(f"- {x}" for x in lines)
+    datasets = {(r["dataset"].get("manifest_sha256"), r["dataset"].get("folder")) for r in done}
+    d = done[-1]["dataset"]
+    test = d.get("splits", {}).get("test", {})
+    train = d.get("splits", {}).get("train", {})
+    valid = d.get("splits", {}).get("valid", {})
+    lines.append(
+        f"Dataset `{d.get('folder')}` (manifest {d.get('manifest_sha256')}): {d.get('songs')} songs of the LMD sample, "
+        f"split by song: train {train.get('items'):,} passages / {train.get('songs')} songs, valid {valid.get('items'):,} / "
+        f"{valid.get('songs')}, test {test.get('items'):,} / {test.get('songs')} ({test.get('candidates'):,} candidates once "
+        "verbatim repeats are merged)."
+    )
+    if len(datasets) > 1:
+        lines.append(f"**Warning**: the cells come from {len(datasets)} different datasets: {sorted(datasets)}.")
+    # untrained cells run 0 epochs by design: only their other settings must match
+    epochs = sorted({r["budget"]["epochs"] for r in done if r["cell"]["variant"] != "random"})
+    others = sorted({json.dumps({k: v for k, v in r["budget"].items() if k != "epochs"}, sort_keys=True) for r in done})
+    b = quality.Budget(**{**json.loads(others[0]), "epochs": epochs[0] if epochs else quality.BUDGET.epochs})
+    lines.append(f"Budget of every cell: {b.describe()}; `cca` fits in closed form on the untrained encoders' outputs.")
+    if len(others) > 1 or len(epochs) > 1:
+        lines.append(f"**Warning**: the cells differ in budget: epochs {epochs}; {'; '.join(others)}.")
+    enc = done[-1].get("encoders", {})
+    lines.append(
+        "Encoders: "
+        + ", ".join(f"{m} `{n}`" for m, n in enc.items())
+        + ", lyrics as named per row, all at their default options but the width."
+    )
+    pools = {(r["evaluation"]["pool"], r["evaluation"]["draws"], r["evaluation"]["pool_seed"]) for r in done}
+    pool, draws, seed = next(iter(pools))
+    where = f"pools of {pool:,} candidates, {draws} draws, pool seed {seed}" if pool else "the whole test split"
+    lines.append(f"Evaluation: the test split, {where} (the same pools for every cell); `±` is the sd over seeds.")
+    minutes = [r["train"]["epoch_seconds"] / 60 for r in done if r["train"].get("epochs_trained")]
+    if minutes:
+        lines.append(
+            f"Training time of a trained cell: median {statistics.median(minutes):.0f} min (its epochs with validation; "
+            "no-training cells `cca` and `random` take minutes)."
+        )
+    dates = sorted(r["finished"][:10] for r in done)
+    when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+    lines.append(f"Measured {when} on {machine_line(done[-1]['machine'], date=False)}.")
+    return "\n".join(f"- {x}" for x in lines)
+
+
+def speed_block(section: str, root: Path = SPEED) -> str:
+    """A speed section's table, the command and machine it was measured with, and its notes."""
+    command = speed.command_for(section)
+    result = read_json(Path(root) / f"{section}.json")
+    if result is None:
+        return f"{NOT_RUN}: `{command}`"
+    out = [table(result["columns"], result["rows"], right_from=result.get("right_from", 1))]
+    for note in result.get("notes", []):
+        out.append(f"- {note}")
+    out.append(f"- Measured on {machine_line(result['machine'])}: `{result.get('command', command)}`")
+    return "\n\n".join(out[:1]) + ("\n\n" + "\n".join(out[1:]) if len(out) > 1 else "")
+
+
+def blocks(quality_root: Path = QUALITY, speed_root: Path = SPEED) -> dict[str, str]:
+    """Every generated block by marker name."""
+    cells = quality.grid()
+    results = load_results(quality_root)
+    out = {
+        "quality-setup": setup_block(results, cells),
+        "quality-mrr": main_table(results, cells, "MRR"),
+        "quality-medr": main_table(results, cells, "MedR", commands=False),
+        "quality-evidence": evidence_table(results, cells),
+    }
+    for section in speed.SECTIONS:
+        out[f"speed-{section}"] = speed_block(section, speed_root)
+    return out
+
+
+def fill(text: str, generated: Mapping[str, str]) -> str:
+    """`text` with every marked block replaced; a block name without markers is an error."""
+    present = set(MARKER.findall(text))
+    absent = sorted(set(generated) - present)
+    if absent:
+        raise SystemExit(
+            f"markers missing in the page for: {', '.join(absent)} (add {BEGIN.format(absent[0])} ... {END.format(absent[0])})"
+        )
+
+    def replace(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in generated:
+            return m.group(0)
+        return f"{BEGIN.format(name)}\n{generated[name]}\n{END.format(name)}"
+
+    return MARKER.sub(replace, text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--doc", type=Path, default=DOC, help="the page to update (default docs/benchmarks.md)")
+    ap.add_argument("--check", action="store_true", help="only tell whether the page is up to date")
+    args = ap.parse_args(argv)
+    text = args.doc.read_text(encoding="utf-8")
+    new = fill(text, blocks())
+    if args.check:
+        if new != text:
+            print(f"{args.doc} is out of date: run {PYTHON} benchmarks/report.py")
+            return 1
+        print(f"{args.doc} is up to date")
+        return 0
+    if new != text:
+        tmp = args.doc.with_name(f".{args.doc.name}.tmp")
+        tmp.write_text(new, encoding="utf-8")
+        tmp.replace(args.doc)
+        print(f"updated {args.doc}")
+    else:
+        print(f"{args.doc} already up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

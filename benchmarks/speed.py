@@ -1,0 +1,739 @@
+"""Speed and memory on this machine, each beside the obvious alternative measured in the same run.
+
+    .venv/bin/python benchmarks/speed.py                    # every section (about an hour)
+    .venv/bin/python benchmarks/speed.py --only search      # one section (repeatable)
+    .venv/bin/python benchmarks/report.py                   # tables into docs/benchmarks.md
+
+Sections, each writing `benchmarks/results/speed/<section>.json`:
+
+- `build`: `ugaar-kit dataset build` on LMD songs, passages per second (1 and all cores);
+- `train`: training samples per second per objective (encoders forward+backward, loss, Adam),
+  and one deep-CCA training step with our loss against cca_zoo's `CCALoss` on the same encoders
+  and batches;
+- `dcca`: the deep-CCA loss alone, forward+backward, ours against cca_zoo's, and what each returns;
+- `frontend`: decoding and log-mel of the dataset's audio, the `cnn` audio encoder's front end
+  (soundfile + torchaudio) against librosa with the same parameters, and how far they differ;
+- `embed`: `embed` of 1,000 and 10,000 dataset files (audio and sheet) with a run of the
+  real encoders: files/s, audio seconds/s, peak memory;
+- `search`: exact top-10 cosine search at 10^4, 10^5, 10^6 stored rows (NumPy, in memory and
+  from HDF5) against a full argsort, and faiss when importable;
+- `objectives`, `lyrics`: the figures of benchmarks/objectives.py and benchmarks/lyrics_encoders.py.
+
+The optional comparisons need the `bench` extra (`pip install librosa cca-zoo` into .venv);
+without them the section says so. Timings depend on what else runs: the notes say how busy
+the machine was (load average) when a section ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from records import LMD, PYTHON, SPEED, machine, now, read_json, write_json
+
+SECTIONS = ("build", "train", "dcca", "frontend", "embed", "search", "objectives", "lyrics")
+FORMAT = "ugaar-kit-benchmark-speed"
+
+
+def command_for(section: str) -> str:
+    return f"{PYTHON} benchmarks/speed.py --only {section}"
+
+
+def load_note() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min) / {five:.1f} (5 min) on {os.cpu_count()} cores when this section ended"
+
+
+def record(
+    section: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], notes: Sequence[str], data: Any, **extra: Any
+) -> dict[str, Any]:
+    """A section's result: the table as shown (strings), notes, raw figures, machine, command."""
+    return {
+        "format": FORMAT,
+        "section": section,
+        "command": command_for(section),
+        "columns": list(columns),
+        "rows": [[str(x) for x in row] for row in rows],
+        "notes": [*notes, load_note()],
+        "data": data,
+        "machine": machine(),
+        "finished": now(),
+        **extra,
+    }
+
+
+def best_of(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> tuple[float, float]:
+    """(median, min) wall seconds of `fn` over `repeats` calls after `warmup` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), min(times)
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    """A figure with `digits` significant digits, thousands separated."""
+    if x == 0 or not (abs(x) < 1e15):
+        return f"{x:g}"
+    from math import floor, log10
+
+    decimals = max(0, digits - 1 - int(floor(log10(abs(x)))))
+    return f"{x:,.{decimals}f}"
+
+
+# -- the dataset the sections read ---------------------------------------------------------
+def dataset(args: argparse.Namespace) -> Path:
+    """`--data`, or the quality benchmark's dataset (built when missing)."""
+    import quality
+
+    if args.data is not None:
+        return args.data
+    return quality.ensure_dataset(quality.dataset_folder(args.songs), args.songs, LMD, 1)
+
+
+# -- build -------------------------------------------------------------------------------
+def section_build(args: argparse.Namespace) -> dict[str, Any]:
+    """Build `--build-songs` songs from scratch with one worker and with one per core."""
+    import quality
+
+    rows, data = [], []
+    cores = os.cpu_count() or 1
+    for workers in sorted({1, cores}):
+        with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
+            out = Path(tmp) / "ds"
+            cmd = quality.build_command(LMD, out, args.build_songs, workers)
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            seconds = time.perf_counter() - t0
+            info = read_json(out / "dataset.json") or {}
+            passages = int(info.get("passages", 0))
+            size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+        rows.append(
+            [workers, args.build_songs, passages, f"{seconds:.1f}", fmt(passages / seconds), f"{size / 2**20:.0f}"]
+        )
+        data.append(
+            {"workers": workers, "songs": args.build_songs, "passages": passages, "seconds": seconds, "bytes": size}
+        )
+    notes = [
+        "A passage is one lyric line: engraved with verovio and rasterised (resvg) to a PNG, synthesized to a WAV, "
+        "its lyrics normalized; wall time of the whole command, start-up included.",
+    ]
+    return record("build", ["workers", "songs", "passages", "seconds", "passages/s", "MiB written"], rows, notes, data)
+
+
+# -- train -------------------------------------------------------------------------------
+TRAIN_CASES = (
+    ("dcca", ("audio", "sheet"), None),
+    ("contrastive", ("audio", "sheet"), None),
+    ("dcca", ("audio", "sheet", "lyrics"), "doc2vec"),
+    ("contrastive", ("audio", "sheet", "lyrics"), "doc2vec"),
+    ("ugaar", ("audio", "sheet", "lyrics"), "doc2vec"),
+    ("ugaar", ("audio", "sheet", "lyrics"), "transformer"),
+)
+
+
+def prepared_trainer(cell: Any, ctx: Any, folder: Path) -> Any:
+    """A `Trainer` for a quality cell, prepared (encoders fitted, feature caches built)."""
+    import quality
+    from rich.console import Console
+
+    from ugaar_kit.training.trainer import Trainer
+
+    config = quality.run_config(cell, ctx, folder, resume=False)
+    trainer = Trainer(config, ctx.registry, console=Console(file=open(os.devnull, "w")), progress=False)  # noqa: SIM115
+    trainer.prepare()
+    return trainer
+
+
+def timed_steps(step: Callable[[list[int]], Any], batches: Sequence[list[int]], steps: int) -> list[float]:
+    """Seconds of each of `steps` calls of `step` after one warm-up step."""
+    step(list(batches[0]))
+    times = []
+    for b in batches[1 : steps + 1]:
+        t0 = time.perf_counter()
+        step(list(b))
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def section_train(args: argparse.Namespace) -> dict[str, Any]:
+    """Samples/s of training steps per objective on the quality benchmark's budget and data."""
+    import quality
+    import torch
+
+    from ugaar_kit.discovery import get_registry
+    from ugaar_kit.training.loader import bucket_batches
+
+    data = dataset(args)
+    ctx = quality.Context(data=data, registry=get_registry(), workers=args.workers, cache_dir=args.cache_dir)
+    b = ctx.budget
+    rows, records, notes = [], [], []
+    compared: dict[str, Any] | None = None
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
+        for n, (objective, mods, lyrics) in enumerate(TRAIN_CASES):
+            cell = quality.Cell(objective, mods, lyrics, "base", 0)
+            trainer = prepared_trainer(cell, ctx, Path(tmp) / f"run{n}")
+            try:
+                batches = bucket_batches(trainer.train_lengths, b.batch_size, 0, 0, drop_last=True)
+                torch.manual_seed(0)
+                times = timed_steps(trainer.step, batches, args.steps)
+                rate = b.batch_size / statistics.median(times)
+                label = f"{objective}, {'+'.join(mods)}" + (f" ({lyrics})" if lyrics else "")
+                epoch_min = len(trainer.train_items) / rate / 60
+                rows.append([label, b.batch_size, f"{statistics.median(times):.2f}", fmt(rate), f"{epoch_min:.1f}"])
+                records.append({"case": label, "batch": b.batch_size, "step_seconds": times, "samples_per_s": rate})
+                if objective == "dcca" and mods == ("audio", "sheet"):
+                    compared = compare_training_step(trainer, batches, args.steps)
+            finally:
+                trainer.close()
+    columns = ["objective, modalities", "batch", "s/step", "samples/s", "min/epoch (train split)"]
+    if compared is not None:
+        if "error" in compared:
+            notes.append(f"cca_zoo comparison not run: {compared['error']}")
+        else:
+            notes.append(
+                f"Same encoders (audio `cnn` + sheet `cnn`), same batches of {b.batch_size}: a deep-CCA training step with our "
+                f"`dcca` loss takes {compared['ours_s']:.2f} s, with cca_zoo {compared['version']} `CCALoss` {compared['theirs_s']:.2f} s "
+                f"(ours/theirs time ratio {compared['ours_s'] / compared['theirs_s']:.2f}): the encoders dominate a step."
+            )
+    notes.append(
+        f"Median of {args.steps} steps after one warm-up, {args.threads} torch thread(s), features read from the cache; "
+        f"budget of the quality cells (batch {b.batch_size}, encoders' width {b.dim}). min/epoch = training items / samples/s."
+    )
+    return record("train", columns, rows, notes, {"cases": records, "cca_zoo": compared})
+
+
+def compare_training_step(trainer: Any, batches: Sequence[list[int]], steps: int) -> dict[str, Any]:
+    """Our `dcca` training step against the same step with cca_zoo's `CCALoss` as the loss."""
+    try:
+        import cca_zoo
+        from cca_zoo.deep.objectives import CCALoss
+    except ImportError:
+        return {"error": "cca_zoo is not installed (pip install cca-zoo, the bench extra)"}
+    loss_fn = CCALoss()
+
+    def theirs(indices: list[int]) -> None:
+        inputs = trainer.train_data.batch(indices, trainer.encoders, trainer.device)
+        views = [trainer.models[m](inputs[m]).float() for m in ("audio", "sheet")]
+        trainer.optimizers.step("main", loss_fn(views))
+
+    ours_t = timed_steps(trainer.step, batches, steps)
+    theirs_t = timed_steps(theirs, batches, steps)
+    return {
+        "version": cca_zoo.__version__,
+        "ours_s": statistics.median(ours_t),
+        "theirs_s": statistics.median(theirs_t),
+        "ours": ours_t,
+        "theirs": theirs_t,
+    }
+
+
+# -- dcca loss ---------------------------------------------------------------------------
+def section_dcca(args: argparse.Namespace) -> dict[str, Any]:
+    """Deep-CCA loss forward+backward, ours against cca_zoo's, on correlated random views."""
+    import torch
+    from ugaar_kit_plugins.objective_dcca.objective import DeepCCA
+
+    try:
+        import cca_zoo
+        from cca_zoo.deep.objectives import CCALoss
+    except ImportError:
+        cca_zoo = None
+    rows, data = [], []
+    for batch, dim in ((256, 32), (1024, 128), (4096, 128)):
+        torch.manual_seed(0)
+        latent = torch.randn(batch, dim)
+        views = {m: (latent + torch.randn(batch, dim)).requires_grad_() for m in ("audio", "sheet")}
+        ours = DeepCCA.from_options({}, {m: dim for m in views})
+
+        def run_ours(ours: Any = ours, views: dict = views) -> float:
+            for v in views.values():
+                v.grad = None
+            out = ours.loss(views)["objective"]
+            out.backward()
+            return float(out.detach())
+
+        t_ours, _ = best_of(run_ours, args.repeats)
+        value_ours = run_ours()
+        row: dict[str, Any] = {"batch": batch, "dim": dim, "ours_ms": 1000 * t_ours, "ours_value": value_ours}
+        if cca_zoo is not None:
+            theirs = CCALoss()
+
+            def run_theirs(theirs: Any = theirs, views: dict = views) -> float:
+                for v in views.values():
+                    v.grad = None
+                out = theirs([views["audio"], views["sheet"]])
+                out.backward()
+                return float(out.detach())
+
+            t_theirs, _ = best_of(run_theirs, args.repeats)
+            row.update({"theirs_ms": 1000 * t_theirs, "theirs_value": run_theirs()})
+            # the same correlations through both: ours sums rho, cca_zoo's sums rho^2
+            with torch.no_grad():
+                rho = canonical_correlations(views["audio"].double(), views["sheet"].double(), 1e-3)
+            row.update({"sum_rho": float(rho.sum()), "sum_rho2": float((rho**2).sum())})
+        data.append(row)
+        shown = [f"{batch} x {dim}", f"{row['ours_ms']:.1f}", f"{value_ours:.2f}"]
+        if "theirs_ms" in row:
+            shown += [
+                f"{row['theirs_ms']:.1f}",
+                f"{row['theirs_value']:.2f}",
+                f"{row['ours_ms'] / row['theirs_ms']:.2f}",
+            ]
+        else:
+            shown += ["–", "–", "–"]
+        rows.append(shown)
+    notes = [
+        "Loss forward+backward on two float32 views (latent + noise), median of repeats, "
+        f"{args.threads} torch thread(s). Ours whitens in float64 with a ridge of 1e-3 and returns minus the total "
+        "canonical correlation (Andrew et al.); cca_zoo's `CCALoss` works in the input dtype with a ridge of 1e-6 and "
+        "returns minus the sum of *squared* correlations.",
+    ]
+    if cca_zoo is None:
+        notes.append("cca_zoo is not installed: only our loss was timed (pip install cca-zoo, the bench extra).")
+    else:
+        last = data[1]
+        notes.append(
+            f"At {last['batch']} x {last['dim']} the canonical correlations sum to {last['sum_rho']:.2f} (squares: "
+            f"{last['sum_rho2']:.2f}); the two losses return {last['ours_value']:.2f} and {last['theirs_value']:.2f} (cca_zoo "
+            f"{cca_zoo.__version__})."
+        )
+    columns = ["batch x dim", "ours ms", "ours value", "cca_zoo ms", "cca_zoo value", "time ratio ours/cca_zoo"]
+    return record("dcca", columns, rows, notes, data)
+
+
+def canonical_correlations(a: Any, b: Any, ridge: float) -> Any:
+    """The canonical correlations `(dim,)` of `a` and `b` `(N, dim)` with a ridge on each covariance."""
+    import torch
+
+    a = a - a.mean(0)
+    b = b - b.mean(0)
+    n = a.shape[0] - 1
+    eye = torch.eye(a.shape[1], dtype=a.dtype)
+    saa, sbb, sab = a.T @ a / n + ridge * eye, b.T @ b / n + ridge * eye, a.T @ b / n
+
+    def inv_sqrt(s: Any) -> Any:
+        w, v = torch.linalg.eigh(s)
+        return v @ torch.diag(w.clamp_min(1e-12).rsqrt()) @ v.T
+
+    return torch.linalg.svdvals(inv_sqrt(saa) @ sab @ inv_sqrt(sbb))
+
+
+# -- audio front end ---------------------------------------------------------------------
+def section_frontend(args: argparse.Namespace) -> dict[str, Any]:
+    """Decode + log-mel of dataset WAVs: the audio `cnn` encoder's front end against librosa."""
+    import numpy as np
+    import torch
+
+    from ugaar_kit.dataset import DatasetFolder
+    from ugaar_kit.discovery import get_registry
+
+    enc = get_registry().encoder("audio", "cnn")()
+    o = enc.options
+    paths = [it.audio for it in DatasetFolder(dataset(args)).items if it.audio is not None][: args.clips]
+    import soundfile
+
+    seconds = sum(soundfile.info(str(p)).duration for p in paths)
+
+    def ours() -> list[Any]:
+        return [enc.featurize(enc.load_item(p)) for p in paths]
+
+    def ours_mel_only(waves: list[Any]) -> Callable[[], list[Any]]:
+        return lambda: [enc.featurize(w) for w in waves]
+
+    waves = [enc.load_item(p) for p in paths]
+    t_ours, _ = best_of(ours, 3)
+    t_ours_mel, _ = best_of(ours_mel_only(waves), 3)
+    rows = [
+        ["ours: soundfile + torchaudio log-mel", f"{t_ours:.2f}", fmt(seconds / t_ours), fmt(len(paths) / t_ours), ""],
+        [
+            "ours: log-mel only (decoded)",
+            f"{t_ours_mel:.2f}",
+            fmt(seconds / t_ours_mel),
+            fmt(len(paths) / t_ours_mel),
+            "",
+        ],
+    ]
+    data: dict[str, Any] = {"clips": len(paths), "audio_seconds": seconds, "ours_s": t_ours, "ours_mel_s": t_ours_mel}
+    notes = [
+        f"{len(paths)} dataset passages ({seconds / len(paths):.1f} s each on average, WAV at {o.sample_rate} Hz), one clip "
+        f"at a time, {args.threads} torch thread(s), median of 3 passes after a warm-up. Both sides compute {o.n_mels} mel "
+        f"bands (HTK scale, no filter norm) of the power spectrum, n_fft {o.n_fft}, hop {o.hop}, {o.f_min:g}-{o.f_max:g} Hz, "
+        "dB with an 80 dB floor below the peak, then standardise each clip.",
+    ]
+    try:
+        import librosa
+    except ImportError:
+        notes.append("librosa is not installed: pip install librosa (the bench extra) to compare.")
+        return record("frontend", ["front end", "seconds", "audio s/s", "clips/s", "ratio to ours"], rows, notes, data)
+
+    def lib_features(y: Any) -> Any:
+        s = librosa.feature.melspectrogram(
+            y=y,
+            sr=o.sample_rate,
+            n_fft=o.n_fft,
+            hop_length=o.hop,
+            n_mels=o.n_mels,
+            fmin=o.f_min,
+            fmax=o.f_max,
+            power=2.0,
+            htk=True,
+            norm=None,
+            center=True,
+            pad_mode="constant",
+        )
+        db = librosa.power_to_db(s, ref=1.0, amin=1e-10, top_db=80.0)
+        return (db - db.mean()) / max(float(db.std()), 1e-3)
+
+    def theirs() -> list[Any]:
+        return [lib_features(librosa.load(str(p), sr=o.sample_rate, mono=True)[0]) for p in paths]
+
+    np_waves = [w.numpy() for w in waves]
+    t_lib, _ = best_of(theirs, 3)
+    t_lib_mel, _ = best_of(lambda: [lib_features(w) for w in np_waves], 3)
+    mine = ours()
+    diff = max(float(np.abs(m.numpy() - lib_features(w)).max()) for m, w in zip(mine, np_waves))
+    rows[0][-1] = rows[1][-1] = "1"
+    rows.append(
+        [
+            "librosa: load + melspectrogram",
+            f"{t_lib:.2f}",
+            fmt(seconds / t_lib),
+            fmt(len(paths) / t_lib),
+            f"{t_lib / t_ours:.2f}",
+        ]
+    )
+    rows.append(
+        [
+            "librosa: log-mel only (decoded)",
+            f"{t_lib_mel:.2f}",
+            fmt(seconds / t_lib_mel),
+            fmt(len(paths) / t_lib_mel),
+            f"{t_lib_mel / t_ours_mel:.2f}",
+        ]
+    )
+    notes.append(
+        f"Largest difference between the two standardised spectrograms over all clips: {diff:.2g} (in units of each "
+        f"clip's standard deviation). librosa {librosa.__version__}. Ratio: librosa's time over ours (above 1: ours is faster)."
+    )
+    data.update({"librosa_s": t_lib, "librosa_mel_s": t_lib_mel, "max_abs_diff": diff, "librosa": librosa.__version__})
+    del torch
+    return record(
+        "frontend", ["front end", "seconds", "audio s/s", "clips/s", "librosa time / ours"], rows, notes, data
+    )
+
+
+# -- embed -------------------------------------------------------------------------------
+def embed_run(args: argparse.Namespace, data: Path, folder: Path) -> Path:
+    """`--run`, else the quality benchmark's untrained cell `contrastive-asl-doc2vec-random-s0`
+    when it is trained, else such a run trained here (0 epochs: the speed of a trained run)."""
+    import quality
+
+    from ugaar_kit.discovery import get_registry
+    from ugaar_kit.training.trainer import train
+
+    if args.run is not None:
+        return args.run
+    cell = quality.Cell("contrastive", quality.ASL, "doc2vec", "random", 0)
+    existing = quality.cell_folder(quality.QUALITY, cell) / quality.RUN
+    if (existing / "model.pt").is_file():
+        return existing
+    ctx = quality.Context(data=data, registry=get_registry(), workers=args.workers)
+    config = quality.run_config(cell, ctx, folder, resume=False)
+    from rich.console import Console
+
+    train(config, ctx.registry, console=Console(file=open(os.devnull, "w")), progress=False)  # noqa: SIM115
+    return folder
+
+
+def link_files(items: Sequence[Any], n: int, out: Path) -> float:
+    """Hard links (copies across file systems) to the audio and sheet files of the first items,
+    `n` files in all; returns the seconds of audio linked."""
+    import soundfile
+
+    seconds, count = 0.0, 0
+    for it in items:
+        for src in (it.audio, it.sheet):
+            if src is None or count >= n:
+                continue
+            dst = out / src.parent.name / src.name.replace(".", f"-{src.parent.parent.name}.", 1)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+            if src == it.audio:
+                seconds += soundfile.info(str(src)).duration
+            count += 1
+        if count >= n:
+            break
+    if count < n:
+        raise SystemExit(f"the dataset has only {count} audio and sheet files, {n} asked for")
+    return seconds
+
+
+def section_embed(args: argparse.Namespace) -> dict[str, Any]:
+    """`embed` of 1k and 10k dataset files in a child process: files/s, audio s/s, peak memory."""
+    import embed as embed_bench
+
+    from ugaar_kit.dataset import DatasetFolder
+
+    data = dataset(args)
+    items = DatasetFolder(data).items
+    rows, records = [], []
+    with tempfile.TemporaryDirectory(prefix="bench-embed-") as tmp:
+        run = embed_run(args, data, Path(tmp) / "run")
+        for n in args.embed_files:
+            folder = Path(tmp) / f"files{n}"
+            audio = link_files(items, n, folder)
+            r = embed_bench.embed_pass(run, folder, Path(tmp) / f"emb{n}.h5", args.embed_workers, 64, real=True)
+            r.update({"n": n, "audio_linked": audio, "store_mib": (Path(tmp) / f"emb{n}.h5").stat().st_size / 2**20})
+            records.append(r)
+            rows.append(
+                [
+                    f"{n:,}",
+                    f"{r['seconds']:.0f}",
+                    fmt(r["files"] / r["seconds"]),
+                    fmt(r["audio_seconds"] / r["seconds"]),
+                    f"{r['rss_peak_mb']:.0f}",
+                    f"{r['worker_peak_mb']:.0f}",
+                    f"{r['store_mib']:.1f}",
+                ]
+            )
+        writer = embed_bench.writer_alone(args.writer_rows, 128, 4, 256, Path(tmp)) if args.writer_rows else None
+    notes = [
+        f"Half audio (WAV passages, {records[0]['audio_linked'] / max(1, records[0]['n'] // 2):.1f} s each on average), half "
+        f"sheet PNGs of the quality dataset, embedded by `embed_paths` in a child process with {args.embed_workers} loader "
+        f"worker(s), batch 64, one torch thread, with an untrained run of the quality cells' encoders (audio `cnn`, sheet "
+        "`cnn`, lyrics `doc2vec`; speed does not depend on training). Peak memory is the largest resident set (ru_maxrss) "
+        "of the process, and of its loader workers.",
+    ]
+    if writer is not None:
+        notes.append(
+            f"The store writer alone (benchmarks/embed.py): {writer['rows']:,} rows of 128 float32 (4 rows a file, 256 "
+            f"rows a commit) in {writer['seconds']:.1f} s, {writer['rows'] / writer['seconds']:,.0f} rows/s, "
+            f"{writer['mib']:.0f} MiB on disk."
+        )
+    columns = ["files", "seconds", "files/s", "audio s/s", "peak MiB", "worker peak MiB", "store MiB"]
+    return record("embed", columns, rows, notes, {"passes": records, "writer": writer})
+
+
+# -- search ------------------------------------------------------------------------------
+def cycling(queries: Any) -> Callable[[Callable[[Any], Any]], Callable[[], Any]]:
+    """`one(fn)`: a call of `fn` on the next query `(1, D)` of `queries` each time, in turn."""
+    counter = iter(range(10**12))
+
+    def one(fn: Callable[[Any], Any]) -> Callable[[], Any]:
+        return lambda: fn(queries[next(counter) % len(queries)][None])
+
+    return one
+
+
+def section_search(args: argparse.Namespace) -> dict[str, Any]:
+    """Top-10 exact cosine search: blocked NumPy (in memory, from HDF5) against a full argsort."""
+    import h5py
+    import numpy as np
+
+    from ugaar_kit.search import normalize_rows, top_k
+
+    dim, k = args.dim, 10
+    rng = np.random.default_rng(0)
+    rows, data = [], []
+    try:
+        import faiss  # type: ignore[import-not-found]
+    except ImportError:
+        faiss = None
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
+        for n in args.search_rows:
+            stored = rng.standard_normal((n, dim), dtype=np.float32)
+            queries = rng.standard_normal((args.queries, dim), dtype=np.float32)
+            path = Path(tmp) / f"rows{n}.h5"
+            with h5py.File(path, "w") as f:
+                f.create_dataset("e", data=stored, chunks=(min(n, 4096), dim))
+            one = cycling(queries)
+            unit = normalize_rows(stored)
+
+            def prenormalised(q: np.ndarray, unit: np.ndarray = unit) -> Any:
+                scores = normalize_rows(q) @ unit.T
+                return np.argpartition(-scores, k - 1, axis=1)[:, :k]
+
+            def argsort_all(q: np.ndarray, stored: np.ndarray = stored) -> Any:
+                scores = normalize_rows(q) @ normalize_rows(stored).T
+                return np.argsort(-scores, axis=1)[:, :k]
+
+            cases: list[tuple[str, Callable[[], Any]]] = [
+                ("ugaar_kit.search.top_k, rows in memory", one(lambda q, s=stored: top_k(q, s, k))),
+            ]
+            with h5py.File(path, "r") as f:
+                ds = f["e"]
+                cases.append(("ugaar_kit.search.top_k, rows read from HDF5", one(lambda q, ds=ds: top_k(q, ds, k))))
+                cases.append(("alternative: full scores + np.argsort", one(argsort_all)))
+                cases.append(("rows normalised once: one matmul + argpartition", one(prenormalised)))
+                if faiss is not None:
+                    index = faiss.IndexFlatIP(dim)
+                    index.add(normalize_rows(stored))
+                    cases.append(("faiss IndexFlatIP", one(lambda q, index=index: index.search(normalize_rows(q), k))))
+                reps = max(5, min(args.queries, int(2e7 / n)))
+                base = None
+                for label, fn in cases:
+                    t, _ = best_of(fn, reps, warmup=2)
+                    base = base or t
+                    rows.append([f"{n:,}", label, f"{1000 * t:.2f}", f"{t / base:.2f}"])
+                    data.append({"rows": n, "case": label, "ms_per_query": 1000 * t, "repeats": reps})
+                batch = queries[: args.queries]
+                t, _ = best_of(lambda b=batch, s=stored: top_k(b, s, k), 3)
+                rows.append(
+                    [
+                        f"{n:,}",
+                        f"top_k, {len(batch)} queries at once, per query",
+                        f"{1000 * t / len(batch):.3f}",
+                        f"{t / len(batch) / base:.2f}",
+                    ]
+                )
+                data.append(
+                    {"rows": n, "case": "batched", "ms_per_query": 1000 * t / len(batch), "queries": len(batch)}
+                )
+    notes = [
+        f"Top {k} by cosine over float32 rows of {dim} dimensions, one query at a time (median over repeats), "
+        f"NumPy with {blas_threads()}. Ratio: time over the first row of the same size.",
+        "`top_k` normalises every stored row on every call (a store keeps raw embeddings); the row 'rows normalised once' "
+        "is the cost of the same search on rows normalised in advance, i.e. what caching unit rows would save.",
+        "faiss is not installed: no faiss rows (pip install 'ugaar-kit[faiss]')."
+        if faiss is None
+        else "faiss flat index: exact inner product.",
+    ]
+    return record("search", ["stored rows", "method", "ms/query", "ratio"], rows, notes, data, right_from=2)
+
+
+def blas_threads() -> str:
+    """`openblas, 2 threads`: NumPy's BLAS and its thread count, as threadpoolctl sees them."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "its default BLAS threads"
+    info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    return ", ".join(f"{i['internal_api']} {i['num_threads']} thread(s)" for i in info) or "no BLAS pool found"
+
+
+# -- the figures of the other benchmark scripts ------------------------------------------
+def section_objectives(args: argparse.Namespace) -> dict[str, Any]:
+    import objectives
+
+    rows = objectives.measure(batch=1024, dim=128, threads=args.threads, repeats=args.repeats, items=10_000)
+    notes = [
+        f"benchmarks/objectives.py: loss forward+backward on random float32 views, median of {args.repeats} after a "
+        f"warm-up, {args.threads} torch thread(s) (`{PYTHON} benchmarks/objectives.py` prints the same table).",
+    ]
+    return record(
+        "objectives",
+        ["case", "size", "ms"],
+        [[n, s, f"{ms:.1f}"] for n, s, ms in rows],
+        notes,
+        [{"case": n, "size": s, "ms": ms} for n, s, ms in rows],
+        right_from=2,
+    )
+
+
+def section_lyrics(args: argparse.Namespace) -> dict[str, Any]:
+    import lyrics_encoders
+
+    described, rows = lyrics_encoders.measure_all(n_lines=10_000, batch=32, threads=args.threads)
+    notes = [
+        f"benchmarks/lyrics_encoders.py on {described}; parameters (trainable / total), Doc2vec fit time, featurize "
+        "items/s one at a time, forward items/s at batch 32 (eval, no gradient) and forward+backward items/s "
+        f"(`{PYTHON} benchmarks/lyrics_encoders.py` prints the same table).",
+    ]
+    return record("lyrics", list(lyrics_encoders.HEADER), rows, notes, rows)
+
+
+RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "build": section_build,
+    "train": section_train,
+    "dcca": section_dcca,
+    "frontend": section_frontend,
+    "embed": section_embed,
+    "search": section_search,
+    "objectives": section_objectives,
+    "lyrics": section_lyrics,
+}
+assert tuple(RUNNERS) == SECTIONS
+
+
+@contextlib.contextmanager
+def shared_caches(section: str, args: argparse.Namespace) -> Iterator[None]:
+    """Hold quality.py's lock while a section trains on the dataset's own feature caches: HDF5
+    refuses a cache another process has open."""
+    import quality
+
+    if section != "train" or args.cache_dir is not None:
+        yield
+        return
+    with quality.exclusive(quality.QUALITY):
+        yield
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", action="append", choices=SECTIONS, default=[], help="sections to run (default: all)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--data", type=Path, default=None, help="dataset folder (default: the quality benchmark's)")
+    ap.add_argument("--songs", type=int, default=300, help="songs of the default dataset")
+    ap.add_argument("--workers", type=int, default=None, help="feature-cache processes when a run is prepared")
+    ap.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="feature caches of the train section (default: the dataset's, which quality.py must not be using)",
+    )
+    ap.add_argument("--build-songs", type=int, default=30, help="songs built by the build section")
+    ap.add_argument("--steps", type=int, default=5, help="training steps timed per objective")
+    ap.add_argument("--repeats", type=int, default=20, help="repeats of the loss timings")
+    ap.add_argument("--clips", type=int, default=200, help="audio clips of the frontend section")
+    ap.add_argument(
+        "--run", type=Path, default=None, help="run folder for the embed section (default: an untrained run)"
+    )
+    ap.add_argument("--embed-files", type=int, nargs="+", default=[1000, 10000], help="files embedded per pass")
+    ap.add_argument("--embed-workers", type=int, default=1, help="loader workers of embed")
+    ap.add_argument("--writer-rows", type=int, default=500_000, help="rows through the store writer alone (0: skip)")
+    ap.add_argument("--queries", type=int, default=100, help="queries of the search section")
+    ap.add_argument("--dim", type=int, default=128, help="width of the stored rows in the search section")
+    ap.add_argument(
+        "--search-rows", type=int, nargs="+", default=[10**4, 10**5, 10**6], help="stored rows of the search section"
+    )
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    for section in args.only or SECTIONS:
+        print(f"{section}: running")
+        t0 = time.perf_counter()
+        with shared_caches(section, args):
+            result = RUNNERS[section](args)
+        result["seconds"] = round(time.perf_counter() - t0, 1)
+        write_json(result, SPEED / f"{section}.json")
+        print(f"{section}: {result['seconds']:.0f} s, written to {SPEED / f'{section}.json'}")
+        for row in result["rows"]:
+            print("  " + " | ".join(row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

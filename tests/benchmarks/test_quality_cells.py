@@ -1,0 +1,123 @@
+"""The quality benchmark's cell bookkeeping: the grid, `--only`/`--seeds`, cell states, the lock."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import quality
+from quality import ASL, Cell
+
+
+def test_the_grid_holds_every_table_cell_once() -> None:
+    cells = quality.grid()
+    names = [c.name for c in cells]
+    assert len(names) == len(set(names)) == 42  # (8 main + 2 random + 4 evidence-only) x 3 seeds
+    # main table: 4 objectives x 2 lyrics encoders, three modalities, per seed
+    main = [c for c in cells if "main" in c.groups()]
+    assert len(main) == 24
+    assert {(c.objective, c.lyrics) for c in main} == {
+        (o, lyr) for o in quality.OBJECTIVES for lyr in quality.LYRICS_ENCODERS
+    }
+    # the UGAAR evidence grid: two-modality baselines, three-modality baselines, UGAAR and ablations
+    evidence = {c.config for c in cells if "evidence" in c.groups()}
+    assert evidence == {
+        "contrastive-as",
+        "dcca-as",
+        "contrastive-asl-doc2vec",
+        "dcca-asl-doc2vec",
+        "ugaar-asl-doc2vec",
+        "ugaar-asl-doc2vec-adv0",
+        "ugaar-asl-doc2vec-transfer0",
+    }
+    two = [c for c in cells if c.modalities == ("audio", "sheet")]
+    assert all(c.lyrics is None for c in two)
+
+
+def test_cell_names_options_and_epochs_follow_the_variant() -> None:
+    budget = quality.Budget(epochs=7)
+    cell = Cell("ugaar", ASL, "doc2vec", "adv0", 1)
+    assert cell.name == "ugaar-asl-doc2vec-adv0-s1"
+    assert cell.config == "ugaar-asl-doc2vec-adv0"
+    assert cell.options == {"adversarial_weight": "0"}
+    assert cell.epochs(budget) == 7
+    random = Cell("contrastive", ASL, "transformer", "random", 2)
+    assert random.name == "contrastive-asl-transformer-random-s2"
+    assert random.epochs(budget) == 0 and random.options == {}
+    assert Cell("dcca", ("audio", "sheet"), None).name == "dcca-as-s0"
+
+
+@pytest.mark.parametrize(
+    ("only", "seeds", "expected"),
+    [
+        (["ugaar"], None, 12),  # doc2vec, transformer, adv0, transfer0 x 3 seeds
+        (["ugaar"], [0], 4),
+        (["as"], [0], 2),  # the two-modality cells
+        (["random"], None, 6),
+        (["ugaar-asl-doc2vec"], None, 3),  # a seedless config: its seeds only, not the ablations
+        (["ugaar-asl-doc2vec-adv0-s2"], None, 1),
+        (["*-transformer-s1"], None, 4),  # a glob
+        (["evidence"], [1], 7),
+        (["cca", "dcca"], [0], 5),  # patterns add up: cca x 2 lyrics, dcca x 2 lyrics, dcca-as
+        ([], [2], 14),
+        (["nothing-like-this"], None, 0),
+    ],
+)
+def test_select_by_only_and_seeds(only: list[str], seeds: list[int] | None, expected: int) -> None:
+    assert len(quality.select(quality.grid(), only, seeds)) == expected
+
+
+def test_cell_state_follows_the_files_of_its_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "cell"
+    assert quality.cell_state(folder) == "pending"
+    (folder / "run").mkdir(parents=True)
+    assert quality.cell_state(folder) == "pending"  # an empty run folder: nothing to resume
+    (folder / quality.ERROR).write_text("Traceback ...")
+    assert quality.cell_state(folder) == "failed"
+    (folder / "run" / "config.toml").write_text("epochs = 3\n")
+    assert quality.cell_state(folder) == "interrupted"
+    (folder / "run" / "model.pt").write_bytes(b"x")
+    assert quality.cell_state(folder) == "trained"
+    (folder / quality.RESULT).write_text("{not json")
+    assert quality.cell_state(folder) == "trained"  # a broken result counts as none
+    (folder / quality.RESULT).write_text(json.dumps({"format": quality.FORMAT}))
+    assert quality.cell_state(folder) == "done"
+
+
+def test_one_process_at_a_time(tmp_path: Path) -> None:
+    with quality.exclusive(tmp_path):
+        (tmp_path / ".running").write_text(json.dumps({"pid": 1, "cell": "dcca-as-s0"}))
+        with pytest.raises(SystemExit, match="another quality.py runs .*dcca-as-s0"):
+            with quality.exclusive(tmp_path):
+                pass
+    with quality.exclusive(tmp_path):  # released when the first holder left
+        pass
+    assert not (tmp_path / ".running").exists()
+
+
+def test_the_pool_falls_back_to_the_whole_split_when_it_is_smaller() -> None:
+    ctx = quality.Context(data=Path("."), registry=None, pool=1000)
+    ctx.dataset = {"splits": {"test": {"candidates": 1200}}}
+    assert quality.effective_pool(ctx) == 1000
+    ctx.dataset = {"splits": {"test": {"candidates": 900}}}
+    assert quality.effective_pool(ctx) is None
+
+
+def test_the_printed_command_selects_the_same_cells() -> None:
+    command = quality.command_for(["ugaar-asl-doc2vec"])
+    assert command == ".venv/bin/python benchmarks/quality.py --only ugaar-asl-doc2vec"
+    patterns = command.split("--only ")[1:]
+    assert [c.name for c in quality.select(quality.grid(), [p.strip() for p in patterns])] == [
+        "ugaar-asl-doc2vec-s0",
+        "ugaar-asl-doc2vec-s1",
+        "ugaar-asl-doc2vec-s2",
+    ]
+
+
+def test_list_needs_no_dataset_and_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setattr(quality, "QUALITY", tmp_path)
+    assert quality.main(["--list", "--only", "ugaar", "--seeds", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "ugaar-asl-doc2vec-adv0-s0" in out and "4 pending" in out
+    assert list(tmp_path.iterdir()) == []

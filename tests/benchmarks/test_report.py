@@ -1,0 +1,159 @@
+"""report.py: tables from result files, prose around the markers kept, "not run yet" with commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import quality
+import report
+import speed
+from quality import ASL, Cell
+from records import DOC, write_json
+
+DIRS = report.DIRECTIONS
+MACHINE = {
+    "date": "2026-11-22T04:00:00+00:00",
+    "nproc": 2,
+    "cpu": "Test CPU",
+    "ram_gib": 23.4,
+    "torch": "2.14.1",
+    "torch_threads": 1,
+}
+
+
+def fake_result(cell: Cell, mrr: float, medr: float = 50.0, sha: str = "abc", epochs: int = 6) -> dict:
+    """A result.json as quality.run_cell writes it, with every direction at `mrr`."""
+    dirs = [d for d in DIRS if all(m in cell.modalities for m in d.split("->"))]
+    figures = {
+        d: {"R@1": mrr / 2, "R@5": mrr, "R@10": mrr, "MRR": mrr, "MedR": medr, "pool": 1000, "chance_MRR": 0.0075}
+        for d in dirs
+    }
+    baselines = {d: {"MRR": 0.0115, "MedR": 86.0, "pool": 1000, "chance_MRR": 0.0075} for d in dirs if "lyrics" in d}
+    budget = {**quality.Budget().__dict__, "epochs": epochs if cell.variant != "random" else 0}
+    return {
+        "format": quality.FORMAT,
+        "cell": {"name": cell.name, "config": cell.config, "variant": cell.variant, "seed": cell.seed},
+        "budget": budget,
+        "encoders": {"audio": "cnn", "sheet": "cnn"},
+        "dataset": {
+            "folder": "lmd-300",
+            "songs": 294,
+            "manifest_sha256": sha,
+            "splits": {s: {"items": 10, "songs": 2, "candidates": 9} for s in ("train", "valid", "test")},
+        },
+        "evaluation": {"split": "test", "pool": 1000, "draws": 10, "pool_seed": 0},
+        "train": {
+            "epoch_seconds": 600.0 if cell.variant != "random" else 0.0,
+            "epochs_trained": 0 if cell.variant == "random" else epochs,
+        },
+        "figures": {"directions": figures, "baselines": {"syllable_count": baselines}},
+        "machine": MACHINE,
+        "finished": "2026-11-22T05:00:00+00:00",
+    }
+
+
+def write_cells(root: Path, results: list[dict]) -> None:
+    for r in results:
+        write_json(r, root / r["cell"]["name"] / quality.RESULT)
+
+
+def test_spread_is_mean_and_sample_sd_over_seeds() -> None:
+    assert report.spread([0.2, 0.4]) == "0.300 ± 0.141"
+    assert report.spread([0.25]) == "0.250"
+    assert report.spread([]) == "–"
+    assert report.spread([80.0, 90.0, 100.0], 1) == "90.0 ± 10.0"
+
+
+def test_fill_replaces_only_what_is_between_markers() -> None:
+    text = (
+        "# Title\nprose before\n<!-- BEGIN GENERATED a -->\nold a\n<!-- END GENERATED a -->\n"
+        "middle prose\n<!-- BEGIN GENERATED b -->\n<!-- END GENERATED b -->\nprose after\n"
+    )
+    out = report.fill(text, {"a": "| new |", "b": "B"})
+    assert out == (
+        "# Title\nprose before\n<!-- BEGIN GENERATED a -->\n| new |\n<!-- END GENERATED a -->\n"
+        "middle prose\n<!-- BEGIN GENERATED b -->\nB\n<!-- END GENERATED b -->\nprose after\n"
+    )
+    assert report.fill(out, {"a": "| new |", "b": "B"}) == out  # idempotent
+    with pytest.raises(SystemExit, match="markers missing in the page for: c"):
+        report.fill(text, {"a": "x", "c": "y"})
+
+
+def test_tables_say_what_is_not_run_and_how_to_run_it(tmp_path: Path) -> None:
+    cells = quality.grid()
+    results = {}
+    for seed, mrr in ((0, 0.2), (1, 0.4)):
+        c = Cell("ugaar", ASL, "doc2vec", "base", seed)
+        results[c.name] = fake_result(c, mrr, medr=40 + 20 * seed)
+    table = report.main_table(results, cells, "MRR")
+    ugaar_row = next(line for line in table.splitlines() if line.startswith("| ugaar | doc2vec"))
+    assert ugaar_row == "| ugaar | doc2vec | 2/3 | " + " | ".join(["0.300 ± 0.141"] * 6) + " |"
+    dcca_row = next(line for line in table.splitlines() if line.startswith("| dcca | doc2vec"))
+    assert "0/3, not run yet" in dcca_row
+    chance = next(line for line in table.splitlines() if line.startswith("| chance"))
+    assert chance.count("0.0075") == 6
+    baseline = next(line for line in table.splitlines() if line.startswith("| syllable count"))
+    assert baseline.count("0.0115") == 4 and baseline.count("–") == 2  # lyrics directions only
+    assert "`.venv/bin/python benchmarks/quality.py --only ugaar-asl-doc2vec --seeds 2`" in table
+    assert "`.venv/bin/python benchmarks/quality.py --only dcca-asl-doc2vec`" in table
+    medr = report.main_table(results, cells, "MedR", commands=False)
+    assert "| ugaar | doc2vec | 2/3 | 50.0 ± 14.1 |" in medr and "Not run yet" not in medr
+    assert "| chance |  |  | 500.5 |" in medr
+
+
+def test_evidence_table_and_setup_from_result_files(tmp_path: Path) -> None:
+    write_cells(
+        tmp_path,
+        [
+            fake_result(Cell("contrastive", ("audio", "sheet"), None, "base", 0), 0.8, medr=2),
+            fake_result(Cell("ugaar", ASL, "doc2vec", "base", 0), 0.5, medr=30),
+            fake_result(Cell("ugaar", ASL, "doc2vec", "adv0", 0), 0.4, sha="other"),
+            fake_result(Cell("contrastive", ASL, "doc2vec", "random", 0), 0.01),
+        ],
+    )
+    results = report.load_results(tmp_path)
+    assert len(results) == 4
+    cells = quality.grid()
+    evidence = report.evidence_table(results, cells).splitlines()
+    two = next(line for line in evidence if line.startswith("| contrastive, audio–sheet only"))
+    assert two == "| contrastive, audio–sheet only | 1/3 | 0.800 | 0.800 | – | – | – |"
+    ugaar = next(line for line in evidence if line.startswith("| ugaar |"))
+    assert ugaar == "| ugaar | 1/3 | 0.500 | 0.500 | 0.5000 | 30.0 | 30.0 |"
+    assert any(line.startswith("| dcca, audio–sheet only | 0/3, not run yet") for line in evidence)
+    setup = report.setup_block(results, cells)
+    assert "Cells done: 4 of 42" in setup
+    assert "6 epochs, batch 64" in setup and "encoders' width 16" in setup
+    assert "pools of 1,000 candidates, 10 draws, pool seed 0" in setup
+    assert "**Warning**: the cells come from 2 different datasets" in setup  # sha 'abc' and 'other'
+    assert "2 cores (Test CPU), 23.4 GiB RAM, torch 2.14.1, 1 torch thread" in setup
+    assert "Training time of a trained cell: median 10 min" in setup  # the random cell (0 s) left out
+
+
+def test_setup_warns_when_budgets_differ(tmp_path: Path) -> None:
+    write_cells(
+        tmp_path,
+        [
+            fake_result(Cell("ugaar", ASL, "doc2vec", "base", 0), 0.5, epochs=6),
+            fake_result(Cell("ugaar", ASL, "doc2vec", "base", 1), 0.5, epochs=3),
+        ],
+    )
+    setup = report.setup_block(report.load_results(tmp_path), quality.grid())
+    assert "**Warning**: the cells differ in budget" in setup
+
+
+def test_speed_blocks_show_results_or_the_command(tmp_path: Path) -> None:
+    assert report.speed_block("search", tmp_path) == "not run yet: `.venv/bin/python benchmarks/speed.py --only search`"
+    result = speed.record("search", ["rows", "ms"], [["10,000", "0.5"]], ["a note"], {})
+    write_json(result, tmp_path / "search.json")
+    block = report.speed_block("search", tmp_path)
+    assert block.startswith("| rows | ms |\n|---|---:|\n| 10,000 | 0.5 |")
+    assert "- a note" in block and "- load average" in block
+    assert "`.venv/bin/python benchmarks/speed.py --only search`" in block
+
+
+def test_the_page_has_a_marker_for_every_block() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    names = set(report.blocks())
+    assert {f"speed-{s}" for s in speed.SECTIONS} <= names
+    report.fill(text, {name: "x" for name in names})  # raises when a marker is missing

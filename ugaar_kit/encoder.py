@@ -92,6 +92,10 @@ class Encoder(nn.Module):
     Options: ClassVar[type] = NoOptions
     extensions: ClassVar[tuple[str, ...]] = ()
     needs_fit: ClassVar[bool] = False
+    feature_options: ClassVar[tuple[str, ...] | None] = None
+    """The options `featurize` depends on (None: all); the others leave cached features valid."""
+    feature_version: ClassVar[int] = 1
+    """Raise it when `featurize` changes, so caches made by the old code are not reused."""
 
     def __init__(self, options: Any = None) -> None:
         super().__init__()
@@ -137,10 +141,13 @@ class Encoder(nn.Module):
     def feature_key(self) -> str:
         """A hash of everything `featurize` depends on: the cache key of its outputs.
 
-        Default: the encoder's name and options. An encoder whose features also depend on fitted
-        state (Doc2vec) or on only some options should override it."""
+        Default: the encoder's name, `feature_version` and its `feature_options` (all options when
+        None). An encoder whose features also depend on fitted state (Doc2vec) should override it."""
+        values = opts.to_dict(self.options)
+        if self.feature_options is not None:
+            values = {k: values[k] for k in self.feature_options}
         payload = json.dumps(
-            {"encoder": f"{self.modality}/{self.name}", "options": opts.to_dict(self.options)},
+            {"encoder": f"{self.modality}/{self.name}", "version": self.feature_version, "options": values},
             sort_keys=True,
             default=str,
         )

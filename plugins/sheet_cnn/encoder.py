@@ -7,7 +7,8 @@ width varies (at height 64 the LMD passages are 417 px wide at the median, 803 a
 percentile); a snippet wider than `max_width` is squeezed horizontally to `max_width` (never
 cropped): the rows keep their meaning (a staff line stays at the same height, so pitch is read
 the same way) while notes get closer together. Batches are padded along the width with a mask,
-and the CNN's pooling over width respects it.
+and the CNN's pooling over width respects it. The pooled output keeps order: `bins` spans of the
+real width, each averaged (see the audio `cnn` encoder for why and what it measured).
 
 The body may start from saved weights and be frozen (`weights`, `freeze`; see
 `ugaar_kit.pretrained`).
@@ -39,7 +40,10 @@ class SheetCNNOptions:
     height: int = option(64, "Height (px) every snippet is resized to, aspect kept.", min=8, max=1024)
     max_width: int = option(1024, "Wider snippets (after resizing) are squeezed to this width, never cropped.", min=8)
     channels: tuple[int, ...] = option((24, 48, 96, 96), "Channels of the conv blocks (each: 2 convs, pool 2x2).")
-    pooling: Pooling = option("mean+max", "Pooling over width: mean, max or both concatenated.")
+    pooling: Pooling = option(
+        "bins", "Pooling over width: bins (ordered span means), mean, max, or mean+max (both concatenated)."
+    )
+    bins: int = option(8, "Ordered spans of width with pooling=bins.", min=1, max=256)
     hidden: int = option(256, "Width of the head's hidden layer (0: one linear layer).", min=0, max=65536)
     dim: int = option(128, "Output width D.", min=1, max=65536)
     dropout: float = option(0.1, "Dropout in the conv blocks and the head.", min=0.0, max=0.9)
@@ -71,7 +75,7 @@ class SheetCNN(PretrainedBody, Encoder):
         super().__init__(options)
         o: SheetCNNOptions = self.options
         self.body = MaskedConvStack(o.height, o.channels, dropout=o.dropout)
-        self.pool = MaskedPool(o.pooling)
+        self.pool = MaskedPool(o.pooling, o.bins)
         self.head = DenseHead(self.pool.out_features(self.body.out_features), o.dim, o.hidden, o.dropout)
         self.init_pretrained(o.weights, o.freeze)
 

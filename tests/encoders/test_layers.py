@@ -29,14 +29,15 @@ def test_conv_stack_output_ignores_padding(lengths: tuple[int, ...]):
         batch = pad_last(items, pad_value=7.0)  # a padding value the mask must make irrelevant
         out, mask = stack(batch.data, batch.mask)
         assert out.shape == (3, 8 * 3, -(-max(lengths) // 8))
-        pool = MaskedPool("mean+max")
-        pooled = pool(out, mask)
+        pools = [MaskedPool("mean+max"), MaskedPool("bins", 4)]
+        pooled = [pool(out, mask) for pool in pools]
         for i, item in enumerate(items):
             alone, alone_mask = stack(item[None], torch.ones(1, item.shape[-1], dtype=torch.bool))
             n = alone.shape[-1]
             assert mask[i].sum() == n
             assert torch.allclose(out[i, :, :n], alone[0], atol=1e-5)
-            assert torch.allclose(pooled[i], pool(alone, alone_mask)[0], atol=1e-5)
+            for pool, batched in zip(pools, pooled, strict=True):
+                assert torch.allclose(batched[i], pool(alone, alone_mask)[0], atol=1e-5)
 
 
 def test_masked_pool_values():
@@ -48,6 +49,23 @@ def test_masked_pool_values():
     assert MaskedPool("mean+max").out_features(5) == 10
     with pytest.raises(ValueError):
         MaskedPool("median")  # type: ignore[arg-type]
+
+
+def test_bins_pool_keeps_order():
+    x = torch.arange(8.0).reshape(1, 1, 8)
+    full = torch.ones(1, 8, dtype=torch.bool)
+    assert MaskedPool("bins", 4)(x, full).tolist() == [[0.5, 2.5, 4.5, 6.5]]  # span means, in order
+    assert MaskedPool("bins", 4)(x.flip(-1), full).tolist() == [[6.5, 4.5, 2.5, 0.5]]
+    assert MaskedPool("bins", 4).out_features(5) == 20
+    # 3 real steps in 2 bins: the middle step is split between them by its overlap
+    three = torch.tensor([[[3.0, 6.0, 9.0, 100.0]]])
+    mask = torch.tensor([[True, True, True, False]])
+    assert torch.allclose(MaskedPool("bins", 2)(three, mask), torch.tensor([[4.0, 8.0]]))
+    # fewer real steps than bins: each bin is the step it falls in, every bin is defined
+    one = MaskedPool("bins", 3)(torch.tensor([[[5.0, -1.0]]]), torch.tensor([[True, False]]))
+    assert torch.allclose(one, torch.tensor([[5.0, 5.0, 5.0]]))
+    with pytest.raises(ValueError):
+        MaskedPool("bins", 0)
 
 
 def test_dense_head_shapes():

@@ -15,7 +15,8 @@ candidates (10 draws, pool seed 0, so every cell sees the same pools).
 
 The dataset is built from the shared LMD sample on first use (`--songs`, split by song) into
 `benchmarks/results/data/lmd-<songs>/`; its feature caches are shared by every cell. One
-process at a time (a lock file): cells share HDF5 feature caches.
+process at a time per shard (a lock file); `--shard K/N` splits the selected cells among N
+processes (start the second once the first has filled the feature caches).
 """
 
 from __future__ import annotations
@@ -58,8 +59,10 @@ MODALITY_TAGS = {"audio": "a", "sheet": "s", "lyrics": "l"}
 class Budget:
     """What every cell gets, so the cells compare methods and not effort."""
 
-    epochs: int = 6
-    """About 80 minutes a cell on one core of this machine (13.5 min an epoch of 10k passages)."""
+    epochs: int = 10
+    """With the small CNNs below, about 1 min an epoch of 7k passages on one core (2-modality
+    contrastive; 3-modality objectives cost more). Contrastive on 200 songs was still improving
+    at epoch 10."""
     batch_size: int = 64
     """The sheet CNN's activations at batch 64 peak near 10 GB on the widest batch; 128 would not fit
     beside other work on this 23-GB machine."""
@@ -70,12 +73,21 @@ class Budget:
     """Every encoder's output width (its `dim` option, when it has one). Deep CCA (and UGAAR's
     ground truth) estimates covariances on each batch: `dcca` asks for at least 4 rows per
     dimension, so batch 64 allows 16 (the audio-sheet literature uses 32 with larger batches)."""
+    cnn_channels: str = "8,16,32,32"
+    """The `cnn` encoders' conv channels: a sixth of their default width (as in the demo), so a
+    cell takes minutes, not hours, on the CPU."""
+    cnn_hidden: int = 128
+    sheet_height: int = 32
+    audio_seconds: float = 15.0
+    """The audio `cnn`'s `max_seconds`: the 95th percentile of LMD passages is 14 s."""
 
     def describe(self) -> str:
         stop = "no early stopping" if not self.patience else f"patience {self.patience}"
         return (
             f"{self.epochs} epochs, batch {self.batch_size}, Adam lr {self.lr:g}, encoders' width {self.dim}, "
-            f"{stop} (the epoch with the best validation MRR is kept)"
+            f"{stop} (the epoch with the best validation MRR is kept); `cnn` encoders with channels "
+            f"{self.cnn_channels}, hidden {self.cnn_hidden}, sheet height {self.sheet_height} px, audio cut at "
+            f"{self.audio_seconds:g} s"
         )
 
 
@@ -291,12 +303,20 @@ class Context:
 
 
 def encoder_overrides(ctx: Context, names: dict[str, str]) -> dict[str, dict[str, str]]:
-    """`-o MODALITY.dim=<budget dim>` for every chosen encoder that has a `dim` option."""
+    """`-o MODALITY.dim=<budget dim>` for every chosen encoder that has a `dim` option, and the
+    budget's sizes for the `cnn` encoders."""
+    b = ctx.budget
     out: dict[str, dict[str, str]] = {}
     for modality, name in names.items():
-        options = ctx.registry.get("encoder", name, modality).options_class
-        if "dim" in {f.name for f in dataclasses.fields(options)}:
-            out[modality] = {"dim": str(ctx.budget.dim)}
+        wanted = {"dim": str(b.dim)}
+        if name == "cnn":
+            wanted |= {"channels": b.cnn_channels, "hidden": str(b.cnn_hidden)}
+            wanted |= {"height": str(b.sheet_height)} if modality == "sheet" else {}
+            wanted |= {"max_seconds": str(b.audio_seconds)} if modality == "audio" else {}
+        fields = {f.name for f in dataclasses.fields(ctx.registry.get("encoder", name, modality).options_class)}
+        values = {k: v for k, v in wanted.items() if k in fields}
+        if values:
+            out[modality] = values
     return out
 
 
@@ -436,42 +456,57 @@ def run_cell(cell: Cell, ctx: Context, say: Callable[[str], None] = print) -> di
     return result
 
 
-# -- one process at a time -----------------------------------------------------------------
+# -- one process per shard --------------------------------------------------------------------
 @contextlib.contextmanager
-def exclusive(root: Path) -> Iterator[None]:
-    """Hold `root/.lock` (released when the process ends, even if killed); exit if taken."""
+def exclusive(root: Path, shard: str = "") -> Iterator[None]:
+    """Hold `root/.lock<shard>` (released when the process ends, even if killed); exit if taken."""
     import fcntl
 
     root.mkdir(parents=True, exist_ok=True)
-    fh = (root / ".lock").open("a+")
+    fh = (root / f".lock{shard}").open("a+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         fh.close()
-        running = read_json(root / ".running") or {}
+        running = read_json(root / f".running{shard}") or {}
         raise SystemExit(
             f"another quality.py runs (pid {running.get('pid', '?')}, cell {running.get('cell', '?')}): "
-            "cells share feature caches, run one process at a time"
+            "one process at a time per shard"
         ) from None
     try:
         yield
     finally:
-        (root / ".running").unlink(missing_ok=True)
+        (root / f".running{shard}").unlink(missing_ok=True)
         fcntl.flock(fh, fcntl.LOCK_UN)
         fh.close()
 
 
-def running_cell(root: Path) -> str | None:
-    """The cell another live process is running now, if any."""
-    info = read_json(root / ".running") or {}
-    pid = info.get("pid")
-    if not isinstance(pid, int):
-        return None
+def running_cells(root: Path) -> set[str]:
+    """The cells live processes are running now."""
+    out = set()
+    for path in root.glob(".running*"):
+        info = read_json(path) or {}
+        pid = info.get("pid")
+        if not isinstance(pid, int):
+            continue
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            continue
+        if info.get("cell"):
+            out.add(info["cell"])
+    return out
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`K/N` -> (K, N), 1 <= K <= N."""
     try:
-        os.kill(pid, 0)
-    except OSError:
-        return None
-    return info.get("cell")
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard wants K/N, e.g. 1/2, not {text!r}") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"--shard {text}: K must be between 1 and N")
+    return k, n
 
 
 def command_for(patterns: Sequence[str]) -> str:
@@ -484,14 +519,14 @@ def list_cells(cells: Sequence[Cell], root: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    live = running_cell(root)
+    live = running_cells(root)
     table = Table(title=f"quality cells under {root}")
     for col in ("cell", "tables", "state", "a->s MRR", "train s"):
         table.add_column(col, justify="right" if col in ("a->s MRR", "train s") else "left")
     counts: dict[str, int] = {}
     for c in cells:
         folder = cell_folder(root, c)
-        state = "running" if c.name == live else cell_state(folder)
+        state = "running" if c.name in live else cell_state(folder)
         counts[state] = counts.get(state, 0) + 1
         mrr = secs = ""
         result = read_json(folder / RESULT) if state == "done" else None
@@ -524,6 +559,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--source", type=Path, default=LMD, help="the LMD lyrics-melody sample")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--workers", type=int, default=None, help="feature-cache processes (trainer default)")
+    ap.add_argument(
+        "--shard",
+        type=parse_shard,
+        default=None,
+        help="K/N: run only every N-th cell to do, from the K-th, so N processes share the cells; start the "
+        "second once the first has filled the feature caches (a cache being filled refuses other writers)",
+    )
     ap.add_argument("--keep-going", action="store_true", help="go on with the next cell when one fails")
     args = ap.parse_args(argv)
 
@@ -540,17 +582,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     data = args.data or dataset_folder(args.songs)
-    with exclusive(QUALITY):
+    shard = f"-{args.shard[0]}-of-{args.shard[1]}" if args.shard else ""
+    with exclusive(QUALITY, shard):
         if args.data is None:
             ensure_dataset(data, args.songs, args.source, args.workers or 1)
         ctx = Context(data=data, registry=get_registry(), root=QUALITY, workers=args.workers)
         ctx.dataset = {**dataset_summary(data), "requested_songs": None if args.data else args.songs}
+        if args.shard:  # over the whole selection, so shards started at different times never overlap
+            cells = cells[args.shard[0] - 1 :: args.shard[1]]
         todo = [c for c in cells if cell_state(cell_folder(QUALITY, c)) != "done"]
         print(f"{len(cells) - len(todo)} of {len(cells)} cells done; running {len(todo)}")
         failed = 0
         signal.signal(signal.SIGTERM, interrupt)  # `kill PID` stops as cleanly as Ctrl-C
         for n, cell in enumerate(todo, 1):
-            write_json({"pid": os.getpid(), "cell": cell.name, "started": now()}, QUALITY / ".running")
+            write_json({"pid": os.getpid(), "cell": cell.name, "started": now()}, QUALITY / f".running{shard}")
             print(f"[{n}/{len(todo)}] {cell.name}")
             try:
                 result = run_cell(cell, ctx)

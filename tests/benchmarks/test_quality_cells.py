@@ -96,6 +96,18 @@ def test_one_process_at_a_time(tmp_path: Path) -> None:
     assert not (tmp_path / ".running").exists()
 
 
+def test_shards_hold_their_own_lock_and_parse(tmp_path: Path) -> None:
+    with quality.exclusive(tmp_path, "-1-of-2"):
+        with quality.exclusive(tmp_path, "-2-of-2"):  # another shard runs beside it
+            with pytest.raises(SystemExit, match="one process at a time per shard"):
+                with quality.exclusive(tmp_path, "-1-of-2"):
+                    pass
+    assert quality.parse_shard("2/3") == (2, 3)
+    for bad in ("3/2", "0/2", "1", "a/b"):
+        with pytest.raises(Exception, match="--shard"):
+            quality.parse_shard(bad)
+
+
 def test_the_pool_falls_back_to_the_whole_split_when_it_is_smaller() -> None:
     ctx = quality.Context(data=Path("."), registry=None, pool=1000)
     ctx.dataset = {"splits": {"test": {"candidates": 1200}}}

@@ -24,32 +24,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ugaar_kit.encoder import Batch, Encoder
+from ugaar_kit.frontends import LOG_MEL_OPTIONS, LogMel, LogMelOptions
 from ugaar_kit.layers import DenseHead, MaskedConvStack, MaskedPool, Pooling
 from ugaar_kit.media import load_audio
 from ugaar_kit.options import option
 from ugaar_kit.pretrained import PretrainedBody
 
 FEATURE_VERSION = 1
-FEATURE_OPTIONS = ("sample_rate", "n_fft", "hop", "n_mels", "f_min", "f_max", "max_seconds", "normalize")
+FEATURE_OPTIONS = LOG_MEL_OPTIONS
 """The options `featurize` depends on: they alone make the feature cache key."""
 
 
 @dataclass(frozen=True)
-class AudioCNNOptions:
-    sample_rate: int = option(22050, "Sample rate (Hz) audio is resampled to.", min=4000, max=192000)
-    n_fft: int = option(2048, "STFT window length in samples.", min=64, max=16384)
-    hop: int = option(1024, "STFT hop in samples (1024 at 22.05 kHz = 21.5 frames/s).", min=16, max=16384)
-    n_mels: int = option(80, "Mel bands (the spectrogram's height).", min=8, max=512)
-    f_min: float = option(30.0, "Lowest mel band edge (Hz).", min=0.0)
-    f_max: float = option(8000.0, "Highest mel band edge (Hz); at most half the sample rate.", min=100.0)
-    max_seconds: float = option(30.0, "Longer audio is cut to its first max_seconds.", min=0.1, max=3600.0)
-    normalize: Literal["item", "none"] = option("item", "Standardise each log-mel spectrogram (item) or not (none).")
+class AudioCNNOptions(LogMelOptions):
     channels: tuple[int, ...] = option((24, 48, 96, 96), "Channels of the conv blocks (each: 2 convs, pool 2x2).")
     pooling: Pooling = option(
         "bins", "Pooling over time: bins (ordered span means), mean, max, or mean+max (both concatenated)."
@@ -62,12 +54,9 @@ class AudioCNNOptions:
     freeze: bool = option(False, "Keep the conv body fixed (eval mode, no gradient); only the head trains.")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.channels:
             raise ValueError("channels must list at least one block")
-        if self.f_max > self.sample_rate / 2:
-            raise ValueError(f"f_max {self.f_max} is above half the sample rate ({self.sample_rate / 2})")
-        if self.f_min >= self.f_max:
-            raise ValueError(f"f_min {self.f_min} must be below f_max {self.f_max}")
 
 
 class AudioCNN(PretrainedBody, Encoder):
@@ -89,7 +78,7 @@ class AudioCNN(PretrainedBody, Encoder):
         super().__init__(options)
         o: AudioCNNOptions = self.options
         self.sample_rate = int(o.sample_rate)
-        self._mel: nn.Module | None = None  # built on first use, not a parameter or buffer
+        self.log_mel = LogMel(o)  # a plain object: not a parameter, buffer or submodule
         self.body = MaskedConvStack(o.n_mels, o.channels, dropout=o.dropout)
         self.pool = MaskedPool(o.pooling, o.bins)
         self.head = DenseHead(self.pool.out_features(self.body.out_features), o.dim, o.hidden, o.dropout)
@@ -103,38 +92,9 @@ class AudioCNN(PretrainedBody, Encoder):
         """The recording as a mono waveform `(S,)` at `sample_rate` (whole: `featurize` cuts)."""
         return load_audio(path, self.sample_rate)
 
-    def _mel_transform(self) -> nn.Module:
-        if self._mel is None:
-            import torchaudio
-
-            o: AudioCNNOptions = self.options
-            mel = torchaudio.transforms.MelSpectrogram(
-                sample_rate=o.sample_rate,
-                n_fft=o.n_fft,
-                hop_length=o.hop,
-                n_mels=o.n_mels,
-                f_min=o.f_min,
-                f_max=o.f_max,
-                power=2.0,
-                pad_mode="constant",  # zeros around the clip: any length works, even below n_fft / 2
-            )
-            db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=80.0)
-            self.__dict__["_mel"] = nn.Sequential(mel, db)  # kept out of state_dict and parameters
-        assert self._mel is not None
-        return self._mel
-
     def featurize(self, raw: Any) -> Tensor:
         """Waveform `(S,)` -> log-mel `(n_mels, T)`, `T = 1 + S // hop` (S cut to max_seconds)."""
-        o: AudioCNNOptions = self.options
-        wave = torch.as_tensor(raw, dtype=torch.float32).reshape(-1)
-        wave = wave[: int(round(o.max_seconds * o.sample_rate))]
-        if wave.numel() == 0:
-            raise ValueError("cannot featurize an empty waveform")
-        with torch.no_grad():
-            spec = self._mel_transform()(wave)
-            if o.normalize == "item":
-                spec = (spec - spec.mean()) / spec.std(unbiased=False).clamp_min(1e-3)
-        return spec.contiguous()
+        return self.log_mel(raw)
 
     def forward(self, batch: Batch) -> Tensor:
         """`(B, n_mels, T)` with mask `(B, T)` -> `(B, dim)` float32."""

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from ugaar_kit.encoder import Batch, Encoder
+from ugaar_kit.frontends import greyscale, ink
 from ugaar_kit.layers import DenseHead, MaskedConvStack, MaskedPool, Pooling
 from ugaar_kit.media import load_image
 from ugaar_kit.options import option
@@ -90,17 +89,9 @@ class SheetCNN(PretrainedBody, Encoder):
     def featurize(self, raw: Any) -> Tensor:
         """Greyscale `(H, W)` (1 = white) -> ink `(height, W')`, `W' = min(max_width, round(W * height / H))`."""
         o: SheetCNNOptions = self.options
-        img = torch.as_tensor(raw, dtype=torch.float32)
-        if img.ndim != 2 or img.shape[0] == 0 or img.shape[1] == 0:
-            raise ValueError(f"expected a non-empty greyscale image (H, W), got shape {tuple(img.shape)}")
+        img = greyscale(raw)
         h, w = img.shape
-        width = min(int(o.max_width), max(1, round(w * o.height / h)))
-        ink = 1.0 - img.clamp(0.0, 1.0)
-        if (h, w) != (o.height, width):
-            ink = F.interpolate(
-                ink[None, None], size=(int(o.height), width), mode="bilinear", antialias=True, align_corners=False
-            )[0, 0]
-        return ink.clamp(0.0, 1.0).contiguous()
+        return ink(img, int(o.height), min(int(o.max_width), max(1, round(w * o.height / h))))
 
     def forward(self, batch: Batch) -> Tensor:
         """`(B, height, W)` with mask `(B, W)` -> `(B, dim)` float32."""

@@ -15,8 +15,12 @@ Sections, each writing `benchmarks/results/speed/<section>.json`:
   (soundfile + torchaudio) against librosa with the same parameters, and how far they differ;
 - `embed`: `embed` of 1,000 and 10,000 dataset files (audio and sheet) with a run of the
   real encoders: files/s, audio seconds/s, peak memory;
+- `pipeline`: `embed` of 1,000 and 10,000 generated files (benchmarks/embed.py) with the tests'
+  fake encoders and 1 and 2 loader workers: the pipeline's own cost;
 - `search`: exact top-10 cosine search at 10^4, 10^5, 10^6 stored rows (NumPy, in memory and
   from HDF5) against a full argsort, and faiss when importable;
+- `index`: `store index`'s faiss index on stores of 10^5 and 10^6 synthetic rows: build time,
+  recall@10 reported and on new queries, a query's time against exact search (needs faiss);
 - `objectives`, `lyrics`: the figures of benchmarks/objectives.py and benchmarks/lyrics_encoders.py.
 
 The optional comparisons need the `bench` extra (`pip install librosa cca-zoo` into .venv);
@@ -41,7 +45,7 @@ from typing import Any
 
 from records import LMD, PYTHON, SPEED, machine, now, read_json, write_json
 
-SECTIONS = ("build", "train", "dcca", "frontend", "embed", "search", "objectives", "lyrics")
+SECTIONS = ("build", "train", "dcca", "frontend", "embed", "pipeline", "search", "index", "objectives", "lyrics")
 FORMAT = "ugaar-kit-benchmark-speed"
 
 
@@ -531,6 +535,68 @@ def section_embed(args: argparse.Namespace) -> dict[str, Any]:
     return record("embed", columns, rows, notes, {"passes": records, "writer": writer})
 
 
+def section_pipeline(args: argparse.Namespace) -> dict[str, Any]:
+    """benchmarks/embed.py's figures: `embed` of generated files with the tests' fake encoders, so
+    the pipeline (walk, decode, windows, batching, journal, store) alone, per loader-worker count."""
+    import embed as embed_bench
+
+    sys.path.insert(0, str(embed_bench.FAKE))
+    from fake_run import make_run
+
+    rows, records = [], []
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        root = Path(tmp)
+        run = make_run(root / "run")
+        for n in args.pipeline_files:
+            data = root / f"files{n}"
+            audio = embed_bench.write_files(data, n)
+            data_mib = sum(p.stat().st_size for p in data.rglob("*") if p.is_file()) / 2**20
+            for workers in args.pipeline_workers:
+                out = root / f"emb{n}-{workers}.h5"
+                r = embed_bench.embed_pass(run, data, out, workers, 64)
+                r.update(
+                    {
+                        "n": n,
+                        "workers": workers,
+                        "data_mib": data_mib,
+                        "audio_written": audio,
+                        "store_mib": out.stat().st_size / 2**20,
+                    }
+                )
+                records.append(r)
+                rows.append(
+                    [
+                        f"{n:,}",
+                        str(workers),
+                        f"{r['seconds']:.1f}",
+                        fmt(r["files"] / r["seconds"]),
+                        fmt(r["audio_seconds"] / r["seconds"]),
+                        f"{r['rss_peak_mb']:.0f}",
+                        f"{r['worker_peak_mb']:.0f}",
+                        f"{r['rows']:,}",
+                    ]
+                )
+                out.unlink()
+            shutil.rmtree(data)
+    first = records[0]
+    notes = [
+        "Generated files (benchmarks/embed.py): 60% WAV at 22.05 kHz lasting 3 to 30 s (embedded as 5 s windows at "
+        "8 kHz), 20% PNG, 20% lyrics of 4 lines; "
+        + "; ".join(
+            f"{r['n']:,} files are {r['data_mib']:,.0f} MiB and {r['audio_seconds'] / 3600:.1f} h of audio"
+            for r in records
+            if r["workers"] == records[0]["workers"]
+        )
+        + ". Embedded by `embed_paths` in a child process with the tests' fake run (tests/store/fake_run.py: tiny "
+        "encoders), batch 64, one torch thread: the cost of the pipeline without a real model's forward pass (the "
+        "table above measures it with the real encoders). Peak memory is the largest resident set (ru_maxrss) of the "
+        f"process (about {first['rss_before_mb']:.0f} MiB of it Python, torch and the run before the first file), and "
+        "of its loader workers.",
+    ]
+    columns = ["files", "workers", "seconds", "files/s", "audio s/s", "peak MiB", "worker peak MiB", "rows"]
+    return record("pipeline", columns, rows, notes, records)
+
+
 # -- search ------------------------------------------------------------------------------
 def cycling(queries: Any) -> Callable[[Callable[[Any], Any]], Callable[[], Any]]:
     """`one(fn)`: a call of `fn` on the next query `(1, D)` of `queries` each time, in turn."""
@@ -618,6 +684,140 @@ def section_search(args: argparse.Namespace) -> dict[str, Any]:
     return record("search", ["stored rows", "method", "ms/query", "ratio"], rows, notes, data, right_from=2)
 
 
+# -- index -------------------------------------------------------------------------------
+def synthetic_rows(kind: str, n: int, dim: int, rng: Any) -> Any:
+    """`n` float32 rows: `clustered` (1,000 Gaussian clusters, spread 0.3 around N(0, 1) centres:
+    embeddings of similar items) or `unstructured` (N(0, 1): the worst case for an IVF index)."""
+    import numpy as np
+
+    if kind == "unstructured":
+        return rng.standard_normal((n, dim), dtype=np.float32)
+    centres = np.random.default_rng(12345).standard_normal((1000, dim), dtype=np.float32)
+    return centres[rng.integers(0, len(centres), n)] + np.float32(0.3) * rng.standard_normal((n, dim), dtype=np.float32)
+
+
+def write_store(path: Path, rows: Any, rows_per_file: int = 4) -> None:
+    """`rows` through the store writer as audio files of `rows_per_file` windows each."""
+    from ugaar_kit.store.tables import FileRows
+    from ugaar_kit.store.writer import StoreWriter
+
+    with StoreWriter(path, run_id="bench", settings={"window": 5.0, "hop": 2.5}) as w:
+        step = 256 * rows_per_file
+        for a in range(0, len(rows), step):
+            w.add_files(
+                "audio",
+                [
+                    FileRows(
+                        f"f{i:08d}.wav",
+                        1000,
+                        1.0,
+                        [f"f{i:08d}.wav#t={k}" for k in range(len(rows[i : i + rows_per_file]))],
+                        rows[i : i + rows_per_file],
+                        [2.5 * k for k in range(len(rows[i : i + rows_per_file]))],
+                        [2.5 * k + 5.0 for k in range(len(rows[i : i + rows_per_file]))],
+                    )
+                    for i in range(a, min(len(rows), a + step), rows_per_file)
+                ],
+            )
+
+
+def recall_at(exact: Any, approx: Any) -> float:
+    """Mean share of each exact top-k row list found in the approximate one."""
+    import numpy as np
+
+    return float(np.mean([len(set(e) & set(a)) / len(e) for e, a in zip(exact.tolist(), approx.tolist())]))
+
+
+def section_index(args: argparse.Namespace) -> dict[str, Any]:
+    """`ugaar-kit store index` on synthetic stores: build time, the recall@10 it reports, recall@10
+    on held-out queries, and ms/query of search with the index against exact search."""
+    import numpy as np
+
+    try:
+        import faiss  # type: ignore[import-not-found]
+    except ImportError:
+        raise SystemExit("the index section needs faiss: pip install 'ugaar-kit[faiss]'") from None
+    from ugaar_kit.search import top_k
+    from ugaar_kit.store.index import build_index, load_index, search_index
+    from ugaar_kit.store.reader import Store
+
+    k, dim = 10, args.index_dim
+    rows, data = [], []
+    with tempfile.TemporaryDirectory(prefix="bench-index-") as tmp:
+        for n in args.index_rows:
+            for kind in ("clustered", "unstructured"):
+                rng = np.random.default_rng(n)
+                path = Path(tmp) / f"{kind}{n}.h5"
+                write_store(path, synthetic_rows(kind, n, dim, rng))
+                held_out = synthetic_rows(kind, args.queries, dim, rng)
+                with Store(path) as store:
+                    stored = store.embeddings("audio")
+                    _, exact = top_k(held_out, stored, k)
+                    one = cycling(held_out)
+                    t_exact, _ = best_of(one(lambda q, stored=stored: top_k(q, stored, k)), max(5, args.queries // 10))
+                for nprobe in args.index_nprobe:
+                    (report,) = build_index(path, nprobe=nprobe)
+                    with Store(path) as store:
+                        index = load_index(store, "audio")
+                        _, approx = search_index(index, held_out, k)
+                        recall = recall_at(exact, approx)
+                        t_index, _ = best_of(one(lambda q, index=index: search_index(index, q, k)), args.queries)
+                    file_mib = report.path.stat().st_size / 2**20
+                    rows.append(
+                        [
+                            f"{n:,}",
+                            kind,
+                            report.kind,
+                            f"{report.seconds:.1f}",
+                            f"{report.recall_at_10:.3f}",
+                            f"{recall:.3f}",
+                            f"{1000 * t_index:.2f}",
+                            f"{1000 * t_exact:.1f}",
+                            f"{file_mib:.0f}",
+                        ]
+                    )
+                    data.append(
+                        {
+                            "rows": n,
+                            "dim": dim,
+                            "data": kind,
+                            "index": report.kind,
+                            "nprobe": nprobe,
+                            "build_seconds": report.seconds,
+                            "recall_at_10_reported": report.recall_at_10,
+                            "recall_queries": report.queries,
+                            "recall_at_10_held_out": recall,
+                            "held_out_queries": len(held_out),
+                            "ms_per_query_index": 1000 * t_index,
+                            "ms_per_query_exact_hdf5": 1000 * t_exact,
+                            "index_mib": file_mib,
+                        }
+                    )
+                for p in Path(tmp).iterdir():
+                    p.unlink()
+    notes = [
+        f"Stores of float32 rows {dim} wide (4 windows a file) indexed by `ugaar_kit.store.index.build_index`, as "
+        "`ugaar-kit store index EMB.h5 [--nprobe N]` runs it (default nlist; the default nprobe is 16; faiss "
+        f"{faiss.__version__} with {faiss.omp_get_max_threads()} OpenMP thread(s)). Build time includes training, "
+        "adding, the recall check and saving. 'reported' is the recall@10 the command prints: 1,000 stored rows as "
+        f"queries, each of which finds itself; 'held-out' uses {args.queries} new queries from the same distribution. "
+        "Search times: one query at a time, median; exact is `ugaar_kit.search.top_k` reading the store's rows from "
+        "HDF5, as `ugaar-kit search --exact` does.",
+    ]
+    columns = [
+        "stored rows",
+        "data",
+        "index",
+        "build s",
+        "recall@10 reported",
+        "recall@10 held-out",
+        "ms/query index",
+        "ms/query exact",
+        "index MiB",
+    ]
+    return record("index", columns, rows, notes, data, right_from=3)
+
+
 def blas_threads() -> str:
     """`openblas, 2 threads`: NumPy's BLAS and its thread count, as threadpoolctl sees them."""
     try:
@@ -665,7 +865,9 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "dcca": section_dcca,
     "frontend": section_frontend,
     "embed": section_embed,
+    "pipeline": section_pipeline,
     "search": section_search,
+    "index": section_index,
     "objectives": section_objectives,
     "lyrics": section_lyrics,
 }
@@ -708,11 +910,22 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--embed-files", type=int, nargs="+", default=[1000, 10000], help="files embedded per pass")
     ap.add_argument("--embed-workers", type=int, default=1, help="loader workers of embed")
     ap.add_argument("--writer-rows", type=int, default=500_000, help="rows through the store writer alone (0: skip)")
+    ap.add_argument(
+        "--pipeline-files", type=int, nargs="+", default=[1000, 10000], help="generated files per pipeline pass"
+    )
+    ap.add_argument(
+        "--pipeline-workers", type=int, nargs="+", default=[1, 2], help="loader workers of the pipeline passes"
+    )
     ap.add_argument("--queries", type=int, default=100, help="queries of the search section")
     ap.add_argument("--dim", type=int, default=128, help="width of the stored rows in the search section")
     ap.add_argument(
         "--search-rows", type=int, nargs="+", default=[10**4, 10**5, 10**6], help="stored rows of the search section"
     )
+    ap.add_argument(
+        "--index-rows", type=int, nargs="+", default=[10**5, 10**6], help="stored rows of the index section"
+    )
+    ap.add_argument("--index-dim", type=int, default=16, help="width of the stored rows in the index section")
+    ap.add_argument("--index-nprobe", type=int, nargs="+", default=[16, 64], help="nprobe values of the index section")
     return ap
 
 

@@ -92,16 +92,13 @@ def make(get_registry: Callable[[], Registry]) -> typer.Typer:
         from ..store.index import build_index
 
         reports = build_index(store, modality or None, nlist=nlist, nprobe=nprobe)
-        table = Table("modality", "rows", "index", "recall@10", "seconds", "file")
+        table = Table("modality", "rows", "index", "recall@10", "seconds")
         for r in reports:
-            table.add_row(
-                r.modality,
-                str(r.rows),
-                r.kind,
-                f"{r.recall_at_10:.3f} ({r.queries} queries)",
-                f"{r.seconds:.1f}",
-                escape(r.path.name),
-            )
+            table.add_row(r.modality, f"{r.rows:,}", r.kind, f"{r.recall_at_10:.3f}", f"{r.seconds:.1f}")
         out_console.print(table)
+        for r in reports:
+            say(
+                f"{r.modality}: wrote {escape(str(r.path))}; recall@10 against exact search over {r.queries:,} stored rows as queries"
+            )
 
     return app

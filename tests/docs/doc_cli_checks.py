@@ -163,13 +163,15 @@ def batch_problem(config: Any, world_size: int = 1) -> str | None:
     import torch
 
     from ugaar_kit.errors import UgaarError
-    from ugaar_kit.training.assemble import check_batch_size, plan_run
+    from ugaar_kit.training.assemble import auto_batch_size, check_batch_size, plan_run
 
     plan = plan_run(config, builtin_registry())
     with torch.random.fork_rng():
         dims = {m: enc.output_dim for m, enc in plan.build_encoders().items()}
+    objective = plan.build_objective(dims)
+    batch = config.settings.batch_size or auto_batch_size(objective, world_size)
     try:
-        check_batch_size(plan.build_objective(dims), config.settings.batch_size * world_size)
+        check_batch_size(objective, batch * world_size)
     except UgaarError as exc:
         return str(exc)
     return None

@@ -192,17 +192,14 @@ PLAN: dict[str, Execute | ParseOnly] = {
         fast=(*EPOCH, *AUDIO, *SHEET, *LYRICS),
         check=_run_finished("runs/ugaar"),
     ),
-    "ugaar-kit train --data data/lmd --out runs/ugaar --audio cnn --lyrics doc2vec --objective ugaar "
-    "--batch-size 256": Execute(
+    "ugaar-kit train --data data/lmd --out runs/ugaar --audio cnn --lyrics doc2vec --objective ugaar": Execute(
         fast=(*EPOCH, *AUDIO, *SHEET, *LYRICS), slow=SLOW_EPOCHS, check=_run_finished("runs/ugaar")
     ),
-    "ugaar-kit train --data data/lmd --out runs/dcca --audio cnn --lyrics doc2vec --objective dcca "
-    "--batch-size 256": Execute(fast=(*EPOCH, *AUDIO, *LYRICS), slow=SLOW_EPOCHS, check=_run_finished("runs/dcca")),
+    "ugaar-kit train --data data/lmd --out runs/dcca --audio cnn --lyrics doc2vec --objective dcca": Execute(fast=(*EPOCH, *AUDIO, *LYRICS), slow=SLOW_EPOCHS, check=_run_finished("runs/dcca")),
     "ugaar-kit train --data data/lmd --out runs/clip --objective contrastive": Execute(
         fast=(*EPOCH, *AUDIO, *SHEET), slow=SLOW_EPOCHS, check=_run_finished("runs/clip")
     ),
-    "ugaar-kit train --data songs-ds --out runs/ugaar-1 --audio cnn --lyrics doc2vec --objective ugaar "
-    "--batch-size 256": Execute(
+    "ugaar-kit train --data songs-ds --out runs/ugaar-1 --audio cnn --lyrics doc2vec --objective ugaar": Execute(
         replace={"songs-ds": "data/lmd"},
         fast=(*EPOCH, *AUDIO, *SHEET, *LYRICS),
         slow=SLOW_EPOCHS,

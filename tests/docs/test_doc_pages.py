@@ -182,18 +182,8 @@ def _world_size(words: tuple[str, ...]) -> int:
     return n
 
 
-# README.md is the lead's to edit: its train command needs `--batch-size 256` (as quickstart.md has).
-README_TOO_SMALL_BATCH = (
-    "ugaar-kit train --data data/mine --out runs/ugaar --audio cnn --lyrics doc2vec --objective ugaar"
-)
 TRAINS = [
-    pytest.param(
-        c,
-        id=c.where,
-        marks=[pytest.mark.xfail(strict=True, reason="README.md: add --batch-size 256")]
-        if c.text == README_TOO_SMALL_BATCH
-        else [],
-    )
+    pytest.param(c, id=c.where)
     for c in COMMANDS
     if c.ugaar_args and c.ugaar_args[0] == "train" and "--resume" not in c.ugaar_args
 ]

@@ -54,3 +54,18 @@ def test_eval_batches_cover_all_items_sorted_by_length():
     lengths = [5, 1, 9, 3, 7]
     batches = eval_batches(lengths, 2)
     assert batches == [[1, 3], [0, 4], [2]]
+
+
+class _Needs:
+    def __init__(self, min_batch: int) -> None:
+        self.min_batch = min_batch
+
+
+def test_auto_batch_size_meets_the_objectives_minimum() -> None:
+    from ugaar_kit.training.assemble import DEFAULT_BATCH, auto_batch_size
+
+    assert auto_batch_size(_Needs(2)) == DEFAULT_BATCH == 64  # contrastive and the like
+    assert auto_batch_size(_Needs(33)) == 64  # dcca on 32-wide views: 64 already suffices
+    assert auto_batch_size(_Needs(129)) == 256  # dcca/ugaar on the default 128-wide encoders
+    assert auto_batch_size(_Needs(129), world=4) == 64  # 4 processes x 64 rows = 256 a step
+    assert auto_batch_size(_Needs(100)) == 256  # twice the widest view (99), up to a power of two

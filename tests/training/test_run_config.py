@@ -42,7 +42,7 @@ def test_cli_wins_over_file_which_wins_over_defaults(tmp_path):
     cfg = resolve_config(
         f, {"epochs": 2, "seed": None}, {"audio": None, "sheet": "cnn"}, {"audio": {"n_mels": "32"}}, SLOTS
     )
-    assert (cfg.settings.epochs, cfg.settings.seed, cfg.settings.batch_size) == (2, 9, 64)
+    assert (cfg.settings.epochs, cfg.settings.seed, cfg.settings.batch_size) == (2, 9, None)  # None: auto
     assert cfg.components["audio"] == ComponentSpec("cnn", {"n_mels": "32"})
     assert cfg.components["sheet"].name == "cnn"
 

@@ -44,7 +44,13 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             int | None, typer.Option(help="Passes over the training split [default: 30].", min=0, show_default=False)
         ] = None,
         batch_size: Annotated[
-            int | None, typer.Option(help="Items per batch and process [default: 64].", min=1, show_default=False)
+            int | None,
+            typer.Option(
+                help="Items per batch and process [default: 64; for dcca and ugaar twice the widest encoder "
+                "output, rounded up to a power of two: 256 for 128-wide encoders].",
+                min=1,
+                show_default=False,
+            ),
         ] = None,
         lr: Annotated[
             float | None, typer.Option(help="Learning rate [default: 0.001].", min=0.0, show_default=False)

@@ -152,6 +152,22 @@ def plan_run(config: RunConfig, registry: Registry, available: Sequence[str] | N
     return Plan(tuple(mods), encoders, encoder_options, obj_comp, obj_options, notes, resolved)
 
 
+DEFAULT_BATCH = 64
+"""Items per batch and process when `--batch-size` is not given and the objective is content."""
+
+
+def auto_batch_size(objective: Objective, world: int = 1) -> int:
+    """The per-process batch when `--batch-size` is not given: 64, or, for an objective whose
+    `min_batch` is above it (deep CCA needs more rows than the widest view), the power of two
+    at or above twice the widest view (`min_batch` - 1), so batch correlations are not all near 1 (e.g. 256 for the
+    default 128-wide encoders under `dcca` or `ugaar`), shared among `world` processes."""
+    need = int(getattr(objective, "min_batch", 1) or 1)
+    if need <= DEFAULT_BATCH * world:
+        return DEFAULT_BATCH
+    target = 1 << (2 * (need - 1) - 1).bit_length()  # the power of two at or above 2 x (need - 1)
+    return -(-target // world)
+
+
 def check_batch_size(objective: Objective, batch_size: int, what: str = "--batch-size {n}") -> None:
     """Refuse batches the objective cannot train on (`batch_size`: rows `loss` sees, i.e. the
     global batch under torchrun).

@@ -44,7 +44,12 @@ class TrainSettings:
     data: Path | None = option(None, "dataset folder (manifest.jsonl), built by 'ugaar-kit dataset build'")
     out: Path | None = option(None, "run folder to create; it holds everything embed/eval/search need")
     epochs: int = option(30, "passes over the training split", min=0)
-    batch_size: int = option(64, "items per batch and process", min=1)
+    batch_size: int | None = option(
+        None,
+        "items per batch and process; default 64, or for objectives that need more rows a batch (deep CCA: "
+        "more than the widest encoder output) the power of two at or above twice their minimum",
+        min=1,
+    )
     lr: float = option(1e-3, "learning rate of the main optimizer (Adam)", min=0.0)
     weight_decay: float = option(0.0, "Adam weight decay of the main optimizer", min=0.0)
     clip_norm: float = option(0.0, "clip each optimizer's gradient norm to this; 0 = no clipping", min=0.0)

@@ -41,7 +41,7 @@ from ..state import load_safe, save_atomic
 from . import checkpoint as ckpt
 from . import ddp
 from . import run_folder as rf
-from .assemble import Plan, check_batch_size, plan_run
+from .assemble import DEFAULT_BATCH, Plan, auto_batch_size, check_batch_size, plan_run
 from .config import RunConfig, to_toml_dict, write_config
 from .curves import plot_curves
 from .feature_cache import FeatureCache, cache_path, default_workers, sources
@@ -136,12 +136,6 @@ class Trainer:
         self.valid_items = self._split("valid")
         if not self.train_items:
             raise InputError(self.data.root, f"no training items (split 'train') with {', '.join(mods)}")
-        global_batch = s.batch_size * self.world
-        if self.plan.trainable and s.epochs > 0 and len(self.train_items) < global_batch:
-            raise OptionError(
-                f"--batch-size {s.batch_size}: the training split has only {len(self.train_items)} items"
-                + (f" ({self.world} processes take {global_batch} a step)" if self.world > 1 else "")
-            )
         if not self.valid_items:
             self.say("no validation split: the last epoch is kept as the best")
 
@@ -177,19 +171,31 @@ class Trainer:
         if resume_state is not None:
             for m, enc in self.encoders.items():
                 enc.load_state_dict(resume_state["encoders"][m]["state_dict"])
-        else:
-            self._fit_encoders()
         dims = {m: enc.output_dim for m, enc in self.encoders.items()}
         self.objective: Objective = self.plan.build_objective(dims)
         if resume_state is not None:
             self.objective.load_state_dict(resume_state["objective"]["state_dict"])
+        self.batch_size = s.batch_size or auto_batch_size(self.objective, self.world)
+        if s.batch_size is None and self.batch_size != DEFAULT_BATCH:
+            self.say(
+                f"batch size {self.batch_size}: objective '{self.plan.objective.name}' needs more than "
+                f"{self.objective.min_batch - 1} rows a batch (choose with --batch-size)"
+            )
+        global_batch = self.batch_size * self.world
         if self.plan.trainable and s.epochs > 0:
+            if len(self.train_items) < global_batch:
+                raise OptionError(
+                    f"--batch-size {self.batch_size}: the training split has only {len(self.train_items)} items"
+                    + (f" ({self.world} processes take {global_batch} a step)" if self.world > 1 else "")
+                )
             what = (
                 "--batch-size {n}"
                 if self.world == 1
-                else f"--batch-size {s.batch_size} x {self.world} processes = {{n}} rows"
+                else f"--batch-size {self.batch_size} x {self.world} processes = {{n}} rows"
             )
             check_batch_size(self.objective, global_batch, what)
+        if resume_state is None:
+            self._fit_encoders()  # after every check, so a refused run does no work
         self.validation_loss_ok = True
         if self.valid_items:
             try:
@@ -333,6 +339,7 @@ class Trainer:
             data=Path(s.data).resolve() if s.data else None,
             out=self.out,
             workers=self.workers,
+            batch_size=self.batch_size,
             resume=None,
         )
 
@@ -393,7 +400,7 @@ class Trainer:
             model.train()
         self.objective.train()
         s = self.settings
-        batches = bucket_batches(self.train_lengths, s.batch_size * self.world, s.seed, epoch, drop_last=True)
+        batches = bucket_batches(self.train_lengths, self.batch_size * self.world, s.seed, epoch, drop_last=True)
         sums: dict[str, float] = defaultdict(float)
         with self._progress() as bar:
             task = bar.add_task(f"epoch {epoch + 1}/{s.epochs}", total=len(batches), terms="")
@@ -407,7 +414,7 @@ class Trainer:
 
     def encode_split(self, data: SplitData) -> dict[str, Tensor]:
         """Every encoder's `(N, D_m)` eval-mode outputs for a split's items."""
-        return {m: data.encode(m, enc, self.settings.batch_size, self.device) for m, enc in self.encoders.items()}
+        return {m: data.encode(m, enc, self.batch_size, self.device) for m, enc in self.encoders.items()}
 
     def validate(self) -> dict[str, Any]:
         """Validation metrics: `valid` (per direction), `valid_mrr` (mean MRR), `valid_loss`."""

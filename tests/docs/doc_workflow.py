@@ -195,7 +195,9 @@ PLAN: dict[str, Execute | ParseOnly] = {
     "ugaar-kit train --data data/lmd --out runs/ugaar --audio cnn --lyrics doc2vec --objective ugaar": Execute(
         fast=(*EPOCH, *AUDIO, *SHEET, *LYRICS), slow=SLOW_EPOCHS, check=_run_finished("runs/ugaar")
     ),
-    "ugaar-kit train --data data/lmd --out runs/dcca --audio cnn --lyrics doc2vec --objective dcca": Execute(fast=(*EPOCH, *AUDIO, *LYRICS), slow=SLOW_EPOCHS, check=_run_finished("runs/dcca")),
+    "ugaar-kit train --data data/lmd --out runs/dcca --audio cnn --lyrics doc2vec --objective dcca": Execute(
+        fast=(*EPOCH, *AUDIO, *LYRICS), slow=SLOW_EPOCHS, check=_run_finished("runs/dcca")
+    ),
     "ugaar-kit train --data data/lmd --out runs/clip --objective contrastive": Execute(
         fast=(*EPOCH, *AUDIO, *SHEET), slow=SLOW_EPOCHS, check=_run_finished("runs/clip")
     ),

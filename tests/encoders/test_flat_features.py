@@ -1,7 +1,8 @@
 """The `flat` audio and sheet encoders: fixed-size raw features, flattened, no parameters.
 
-`check_encoder` does not apply (it requires trainable parameters), so its other checks are made
-here: determinism, output shape and dtype, options and a `weights_only` save/load round trip."""
+`check_encoder` (which skips gradient checks for encoders without parameters) runs on both, and
+the exact values are checked here: determinism, output shape and dtype, options and a
+`weights_only` save/load round trip."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ugaar_kit import options as opts
 from ugaar_kit.discovery import get_registry
 from ugaar_kit.errors import OptionError
 from ugaar_kit.state import encoder_state, restore_encoder
+from ugaar_kit.testing import check_encoder
 
 
 def roundtrip(enc: FlatAudio | FlatSheet) -> FlatAudio | FlatSheet:
@@ -57,6 +59,7 @@ def test_fixed_width_output_no_parameters_and_round_trip(cls, item_files: list[t
     assert twin.options == enc.options
     assert torch.equal(twin(twin.collate([twin.featurize(r) for r in raws])), out)
     assert opts.build(cls.Options, opts.to_dict(enc.options)) == enc.options
+    check_encoder(cls, raws)
 
 
 def test_audio_is_the_cnn_log_mel_resized_along_time():

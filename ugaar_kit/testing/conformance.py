@@ -32,8 +32,8 @@ def check_encoder(
     """Check an encoder on a few raw items (at least two, ideally of different lengths).
 
     Checks: `fit` when needed; `featurize` is deterministic; output is `(B, output_dim)`
-    float32 and finite; gradients reach trainable parameters and no frozen one; options
-    survive a round trip; a `weights_only` save/load round trip gives identical embeddings;
+    float32 and finite; gradients reach trainable parameters and no frozen one (an encoder with
+    no parameters at all, a fixed-feature one, skips that); options survive a round trip; a `weights_only` save/load round trip gives identical embeddings;
     with `check_padding`, an item's embedding does not change when a longer item pads it.
     Returns the fitted encoder for further checks."""
     assert len(raws) >= 2, "check_encoder needs at least two raw items"
@@ -57,17 +57,18 @@ def check_encoder(
     )
     assert out.dtype == torch.float32, f"output dtype {out.dtype} is not float32"
     assert torch.isfinite(out).all(), "output has NaN or inf"
-    out.pow(2).mean().backward()
-    trainable = [(n, p) for n, p in enc.named_parameters() if p.requires_grad]
-    assert trainable, "encoder has no trainable parameters"
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for _, p in trainable), (
-        "no gradient reaches any trainable parameter"
-    )
-    for n, p in trainable:
-        assert p.grad is None or torch.isfinite(p.grad).all(), f"gradient of {n} is not finite"
-    for n, p in enc.named_parameters():
-        if not p.requires_grad:
-            assert p.grad is None, f"frozen parameter {n} received a gradient"
+    if any(True for _ in enc.parameters()):  # a fixed-feature encoder (no parameters) has nothing to train
+        out.pow(2).mean().backward()
+        trainable = [(n, p) for n, p in enc.named_parameters() if p.requires_grad]
+        assert trainable, "encoder has no trainable parameters"
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for _, p in trainable), (
+            "no gradient reaches any trainable parameter"
+        )
+        for n, p in trainable:
+            assert p.grad is None or torch.isfinite(p.grad).all(), f"gradient of {n} is not finite"
+        for n, p in enc.named_parameters():
+            if not p.requires_grad:
+                assert p.grad is None, f"frozen parameter {n} received a gradient"
 
     rebuilt = opts.build(type(enc.options), opts.to_dict(enc.options))
     assert rebuilt == enc.options, "options do not survive to_dict/build"

@@ -86,8 +86,12 @@ def make(get_registry: Callable[[], Registry]) -> typer.Typer:
             if not infos:
                 out_console.print("  no options")
                 continue
-            slot = c.modality if c.kind == "encoder" else c.kind
-            table = Table(caption=f"set with -o {slot}.KEY=VALUE or \\[{slot}] in a config file")
+            if c.kind == "dataset":  # score sources take their options on `dataset build`
+                caption = "set with 'ugaar-kit dataset build -o source.KEY=VALUE'"
+            else:
+                slot = c.modality if c.kind == "encoder" else c.kind
+                caption = f"set with -o {slot}.KEY=VALUE or \\[{slot}] in a config file"
+            table = Table(caption=caption)
             for col in ("option", "type", "default", "help"):
                 table.add_column(col)
             for o in infos:

@@ -177,3 +177,41 @@ def test_bad_input_file_is_reported_by_path(tiny_data, tmp_path):
 def test_cache_file_names_stay_inside_the_cache_folder(tmp_path):
     path = cache_path(tmp_path, "audio", "../../etc/x")
     assert path.parent == tmp_path and path.name == "features-audio-_.._etc_x.h5"
+
+
+def test_a_cache_another_process_holds_is_waited_for(tiny_data, tmp_path, monkeypatch):
+    """Two runs started together on one dataset: the second waits for the first's cache."""
+    import subprocess
+    import sys
+
+    from ugaar_kit.training import feature_cache
+
+    items = DatasetFolder(tiny_data).items
+    enc = TinyAudio()
+    cache = audio_cache(tmp_path / "c", enc)
+    cache.ensure(enc, sources(items[:5], "audio"))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import h5py, sys, time; f = h5py.File({str(cache.path)!r}, 'a'); print('held', flush=True); "
+            "sys.stdin.readline()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(feature_cache, "LOCK_POLL", 0.05)
+        monkeypatch.setattr(feature_cache, "LOCK_WAIT", 0.2)
+        said: list[str] = []
+        second = audio_cache(tmp_path / "c", enc)
+        second.on_wait = said.append
+        with pytest.raises(InputError, match="still in use by another process"):
+            second.ensure(enc, sources(items, "audio"))
+        assert len(said) == 1 and "waiting" in said[0]
+    finally:
+        holder.communicate("\n", timeout=30)  # the holder closes the file and exits
+    third = audio_cache(tmp_path / "c", enc)
+    assert third.ensure(enc, sources(items, "audio")) == len(items) - 5  # and then it goes on

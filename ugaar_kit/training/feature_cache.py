@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -45,6 +46,9 @@ FORMAT = "ugaar-kit-features"
 FORMAT_VERSION = 1
 COMMIT_ROWS = 64
 """Rows per commit: an interruption loses at most this many items' work."""
+LOCK_WAIT = 3600.0
+"""Seconds to wait for another process filling the same cache before giving up."""
+LOCK_POLL = 2.0
 CHUNK_BYTES = 256 * 1024
 MIN_PARALLEL = 256
 """Fewer items than this are featurized in this process: starting workers costs seconds."""
@@ -136,6 +140,8 @@ class FeatureCache:
         self.encoder = encoder
         self.rows: dict[str, tuple[int, str]] = {}
         """item id -> (row, fingerprint) of its newest committed row."""
+        self.on_wait: Callable[[str], None] | None = None
+        """Told once when another process holds the file and this one waits for it."""
         self.notes: list[str] = []
         self._offsets: np.ndarray = np.zeros(0, np.int64)
         self._shapes: np.ndarray = np.zeros((0, 0), np.int64)
@@ -143,18 +149,33 @@ class FeatureCache:
         self._file: h5py.File | None = None
 
     # -- opening and checking -------------------------------------------------------------
+    def _open_append(self) -> h5py.File:
+        """Open for appending; while another process holds the file (filling it for a run on the
+        same data), wait for it, saying so once through `on_wait`, up to `LOCK_WAIT` seconds."""
+        waited = 0.0
+        while True:
+            try:
+                return h5py.File(self.path, "a")
+            except OSError as exc:
+                if "unable to lock file" not in str(exc).lower():
+                    raise
+                if waited >= LOCK_WAIT:
+                    raise InputError(
+                        self.path, f"feature cache is still in use by another process after {LOCK_WAIT:.0f} s"
+                    ) from None
+                if waited == 0.0 and self.on_wait is not None:
+                    self.on_wait(f"{self.path.name}: another process is filling this feature cache; waiting for it")
+                time.sleep(LOCK_POLL)
+                waited += LOCK_POLL
+
     def _open_write(self) -> h5py.File:
         """Open (or create) the file for appending, dropping uncommitted rows and, after an
         interrupted build, rows whose checksum fails. A damaged or foreign file is replaced."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             try:
-                fh = h5py.File(self.path, "a")
+                fh = self._open_append()
             except OSError as exc:
-                if "unable to lock file" in str(exc).lower():
-                    raise InputError(
-                        self.path, "feature cache is in use by another process; wait for it to finish"
-                    ) from None
                 self.notes.append(f"{self.path.name}: unreadable ({exc.__class__.__name__}); rebuilding it")
                 self.path.unlink()
             else:

@@ -278,6 +278,7 @@ class Trainer:
         for m, enc in self.encoders.items():
             key = enc.feature_key()
             cache = FeatureCache(cache_path(folder, m, key), m, key, f"{m}/{enc.name}")
+            cache.on_wait = self.say
             if self.main:
                 srcs = sources(self.train_items + self.valid_items, m)
                 with self._progress() as bar:

@@ -179,16 +179,19 @@ def doc_commands(path: Path) -> list[DocCommand]:
 INLINE = re.compile(r"(?<!`)`(ugaar-kit [^`]+)`(?!`)")
 
 
-def inline_commands(path: Path) -> list[DocCommand]:
-    """`ugaar-kit ...` code spans in the prose (outside fenced blocks)."""
+def prose_lines(path: Path) -> list[tuple[int, str]]:
+    """(line number, line) of a page's lines outside fenced blocks and their fences."""
     text = path.read_text(encoding="utf-8")
     fenced: set[int] = set()
     for block in fenced_blocks(text):
         fenced.update(range(block.line - 1, block.line + len(block.lines) + 1))
+    return [(n, line) for n, line in enumerate(text.splitlines(), start=1) if n not in fenced]
+
+
+def inline_commands(path: Path) -> list[DocCommand]:
+    """`ugaar-kit ...` code spans in the prose (outside fenced blocks)."""
     out = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if n in fenced:
-            continue
+    for n, line in prose_lines(path):
         for m in INLINE.finditer(line):
             argv, redirect = split_command(m.group(1))
             out.append(DocCommand(_page_name(path), n, m.group(1), argv, redirect, inline=True))
@@ -210,14 +213,8 @@ INLINE_OVERRIDE = re.compile(r"-o ([A-Za-z_][\w-]*\.[\w-]+=[^\s`]*)")
 
 def inline_overrides(path: Path) -> list[tuple[str, str]]:
     """(where, `SLOT.key=value`) of every `-o SLOT.key=value` inside a code span of the prose."""
-    text = path.read_text(encoding="utf-8")
-    fenced: set[int] = set()
-    for block in fenced_blocks(text):
-        fenced.update(range(block.line - 1, block.line + len(block.lines) + 1))
     out = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if n in fenced:
-            continue
+    for n, line in prose_lines(path):
         for span in re.findall(r"`([^`]+)`", line):
             out.extend((f"{_page_name(path)}:{n}", m) for m in INLINE_OVERRIDE.findall(span))
     return out

@@ -1,0 +1,93 @@
+"""The built-in objectives learn audio <-> sheet on real passages, not only on synthetic parts.
+
+A dataset is built from the first LMD songs of the shared sample (engraved sheets, synthesized
+audio, their lyrics); `dcca` and `contrastive` train the real audio and sheet CNNs (small
+widths) with and without the doc2vec lyrics branch. Each run must lower its training loss and
+reach a validation audio <-> sheet MRR of at least 5x chance (the validation pool is a few
+hundred passages, chance near 0.02). `ugaar` must do the same with its three branches, and its
+saved run must load back and evaluate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from ugaar_kit import Run
+from ugaar_kit.build.builder import BuildOptions, build_dataset
+from ugaar_kit.discovery import get_registry
+from ugaar_kit.evaluation import evaluate
+from ugaar_kit.training.config import RunConfig, merge
+from ugaar_kit.training.trainer import Trainer
+
+pytestmark = pytest.mark.slow  # about 20 CPU minutes: `pytest -m slow tests/integration/test_real_training.py`
+
+N_SONGS = 80
+SMALL = {"channels": "8,16,32,32", "hidden": 64, "dim": 16, "pooling": "bins"}
+ENCODERS = {
+    "audio": ("cnn", {**SMALL, "max_seconds": 12}),
+    "sheet": ("cnn", {**SMALL, "height": 32}),
+    "lyrics": ("doc2vec", {"vector_size": 32, "epochs": 10, "dim": 16}),
+}
+
+
+@pytest.fixture(scope="module")
+def real_data(lmd_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ugaar_kit_plugins.dataset_lmd.source import LmdLyricsSource
+
+    files = sorted((lmd_dir / "Sentence_Parsing").glob("*.npy"))[:N_SONGS]
+    out = tmp_path_factory.mktemp("real")
+    summary = build_dataset(LmdLyricsSource().songs(files), out, BuildOptions(workers=2), progress=False)
+    assert not summary.failed
+    return out
+
+
+def train(data: Path, out: Path, objective: str, modalities: tuple[str, ...], epochs: int = 12) -> list[dict]:
+    names = {m: ENCODERS[m][0] for m in modalities} | {"objective": objective}
+    overrides: dict[str, dict] = {m: ENCODERS[m][1] for m in modalities}
+    if objective == "dcca":
+        # measured on 200 songs (valid pool 829): with the default ridge 0.001 the training
+        # correlation climbs while validation MRR falls from its epoch-1 level (spurious batch
+        # correlations); a ridge of 1 learns (0.033 -> 0.044 in 5 epochs; chance 0.009)
+        overrides["objective"] = {f"r{i}": 1.0 for i in range(1, len(modalities) + 1)}
+    batch = 32 if objective == "contrastive" else 64  # dcca and ugaar: at least 4 rows per dimension
+    settings = {"data": data, "out": out, "epochs": epochs, "batch_size": batch, "lr": 3e-3, "workers": 0, "seed": 0}
+    config = merge(RunConfig(), settings, names, overrides)
+    Trainer(config, get_registry(), console=Console(quiet=True)).run()
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("objective", "modalities"),
+    [
+        ("contrastive", ("audio", "sheet")),
+        ("dcca", ("audio", "sheet")),
+        ("contrastive", ("audio", "sheet", "lyrics")),
+        ("dcca", ("audio", "sheet", "lyrics")),
+    ],
+    ids=lambda v: "-".join(v) if isinstance(v, tuple) else str(v),
+)
+def test_objective_learns_audio_sheet_on_real_passages(real_data, tmp_path, objective, modalities):
+    rows = train(real_data, tmp_path / "run", objective, modalities)
+    assert rows[-1]["train"]["objective"] < rows[0]["train"]["objective"]
+    valid = rows[0]["valid"]["audio->sheet"]
+    chance = valid["chance_MRR"]
+    assert valid["pool"] >= 100
+    best = max(min(r["valid"]["audio->sheet"]["MRR"], r["valid"]["sheet->audio"]["MRR"]) for r in rows)
+    assert best >= 5 * chance, (best, chance)
+
+
+def test_ugaar_learns_audio_sheet_and_its_run_loads_back(real_data, tmp_path):
+    rows = train(real_data, tmp_path / "run", "ugaar", ("audio", "sheet", "lyrics"))
+    first, last = rows[0]["train"], rows[-1]["train"]
+    assert last["objective"] < first["objective"], (first, last)
+    chance = rows[0]["valid"]["audio->sheet"]["chance_MRR"]
+    best = max(min(r["valid"]["audio->sheet"]["MRR"], r["valid"]["sheet->audio"]["MRR"]) for r in rows)
+    assert best >= 5 * chance, (best, chance)
+    run = Run.load(tmp_path / "run")  # weights_only checkpoint, encoders and projections rebuilt
+    assert run.modalities == ("audio", "sheet", "lyrics")
+    figures = evaluate(run, real_data, split="valid")
+    reloaded = figures["directions"]["audio->sheet"]
+    assert reloaded["MRR"] >= 5 * reloaded["chance_MRR"], reloaded

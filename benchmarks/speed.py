@@ -510,10 +510,7 @@ def section_embed(args: argparse.Namespace) -> dict[str, Any]:
                 [
                     f"{n:,}",
                     f"{r['seconds']:.0f}",
-                    fmt(r["files"] / r["seconds"]),
-                    fmt(r["audio_seconds"] / r["seconds"]),
-                    f"{r['rss_peak_mb']:.0f}",
-                    f"{r['worker_peak_mb']:.0f}",
+                    *embed_rate_cells(r),
                     f"{r['store_mib']:.1f}",
                 ]
             )
@@ -533,6 +530,16 @@ def section_embed(args: argparse.Namespace) -> dict[str, Any]:
         )
     columns = ["files", "seconds", "files/s", "audio s/s", "peak MiB", "worker peak MiB", "store MiB"]
     return record("embed", columns, rows, notes, {"passes": records, "writer": writer})
+
+
+def embed_rate_cells(r: dict[str, Any]) -> list[str]:
+    """An embed pass's files/s, audio s/s, peak MiB and loader-worker peak MiB, as table cells."""
+    return [
+        fmt(r["files"] / r["seconds"]),
+        fmt(r["audio_seconds"] / r["seconds"]),
+        f"{r['rss_peak_mb']:.0f}",
+        f"{r['worker_peak_mb']:.0f}",
+    ]
 
 
 def section_pipeline(args: argparse.Namespace) -> dict[str, Any]:
@@ -569,10 +576,7 @@ def section_pipeline(args: argparse.Namespace) -> dict[str, Any]:
                         f"{n:,}",
                         str(workers),
                         f"{r['seconds']:.1f}",
-                        fmt(r["files"] / r["seconds"]),
-                        fmt(r["audio_seconds"] / r["seconds"]),
-                        f"{r['rss_peak_mb']:.0f}",
-                        f"{r['worker_peak_mb']:.0f}",
+                        *embed_rate_cells(r),
                         f"{r['rows']:,}",
                     ]
                 )

@@ -158,9 +158,9 @@ DEFAULT_BATCH = 64
 
 def auto_batch_size(objective: Objective, world: int = 1) -> int:
     """The per-process batch when `--batch-size` is not given: 64, or, for an objective whose
-    `min_batch` is above it (deep CCA needs more rows than the widest view), the power of two
-    at or above twice the widest view (`min_batch` - 1), so batch correlations are not all near 1 (e.g. 256 for the
-    default 128-wide encoders under `dcca` or `ugaar`), shared among `world` processes."""
+    `min_batch` is above that (deep CCA needs more rows than the widest view), the power of two
+    at or above twice the widest view (`min_batch - 1`), shared among `world` processes: 256 for
+    the default 128-wide encoders under `dcca` or `ugaar`."""
     need = int(getattr(objective, "min_batch", 1) or 1)
     if need <= DEFAULT_BATCH * world:
         return DEFAULT_BATCH

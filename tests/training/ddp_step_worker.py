@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import torch
@@ -52,5 +53,8 @@ def run_rank(rank: int, world: int, init_file: str, data: str, out: str, results
         trainer.train()  # the rest of the epoch, validation on rank 0, checkpoints
         trainer.finish()
         trainer.close()
+        del trainer
+        gc.collect()  # nothing holding gloo work may outlive the group (it aborts at exit)
+        dist.barrier()
     finally:
         dist.destroy_process_group()

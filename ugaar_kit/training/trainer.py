@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import gc
 import os
 import random
 import time
@@ -563,6 +564,12 @@ class Trainer:
             cache.close()
         for h in getattr(self, "_hooks", []):
             h.remove()
+        self._hooks = []
+        if hasattr(self, "models"):
+            # DDP wrappers hold the process group and gloo work: free them while the group and
+            # the interpreter are alive (freed later, at exit, they can abort the process)
+            self.models = dict(self.encoders)
+            gc.collect()
         if self._created_group:
             import torch.distributed as dist
 

@@ -103,8 +103,12 @@ def canonical_correlations(x: Tensor, y: Tensor, r1: float = 0.0, r2: float = 0.
     rotations only, so the singular values are the same."""
     n = int(x.shape[0])
     require_rows(n, max(int(x.shape[1]), int(y.shape[1])))
-    s = joint_covariance([x, y])
-    d1 = int(x.shape[1])
+    return correlations_of_covariance(joint_covariance([x, y]), int(x.shape[1]), r1, r2)
+
+
+def correlations_of_covariance(s: Tensor, d1: int, r1: float = 0.0, r2: float = 0.0) -> Tensor:
+    """`canonical_correlations` from the joint covariance `s` `(D1 + D2, D1 + D2)` of two views
+    (the first `d1` rows and columns are the first view's). Differentiable."""
     eye1 = torch.eye(d1, dtype=s.dtype, device=s.device)
     eye2 = torch.eye(s.shape[0] - d1, dtype=s.dtype, device=s.device)
     w1 = cholesky_whitener(s[:d1, :d1] + r1 * eye1, "the first view")
@@ -148,7 +152,12 @@ def gcca_eigenvalues(views: Sequence[Tensor], ridges: Sequence[float]) -> Tensor
     n = int(views[0].shape[0])
     dims = [int(v.shape[1]) for v in views]
     require_rows(n, max(dims))
-    b = whitened_blocks(joint_covariance(views), dims, ridges, differentiable=True)
+    return gcca_eigenvalues_of_covariance(joint_covariance(views), dims, ridges)
+
+
+def gcca_eigenvalues_of_covariance(cov: Tensor, dims: Sequence[int], ridges: Sequence[float]) -> Tensor:
+    """`gcca_eigenvalues` from the joint covariance of views of widths `dims`. Differentiable."""
+    b = whitened_blocks(cov, dims, ridges, differentiable=True)
     return torch.linalg.eigvalsh(b).flip(0)
 
 

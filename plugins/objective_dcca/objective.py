@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ugaar_kit.cca import (
@@ -34,11 +35,11 @@ from ugaar_kit.cca import (
     Scaling,
     blocks,
     cca_weights,
-    gcca_eigenvalues,
+    correlations_of_covariance,
+    gcca_eigenvalues_of_covariance,
     joint_covariance,
     mcca_weights,
     require_rows,
-    total_correlation,
 )
 from ugaar_kit.distributed import gather_views
 from ugaar_kit.errors import OptionError, UgaarError
@@ -56,6 +57,18 @@ class DCCAOptions:
     shared_dim: int | None = option(None, "components of the fitted shared space (default: the narrowest width)", min=1)
     momentum: float = option(
         0.05, "weight of a batch in the running statistics project() uses before fit()", min=1e-6, max=1.0
+    )
+    rank_weight: float = option(
+        0.0,
+        "weight of a pairwise ranking loss in the current CCA space (Dorfer et al. 2018); 0: pure deep CCA",
+        min=0.0,
+    )
+    margin: float = option(0.5, "margin of the ranking loss (cosine)", min=0.0, max=2.0)
+    batch_weight: float = option(
+        0.05,
+        "weight of the batch covariance in the loss, the rest from the running covariance (1: batch only)",
+        min=1e-6,
+        max=1.0,
     )
 
 
@@ -107,28 +120,71 @@ class DeepCCA(Objective):
                 stacklevel=3,
             )
 
-    def batch_loss(self, views: Views) -> dict[str, Tensor]:
-        """The loss terms on `views` as given (no gathering across processes)."""
+    def batch_loss(self, views: Views, *, training: bool = False) -> dict[str, Tensor]:
+        """The loss terms on `views` as given (no gathering across processes); `training`: a
+        training step's loss, whose covariance mixes in the running one (`batch_weight`)."""
         zs = [views[m] for m in self.modalities]
         self._check_batch(int(zs[0].shape[0]))
         dtype = torch.promote_types(zs[0].dtype, torch.float32)
         k = self.options.k
         out: dict[str, Tensor] = {}
         with torch.autocast(device_type=zs[0].device.type, enabled=False):
-            zs = [z.to(torch.float64) for z in zs]
+            x = torch.cat([z.to(torch.float64) for z in zs], dim=1)
+            cov = self.loss_covariance(x) if training else joint_covariance([x])
+            dims = list(self.dims.values())
+            sl = blocks(dims)
             if len(zs) == 2 or self.options.multiview == "sum":
-                total = zs[0].new_zeros(())
+                total = cov.new_zeros(())
                 for (i, a), (j, b) in itertools.combinations(enumerate(self.modalities), 2):
-                    corr = total_correlation(zs[i], zs[j], self.ridges[i], self.ridges[j], k)
+                    idx = torch.cat([torch.arange(sl[i].start, sl[i].stop), torch.arange(sl[j].start, sl[j].stop)])
+                    pair = cov[idx][:, idx]
+                    rho = correlations_of_covariance(pair, dims[i], self.ridges[i], self.ridges[j])
+                    corr = rho[:k].sum() if k else rho.sum()
                     out[f"corr/{a}-{b}"] = corr.detach()
                     total = total + corr
             else:
                 top = k or min(self.dims.values())
-                eig = gcca_eigenvalues(zs, self.ridges)
+                eig = gcca_eigenvalues_of_covariance(cov, dims, self.ridges)
                 total = (eig[:top].sum() - top) / (len(zs) - 1)
                 out["gcca"] = total.detach()
-        out["objective"] = -total.to(dtype)
+            loss = -total
+            if self.options.rank_weight > 0:
+                rank = self.ranking_loss(x, cov.detach())
+                out["rank"] = rank.detach()
+                loss = loss + self.options.rank_weight * rank
+        out["objective"] = loss.to(dtype)
         return out
+
+    def ranking_loss(self, x: Tensor, cov: Tensor) -> Tensor:
+        """Pairwise ranking (hinge) loss of the batch in the current CCA space (Dorfer et al.
+        2018): the views side by side `x` `(B, sum D)` are projected with the CCA solution of
+        `cov` and the batch mean (held constant: the gradient reaches the encoders, not the
+        solution); for every pair of views, each item's cosine to its match must beat its
+        cosine to every other item of the batch by `margin`. Mean over items and negatives."""
+        with torch.no_grad():
+            means, weights, _ = self.solve(x.mean(dim=0), cov)
+        sl = blocks(list(self.dims.values()))
+        cs = [F.normalize((x[:, s] - means[m]) @ weights[m], dim=1) for m, s in zip(self.modalities, sl)]
+        margin = self.options.margin
+        off = ~torch.eye(int(x.shape[0]), dtype=torch.bool, device=x.device)
+        terms = []
+        for a, b in itertools.combinations(cs, 2):
+            sim = a @ b.T
+            pos = sim.diagonal()
+            terms.append(F.relu(margin - pos[:, None] + sim)[off].mean())  # a queries b
+            terms.append(F.relu(margin - pos[None, :] + sim)[off].mean())  # b queries a
+        return torch.stack(terms).mean()
+
+    def loss_covariance(self, x: Tensor) -> Tensor:
+        """The joint covariance a training step's loss whitens, from the views side by side `x`
+        `(B, sum D)`: the batch's, mixed with the (constant) running covariance when `batch_weight < 1` and
+        training has begun. Mixing keeps the gradient of the batch's share and averages the
+        estimate over about `1 / momentum` batches, so small batches stop fitting noise."""
+        cov = joint_covariance([x])
+        w = self.options.batch_weight
+        if w < 1.0 and int(self.running_steps) > 0:
+            cov = w * cov + (1.0 - w) * self.running_cov.to(cov)
+        return cov
 
     def loss(self, views: Views) -> dict[str, Tensor]:
         """`{"objective": -(total correlation), "corr/a-b" or "gcca": ...}` on the global batch."""
@@ -136,7 +192,7 @@ class DeepCCA(Objective):
 
     def training_step(self, views: Views, optimizers: Optimizers) -> dict[str, float]:
         full = gather_views(views)
-        out = self.batch_loss(full)
+        out = self.batch_loss(full, training=True)
         optimizers.step("main", out["objective"])
         self.update_running(full)
         return {k: float(v.detach()) for k, v in out.items()}

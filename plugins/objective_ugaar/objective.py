@@ -50,6 +50,13 @@ class UGAAROptions:
     momentum: float = option(
         0.05, "weight of a batch in the running statistics of the ground-truth CCA", min=1e-6, max=1.0
     )
+    batch_weight: float = option(
+        0.05, "weight of the batch covariance in the deep CCA term, the rest from the running one", min=1e-6, max=1.0
+    )
+    rank_weight: float = option(
+        0.0, "weight of the audio-sheet ranking loss in the CCA space (dcca's rank_weight)", min=0.0
+    )
+    margin: float = option(0.5, "margin of that ranking loss (cosine)", min=0.0, max=2.0)
     cca_weight: float = option(1.0, "weight of the audio-sheet deep CCA term", min=0.0)
     transfer_weight: float = option(1.0, "weight of each transfer term (audio-lyrics, sheet-lyrics)", min=0.0)
     adversarial_weight: float = option(0.1, "weight of the generator's adversarial term", min=0.0)
@@ -134,7 +141,15 @@ class UGAAR(Objective):
         if k > narrow:
             raise OptionError(f"option 'objective.shared_dim': {k} is above the narrower audio/sheet width {narrow}")
         self.k = k
-        gt_options = DCCAOptions(r1=o.r1, r2=o.r2, shared_dim=k, momentum=o.momentum)
+        gt_options = DCCAOptions(
+            r1=o.r1,
+            r2=o.r2,
+            shared_dim=k,
+            momentum=o.momentum,
+            batch_weight=o.batch_weight,
+            rank_weight=o.rank_weight,
+            margin=o.margin,
+        )
         self.ground_truth = DeepCCA(gt_options, {m: self.dims[m] for m in PAIR})
         self.lyrics_head = nn.Linear(self.dims["lyrics"], k)
         self.generator = Generator(k, o.noise_dim, o.hidden)
@@ -215,10 +230,10 @@ class UGAAR(Objective):
         loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
         return {"d/loss": loss, "d/real": torch.sigmoid(d_real).mean(), "d/fake": torch.sigmoid(d_fake).mean()}
 
-    def _main_loss(self, views: Views) -> dict[str, Tensor]:
+    def _main_loss(self, views: Views, training: bool = False) -> dict[str, Tensor]:
         """Everything but the discriminator's own loss: CCA, transfer, generator terms."""
         o: UGAAROptions = self.options
-        out = self.ground_truth.batch_loss({m: views[m] for m in PAIR})
+        out = self.ground_truth.batch_loss({m: views[m] for m in PAIR}, training=training)
         cca = out.pop("objective")
         c_a, c_s = self._targets(views)
         code = self.lyrics_head(views["lyrics"])
@@ -276,7 +291,7 @@ class UGAAR(Objective):
             d = self._discriminator_loss(real, code)
             optimizers.step("discriminator", d["d/loss"])
             logged.update({k: float(v.detach()) for k, v in d.items()})
-        out = self._main_loss(full)
+        out = self._main_loss(full, training=True)
         optimizers.step("main", out["objective"])
         logged.update({k: float(v.detach()) for k, v in out.items()})
         return logged

@@ -59,6 +59,55 @@ def test_loss_equals_scipy_total_correlation(k):
     assert float(out["corr/audio-lyrics"]) == pytest.approx(ref, abs=1e-5)
 
 
+def ref_correlation_of_covariance(s, d1, r1, r2):
+    t = whiten(s[:d1, :d1] + r1 * np.eye(d1)) @ s[:d1, d1:] @ whiten(s[d1:, d1:] + r2 * np.eye(s.shape[0] - d1))
+    return scipy.linalg.svdvals(t).sum()
+
+
+def test_training_loss_mixes_the_running_covariance_and_validation_does_not():
+    dims = {"audio": 5, "lyrics": 4}
+    obj = DeepCCA.from_options({"batch_weight": 0.3}, dims)
+    earlier = dict(zip(dims, latent_views(200, dims.values(), noise=1.0, seed=11)))
+    batch = dict(zip(dims, latent_views(64, dims.values(), noise=1.0, seed=12)))
+    pure = ref_total_correlation(batch["audio"].double().numpy(), batch["lyrics"].double().numpy(), 1e-3, 1e-3)
+    # before any step there are no running statistics: the batch alone
+    assert float(obj.batch_loss(batch, training=True)["objective"]) == pytest.approx(-pure, abs=1e-5)
+    obj.update_running(earlier)
+    s_old = np.cov(np.hstack([v.double().numpy() for v in earlier.values()]), rowvar=False)
+    s_new = np.cov(np.hstack([v.double().numpy() for v in batch.values()]), rowvar=False)
+    mixed = ref_correlation_of_covariance(0.3 * s_new + 0.7 * s_old, 5, 1e-3, 1e-3)
+    assert float(obj.batch_loss(batch, training=True)["objective"]) == pytest.approx(-mixed, abs=1e-5)
+    assert float(obj.loss(batch)["objective"]) == pytest.approx(-pure, abs=1e-5)  # validation: the batch alone
+    z = {m: v.clone().requires_grad_() for m, v in batch.items()}
+    obj.batch_loss(z, training=True)["objective"].backward()
+    assert all(torch.isfinite(v.grad).all() and v.grad.abs().sum() > 0 for v in z.values())
+
+
+def test_ranking_loss_matches_a_hand_computation():
+    dims = {"audio": 5, "sheet": 4}
+    obj = DeepCCA.from_options({"rank_weight": 2.0, "margin": 0.4}, dims)
+    x, y = (v.double() for v in latent_views(40, dims.values(), latent=3, noise=0.5, seed=13))
+    out = obj.loss({"audio": x, "sheet": y})
+    xs, ys = x.numpy(), y.numpy()
+    s = np.cov(np.hstack([xs, ys]), rowvar=False)
+    w1, w2 = whiten(s[:5, :5] + 1e-3 * np.eye(5)), whiten(s[5:, 5:] + 1e-3 * np.eye(4))
+    u, _, vh = np.linalg.svd(w1 @ s[:5, 5:] @ w2)
+    a = (xs - xs.mean(0)) @ w1 @ u[:, :4]
+    b = (ys - ys.mean(0)) @ w2 @ vh[:4].T
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    sim = a @ b.T
+    hinges = []
+    for i in range(40):
+        for j in range(40):
+            if i != j:
+                hinges.append((max(0.0, 0.4 - sim[i, i] + sim[i, j]), max(0.0, 0.4 - sim[j, j] + sim[i, j])))
+    ref = np.mean([h[0] for h in hinges]) / 2 + np.mean([h[1] for h in hinges]) / 2
+    assert float(out["rank"]) == pytest.approx(ref, abs=1e-6)
+    corr = ref_total_correlation(xs, ys, 1e-3, 1e-3)
+    assert float(out["objective"]) == pytest.approx(-corr + 2.0 * ref, abs=1e-5)
+
+
 def test_three_view_losses_equal_scipy():
     views = [v.float() for v in latent_views(300, (6, 8, 7), noise=1.0, seed=2)]
     dims = {"audio": 6, "sheet": 8, "lyrics": 7}
@@ -187,7 +236,7 @@ def test_training_raises_held_out_correlation():
             return -obj.validation_loss({m: encoders[m](x) for m, x in held.items()})["objective"]
 
     before = held_out()
-    for _ in range(400):
+    for _ in range(600):
         idx = torch.randint(0, 2500, (256,), generator=g)
         obj.training_step({m: encoders[m](x[idx]) for m, x in inputs.items()}, optimizers)
     after = held_out()

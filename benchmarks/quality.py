@@ -111,6 +111,7 @@ VARIANTS = {
     "random": Variant("random", epochs=0, label="random encoders (0 epochs)"),
     "adv0": Variant("adv0", (("adversarial_weight", "0"),), label="adversarial_weight=0"),
     "transfer0": Variant("transfer0", (("transfer_weight", "0"),), label="transfer_weight=0"),
+    "rank": Variant("rank", (("rank_weight", "1"),), label="rank_weight=1 (deep CCA + ranking loss)"),
 }
 
 
@@ -154,6 +155,7 @@ class Cell:
         if self.modalities == ASL and self.variant == "base":
             out.add("main")
         baseline = self.objective in ("contrastive", "dcca") and self.variant == "base"
+        baseline |= self.objective == "dcca" and self.variant == "rank"
         ugaar = self.objective == "ugaar" and self.variant in ("base", "adv0", "transfer0")
         if self.lyrics in (None, "doc2vec") and (baseline or ugaar):
             out.add("evidence")
@@ -181,6 +183,7 @@ def grid(seeds: Sequence[int] = SEEDS) -> list[Cell]:
                 cells.append(Cell(objective, ASL, lyrics, "base", seed))
         cells.append(Cell("contrastive", AS, None, "base", seed))
         cells.append(Cell("dcca", AS, None, "base", seed))
+        cells.append(Cell("dcca", AS, None, "rank", seed))
         cells.append(Cell("ugaar", ASL, "doc2vec", "adv0", seed))
         cells.append(Cell("ugaar", ASL, "doc2vec", "transfer0", seed))
     names = [c.name for c in cells]

@@ -37,6 +37,7 @@ MODEL_LABELS = {"cca": "cca (linear CCA/GCCA)", "dcca": "dcca", "contrastive": "
 EVIDENCE_ROWS = (
     ("contrastive-as", "contrastive, audio–sheet only"),
     ("dcca-as", "dcca, audio–sheet only"),
+    ("dcca-as-rank", "dcca + ranking loss (`rank_weight=1`), audio–sheet only"),
     ("contrastive-asl-doc2vec", "contrastive, three modalities"),
     ("dcca-asl-doc2vec", "dcca, three modalities"),
     ("ugaar-asl-doc2vec", "ugaar"),

@@ -13,7 +13,7 @@ from quality import ASL, Cell
 def test_the_grid_holds_every_table_cell_once() -> None:
     cells = quality.grid()
     names = [c.name for c in cells]
-    assert len(names) == len(set(names)) == 42  # (8 main + 2 random + 4 evidence-only) x 3 seeds
+    assert len(names) == len(set(names)) == 45  # (8 main + 2 random + 5 evidence-only) x 3 seeds
     # main table: 4 objectives x 2 lyrics encoders, three modalities, per seed
     main = [c for c in cells if "main" in c.groups()]
     assert len(main) == 24
@@ -25,6 +25,7 @@ def test_the_grid_holds_every_table_cell_once() -> None:
     assert evidence == {
         "contrastive-as",
         "dcca-as",
+        "dcca-as-rank",
         "contrastive-asl-doc2vec",
         "dcca-asl-doc2vec",
         "ugaar-asl-doc2vec",
@@ -53,14 +54,14 @@ def test_cell_names_options_and_epochs_follow_the_variant() -> None:
     [
         (["ugaar"], None, 12),  # doc2vec, transformer, adv0, transfer0 x 3 seeds
         (["ugaar"], [0], 4),
-        (["as"], [0], 2),  # the two-modality cells
+        (["as"], [0], 3),  # the two-modality cells
         (["random"], None, 6),
         (["ugaar-asl-doc2vec"], None, 3),  # a seedless config: its seeds only, not the ablations
         (["ugaar-asl-doc2vec-adv0-s2"], None, 1),
         (["*-transformer-s1"], None, 4),  # a glob
-        (["evidence"], [1], 7),
-        (["cca", "dcca"], [0], 5),  # patterns add up: cca x 2 lyrics, dcca x 2 lyrics, dcca-as
-        ([], [2], 14),
+        (["evidence"], [1], 8),
+        (["cca", "dcca"], [0], 6),  # patterns add up: cca x 2 lyrics, dcca x 2 lyrics, dcca-as, dcca-as-rank
+        ([], [2], 15),
         (["nothing-like-this"], None, 0),
     ],
 )

@@ -48,6 +48,8 @@ LOG = "train.log"
 RUN = "run"
 
 OBJECTIVES = ("cca", "dcca", "contrastive", "ugaar")
+FIXED_FEATURES = {"audio": "flat", "sheet": "flat"}
+"""`cca` fits linear CCA on fixed features: the raw log-mel and ink of the `flat` encoders."""
 LYRICS_ENCODERS = ("doc2vec", "transformer")
 ASL = ("audio", "sheet", "lyrics")
 AS = ("audio", "sheet")
@@ -305,13 +307,26 @@ class Context:
     dataset: dict[str, Any] = field(default_factory=dict)
 
 
-def encoder_overrides(ctx: Context, names: dict[str, str]) -> dict[str, dict[str, str]]:
-    """`-o MODALITY.dim=<budget dim>` for every chosen encoder that has a `dim` option, and the
-    budget's sizes for the `cnn` encoders."""
+def encoder_names(cell: Cell, ctx: Context) -> dict[str, str]:
+    """The cell's encoder per modality: the context's audio and sheet encoders (the `flat` raw
+    features for `cca`, which trains nothing) and the cell's lyrics encoder."""
+    fixed = cell.objective == "cca"
+    names = {m: (FIXED_FEATURES[m] if fixed else ctx.encoders[m]) for m in cell.modalities if m in ctx.encoders}
+    if "lyrics" in cell.modalities:
+        if cell.lyrics is None:
+            raise ValueError(f"cell {cell.name}: lyrics modality without a lyrics encoder")
+        names["lyrics"] = cell.lyrics
+    return names
+
+
+def encoder_overrides(ctx: Context, names: dict[str, str], trained: bool = True) -> dict[str, dict[str, str]]:
+    """`-o MODALITY.dim=<budget dim>` for every chosen encoder that has a `dim` option (when the
+    encoders are `trained`; linear CCA keeps their default widths), and the budget's sizes for
+    the `cnn` encoders."""
     b = ctx.budget
     out: dict[str, dict[str, str]] = {}
     for modality, name in names.items():
-        wanted = {"dim": str(b.dim)}
+        wanted = {"dim": str(b.dim)} if trained else {}
         if name == "cnn":
             wanted |= {"channels": b.cnn_channels, "hidden": str(b.cnn_hidden)}
             wanted |= {"height": str(b.sheet_height)} if modality == "sheet" else {}
@@ -332,12 +347,8 @@ def run_config(cell: Cell, ctx: Context, run_dir: Path, resume: bool) -> Any:
     if resume:
         return resolve_config(None, {"resume": run_dir, "workers": ctx.workers}, {}, {}, slots)
     b = ctx.budget
-    names = {m: ctx.encoders[m] for m in cell.modalities if m in ctx.encoders}
-    if "lyrics" in cell.modalities:
-        if cell.lyrics is None:
-            raise ValueError(f"cell {cell.name}: lyrics modality without a lyrics encoder")
-        names["lyrics"] = cell.lyrics
-    overrides = encoder_overrides(ctx, names)
+    names = encoder_names(cell, ctx)
+    overrides = encoder_overrides(ctx, names, trained=cell.objective != "cca")
     if cell.options:
         overrides["objective"] = dict(cell.options)
     settings = {
@@ -446,7 +457,7 @@ def run_cell(cell: Cell, ctx: Context, say: Callable[[str], None] = print) -> di
             "options": cell.options,
         },
         "budget": {**asdict(ctx.budget), "epochs": cell.epochs(ctx.budget)},
-        "encoders": dict(ctx.encoders),
+        "encoders": encoder_names(cell, ctx),
         "dataset": ctx.dataset,
         "evaluation": {"split": "test", "pool": pool, "draws": ctx.draws, "pool_seed": ctx.pool_seed},
         "train": {**training_record(run_dir), "resumed": state == "interrupted", "skipped": state == "trained"},

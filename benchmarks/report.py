@@ -219,10 +219,12 @@ def setup_block(results: Mapping[str, Mapping[str, Any]], cells: Sequence[qualit
     epochs = sorted({r["budget"]["epochs"] for r in done if r["cell"]["variant"] != "random"})
     others = sorted({json.dumps({k: v for k, v in r["budget"].items() if k != "epochs"}, sort_keys=True) for r in done})
     b = quality.Budget(**{**json.loads(others[0]), "epochs": epochs[0] if epochs else quality.BUDGET.epochs})
-    lines.append(f"Budget of every cell: {b.describe()}; `cca` fits in closed form on the untrained encoders' outputs.")
+    lines.append(
+        f"Budget of every cell: {b.describe()}; `cca` trains nothing: it fits PCA and CCA in closed form on the `flat` raw audio and sheet features and the lyrics encoder's untrained output, at default widths."
+    )
     if len(others) > 1 or len(epochs) > 1:
         lines.append(f"**Warning**: the cells differ in budget: epochs {epochs}; {'; '.join(others)}.")
-    enc = done[-1].get("encoders", {})
+    enc = next((r.get("encoders", {}) for r in reversed(done) if r["cell"].get("objective") != "cca"), {})
     lines.append(
         "Encoders: "
         + ", ".join(f"{m} `{n}`" for m, n in enc.items())

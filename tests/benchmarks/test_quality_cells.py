@@ -134,3 +134,17 @@ def test_list_needs_no_dataset_and_runs_nothing(tmp_path: Path, monkeypatch: pyt
     out = capsys.readouterr().out
     assert "ugaar-asl-doc2vec-adv0-s0" in out and "4 pending" in out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cca_cells_fit_flat_features_at_default_widths() -> None:
+    from ugaar_kit.discovery import get_registry
+
+    ctx = quality.Context(data=Path("."), registry=get_registry())
+    cca = quality.encoder_names(Cell("cca", ASL, "doc2vec"), ctx)
+    assert cca == {"audio": "flat", "sheet": "flat", "lyrics": "doc2vec"}
+    assert all("dim" not in o for o in quality.encoder_overrides(ctx, cca, trained=False).values())
+    dcca = quality.encoder_names(Cell("dcca", ASL, "doc2vec"), ctx)
+    assert dcca == {"audio": "cnn", "sheet": "cnn", "lyrics": "doc2vec"}
+    overrides = quality.encoder_overrides(ctx, dcca)
+    assert overrides["audio"]["dim"] == overrides["lyrics"]["dim"] == "16"
+    assert overrides["sheet"]["height"] == "32"

@@ -7,6 +7,11 @@ MAX-VAR generalized CCA criterion (`multiview=gcca`): `(sum of the top k eigenva
 block-whitened joint covariance - k) / (M - 1)`, which equals the total correlation for two
 views. The math runs in float64 with autocast off (see `ugaar_kit.cca`).
 
+A training step whitens the batch covariance mixed with the running one (`batch_weight`, default
+0.05; 1 is the batch-only loss): batch-only deep CCA fits the spurious correlations of small
+batches (docs/methods.md gives the measurements). `rank_weight > 0` adds the pairwise ranking
+loss of Dorfer et al. (2018) in the current CCA space.
+
 A batch must have more rows than the widest view has dimensions (else every correlation is 1
 and the gradient is undefined: refused with `BatchTooSmall`); below 4x that width the batch
 correlations are inflated and a warning is given once.
@@ -137,6 +142,7 @@ class DeepCCA(Objective):
                 total = cov.new_zeros(())
                 for (i, a), (j, b) in itertools.combinations(enumerate(self.modalities), 2):
                     idx = torch.cat([torch.arange(sl[i].start, sl[i].stop), torch.arange(sl[j].start, sl[j].stop)])
+                    idx = idx.to(cov.device)
                     pair = cov[idx][:, idx]
                     rho = correlations_of_covariance(pair, dims[i], self.ridges[i], self.ridges[j])
                     corr = rho[:k].sum() if k else rho.sum()

@@ -103,18 +103,19 @@ def canonical_correlations(x: Tensor, y: Tensor, r1: float = 0.0, r2: float = 0.
     rotations only, so the singular values are the same."""
     n = int(x.shape[0])
     require_rows(n, max(int(x.shape[1]), int(y.shape[1])))
-    return correlations_of_covariance(joint_covariance([x, y]), int(x.shape[1]), r1, r2)
+    s = joint_covariance([x, y])
+    d1 = int(x.shape[1])
+    return correlations_of_blocks(s[:d1, :d1], s[:d1, d1:], s[d1:, d1:], r1, r2)
 
 
-def correlations_of_covariance(s: Tensor, d1: int, r1: float = 0.0, r2: float = 0.0) -> Tensor:
-    """`canonical_correlations` from the joint covariance `s` `(D1 + D2, D1 + D2)` of two views
-    (the first `d1` rows and columns are the first view's). Differentiable."""
-    eye1 = torch.eye(d1, dtype=s.dtype, device=s.device)
-    eye2 = torch.eye(s.shape[0] - d1, dtype=s.dtype, device=s.device)
-    w1 = cholesky_whitener(s[:d1, :d1] + r1 * eye1, "the first view")
-    w2 = cholesky_whitener(s[d1:, d1:] + r2 * eye2, "the second view")
-    t = w1 @ s[:d1, d1:] @ w2.T
-    return torch.linalg.svdvals(t)
+def correlations_of_blocks(s11: Tensor, s12: Tensor, s22: Tensor, r1: float = 0.0, r2: float = 0.0) -> Tensor:
+    """`canonical_correlations` from covariance blocks: the views' own `s11` `(D1, D1)`, `s22`
+    `(D2, D2)` and their cross-covariance `s12` `(D1, D2)`. Differentiable."""
+    eye1 = torch.eye(s11.shape[0], dtype=s11.dtype, device=s11.device)
+    eye2 = torch.eye(s22.shape[0], dtype=s22.dtype, device=s22.device)
+    w1 = cholesky_whitener(s11 + r1 * eye1, "the first view")
+    w2 = cholesky_whitener(s22 + r2 * eye2, "the second view")
+    return torch.linalg.svdvals(w1 @ s12 @ w2.T)
 
 
 def total_correlation(x: Tensor, y: Tensor, r1: float = 0.0, r2: float = 0.0, k: int | None = None) -> Tensor:

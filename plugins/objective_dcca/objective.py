@@ -40,7 +40,7 @@ from ugaar_kit.cca import (
     Scaling,
     blocks,
     cca_weights,
-    correlations_of_covariance,
+    correlations_of_blocks,
     gcca_eigenvalues_of_covariance,
     joint_covariance,
     mcca_weights,
@@ -141,10 +141,8 @@ class DeepCCA(Objective):
             if len(zs) == 2 or self.options.multiview == "sum":
                 total = cov.new_zeros(())
                 for (i, a), (j, b) in itertools.combinations(enumerate(self.modalities), 2):
-                    idx = torch.cat([torch.arange(sl[i].start, sl[i].stop), torch.arange(sl[j].start, sl[j].stop)])
-                    idx = idx.to(cov.device)
-                    pair = cov[idx][:, idx]
-                    rho = correlations_of_covariance(pair, dims[i], self.ridges[i], self.ridges[j])
+                    si, sj = sl[i], sl[j]
+                    rho = correlations_of_blocks(cov[si, si], cov[si, sj], cov[sj, sj], self.ridges[i], self.ridges[j])
                     corr = rho[:k].sum() if k else rho.sum()
                     out[f"corr/{a}-{b}"] = corr.detach()
                     total = total + corr

@@ -4,8 +4,8 @@ Our reading of the abstract (docs/methods.md gives the formulas and the choices 
 
 1. Ground truth. Deep CCA of the audio and sheet branches; the canonical variates
    `c_a = (f_a - mu_a) W_a`, `c_s = (f_s - mu_s) W_s` (`k` components, unit variance) span the
-   audio-sheet space. `W` is re-solved every step from running (EMA) statistics and refined on
-   the whole training set by `fit`. Canonical directions with near-equal correlations are
+   audio-sheet space. `W` is re-solved after every step from running (EMA) statistics (the
+   first step's from its own batch) and refined on the whole training set by `fit`. Canonical directions with near-equal correlations are
    defined only up to a rotation, so each new solution is rotated (orthogonal Procrustes) to
    the previous one: the space is the CCA space, and its axes stay put while training goes.
 2. Transfer. A lyrics head maps the lyrics encoder's output to `t_l` (`k` dims), trained to
@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 from ugaar_kit_plugins.objective_dcca.objective import DCCAOptions, DeepCCA
 
-from ugaar_kit.cca import require_rows
+from ugaar_kit.cca import joint_covariance, require_rows
 from ugaar_kit.distributed import gather_views
 from ugaar_kit.errors import OptionError, UgaarError
 from ugaar_kit.objective import Objective, Optimizers, Views
@@ -198,6 +198,13 @@ class UGAAR(Objective):
         self.ready.fill_(True)
 
     @torch.no_grad()
+    def _start(self, pair: Views) -> None:
+        """Before the first step: the ground truth is the CCA of this batch alone."""
+        x = torch.cat([pair[m].detach().to(torch.float64) for m in PAIR], dim=1)
+        means, weights, _ = self.ground_truth.solve(x.mean(dim=0), joint_covariance([x]))
+        self._set_ground_truth(means, weights)
+
+    @torch.no_grad()
     def _refresh(self, pair: Views) -> None:
         """Fold a batch into the running statistics and re-solve the ground-truth CCA."""
         gt = self.ground_truth
@@ -272,18 +279,20 @@ class UGAAR(Objective):
         full = gather_views(views)
         self._check(full)
         if not bool(self.ready):
-            self._refresh(full)
+            self._start(full)
         out = self._main_loss(full)
         code = self.lyrics_head(full["lyrics"])
         out.update(self._discriminator_loss(self._targets(full), code))
         return out
 
     def training_step(self, views: Views, optimizers: Optimizers) -> dict[str, float]:
-        """Refresh the ground truth, `d_steps` discriminator updates, then one update of the
-        encoders, the lyrics head and the generator."""
+        """`d_steps` discriminator updates, one update of the encoders, the lyrics head and the
+        generator, then the batch is folded into the ground truth's running statistics (after the
+        update, as `dcca` does: the audio-sheet term is exactly `dcca`'s, step for step)."""
         full = gather_views(views)
         self._check(full)
-        self._refresh(full)
+        if not bool(self.ready):
+            self._start(full)
         logged: dict[str, float] = {}
         real = self._targets({m: full[m].detach() for m in PAIR})
         for _ in range(self.options.d_steps):
@@ -293,6 +302,7 @@ class UGAAR(Objective):
             logged.update({k: float(v.detach()) for k, v in d.items()})
         out = self._main_loss(full, training=True)
         optimizers.step("main", out["objective"])
+        self._refresh(full)
         logged.update({k: float(v.detach()) for k, v in out.items()})
         return logged
 

@@ -77,6 +77,30 @@ def test_ground_truth_is_the_deep_cca_of_audio_and_sheet():
     assert corr[0] > 0.9  # the shared latent is found
 
 
+def test_audio_sheet_training_is_dcca_step_for_step():
+    """With the lyrics terms weighted 0, UGAAR trains the audio and sheet encoders exactly as
+    `dcca` does, from the first step (batch-only covariance) through the running mix."""
+    torch.manual_seed(0)
+    enc = nn.ModuleDict({m: nn.Sequential(nn.Linear(16, 32), nn.Tanh(), nn.Linear(32, 8)) for m in DIMS})
+    twin = nn.ModuleDict({m: nn.Sequential(nn.Linear(16, 32), nn.Tanh(), nn.Linear(32, 8)) for m in ("audio", "sheet")})
+    twin.load_state_dict({k: v for k, v in enc.state_dict().items() if not k.startswith("lyrics")})
+    zero = {"transfer_weight": 0.0, "adversarial_weight": 0.0, "pairing_weight": 0.0}
+    ugaar = UGAAR(UGAAROptions(batch_weight=0.2, momentum=0.2, **zero), DIMS)
+    dcca = DeepCCA(DCCAOptions(batch_weight=0.2, momentum=0.2), {"audio": 8, "sheet": 8})
+    optimizers = make_optimizers(ugaar, enc)
+    twin_opt = Optimizers({"main": torch.optim.Adam(twin.parameters(), lr=3e-3)})
+    for step in range(8):
+        views = three_views(64, 2000 + step)
+        a = ugaar.training_step({m: enc[m](x) for m, x in views.items()}, optimizers)
+        b = dcca.training_step({m: twin[m](views[m]) for m in ("audio", "sheet")}, twin_opt)
+        assert abs(a["corr/audio-sheet"] - b["corr/audio-sheet"]) < 1e-9
+    for m in ("audio", "sheet"):
+        for p, q in zip(enc[m].parameters(), twin[m].parameters()):
+            assert torch.allclose(p, q, atol=1e-6)
+    assert torch.allclose(ugaar.ground_truth.running_cov, dcca.running_cov)
+    assert int(ugaar.ground_truth.running_steps) == int(dcca.running_steps) == 8
+
+
 def test_training_aligns_lyrics_without_spoiling_audio_sheet():
     torch.manual_seed(0)
     obj = UGAAR(UGAAROptions(shared_dim=4, hidden=64), DIMS)

@@ -4,8 +4,9 @@ Our reading of the abstract (docs/methods.md gives the formulas and the choices 
 
 1. Ground truth. Deep CCA of the audio and sheet branches; the canonical variates
    `c_a = (f_a - mu_a) W_a`, `c_s = (f_s - mu_s) W_s` (`k` components, unit variance) span the
-   audio-sheet space. `W` is re-solved after every step from running (EMA) statistics (the
-   first step's from its own batch) and refined on the whole training set by `fit`. Canonical directions with near-equal correlations are
+   audio-sheet space. The deep CCA loss is `dcca`'s, step for step (the covariance of the
+   earlier batches mixed with the batch's); then the batch joins the running (EMA) statistics,
+   `W` is re-solved from them, and refined on the whole training set by `fit`. Canonical directions with near-equal correlations are
    defined only up to a rotation, so each new solution is rotated (orthogonal Procrustes) to
    the previous one: the space is the CCA space, and its axes stay put while training goes.
 2. Transfer. A lyrics head maps the lyrics encoder's output to `t_l` (`k` dims), trained to
@@ -237,10 +238,11 @@ class UGAAR(Objective):
         loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
         return {"d/loss": loss, "d/real": torch.sigmoid(d_real).mean(), "d/fake": torch.sigmoid(d_fake).mean()}
 
-    def _main_loss(self, views: Views, training: bool = False) -> dict[str, Tensor]:
-        """Everything but the discriminator's own loss: CCA, transfer, generator terms."""
+    def _main_loss(self, views: Views, cca_terms: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Everything but the discriminator's own loss: the CCA terms given (the ground truth's
+        `batch_loss`), transfer and generator terms."""
         o: UGAAROptions = self.options
-        out = self.ground_truth.batch_loss({m: views[m] for m in PAIR}, training=training)
+        out = dict(cca_terms)
         cca = out.pop("objective")
         c_a, c_s = self._targets(views)
         code = self.lyrics_head(views["lyrics"])
@@ -280,19 +282,19 @@ class UGAAR(Objective):
         self._check(full)
         if not bool(self.ready):
             self._start(full)
-        out = self._main_loss(full)
+        out = self._main_loss(full, self.ground_truth.batch_loss({m: full[m] for m in PAIR}))
         code = self.lyrics_head(full["lyrics"])
         out.update(self._discriminator_loss(self._targets(full), code))
         return out
 
     def training_step(self, views: Views, optimizers: Optimizers) -> dict[str, float]:
-        """`d_steps` discriminator updates, one update of the encoders, the lyrics head and the
-        generator, then the batch is folded into the ground truth's running statistics (after the
-        update, as `dcca` does: the audio-sheet term is exactly `dcca`'s, step for step)."""
+        """The deep CCA term from the statistics of the earlier batches (exactly `dcca`'s), then
+        the batch joins the running statistics and the ground truth is re-solved; `d_steps`
+        discriminator updates; one update of the encoders, the lyrics head and the generator."""
         full = gather_views(views)
         self._check(full)
-        if not bool(self.ready):
-            self._start(full)
+        cca_terms = self.ground_truth.batch_loss({m: full[m] for m in PAIR}, training=True)
+        self._refresh(full)
         logged: dict[str, float] = {}
         real = self._targets({m: full[m].detach() for m in PAIR})
         for _ in range(self.options.d_steps):
@@ -300,9 +302,8 @@ class UGAAR(Objective):
             d = self._discriminator_loss(real, code)
             optimizers.step("discriminator", d["d/loss"])
             logged.update({k: float(v.detach()) for k, v in d.items()})
-        out = self._main_loss(full, training=True)
+        out = self._main_loss(full, cca_terms)
         optimizers.step("main", out["objective"])
-        self._refresh(full)
         logged.update({k: float(v.detach()) for k, v in out.items()})
         return logged
 

@@ -114,6 +114,9 @@ VARIANTS = {
     "adv0": Variant("adv0", (("adversarial_weight", "0"),), label="adversarial_weight=0"),
     "transfer0": Variant("transfer0", (("transfer_weight", "0"),), label="transfer_weight=0"),
     "rank": Variant("rank", (("rank_weight", "1"),), label="rank_weight=1 (deep CCA + ranking loss)"),
+    "bend": Variant(
+        "bend", (("detach_targets", "false"),), label="detach_targets=false (the lyrics terms reach audio and sheet)"
+    ),
 }
 
 
@@ -158,7 +161,7 @@ class Cell:
             out.add("main")
         baseline = self.objective in ("contrastive", "dcca") and self.variant == "base"
         baseline |= self.objective == "dcca" and self.variant == "rank"
-        ugaar = self.objective == "ugaar" and self.variant in ("base", "adv0", "transfer0")
+        ugaar = self.objective == "ugaar" and self.variant in ("base", "adv0", "transfer0", "bend")
         if self.lyrics in (None, "doc2vec") and (baseline or ugaar):
             out.add("evidence")
         return out
@@ -188,6 +191,7 @@ def grid(seeds: Sequence[int] = SEEDS) -> list[Cell]:
         cells.append(Cell("dcca", AS, None, "rank", seed))
         cells.append(Cell("ugaar", ASL, "doc2vec", "adv0", seed))
         cells.append(Cell("ugaar", ASL, "doc2vec", "transfer0", seed))
+        cells.append(Cell("ugaar", ASL, "doc2vec", "bend", seed))
     names = [c.name for c in cells]
     assert len(names) == len(set(names)), "cell names must be unique"
     return cells

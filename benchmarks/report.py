@@ -43,6 +43,7 @@ EVIDENCE_ROWS = (
     ("ugaar-asl-doc2vec", "ugaar"),
     ("ugaar-asl-doc2vec-adv0", "ugaar, `adversarial_weight=0`"),
     ("ugaar-asl-doc2vec-transfer0", "ugaar, `transfer_weight=0`"),
+    ("ugaar-asl-doc2vec-bend", "ugaar, `detach_targets=false`"),
 )
 
 

@@ -13,7 +13,7 @@ from quality import ASL, Cell
 def test_the_grid_holds_every_table_cell_once() -> None:
     cells = quality.grid()
     names = [c.name for c in cells]
-    assert len(names) == len(set(names)) == 45  # (8 main + 2 random + 5 evidence-only) x 3 seeds
+    assert len(names) == len(set(names)) == 48  # (8 main + 2 random + 6 evidence-only) x 3 seeds
     # main table: 4 objectives x 2 lyrics encoders, three modalities, per seed
     main = [c for c in cells if "main" in c.groups()]
     assert len(main) == 24
@@ -31,6 +31,7 @@ def test_the_grid_holds_every_table_cell_once() -> None:
         "ugaar-asl-doc2vec",
         "ugaar-asl-doc2vec-adv0",
         "ugaar-asl-doc2vec-transfer0",
+        "ugaar-asl-doc2vec-bend",
     }
     two = [c for c in cells if c.modalities == ("audio", "sheet")]
     assert all(c.lyrics is None for c in two)
@@ -52,16 +53,16 @@ def test_cell_names_options_and_epochs_follow_the_variant() -> None:
 @pytest.mark.parametrize(
     ("only", "seeds", "expected"),
     [
-        (["ugaar"], None, 12),  # doc2vec, transformer, adv0, transfer0 x 3 seeds
-        (["ugaar"], [0], 4),
+        (["ugaar"], None, 15),  # doc2vec, transformer, adv0, transfer0, bend x 3 seeds
+        (["ugaar"], [0], 5),
         (["as"], [0], 3),  # the two-modality cells
         (["random"], None, 6),
         (["ugaar-asl-doc2vec"], None, 3),  # a seedless config: its seeds only, not the ablations
         (["ugaar-asl-doc2vec-adv0-s2"], None, 1),
         (["*-transformer-s1"], None, 4),  # a glob
-        (["evidence"], [1], 8),
+        (["evidence"], [1], 9),
         (["cca", "dcca"], [0], 6),  # patterns add up: cca x 2 lyrics, dcca x 2 lyrics, dcca-as, dcca-as-rank
-        ([], [2], 15),
+        ([], [2], 16),
         (["nothing-like-this"], None, 0),
     ],
 )
@@ -132,7 +133,7 @@ def test_list_needs_no_dataset_and_runs_nothing(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(quality, "QUALITY", tmp_path)
     assert quality.main(["--list", "--only", "ugaar", "--seeds", "0"]) == 0
     out = capsys.readouterr().out
-    assert "ugaar-asl-doc2vec-adv0-s0" in out and "4 pending" in out
+    assert "ugaar-asl-doc2vec-adv0-s0" in out and "5 pending" in out
     assert list(tmp_path.iterdir()) == []
 
 

@@ -122,7 +122,7 @@ def test_evidence_table_and_setup_from_result_files(tmp_path: Path) -> None:
     assert ugaar == "| ugaar | 1/3 | 0.500 | 0.500 | 0.5000 | 30.0 | 30.0 |"
     assert any(line.startswith("| dcca, audio–sheet only | 0/3, not run yet") for line in evidence)
     setup = report.setup_block(results, cells)
-    assert "Cells done: 4 of 45" in setup
+    assert "Cells done: 4 of 48" in setup
     assert "6 epochs, batch 64" in setup and "encoders' width 16" in setup
     assert "pools of 1,000 candidates, 10 draws, pool seed 0" in setup
     assert "**Warning**: the cells come from 2 different datasets" in setup  # sha 'abc' and 'other'

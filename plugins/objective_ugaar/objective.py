@@ -6,9 +6,10 @@ Our reading of the abstract (docs/methods.md gives the formulas and the choices 
    `c_a = (f_a - mu_a) W_a`, `c_s = (f_s - mu_s) W_s` (`k` components, unit variance) span the
    audio-sheet space. The deep CCA loss is `dcca`'s, step for step (the covariance of the
    earlier batches mixed with the batch's); then the batch joins the running (EMA) statistics,
-   `W` is re-solved from them, and refined on the whole training set by `fit`. Canonical directions with near-equal correlations are
-   defined only up to a rotation, so each new solution is rotated (orthogonal Procrustes) to
-   the previous one: the space is the CCA space, and its axes stay put while training goes.
+   `W` is re-solved from them, and refined on the whole training set by `fit`. Canonical
+   directions with near-equal correlations are defined only up to a rotation, so each new
+   solution is rotated (orthogonal Procrustes) to the previous one: the space is the CCA space,
+   and its axes stay put while training goes.
 2. Transfer. A lyrics head maps the lyrics encoder's output to `t_l` (`k` dims), trained to
    correlate, component by component, with `c_a` (audio-lyrics) and `c_s` (sheet-lyrics). The
    targets are detached by default: lyrics learn the audio-sheet space, they cannot bend it.

@@ -22,7 +22,8 @@ import numpy as np
 
 
 def column_correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson correlation of `x[:, j]` with `y[:, j]` for every column `j`."""
+    """Pearson correlation of `x[:, j]` with `y[:, j]` for every column `j` (`y` may be one column,
+    broadcast against all of `x`'s)."""
     x = x - x.mean(axis=0)
     y = y - y.mean(axis=0)
     denom = np.sqrt((x * x).sum(axis=0) * (y * y).sum(axis=0))
@@ -32,7 +33,7 @@ def column_correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def explained_by(x: np.ndarray, c: np.ndarray) -> float:
     """R^2: the share of the total variance of the rows `x` `(N, k)` that a linear function of the
     scalar `c` `(N,)` explains (least squares, per column, weighted by the column's variance)."""
-    r = column_correlations(x, np.repeat(c[:, None], x.shape[1], axis=1))
+    r = column_correlations(x, c[:, None])  # `c` broadcasts against every column
     var = x.var(axis=0)
     return float((r**2 * var).sum() / var.sum()) if var.sum() > 0 else 0.0
 
@@ -58,8 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UgaarError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    with torch.no_grad():
-        emb = {m: e.double().numpy() for m, e in embed_items(run, items).items()}
+    emb = {m: e.double().numpy() for m, e in embed_items(run, items).items()}  # Run.embed: no grad
     counts = np.array([note_count(it) or 0 for it in items], dtype=float)
     print(f"{args.run}: {len(items)} {args.split} passages, {run.shared_dim} components")
     np.set_printoptions(precision=2, suppress=True, linewidth=120)

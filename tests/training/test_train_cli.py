@@ -57,6 +57,17 @@ def test_objective_without_modalities_uses_its_defaults(registry, tiny_data, tmp
     assert json.loads((tmp_path / "run" / "run.json").read_text())["modalities"] == ["audio", "sheet"]
 
 
+def test_select_flag_reaches_the_run_and_a_wrong_direction_is_one_line(registry, tiny_data, tmp_path):
+    base = ["--data", tiny_data, "--objective", "infonce", "--audio", "tiny", *FAST]
+    result = invoke(registry, *base, "--out", tmp_path / "run", "--select", "sheet->audio")
+    assert result.exit_code == 0, result.output
+    assert tomllib.loads((tmp_path / "run" / "config.toml").read_text())["select"] == ["sheet->audio"]
+    rows = [json.loads(r) for r in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["valid_score"] == r["valid"]["sheet->audio"]["MRR"] for r in rows)
+    bad = invoke(registry, *base, "--out", tmp_path / "bad", "--select", "audio->sheet,lyrics->audio")
+    assert "select: 'lyrics->audio' is not a direction of this run" in one_line_error(bad)
+
+
 def test_unknown_encoder_lists_known_names(registry, tiny_data, tmp_path):
     result = invoke(
         registry, "--data", tiny_data, "--out", tmp_path / "run", "--audio", "nope", "--objective", "infonce"

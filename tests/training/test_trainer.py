@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from ugaar_kit import Run
 from ugaar_kit.cli.app import build_app
 from ugaar_kit.dataset import DatasetFolder
+from ugaar_kit.errors import OptionError
 from ugaar_kit.training.config import RunConfig, merge
 from ugaar_kit.training.trainer import Trainer
 
@@ -52,6 +53,33 @@ def test_training_lowers_loss_and_retrieval_beats_chance(registry, tiny_data, tm
     for row in rows:
         assert {"epoch", "train", "valid", "valid_mrr", "valid_loss", "seconds", "best"} <= set(row)
         assert "objective" in row["valid_loss"]
+
+
+def test_select_picks_the_best_epoch_on_the_given_directions(registry, tiny_data, tmp_path):
+    names = {"audio": "tiny", "lyrics": "bag", "objective": "tri"}
+    select = ("audio->sheet", "sheet->audio")
+    make_trainer(registry, tiny_data, tmp_path / "run", names, epochs=6, select=select).run()
+    rows = [json.loads(r) for r in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    for row in rows:
+        pair = (row["valid"]["audio->sheet"]["MRR"] + row["valid"]["sheet->audio"]["MRR"]) / 2
+        assert row["valid_score"] == pytest.approx(pair)
+    running = float("-inf")
+    for row in rows:  # an epoch is "best" exactly when it beats every earlier selected score
+        assert row["best"] == (row["valid_score"] > running), row["epoch"]
+        running = max(running, row["valid_score"])
+    best_row = max(rows, key=lambda r: r["valid_score"])
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["best_epoch"] == best_row["epoch"]
+    assert info["best_valid_mrr"] == pytest.approx(best_row["valid_score"])
+    assert 'select = [\n    "audio->sheet",\n    "sheet->audio",\n]' in (tmp_path / "run" / "config.toml").read_text()
+
+
+def test_select_refuses_a_direction_the_run_does_not_have(registry, tiny_data, tmp_path):
+    with pytest.raises(OptionError, match=r"select: 'audio->lyrics' is not a direction of this run \(directions: "):
+        make_trainer(
+            registry, tiny_data, tmp_path / "run", {"audio": "tiny", "objective": "infonce"}, select=("audio->lyrics",)
+        ).prepare()
+    assert not (tmp_path / "run").exists()
 
 
 def test_checkpoints_load_with_weights_only_and_rebuild(registry, tiny_data, tmp_path):

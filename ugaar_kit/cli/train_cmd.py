@@ -75,6 +75,14 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 show_default=False,
             ),
         ] = None,
+        select: Annotated[
+            str | None,
+            typer.Option(
+                help="Directions whose mean validation MRR picks the best epoch, comma-separated "
+                "(e.g. 'audio->sheet,sheet->audio') [default: every direction].",
+                show_default=False,
+            ),
+        ] = None,
         workers: Annotated[
             int | None,
             typer.Option(
@@ -107,6 +115,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             "device": device,
             "amp": amp,
             "patience": patience,
+            "select": select,
             "workers": workers,
             "resume": resume,
         }

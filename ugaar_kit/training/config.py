@@ -57,6 +57,11 @@ class TrainSettings:
     device: str = option("auto", "auto (CUDA when present), cpu, cuda or cuda:N")
     amp: bool = option(True, "mixed precision (autocast + gradient scaling) on CUDA; ignored on the CPU")
     patience: int = option(10, "stop after this many epochs without a better validation MRR; 0 = never", min=0)
+    select: tuple[str, ...] = option(
+        (),
+        "retrieval directions (e.g. audio->sheet,sheet->audio) whose mean validation MRR picks the best epoch "
+        "and drives early stopping; empty = every direction of the run",
+    )
     fit_sample: int = option(
         2048,
         "training items the objective's closed-form parts (CCA projections) are fitted on before each "

@@ -4,8 +4,9 @@
 encoders that need it on the training split, build the feature caches, train epoch by epoch
 (the objective's `training_step` does the updates), validate every epoch (`retrieval_metrics`
 on `objective.project`ed embeddings, plus `validation_loss`), keep the best checkpoint by mean
-validation MRR, stop early after `patience` epochs without progress, then reload the best state,
-call `objective.fit` on the whole training split and write `model.pt`.
+validation MRR (over the `select` directions when given), stop early after `patience` epochs
+without progress, then reload the best state, call `objective.fit` on the whole training split
+and write `model.pt`.
 
 The trainer knows no objective by name: it calls `training_step`, `validation_loss`,
 `parameter_groups`, `fit` and `project` only.
@@ -20,7 +21,7 @@ import os
 import random
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,19 @@ from .feature_cache import FeatureCache, cache_path, default_workers, sources
 from .loader import SplitData, bucket_batches, shard
 
 
-def mean_mrr(metrics: Mapping[str, Mapping[str, float]]) -> float:
-    """The mean MRR over retrieval directions (the model-selection score); NaN when none."""
-    values = [float(v["MRR"]) for v in metrics.values() if "MRR" in v]
+def mean_mrr(metrics: Mapping[str, Mapping[str, float]], directions: Sequence[str] = ()) -> float:
+    """The mean MRR over `directions` (every one when empty): the model-selection score; NaN when none."""
+    rows = [metrics[d] for d in directions] if directions else list(metrics.values())
+    values = [float(v["MRR"]) for v in rows if "MRR" in v]
     return float(np.mean(values)) if values else float("nan")
+
+
+def check_select(select: Sequence[str], modalities: Sequence[str]) -> None:
+    """OptionError unless every direction of `select` is an ordered pair of the run's modalities."""
+    known = [f"{q}->{c}" for q in modalities for c in modalities if q != c]
+    for d in select:
+        if d not in known:
+            raise OptionError(f"select: '{d}' is not a direction of this run (directions: {', '.join(known)})")
 
 
 def seed_everything(seed: int) -> None:
@@ -130,6 +140,7 @@ class Trainer:
         for note in self.plan.notes:
             self.say(note)
         mods = self.plan.modalities
+        check_select(s.select, mods)
         labels = ", ".join(f"{m}/{self.plan.encoders[m].name}" for m in mods)
         self.say(f"training {labels} with objective '{self.plan.objective.name}'")
 
@@ -440,11 +451,14 @@ class Trainer:
         groups = [f"{it.song}/{it.group}" if it.group is not None else None for it in self.valid_items]
         metrics = retrieval_metrics(projected, groups)
         self.valid_embeddings = projected
-        return {
+        out = {
             "valid": {d: {k: float(v) for k, v in row.items()} for d, row in metrics.items()},
             "valid_mrr": mean_mrr(metrics),
             "valid_loss": {k: float(v) for k, v in losses.items()},
         }
+        if self.settings.select:
+            out["valid_score"] = mean_mrr(metrics, self.settings.select)
+        return out
 
     def model_state(self, epoch: int) -> dict[str, Any]:
         return ckpt.model_state(
@@ -464,7 +478,7 @@ class Trainer:
         if self.main:
             with local_only():
                 valid = self.validate()
-            score = valid.get("valid_mrr", float("nan"))
+            score = valid.get("valid_score", valid.get("valid_mrr", float("nan")))
             improved = not self.valid_items or (np.isfinite(score) and score > self.best_score)
             if improved:
                 self.best_score = float(score) if np.isfinite(score) else self.best_score
@@ -507,6 +521,8 @@ class Trainer:
         if "valid_mrr" in row:
             dirs = ", ".join(f"{d} {v.get('MRR', float('nan')):.3f}" for d, v in row["valid"].items())
             parts.append(f"valid MRR {row['valid_mrr']:.4f} ({dirs})")
+        if "valid_score" in row:
+            parts.append(f"selected {row['valid_score']:.4f}")
         if row.get("best"):
             parts.append("best")
         parts.append(f"{row['seconds']:.1f} s")

@@ -829,7 +829,8 @@ def blas_threads() -> str:
     except ImportError:
         return "its default BLAS threads"
     info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    return ", ".join(f"{i['internal_api']} {i['num_threads']} thread(s)" for i in info) or "no BLAS pool found"
+    pools = dict.fromkeys(f"{i['internal_api']} {i['num_threads']} thread(s)" for i in info)  # NumPy's, SciPy's, ...
+    return ", ".join(pools) or "no BLAS pool found"
 
 
 # -- the figures of the other benchmark scripts ------------------------------------------

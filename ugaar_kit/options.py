@@ -8,6 +8,8 @@ in every error; :func:`describe` lists the fields for `ugaar-kit plugins show`.
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -29,6 +31,37 @@ T = TypeVar("T")
 def option(default: Any, help: str, *, min: float | None = None, max: float | None = None) -> Any:
     """A dataclass field with a default, a one-line help text and an optional numeric range."""
     return dataclasses.field(default=default, metadata={"help": help, "min": min, "max": max})
+
+
+class Seconds(float):
+    """A duration in seconds. As an option it reads a number of seconds or `90s`, `15m`, `2h`,
+    `1h30m`, `1h 30m 10s` (Lightning's `max_time` reads `DD:HH:MM:SS`; these are what people
+    type); it must be finite and above zero."""
+
+
+_DURATION = re.compile(r"(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?")
+
+
+def parse_duration(text: str | float | int) -> Seconds:
+    """Seconds from `900`, `90s`, `15m`, `1h30m` or `1h 30m 10s`; ValueError for anything else,
+    for zero or negative durations, NaN and infinity."""
+    if isinstance(text, bool):
+        raise ValueError(f"{text!r} is not a duration")
+    if isinstance(text, (int, float)):
+        seconds = float(text)
+    else:
+        compact = str(text).strip().lower().replace(" ", "")
+        try:
+            seconds = float(compact)
+        except ValueError:
+            match = _DURATION.fullmatch(compact)
+            if not compact or match is None or not any(match.groupdict().values()):
+                raise ValueError(f"{text!r} is not a duration (e.g. 900, 90s, 15m, 1h30m)") from None
+            parts = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
+            seconds = parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{text!r} is not a duration above zero")
+    return Seconds(seconds)
 
 
 @dataclass(frozen=True)
@@ -59,6 +92,8 @@ def type_name(tp: Any) -> str:
         return " | ".join(type_name(a) for a in typing.get_args(tp))
     if tp is type(None):
         return "None"
+    if tp is Seconds:
+        return "duration"
     return getattr(tp, "__name__", str(tp))
 
 
@@ -108,13 +143,21 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return int(str(value))
         except ValueError:
             raise OptionError(f"option '{where}': {value!r} is not an integer") from None
+    if tp is Seconds:
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise OptionError(f"option '{where}': {exc}") from None
     if tp is float:
         if isinstance(value, bool):
             raise OptionError(f"option '{where}': {value!r} is not a number")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise OptionError(f"option '{where}': {value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise OptionError(f"option '{where}': {value!r} is not a finite number")
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
@@ -130,12 +173,26 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     raise OptionError(f"option '{where}': unsupported option type {type_name(tp)}")
 
 
+def upgrade(cls: type, values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`values` with the options dataclass's `LEGACY` values filled in when they are a complete
+    record from before those options existed: every other field given, none of the legacy
+    ones (a saved run's options). Partial values (a user's) are left alone."""
+    out = dict(values or {})
+    legacy: Mapping[str, Any] = getattr(cls, "LEGACY", {}) or {}
+    if not legacy or any(k in out for k in legacy):
+        return out
+    others = {f.name for f in dataclasses.fields(cls)} - set(legacy)  # type: ignore[arg-type]
+    if others and others <= set(out):
+        out.update(legacy)
+    return out
+
+
 def build(cls: type[T], values: Mapping[str, Any] | None = None, *, prefix: str = "") -> T:
     """An instance of options dataclass `cls` from `values`; unknown keys and bad values raise.
 
     `prefix` (e.g. `audio`) is used in messages so they name the key as the user wrote it.
     """
-    values = dict(values or {})
+    values = upgrade(cls, values)
     hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(values) - set(fields))
@@ -167,6 +224,8 @@ def to_dict(options: Any) -> dict[str, Any]:
         value = getattr(options, f.name)
         if isinstance(value, Path):
             value = str(value)
+        elif isinstance(value, float):
+            value = float(value)  # a plain float, not a subclass (Seconds): checkpoints load with weights_only
         elif isinstance(value, tuple):
             value = list(value)
         out[f.name] = value

@@ -7,6 +7,7 @@ Every file is written atomically (a temporary file renamed over the target) and 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,23 @@ def load_safe(path: Path, map_location: str | torch.device = "cpu") -> Any:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure to read is the file's problem
-        raise InputError(path, f"not a readable ugaar-kit checkpoint ({type(exc).__name__}: {exc})") from None
+        raise InputError(path, f"not a readable ugaar-kit checkpoint ({refusal(exc)})") from None
+
+
+_REFUSED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
+def refusal(exc: BaseException) -> str:
+    """Why torch refused a file, in one line and without torch's advice to retry with
+    `weights_only=False` (which would run whatever the file holds)."""
+    text = str(exc)
+    match = _REFUSED_GLOBAL.search(text)
+    if match:
+        return f"it holds the Python object {match.group(1)}, which is never loaded: only tensors and plain values are"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if "weights_only" in first or "Weights only load failed" in first:
+        first = "its contents are not tensors and plain values"
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def encoder_state(encoder: Encoder) -> dict[str, Any]:

@@ -152,6 +152,10 @@ class Objective(nn.Module):
     def fit(self, views: Views) -> None:
         """After training: closed-form parts from the whole training set's encoder outputs."""
 
+    default_batch: int | None = None
+    """The batch this objective trains best on when `--batch-size` is not given (None: the
+    trainer's 64). InfoNCE gains from more negatives: `contrastive` asks for 128."""
+
     @property
     def min_batch(self) -> int:
         """The smallest batch `loss` accepts (deep CCA needs more rows than dimensions)."""

@@ -55,6 +55,7 @@ class Contrastive(Objective):
     Options = ContrastiveOptions
     n_views = (2, 3)
     default_modalities = ("audio", "sheet")
+    default_batch = 128
 
     def __init__(self, options: ContrastiveOptions | None, dims):
         super().__init__(options, dims)

@@ -41,7 +41,39 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         lyrics: Lyrics = None,  # type: ignore[valid-type]
         objective: ObjectiveName = None,  # type: ignore[valid-type]
         epochs: Annotated[
-            int | None, typer.Option(help="Passes over the training split [default: 30].", min=0, show_default=False)
+            int | None,
+            typer.Option(
+                help="Passes over the training split [default: 30; with --max-time, as many as it allows].",
+                min=0,
+                show_default=False,
+            ),
+        ] = None,
+        max_time: Annotated[
+            str | None,
+            typer.Option(
+                "--max-time",
+                help="Wall-clock budget of the training loop, e.g. 90s, 15m, 1h30m (feature caching and encoder "
+                "fitting not counted; total across --resume). The step in flight ends, a last validation runs, "
+                "the best epoch is kept.",
+                show_default=False,
+            ),
+        ] = None,
+        schedule: Annotated[
+            str | None,
+            typer.Option(
+                help="Learning rate schedule: cosine (warm-up, then cosine decay to 0 over the epochs or the "
+                "budget) or constant [default: cosine].",
+                show_default=False,
+            ),
+        ] = None,
+        valid_every: Annotated[
+            str | None,
+            typer.Option(
+                "--valid-every",
+                help="Validate at an epoch's end only once this much training time (e.g. 30s) passed since "
+                "the last validation [default: every epoch].",
+                show_default=False,
+            ),
         ] = None,
         batch_size: Annotated[
             int | None,
@@ -109,6 +141,9 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             "data": data,
             "out": out,
             "epochs": epochs,
+            "max_time": max_time,
+            "schedule": schedule,
+            "valid_every": valid_every,
             "batch_size": batch_size,
             "lr": lr,
             "seed": seed,

@@ -157,13 +157,15 @@ DEFAULT_BATCH = 64
 
 
 def auto_batch_size(objective: Objective, world: int = 1) -> int:
-    """The per-process batch when `--batch-size` is not given: 64, or, for an objective whose
+    """The per-process batch when `--batch-size` is not given: the objective's `default_batch`
+    (64 when it has none; `contrastive`: 128), or, for an objective whose
     `min_batch` is above that (deep CCA needs more rows than the widest view), the power of two
     at or above twice the widest view (`min_batch - 1`), shared among `world` processes: 256 for
     the default 128-wide encoders under `dcca` or `ugaar`."""
     need = int(getattr(objective, "min_batch", 1) or 1)
-    if need <= DEFAULT_BATCH * world:
-        return DEFAULT_BATCH
+    preferred = int(getattr(objective, "default_batch", None) or DEFAULT_BATCH)
+    if need <= preferred * world:
+        return preferred
     target = 1 << (2 * (need - 1) - 1).bit_length()  # the power of two at or above 2 x (need - 1)
     return -(-target // world)
 

@@ -24,15 +24,17 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import tomllib
 
 from .. import options as opts
 from ..errors import InputError, OptionError
-from ..options import option
+from ..options import Seconds, option
 
 CONFIG_FILE = "config.toml"
+DEFAULT_EPOCHS = 30
+"""Epochs when neither `epochs` nor `max_time` is given."""
 NAME_KEY = "name"
 """The reserved key of a component table that names the component."""
 
@@ -43,7 +45,23 @@ class TrainSettings:
 
     data: Path | None = option(None, "dataset folder (manifest.jsonl), built by 'ugaar-kit dataset build'")
     out: Path | None = option(None, "run folder to create; it holds everything embed/eval/search need")
-    epochs: int = option(30, "passes over the training split", min=0)
+    epochs: int | None = option(
+        None, f"passes over the training split; default {DEFAULT_EPOCHS}, or as many as max_time allows", min=0
+    )
+    max_time: Seconds | None = option(
+        None,
+        "wall-clock budget of the training loop (steps and validations; not feature caching or encoder "
+        "fitting), e.g. 90s, 15m, 1h30m; total across --resume",
+    )
+    schedule: Literal["cosine", "constant"] = option(
+        "cosine", "learning rate: linear warm-up then cosine decay to 0 over the run (cosine), or constant"
+    )
+    warmup: int = option(100, "warm-up steps of the cosine schedule (at most a tenth of its steps)", min=0)
+    valid_every: Seconds | None = option(
+        None,
+        "validate at an epoch's end only when this much training time (e.g. 30s) passed since the last "
+        "validation (the last epoch is always validated); default every epoch",
+    )
     batch_size: int | None = option(
         None,
         "items per batch and process; default 64, or for objectives that need more rows a batch (deep CCA: "
@@ -78,6 +96,9 @@ class TrainSettings:
 
 
 SETTING_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainSettings))
+LEGACY_SETTINGS: dict[str, Any] = {"schedule": "constant"}
+"""Settings whose default changed: a run folder whose config.toml lacks the key was trained with
+this value, and resumes with it."""
 RESUME_MAY_CHANGE = frozenset({"epochs", "patience", "device", "workers", "cache_dir", "resume", "out", "amp"})
 """Settings a resumed run may change; anything else would make it a different run."""
 
@@ -122,6 +143,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise InputError(path, "no such config file") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, f"invalid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 text (byte {exc.start}); TOML files are UTF-8") from None
     except OSError as exc:
         raise InputError(path, f"cannot read ({exc.strerror})") from None
 
@@ -247,7 +270,11 @@ def resolve_config(
     run_dir = Path(resume)
     if not (run_dir / CONFIG_FILE).is_file():
         raise InputError(run_dir, f"not a run folder to resume (no {CONFIG_FILE})")
-    run = load_config(run_dir / CONFIG_FILE, slots)
+    raw = read_toml(run_dir / CONFIG_FILE)
+    run = parse_config(raw, slots, where=run_dir / CONFIG_FILE)
+    legacy = {k: v for k, v in LEGACY_SETTINGS.items() if k not in raw}
+    if legacy:
+        run = RunConfig(dataclasses.replace(run.settings, **legacy), run.components)
     coerced = opts.build(TrainSettings, {k: v for k, v in settings.items() if v is not None})
     for key, value in settings.items():
         if value is None or key in RESUME_MAY_CHANGE:

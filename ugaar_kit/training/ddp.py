@@ -97,10 +97,20 @@ def broadcast_flag(flag: bool, device: torch.device | None = None) -> bool:
     return bool(t.item())
 
 
+def broadcast_int(value: int, device: torch.device | None = None) -> int:
+    """Rank 0's `value` on every process (e.g. a schedule's length measured on rank 0)."""
+    if not is_distributed():
+        return int(value)
+    t = torch.tensor([int(value)], dtype=torch.int64, device=device)
+    dist.broadcast(t, src=0)
+    return int(t.item())
+
+
 __all__ = [
     "average_gradients_of",
     "barrier",
     "broadcast_flag",
+    "broadcast_int",
     "init_from_env",
     "is_distributed",
     "launched_by_torchrun",

@@ -43,8 +43,9 @@ from ..state import load_safe, save_atomic
 from . import checkpoint as ckpt
 from . import ddp
 from . import run_folder as rf
+from . import schedule as sched
 from .assemble import DEFAULT_BATCH, Plan, auto_batch_size, check_batch_size, plan_run
-from .config import RunConfig, to_toml_dict, write_config
+from .config import DEFAULT_EPOCHS, RunConfig, to_toml_dict, write_config
 from .curves import plot_curves
 from .feature_cache import FeatureCache, cache_path, default_workers, sources
 from .loader import SplitData, bucket_batches, shard
@@ -99,6 +100,25 @@ class Trainer:
         """`(N_valid, shared_dim)` per modality from the latest validation pass (CPU)."""
         self._created_group = False
         self._rng_state: dict[str, Any] | None = None
+        s = self.settings
+        self.max_epochs = s.epochs if s.epochs is not None else (1 << 30 if s.max_time else DEFAULT_EPOCHS)
+        """Epochs to train: `epochs`, else 30, else (under `max_time`) as many as the budget allows."""
+        self.train_seconds = 0.0
+        """Seconds spent in the training loop (steps and validations) so far, across resumes."""
+        self.global_step = 0
+        self.samples = 0
+        self.schedule_steps: int | None = None
+        """The schedule's length in steps (None until a budgeted run has measured its rate)."""
+        self.warmup_steps = 0
+        self.step_seconds: float | None = None
+        """The measured seconds of a step that fixed a budgeted schedule's length."""
+        self.stopped = ""
+        """Why training ended: epochs, patience, max_time or schedule."""
+        self._last_valid_at = 0.0
+        self._timed_from: tuple[float, int] | None = None
+        self.clock = time.perf_counter
+        """The budget's clock (seconds); tests replace it."""
+        self._clock_start = self.clock()
 
     # -- helpers ------------------------------------------------------------------------------
     @property
@@ -188,13 +208,17 @@ class Trainer:
         if resume_state is not None:
             self.objective.load_state_dict(resume_state["objective"]["state_dict"])
         self.batch_size = s.batch_size or auto_batch_size(self.objective, self.world)
-        if s.batch_size is None and self.batch_size != DEFAULT_BATCH:
+        if s.batch_size is None and self.batch_size == getattr(self.objective, "default_batch", None):
+            self.say(
+                f"batch size {self.batch_size}: objective '{self.plan.objective.name}' default (choose with --batch-size)"
+            )
+        elif s.batch_size is None and self.batch_size != DEFAULT_BATCH:
             self.say(
                 f"batch size {self.batch_size}: objective '{self.plan.objective.name}' needs more than "
                 f"{self.objective.min_batch - 1} rows a batch (choose with --batch-size)"
             )
         global_batch = self.batch_size * self.world
-        if self.plan.trainable and s.epochs > 0:
+        if self.plan.trainable and self.max_epochs > 0:
             if len(self.train_items) < global_batch:
                 raise OptionError(
                     f"--batch-size {self.batch_size}: the training split has only {len(self.train_items)} items"
@@ -226,6 +250,9 @@ class Trainer:
         self._hooks = ddp.average_gradients_of(self.objective)
         self.optimizers = self._make_optimizers()
 
+        self._base_lrs = {k: [g["lr"] for g in opt.param_groups] for k, opt in self.optimizers.optimizers.items()}
+        if resume_state is None or s.max_time is None:
+            self._plan_schedule()  # an epoch-bound schedule follows --epochs, also when a resume changes it
         if resume_state is not None:
             self.optimizers.load_state_dict(resume_state["optimizers"])
             t = resume_state["trainer"]
@@ -235,6 +262,13 @@ class Trainer:
                 int(t["best_epoch"]),
                 int(t["since_best"]),
             )
+            self.train_seconds = float(t.get("train_seconds", 0.0))
+            self.global_step = int(t.get("steps", 0))
+            self.samples = int(t.get("samples", 0))
+            self.schedule_steps = None if t.get("schedule_steps") is None else int(t["schedule_steps"])
+            self.warmup_steps = int(t.get("warmup_steps", 0))
+            self.step_seconds = None if t.get("step_seconds") is None else float(t["step_seconds"])
+            self._last_valid_at = float(t.get("last_valid_at", self.train_seconds))
             self._rng_state = resume_state["rng"]
             if self.main:
                 self.rows = rf.keep_rows_until(self.out / rf.METRICS, self.start_epoch)
@@ -394,6 +428,7 @@ class Trainer:
                 "world_size": self.world,
                 "device": str(self.device),
                 "seed": self.settings.seed,
+                "training": self.budget_info(),
             }
         )
         rf.write_json(info, info_path)
@@ -401,29 +436,119 @@ class Trainer:
     # -- training -----------------------------------------------------------------------------
     def step(self, indices: list[int]) -> dict[str, float]:
         """One update on this process's rows `indices` of the training split; the loss terms."""
-        inputs = self.train_data.batch(indices, self.encoders, self.device)
+        # augmentation draws depend on (seed, step, rank) alone: same run, exact resume
+        entropy = np.random.SeedSequence([self.settings.seed % 2**32, self.global_step, self.rank])
+        generator = torch.Generator().manual_seed(int(entropy.generate_state(1, np.uint64)[0]) >> 1)
+        inputs = self.train_data.batch(indices, self.encoders, self.device, generator)
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
             views = {m: self.models[m](b) for m, b in inputs.items()}
         views = {m: z.float() for m, z in views.items()}
         return self.objective.training_step(views, self.optimizers)
 
+    # -- schedule and budget ------------------------------------------------------------------
+    def batches_per_epoch(self) -> int:
+        return len(self.train_items) // max(1, self.batch_size * self.world)
+
+    def _plan_schedule(self) -> None:
+        """The schedule's length, when it is known before training (no `max_time`)."""
+        s = self.settings
+        if s.max_time is None:
+            self.schedule_steps = self.max_epochs * self.batches_per_epoch()
+            self.warmup_steps = sched.warmup_for(self.schedule_steps, s.warmup)
+        else:
+            self.warmup_steps = int(s.warmup)  # provisional: shortened once the length is known
+
+    def elapsed(self) -> float:
+        """Seconds of training-loop time so far, this process and earlier ones of the run."""
+        return self.clock() - self._clock_start
+
+    def lr_factor(self) -> float:
+        return sched.lr_factor(self.global_step, self.settings.schedule, self.schedule_steps, self.warmup_steps)
+
+    def _set_lr(self) -> None:
+        factor = self.lr_factor()
+        for name, opt in self.optimizers.optimizers.items():
+            for group, base in zip(opt.param_groups, self._base_lrs[name]):
+                group["lr"] = base * factor
+
+    def _measure(self) -> None:
+        """Under `max_time`, fix the schedule's length from the time of the first steps."""
+        s = self.settings
+        if s.max_time is None or self.schedule_steps is not None:
+            return
+        if self._timed_from is None:
+            if self.global_step >= sched.UNTIMED_STEPS:
+                self._timed_from = (self.elapsed(), self.global_step)
+            return
+        since, first = self._timed_from
+        if self.global_step - first < sched.MEASURE_STEPS - sched.UNTIMED_STEPS:
+            return
+        total = 0
+        if self.main:
+            step_seconds = (self.elapsed() - since) / (self.global_step - first)
+            has_fit = self.fit_data is not None
+            eval_items = len(self.valid_items) + (len(self.fit_data) if has_fit and self.fit_data else 0)
+            total = self.global_step + sched.budget_steps(
+                float(s.max_time) - self.elapsed(),
+                step_seconds,
+                batch_size=self.batch_size * self.world,
+                batches_per_epoch=self.batches_per_epoch(),
+                eval_items=eval_items if self.valid_items else 0,
+                valid_every=s.valid_every,
+            )
+            self.step_seconds = step_seconds
+        self.schedule_steps = ddp.broadcast_int(total, self.device)
+        if s.warmup:
+            self.warmup_steps = max(sched.MEASURE_STEPS, sched.warmup_for(self.schedule_steps, s.warmup))
+        if self.step_seconds is not None:
+            self.say(
+                f"budget {_duration(float(s.max_time))}: {self.step_seconds:.3f} s a step, "
+                f"schedule fixed at {self.schedule_steps} steps ({self.warmup_steps} of warm-up)"
+            )
+
+    def _time_is_up(self) -> bool:
+        """True when the budget is spent or a budgeted cosine schedule has ended (rank 0 decides)."""
+        s = self.settings
+        up = False
+        if self.main and s.max_time is not None:
+            if self.elapsed() >= float(s.max_time):
+                up, self.stopped = True, "max_time"
+            elif s.schedule == "cosine" and self.schedule_steps is not None and self.global_step >= self.schedule_steps:
+                up, self.stopped = True, "schedule"
+        if s.max_time is None:
+            return False
+        up = ddp.broadcast_flag(up, self.device)
+        if up and self.stopped not in ("max_time", "schedule"):
+            self.stopped = "max_time"  # another process: rank 0 decided
+        return up
+
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        """One pass over the training split; loss terms averaged over its batches."""
+        """One pass over the training split (or until the budget is spent); loss terms averaged
+        over the batches trained."""
         for model in self.models.values():
             model.train()
         self.objective.train()
         s = self.settings
         batches = bucket_batches(self.train_lengths, self.batch_size * self.world, s.seed, epoch, drop_last=True)
         sums: dict[str, float] = defaultdict(float)
+        n = 0
+        total_epochs = str(self.max_epochs) if s.epochs is not None or s.max_time is None else "?"
         with self._progress() as bar:
-            task = bar.add_task(f"epoch {epoch + 1}/{s.epochs}", total=len(batches), terms="")
-            for n, global_batch in enumerate(batches, 1):
+            task = bar.add_task(f"epoch {epoch + 1}/{total_epochs}", total=len(batches), terms="")
+            for global_batch in batches:
+                self._set_lr()
                 terms = self.step(shard(global_batch, self.rank, self.world))
+                n += 1
+                self.global_step += 1
+                self.samples += len(global_batch)
                 for k, v in terms.items():
                     sums[k] += v
                 shown = "  ".join(f"{k} {sums[k] / n:.4g}" for k in sums)
                 bar.update(task, advance=1, terms=shown)
-        return {k: v / max(1, len(batches)) for k, v in sums.items()}
+                self._measure()
+                if self._time_is_up():
+                    break
+        return {k: v / max(1, n) for k, v in sums.items()}
 
     def encode_split(self, data: SplitData) -> dict[str, Tensor]:
         """Every encoder's `(N, D_m)` eval-mode outputs for a split's items."""
@@ -471,29 +596,39 @@ class Trainer:
             epoch,
         )
 
-    def _end_epoch(self, epoch: int, train_terms: dict[str, float], started: float) -> bool:
-        """Validate, log, checkpoint (rank 0); True when training should stop early."""
+    def _end_epoch(self, epoch: int, train_terms: dict[str, float], started: float, final: bool = False) -> bool:
+        """Validate (unless `valid_every` says it is too soon; always when `final`), log,
+        checkpoint (rank 0); True when training should stop early."""
         s = self.settings
         stop = False
         if self.main:
-            with local_only():
-                valid = self.validate()
+            due = final or s.valid_every is None or self.elapsed() - self._last_valid_at >= float(s.valid_every)
+            valid: dict[str, Any] = {}
+            if due:
+                with local_only():
+                    valid = self.validate()
+                self._last_valid_at = self.elapsed()
             score = valid.get("valid_score", valid.get("valid_mrr", float("nan")))
-            improved = not self.valid_items or (np.isfinite(score) and score > self.best_score)
+            improved = due and (not self.valid_items or (np.isfinite(score) and score > self.best_score))
             if improved:
                 self.best_score = float(score) if np.isfinite(score) else self.best_score
                 self.best_epoch = epoch + 1
                 self.since_best = 0
                 ckpt.save(self.model_state(epoch + 1), self.out / rf.BEST)
-            else:
+            elif due:
                 self.since_best += 1
             seconds = time.perf_counter() - started  # training and validation
+            self.train_seconds = self.elapsed()
             row = {
                 "epoch": epoch + 1,
                 "train": train_terms,
                 **valid,
                 "best": bool(improved),
                 "seconds": round(seconds, 3),
+                "steps": self.global_step,
+                "samples": self.samples,
+                "lr": s.lr * self.lr_factor(),
+                "elapsed": round(self.train_seconds, 3),
             }
             rf.append_row(self.out / rf.METRICS, row)
             self.rows.append(row)
@@ -504,19 +639,52 @@ class Trainer:
                 "best_score": self.best_score,
                 "best_epoch": self.best_epoch,
                 "since_best": self.since_best,
+                **self.budget_state(),
             }
             ckpt.save(last, self.out / rf.LAST)
             plot_curves(self.rows, self.out / rf.CURVES)
             self.say(self._summary(row))
-            stop = bool(s.patience) and self.since_best >= s.patience
+            stop = bool(s.patience) and self.since_best >= s.patience and not final
             if stop:
+                self.stopped = "patience"
                 self.say(
                     f"no better validation MRR for {s.patience} epochs: stopping early (best: epoch {self.best_epoch})"
                 )
         return ddp.broadcast_flag(stop, self.device)
 
+    def budget_state(self) -> dict[str, Any]:
+        """What a resumed run needs to keep the budget and the schedule (in `last.pt`)."""
+        return {
+            "train_seconds": self.train_seconds,
+            "steps": self.global_step,
+            "samples": self.samples,
+            "schedule_steps": self.schedule_steps,
+            "warmup_steps": self.warmup_steps,
+            "step_seconds": self.step_seconds,
+            "last_valid_at": self._last_valid_at,
+        }
+
+    def budget_info(self) -> dict[str, Any]:
+        """The `training` entry of `run.json`: budget, schedule, steps and samples seen, why it stopped."""
+        s = self.settings
+        return {
+            "max_time": None if s.max_time is None else float(s.max_time),
+            "train_seconds": round(self.train_seconds, 3),
+            "steps": self.global_step,
+            "samples": self.samples,
+            "epochs_limit": s.epochs if s.epochs is not None else (None if s.max_time else DEFAULT_EPOCHS),
+            "stopped": self.stopped or None,
+            "schedule": {
+                "name": s.schedule,
+                "steps": self.schedule_steps,
+                "warmup_steps": self.warmup_steps,
+                "measured_step_seconds": self.step_seconds,
+            },
+        }
+
     def _summary(self, row: Mapping[str, Any]) -> str:
-        parts = [f"epoch {row['epoch']}/{self.settings.epochs}"]
+        epochs = str(self.max_epochs) if self.settings.epochs is not None or self.settings.max_time is None else "?"
+        parts = [f"epoch {row['epoch']}/{epochs}"]
         parts += [f"{k} {v:.4g}" for k, v in row["train"].items()]
         if "valid_mrr" in row:
             dirs = ", ".join(f"{d} {v.get('MRR', float('nan')):.3f}" for d, v in row["valid"].items())
@@ -525,6 +693,10 @@ class Trainer:
             parts.append(f"selected {row['valid_score']:.4f}")
         if row.get("best"):
             parts.append("best")
+        if self.settings.max_time is not None:
+            parts.append(
+                f"step {row['steps']}  {_duration(row['elapsed'])} of {_duration(float(self.settings.max_time))}"
+            )
         parts.append(f"{row['seconds']:.1f} s")
         return "  ".join(parts)
 
@@ -533,10 +705,22 @@ class Trainer:
         if not self.plan.trainable:
             self.say(f"objective '{self.plan.objective.name}' has nothing to train: fitting it on the training split")
             return
-        for epoch in range(self.start_epoch, self.settings.epochs):
+        s = self.settings
+        self._clock_start = self.clock() - self.train_seconds
+        if s.max_time is not None and self.train_seconds >= float(s.max_time):
+            self.stopped = self.stopped or "max_time"
+            self.say(f"the budget of {_duration(float(s.max_time))} is spent: nothing left to train")
+            return
+        self.stopped = "epochs"
+        for epoch in range(self.start_epoch, self.max_epochs):
             t0 = time.perf_counter()
             terms = self.train_epoch(epoch)
-            if self._end_epoch(epoch, terms, t0):
+            out_of_time = self.stopped in ("max_time", "schedule")
+            if self._end_epoch(epoch, terms, t0, final=out_of_time or epoch + 1 == self.max_epochs):
+                break
+            if out_of_time:
+                if self.stopped == "max_time" and s.max_time is not None:
+                    self.say(f"budget of {_duration(float(s.max_time))} spent after {self.global_step} steps")
                 break
 
     def finish(self) -> Path:
@@ -549,11 +733,16 @@ class Trainer:
             best = self.out / rf.BEST
             if self.plan.trainable and best.is_file():
                 ckpt.load_into(ckpt.load(best), self.encoders, self.objective)
-            self.say(f"fitting objective '{self.plan.objective.name}' on the {len(self.train_items)} training items")
+            has_fit = type(self.objective).fit is not Objective.fit
+            if has_fit:
+                self.say(
+                    f"fitting objective '{self.plan.objective.name}' on the {len(self.train_items)} training items"
+                )
             with local_only():
-                views = self.encode_split(self.train_data)
-                self.objective.eval()
-                self.objective.fit(views)
+                if has_fit:
+                    views = self.encode_split(self.train_data)
+                    self.objective.eval()
+                    self.objective.fit(views)
                 self.final_valid = self.validate()
             ckpt.save(self.model_state(self.best_epoch), model_path)
             info = rf.read_json(self.out / rf.INFO)
@@ -564,6 +753,7 @@ class Trainer:
                     "epochs_trained": len(self.rows),
                     "best_epoch": self.best_epoch,
                     "best_valid_mrr": self.best_score if np.isfinite(self.best_score) else None,
+                    "training": self.budget_info(),
                     "final": self.final_valid,
                 }
             )
@@ -605,6 +795,15 @@ class Trainer:
             yield
         finally:
             self.close()
+
+
+def _duration(seconds: float) -> str:
+    """`15m00s`, `1h30m00s`, `42.0s`: a duration as people read it."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    m, sec = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m{sec:02d}s" if h else f"{m}m{sec:02d}s"
 
 
 def train(config: RunConfig, registry: Registry, *, console: Console | None = None, progress: bool = True) -> Path:

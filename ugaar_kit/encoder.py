@@ -4,6 +4,7 @@ The stages, each a method, so the trainer, the feature cache and `embed` can cal
 
     load_item(path)      -> raw item (decoded audio, image array, lyrics text)
     featurize(raw)       -> features: a tensor, deterministic, so it can be cached
+    augment(features, g) -> (training batches only) a randomly altered copy; default unchanged
     collate([features])  -> Batch: padded data plus a mask for variable-length inputs
     forward(batch)       -> (B, D) float embeddings
 
@@ -118,6 +119,13 @@ class Encoder(nn.Module):
     def featurize(self, raw: Any) -> Tensor:
         """Raw item to model input; deterministic for given options and fitted state."""
         raise NotImplementedError
+
+    def augment(self, features: Tensor, generator: torch.Generator) -> Tensor:
+        """A randomly altered copy of one training item's features (default: unchanged).
+
+        Called on training batches only, before `collate`, with a generator seeded by the run
+        seed and the step; draw every random number from it (`ugaar_kit.augment` has helpers)."""
+        return features
 
     def collate(self, features: Sequence[Tensor]) -> Batch:
         """Features of several items to one batch; default pads the last axis with a mask."""

@@ -108,7 +108,7 @@ class PretrainedBody:
         from . import options as opts
 
         mine = opts.to_dict(self.options)
-        theirs = dict(state["options"])
+        theirs = opts.upgrade(type(self.options), state["options"])
         for key in self.body_options:
             if key in theirs and theirs[key] != mine.get(key):
                 raise InputError(

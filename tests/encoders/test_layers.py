@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ugaar_kit.encoder import pad_last
-from ugaar_kit.layers import DenseHead, MaskedConvStack, MaskedPool, pool_mask
+from ugaar_kit.layers import DenseHead, MaskedConvStack, MaskedPool, StridedConvStack, pool_mask
 
 
 def test_pool_mask_rounds_up():
@@ -71,3 +71,65 @@ def test_bins_pool_keeps_order():
 def test_dense_head_shapes():
     assert DenseHead(10, 4, hidden=8)(torch.randn(3, 10)).shape == (3, 4)
     assert len(DenseHead(10, 4, hidden=0)) == 1
+
+
+@pytest.mark.parametrize("gru", [False, True], ids=["conv", "gru"])
+@pytest.mark.parametrize("lengths", [(5, 37, 64), (1, 2, 3), (16, 17, 15)])
+def test_strided_stack_output_ignores_padding(lengths: tuple[int, ...], gru: bool):
+    torch.manual_seed(0)
+    stack = StridedConvStack(20, (4, 8, 8, 8), conv1d=12, gru=gru).eval()
+    for m in stack.modules():  # BatchNorm with non-trivial statistics, so BN(0) != 0
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.bias.data.uniform_(-1, 1)
+    items = [torch.randn(20, n) for n in lengths]
+    with torch.no_grad():
+        batch = pad_last(items, pad_value=7.0)
+        out, mask = stack(batch.data, batch.mask)
+        # three stride-2 blocks and one of stride 1: time / 8 rounded up, 12 channels
+        assert out.shape == (3, 12, -(-max(lengths) // 8)) and stack.out_height == 3
+        pool = MaskedPool("mean+max")
+        pooled = pool(out, mask)
+        for i, item in enumerate(items):
+            alone, alone_mask = stack(item[None], torch.ones(1, item.shape[-1], dtype=torch.bool))
+            n = alone.shape[-1]
+            assert mask[i].sum() == n == -(-item.shape[-1] // 8)
+            assert torch.allclose(out[i, :, :n], alone[0], atol=1e-5)
+            assert torch.allclose(pooled[i], pool(alone, alone_mask)[0], atol=1e-5)
+
+
+def test_arch_defaults_fill_what_is_not_given_and_record_it():
+    from ugaar_kit_plugins.audio_cnn.encoder import AudioCNN
+    from ugaar_kit_plugins.sheet_cnn.encoder import SheetCNN
+
+    for cls in (AudioCNN, SheetCNN):
+        strided = cls.from_options({})
+        assert isinstance(strided.body, StridedConvStack)
+        assert (strided.options.channels, strided.options.pooling, strided.options.hidden) == (
+            (16, 32, 64, 64, 64),
+            "mean+max",
+            0,
+        )
+        vgg = cls.from_options({"arch": "vgg"})
+        assert isinstance(vgg.body, MaskedConvStack)
+        assert (vgg.options.channels, vgg.options.pooling, vgg.options.hidden) == ((24, 48, 96, 96), "bins", 256)
+        mine = cls.from_options({"arch": "vgg", "channels": "8,16", "hidden": 0})
+        assert mine.options.channels == (8, 16) and mine.options.hidden == 0
+
+
+def test_options_saved_before_arch_existed_rebuild_the_vgg_body():
+    from ugaar_kit_plugins.audio_cnn.encoder import AudioCNN, AudioCNNOptions
+    from ugaar_kit_plugins.sheet_cnn.encoder import SheetCNNOptions
+
+    from ugaar_kit import options as opts
+
+    for cls in (AudioCNNOptions, SheetCNNOptions):
+        saved = opts.to_dict(cls(arch="vgg"))
+        for key in cls.LEGACY:
+            saved.pop(key)
+        old = opts.build(cls, saved)  # a 0.1.0 run's recorded options: every one but the new
+        assert old.arch == "vgg" and old.channels == (24, 48, 96, 96)
+        assert all(getattr(old, k) == v for k, v in cls.LEGACY.items())  # no augmentation either
+        assert opts.build(cls, {"channels": "8,16"}).arch == "strided"  # a user's partial options
+    assert isinstance(AudioCNN(opts.build(AudioCNNOptions, {})).body, StridedConvStack)

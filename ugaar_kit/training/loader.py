@@ -91,14 +91,24 @@ class SplitData:
             encoder, lengths, lambda idx: cache.get_many([self.ids[i] for i in idx]), batch_size, device
         )
 
-    def batch(self, indices: Sequence[int], encoders: Mapping[str, Encoder], device: torch.device) -> dict[str, Batch]:
-        """Each modality's collated batch of the items at `indices`, on `device`."""
+    def batch(
+        self,
+        indices: Sequence[int],
+        encoders: Mapping[str, Encoder],
+        device: torch.device,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, Batch]:
+        """Each modality's collated batch of the items at `indices`, on `device`; with a
+        `generator`, every item's features go through its encoder's `augment` first."""
         ids = [self.ids[i] for i in indices]
         non_blocking = device.type == "cuda"
-        return {
-            m: encoders[m].collate(cache.get_many(ids)).to(device, non_blocking=non_blocking)
-            for m, cache in self.caches.items()
-        }
+        out = {}
+        for m, cache in self.caches.items():
+            features = cache.get_many(ids)
+            if generator is not None:
+                features = [encoders[m].augment(f, generator) for f in features]
+            out[m] = encoders[m].collate(features).to(device, non_blocking=non_blocking)
+        return out
 
 
 def eval_batches(lengths: Sequence[float], batch_size: int) -> list[list[int]]:

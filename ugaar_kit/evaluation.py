@@ -10,6 +10,10 @@ a `group`, are one candidate and one answer). Beside every lyrics direction stan
 no-learning baseline that ranks by |note count - syllable count|, on the same items and the
 same pools, with ties broken at random (its expected rank), since most of its scores tie.
 
+Beside chance stands the ceiling (`ceiling_MRR`): the best MRR any model could reach on those
+items, where candidates of identical content (the same notes for audio and sheet, the same
+normalised words for lyrics) must tie and ties count against the model.
+
 MRR depends strongly on the pool size, so `pool=N` averages over `draws` random pools of N
 candidates (whole groups drawn) and reports each figure's standard deviation as `<key>_std`.
 """
@@ -28,7 +32,7 @@ from torch import Tensor
 from . import metrics
 from .dataset import SPLITS, DatasetFolder, Item
 from .errors import InputError, OptionError
-from .lyrics_text import syllable_count
+from .lyrics_text import lyric_words, syllable_count
 from .modality import MODALITIES, direction
 from .registry import Registry
 from .run import Run
@@ -87,6 +91,36 @@ def note_count(item: Item) -> int | None:
         return len(notes)
     n = item.meta.get("n_notes")
     return n if isinstance(n, int) and not isinstance(n, bool) else None
+
+
+MELODY_DECIMALS = 3
+"""Onsets and durations are compared rounded to milliseconds."""
+
+
+def melody_key(item: Item) -> tuple[tuple[float, ...], ...] | None:
+    """The item's melody as content: `(pitch, onset from the first note, duration)` per note of
+    the manifest's `notes`, rounded to `MELODY_DECIMALS`; None when the manifest has none."""
+    notes = item.meta.get("notes")
+    if not isinstance(notes, list) or not notes:
+        return None
+    try:
+        first = float(min(n[1] for n in notes))
+        return tuple(
+            (float(n[0]), round(float(n[1]) - first, MELODY_DECIMALS), round(float(n[2]), MELODY_DECIMALS))
+            for n in notes
+        )
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def content_key(item: Item, modality: str) -> Any:
+    """What makes two items' `modality` identical for the ceiling: the melody (notes) for audio
+    and sheet, the normalised words for lyrics, None (unlike any other) otherwise."""
+    if modality in ("audio", "sheet"):
+        return melody_key(item)
+    if modality == "lyrics" and item.lyrics is not None:
+        return " ".join(lyric_words(item.lyrics, str(item.meta.get("language") or "en")))
+    return None
 
 
 def lyric_syllables(item: Item) -> int | None:
@@ -175,6 +209,30 @@ def model_figures(
             directions=pairs,
         )
     return {d: _report(rows[d], pool is not None) for d in (direction(q, c) for q, c in pairs)}
+
+
+def ceiling_figures(
+    keys: dict[str, list[Any]],
+    groups: Sequence[str | None],
+    pairs: Sequence[tuple[str, str]],
+    pool: int | None,
+    draws: int,
+    seed: int,
+) -> dict[str, float]:
+    """The ceiling MRR per direction (`metrics.ceiling_metrics`), on the same pools as
+    `model_figures` with the same `seed`."""
+    if pool is None:
+        rows = metrics.ceiling_metrics(keys, groups, pairs)
+    else:
+        rows = metrics.pooled(
+            metrics.ceiling_metrics,
+            {"keys": keys, "groups": list(groups)},
+            pool=pool,
+            draws=draws,
+            seed=seed,
+            directions=pairs,
+        )
+    return {direction(q, c): float(rows[direction(q, c)]["MRR"]) for q, c in pairs}
 
 
 def baseline_figures(
@@ -307,7 +365,7 @@ def evaluate(
     """Evaluate `run` (a `Run` or a run folder) on `split` of the dataset folder `data_dir`.
 
     Returns `{"directions": {"audio->sheet": {"R@1", "R@5", "R@10", "MRR", "MedR", "pool",
-    "chance_MRR"}, ...}, "baselines": {"syllable_count": {"lyrics->audio": {...}, ...}},
+    "chance_MRR", "ceiling_MRR"}, ...}, "baselines": {"syllable_count": {"lyrics->audio": {...}, ...}},
     "run": run_id, "split": split, "items": N}`, with `<key>_std` beside each figure when
     `pool` is given. `baselines` is empty when the run has no lyrics or the manifest no note
     counts. `plots`: a folder for the rank histograms and the similarity matrix.
@@ -332,8 +390,12 @@ def evaluate(
     if start is not None:
         start(len(items) * len(modalities))
     embeddings = embed_items(run, items, batch_size, advance)
+    figures = model_figures(embeddings, groups, pairs, pool, draws, seed)
+    keys = {m: [content_key(it, m) for it in items] for m in modalities}
+    for d, ceiling in ceiling_figures(keys, groups, pairs, pool, draws, seed).items():
+        figures[d]["ceiling_MRR"] = ceiling
     result: dict[str, Any] = {
-        "directions": model_figures(embeddings, groups, pairs, pool, draws, seed),
+        "directions": figures,
         "baselines": {},
         "run": run.run_id,
         "split": split,

@@ -241,6 +241,48 @@ def syllable_count_baseline(
     return {"lyrics->audio": fwd, "lyrics->sheet": dict(fwd), "audio->lyrics": back, "sheet->lyrics": dict(back)}
 
 
+def same_key(queries: Tensor, candidates: Tensor) -> Tensor:
+    """1 where a query's content id equals a candidate's, else 0 `(b,) x (N,) -> (b, N)`."""
+    return (queries[:, None] == candidates[None, :]).to(torch.float64)
+
+
+def content_ids(keys: Sequence[Any]) -> Tensor:
+    """Dense ids `(N,)` of hashable content keys; a `None` key is unique (equal to nothing)."""
+    index: dict[Any, int] = {}
+    ids = []
+    for i, k in enumerate(keys):
+        ids.append(index.setdefault(("__unique__", i) if k is None else k, len(index)))
+    return torch.tensor(ids, dtype=torch.float64)
+
+
+def ceiling_metrics(
+    keys: Mapping[str, Sequence[Any]],
+    groups: Sequence[str | None] | None = None,
+    directions: Iterable[tuple[str, str]] | None = None,
+    *,
+    ks: Sequence[int] = DEFAULT_KS,
+    block_elements: int = DEFAULT_BLOCK,
+) -> dict[str, dict[str, float]]:
+    """The best figures any model can reach on these items, per direction, ties against it.
+
+    `keys`: modality -> one hashable content key per item (`None`: unlike every other). A model
+    gives candidates of identical content identical embeddings, so in `q->c` every other
+    candidate group whose `c` key equals the answer's ties with the answer at best, and counts
+    against the model as in `retrieval_metrics`. Same keys as `retrieval_metrics`; with no
+    repeated content every figure is perfect (MRR 1)."""
+    ids = {m: content_ids(k) for m, k in keys.items()}
+    n = len(next(iter(ids.values())))
+    gid, n_groups = group_ids(groups, n)
+    pairs = list(directions) if directions is not None else list(itertools.permutations(ids, 2))
+    out: dict[str, dict[str, float]] = {}
+    for q, c in pairs:
+        better, tied = rank_counts(
+            ids[c], ids[c], same_key, gid, n_groups, tie_tol=0.5, block_elements=block_elements, split_ties=False
+        )
+        out[f"{q}->{c}"] = summarize(better, tied, n_groups, ks, "worst")
+    return out
+
+
 def _subset(value: Any, index: np.ndarray) -> Any:
     if value is None:
         return None

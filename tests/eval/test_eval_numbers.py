@@ -103,10 +103,23 @@ def expected(run_dir: Path, registry, items: list[Item]) -> tuple[dict, dict]:
     return model, base
 
 
+def brute_force_ceiling(items: list[Item], candidate: str) -> float:
+    """1 / (1 + other groups whose `candidate` content equals the answer's), averaged over items."""
+    from ugaar_kit.evaluation import content_key
+
+    groups = [f"{it.song}/{it.group}" for it in items]
+    content = [content_key(it, candidate) for it in items]
+    total = 0.0
+    for i in range(len(items)):
+        same = {groups[j] for j in range(len(items)) if groups[j] != groups[i] and content[j] == content[i]}
+        total += 1.0 / (1 + len(same)) if content[i] is not None else 1.0
+    return total / len(items)
+
+
 def assert_rows_equal(got: dict, want: dict) -> None:
     assert list(got) == list(want)
     for d, row in want.items():
-        assert set(got[d]) == KEYS, d
+        assert set(got[d]) - {"ceiling_MRR"} == KEYS, d
         for k, v in row.items():
             assert got[d][k] == pytest.approx(v, abs=1e-9), f"{d} {k}"
 
@@ -125,6 +138,11 @@ def test_json_equals_brute_force_three_modalities(invoke, run3, songs, registry)
     assert {row["pool"] for row in got["directions"].values()} == {42}
     # the numbers are not degenerate: an untrained model ranks somewhere between first and last
     assert 0.02 < got["directions"]["audio->sheet"]["MRR"] < 0.9
+
+    # the ceiling: every other candidate group with the answer's content ties with it, counted against
+    for d, row in got["directions"].items():
+        assert row["ceiling_MRR"] == pytest.approx(brute_force_ceiling(split_items(songs), d.split("->")[1]), abs=1e-12)
+        assert row["MRR"] <= row["ceiling_MRR"] <= 1.0
 
     assert set(got["baselines"]) == {"syllable_count"}
     assert set(got["baselines"]["syllable_count"]) == LYRICS_DIRECTIONS
@@ -183,7 +201,8 @@ def test_pools_hold_n_candidates_and_match_brute_force_on_the_same_pools(invoke,
     for section, rows in (("model", got["directions"]), ("baseline", got["baselines"]["syllable_count"])):
         for d, row in rows.items():
             assert row["pool"] == 20, d
-            assert set(row) == KEYS | {f"{k}_std" for k in ("R@1", "R@5", "R@10", "MRR", "MedR")}
+            extra = {"ceiling_MRR"} if section == "model" else set()
+            assert set(row) == KEYS | extra | {f"{k}_std" for k in ("R@1", "R@5", "R@10", "MRR", "MedR")}
             assert row["chance_MRR"] == pytest.approx(sum(1 / k for k in range(1, 21)) / 20)
             q, c = d.split("->")
             per_pool = []

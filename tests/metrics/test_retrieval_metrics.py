@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ugaar_kit.metrics import chance, harmonic, pooled, retrieval_metrics, syllable_count_baseline
+from ugaar_kit.metrics import ceiling_metrics, chance, harmonic, pooled, retrieval_metrics, syllable_count_baseline
 
 
 def at_angles(degrees):
@@ -195,3 +195,25 @@ def test_pooled_baseline_and_limits():
     assert got["lyrics->audio"]["MRR"] > 2 * got["lyrics->audio"]["chance_MRR"]
     with pytest.raises(ValueError, match="larger than the 70 candidates"):
         pooled(syllable_count_baseline, {"syllables": syl, "notes": syl}, pool=71)
+
+
+def test_ceiling_counts_identical_content_against_the_model():
+    keys = {"audio": ["a", "a", "b", "c"], "lyrics": ["x", "y", "y", None]}
+    rows = ceiling_metrics(keys)
+    # audio items 0 and 1 are identical: a perfect model ties them, rank 2 for both
+    assert rows["lyrics->audio"]["MRR"] == pytest.approx((0.5 + 0.5 + 1 + 1) / 4)
+    assert rows["audio->lyrics"]["MRR"] == pytest.approx((1 + 0.5 + 0.5 + 1) / 4)  # None is unlike all
+    assert rows["lyrics->audio"]["R@1"] == pytest.approx(0.5)
+    # verbatim repeats merged into one candidate are one answer, not a tie
+    grouped = ceiling_metrics(keys, groups=["g", "g", None, None], directions=[("lyrics", "audio")])
+    assert grouped["lyrics->audio"]["MRR"] == 1.0 and grouped["lyrics->audio"]["pool"] == 3
+    assert ceiling_metrics({"audio": [1, 2, 3], "sheet": [1, 2, 3]})["audio->sheet"]["MRR"] == 1.0
+
+
+def test_ceiling_bounds_every_model():
+    rng = torch.Generator().manual_seed(0)
+    content = torch.randint(0, 6, (40,), generator=rng)
+    table = torch.randn(6, 4, generator=rng, dtype=torch.float64)  # any model sees the content alone
+    model = retrieval_metrics({"audio": table[content], "sheet": table[content]})["audio->sheet"]["MRR"]
+    ceiling = ceiling_metrics({"audio": content.tolist(), "sheet": content.tolist()})["audio->sheet"]["MRR"]
+    assert model <= ceiling + 1e-12 < 1.0

@@ -42,7 +42,7 @@ def results_table(result: dict[str, Any]) -> Table:
         caption="baseline: rank by |notes - syllables|, ties broken at random" if base else None,
     )
     table.add_column("direction", no_wrap=True)
-    for name in ("R@1", "R@5", "R@10", "MRR", "MedR", "pool", "chance MRR"):
+    for name in ("R@1", "R@5", "R@10", "MRR", "MedR", "pool", "chance MRR", "ceiling MRR"):
         table.add_column(name, justify="right")
     if base:
         table.add_column("baseline MRR", justify="right")
@@ -50,6 +50,7 @@ def results_table(result: dict[str, Any]) -> Table:
     for d, row in rows.items():
         cells = [d] + [_value(row, k) for k in ("R@1", "R@5", "R@10", "MRR", "MedR")]
         cells += [str(int(row["pool"])), f"{float(row['chance_MRR']):.4f}"]
+        cells.append(f"{float(row['ceiling_MRR']):.4f}" if "ceiling_MRR" in row else "")
         if base:
             b = base.get(d)
             cells += [_value(b, "MRR", 4), _value(b, "MedR")] if b else ["", ""]

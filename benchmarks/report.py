@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import budget
 import quality
 import speed
 from records import DOC, PYTHON, QUALITY, SPEED, machine_line, read_json
@@ -260,11 +261,26 @@ def speed_block(section: str, root: Path = SPEED) -> str:
     return "\n\n".join(out[:1]) + ("\n\n" + "\n".join(out[1:]) if len(out) > 1 else "")
 
 
-def blocks(quality_root: Path = QUALITY, speed_root: Path = SPEED) -> dict[str, str]:
+def budget_block(root: Path = budget.BUDGET) -> str:
+    """The budgeted audio–sheet cells (benchmarks/budget.py), and the machine they ran on."""
+    results = [r for p in sorted(Path(root).glob(f"*/{budget.RESULT}")) if (r := read_json(p)) is not None]
+    if not results:
+        return f"{NOT_RUN}: `{PYTHON} benchmarks/budget.py`"
+    dates = sorted(r["finished"][:10] for r in results)
+    when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+    return (
+        budget.table(results)
+        + f"\n\n- Measured {when} on {machine_line(results[-1]['machine'], date=False)}, one cell at a time;"
+        + f" `{PYTHON} benchmarks/budget.py --table` prints this table."
+    )
+
+
+def blocks(quality_root: Path = QUALITY, speed_root: Path = SPEED, budget_root: Path = budget.BUDGET) -> dict[str, str]:
     """Every generated block by marker name."""
     cells = quality.grid()
     results = load_results(quality_root)
     out = {
+        "budget": budget_block(budget_root),
         "quality-setup": setup_block(results, cells),
         "quality-mrr": main_table(results, cells, "MRR"),
         "quality-medr": main_table(results, cells, "MedR", commands=False),

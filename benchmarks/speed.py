@@ -10,6 +10,9 @@ Sections, each writing `benchmarks/results/speed/<section>.json`:
 - `train`: training samples per second per objective (encoders forward+backward, loss, Adam),
   and one deep-CCA training step with our loss against cca_zoo's `CCALoss` on the same encoders
   and batches;
+- `throughput`: samples/s of the default audio + sheet `cnn` pair (forward, backward, Adam) with
+  the `strided` body (the default since 0.2) and the `vgg` one before it, on 1 and 2 threads,
+  beside the GFLOP/s a plain 3x3 conv block reaches here;
 - `dcca`: the deep-CCA loss alone, forward+backward, ours against cca_zoo's, and what each returns;
 - `frontend`: decoding and log-mel of the dataset's audio, the `cnn` audio encoder's front end
   (soundfile + torchaudio) against librosa with the same parameters, and how far they differ;
@@ -45,7 +48,19 @@ from typing import Any
 
 from records import LMD, PYTHON, SPEED, machine, now, read_json, write_json
 
-SECTIONS = ("build", "train", "dcca", "frontend", "embed", "pipeline", "search", "index", "objectives", "lyrics")
+SECTIONS = (
+    "build",
+    "train",
+    "throughput",
+    "dcca",
+    "frontend",
+    "embed",
+    "pipeline",
+    "search",
+    "index",
+    "objectives",
+    "lyrics",
+)
 FORMAT = "ugaar-kit-benchmark-speed"
 
 
@@ -246,6 +261,92 @@ def compare_training_step(trainer: Any, batches: Sequence[list[int]], steps: int
 
 
 # -- dcca loss ---------------------------------------------------------------------------
+THROUGHPUT_SHAPES = {"audio": (80, 110), "sheet": (64, 420)}
+"""Median LMD passage: 5 s of log-mel at 21.5 frames/s, a 64-px snippet 420 px wide."""
+
+
+def pair_rate(arch: str, threads: int, batch: int, steps: int) -> dict[str, float]:
+    """Samples/s of the audio + sheet `cnn` pair at their defaults but `arch`: forward, a loss on
+    both outputs, backward and an Adam step, on random features of the median shapes."""
+    import torch
+    from ugaar_kit_plugins.audio_cnn.encoder import AudioCNN
+    from ugaar_kit_plugins.sheet_cnn.encoder import SheetCNN
+
+    from ugaar_kit.encoder import Batch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    encoders = {"audio": AudioCNN.from_options({"arch": arch}), "sheet": SheetCNN.from_options({"arch": arch})}
+    params = [p for e in encoders.values() for p in e.parameters()]
+    opt = torch.optim.Adam(params)
+    inputs = {
+        m: Batch(torch.randn(batch, *shape), torch.ones(batch, shape[1], dtype=torch.bool))
+        for m, shape in THROUGHPUT_SHAPES.items()
+    }
+
+    def step() -> None:
+        z = {m: encoders[m](b) for m, b in inputs.items()}
+        loss = (torch.nn.functional.normalize(z["audio"]) @ torch.nn.functional.normalize(z["sheet"]).T).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    median, _ = best_of(step, steps, warmup=2)
+    return {"s_per_step": median, "samples_per_s": batch / median, "parameters": float(sum(p.numel() for p in params))}
+
+
+def conv_block_gflops(threads: int, steps: int) -> float:
+    """GFLOP/s of forward + backward of one 3x3 conv (64 -> 64 channels, 40 x 128, batch 32, BN, ReLU,
+    channels-last): the machine's rate on the encoders' kind of work."""
+    import torch
+
+    torch.set_num_threads(threads)
+    block = torch.nn.Sequential(
+        torch.nn.Conv2d(64, 64, 3, padding=1, bias=False), torch.nn.BatchNorm2d(64), torch.nn.ReLU()
+    ).to(memory_format=torch.channels_last)
+    x = torch.randn(32, 64, 40, 128).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+
+    def step() -> None:
+        block(x).sum().backward()
+
+    median, _ = best_of(step, steps, warmup=2)
+    flops = 3 * 2 * 32 * 64 * 64 * 9 * 40 * 128  # forward + twice for backward (input and weight grads)
+    return flops / median / 1e9
+
+
+def section_throughput(args: argparse.Namespace) -> dict[str, Any]:
+    rows, data = [], []
+    batch = 64
+    for threads in (1, 2):
+        gflops = conv_block_gflops(threads, args.steps)
+        for arch in ("strided", "vgg"):
+            r = pair_rate(arch, threads, batch, args.steps)
+            data.append({"arch": arch, "threads": threads, "batch": batch, "conv_gflops": gflops, **r})
+            rows.append(
+                [
+                    f"{arch}{' (default)' if arch == 'strided' else ' (before 0.2)'}",
+                    threads,
+                    f"{r['parameters'] / 1e6:.2f} M",
+                    fmt(r["s_per_step"]),
+                    fmt(r["samples_per_s"]),
+                    fmt(gflops),
+                ]
+            )
+    ratio = {t: next(d for d in data if d["threads"] == t and d["arch"] == "strided")["samples_per_s"] for t in (1, 2)}
+    old = {t: next(d for d in data if d["threads"] == t and d["arch"] == "vgg")["samples_per_s"] for t in (1, 2)}
+    notes = [
+        f"The audio `cnn` and sheet `cnn` at their defaults but `arch`, trained together: forward of a batch of {batch} "
+        f"random features of the median LMD passage (log-mel {THROUGHPUT_SHAPES['audio'][0]} x "
+        f"{THROUGHPUT_SHAPES['audio'][1]} frames, a {THROUGHPUT_SHAPES['sheet'][0]} x {THROUGHPUT_SHAPES['sheet'][1]}-px "
+        f"snippet), a loss on both outputs, backward and an Adam step; median of {args.steps} steps after two warm-ups.",
+        f"strided / vgg samples/s: {ratio[1] / old[1]:.1f}x on 1 thread, {ratio[2] / old[2]:.1f}x on 2.",
+        "conv GFLOP/s: forward + backward of one 3x3 conv block (64 -> 64 channels, 40 x 128 positions, batch 32, "
+        "BatchNorm, ReLU, channels-last), the anchor of what the machine does with this kind of work.",
+    ]
+    columns = ["body", "threads", "parameters", "s/step", "samples/s", "conv GFLOP/s"]
+    return record("throughput", columns, rows, notes, data)
+
+
 def section_dcca(args: argparse.Namespace) -> dict[str, Any]:
     """Deep-CCA loss forward+backward, ours against cca_zoo's, on correlated random views."""
     import torch
@@ -867,6 +968,7 @@ def section_lyrics(args: argparse.Namespace) -> dict[str, Any]:
 RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "build": section_build,
     "train": section_train,
+    "throughput": section_throughput,
     "dcca": section_dcca,
     "frontend": section_frontend,
     "embed": section_embed,

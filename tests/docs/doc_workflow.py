@@ -216,6 +216,9 @@ PLAN: dict[str, Execute | ParseOnly] = {
         slow=("--workers", "0"),
         check=_run_finished("runs/ugaar-1", epochs=3),
     ),
+    "ugaar-kit train --data songs-ds --out runs/as-15m --objective contrastive --max-time 15m": ParseOnly(
+        "a 15-minute run; the budget's behaviour is tested in tests/training/test_budget.py with a fake clock"
+    ),
     "torchrun --nproc_per_node 4 -m ugaar_kit train --data songs-ds --out runs/dcca-4gpu --objective dcca "
     "--batch-size 64": ParseOnly(GPU_REASON),
     "torchrun --nproc_per_node 4 -m ugaar_kit train --data songs-ds --out runs/ugaar-4gpu --audio cnn "

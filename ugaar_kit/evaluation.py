@@ -188,6 +188,20 @@ def _report(row: dict[str, float], pooled: bool) -> dict[str, float | int]:
     return out
 
 
+def whole_or_pooled(
+    fn: Callable[..., dict[str, dict[str, float]]],
+    items: dict[str, Any],
+    pool: int | None,
+    draws: int,
+    seed: int,
+    **fixed: Any,
+) -> dict[str, dict[str, float]]:
+    """`fn` on the whole split (pool None) or `metrics.pooled` over random pools of `pool`."""
+    if pool is None:
+        return fn(**items, **fixed)
+    return metrics.pooled(fn, items, pool=pool, draws=draws, seed=seed, **fixed)
+
+
 def model_figures(
     embeddings: dict[str, Tensor],
     groups: Sequence[str | None],
@@ -197,17 +211,14 @@ def model_figures(
     seed: int,
 ) -> dict[str, dict[str, float | int]]:
     """The run's figures per direction, on the whole split or averaged over random pools."""
-    if pool is None:
-        rows = metrics.retrieval_metrics(embeddings, groups, pairs)
-    else:
-        rows = metrics.pooled(
-            metrics.retrieval_metrics,
-            {"embeddings": embeddings, "groups": list(groups)},
-            pool=pool,
-            draws=draws,
-            seed=seed,
-            directions=pairs,
-        )
+    rows = whole_or_pooled(
+        metrics.retrieval_metrics,
+        {"embeddings": embeddings, "groups": list(groups)},
+        pool,
+        draws,
+        seed,
+        directions=pairs,
+    )
     return {d: _report(rows[d], pool is not None) for d in (direction(q, c) for q, c in pairs)}
 
 
@@ -221,17 +232,9 @@ def ceiling_figures(
 ) -> dict[str, float]:
     """The ceiling MRR per direction (`metrics.ceiling_metrics`), on the same pools as
     `model_figures` with the same `seed`."""
-    if pool is None:
-        rows = metrics.ceiling_metrics(keys, groups, pairs)
-    else:
-        rows = metrics.pooled(
-            metrics.ceiling_metrics,
-            {"keys": keys, "groups": list(groups)},
-            pool=pool,
-            draws=draws,
-            seed=seed,
-            directions=pairs,
-        )
+    rows = whole_or_pooled(
+        metrics.ceiling_metrics, {"keys": keys, "groups": list(groups)}, pool, draws, seed, directions=pairs
+    )
     return {direction(q, c): float(rows[direction(q, c)]["MRR"]) for q, c in pairs}
 
 

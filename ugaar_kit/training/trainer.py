@@ -278,6 +278,11 @@ class Trainer:
         if self._rng_state is not None:
             ckpt.restore_rng(self._rng_state)
 
+    @property
+    def objective_fits(self) -> bool:
+        """True when the objective has closed-form parts to fit (it overrides `Objective.fit`)."""
+        return type(self.objective).fit is not Objective.fit
+
     def _split(self, name: str) -> list[Item]:
         items = self.data.split(name)
         usable = [it for it in items if all(it.has(m) for m in self.plan.modalities)]
@@ -348,10 +353,11 @@ class Trainer:
         # A fixed, evenly spread sample of the training split for the objective's fit before
         # each validation (only for objectives with something to fit).
         n_fit = min(self.settings.fit_sample, len(self.train_items))
-        has_fit = type(self.objective).fit is not Objective.fit
         step = len(self.train_items) / n_fit if n_fit else 0
         self.fit_data = (
-            SplitData([self.train_items[int(i * step)].id for i in range(n_fit)], caches) if has_fit and n_fit else None
+            SplitData([self.train_items[int(i * step)].id for i in range(n_fit)], caches)
+            if self.objective_fits and n_fit
+            else None
         )
 
     def _make_optimizers(self) -> Optimizers:
@@ -486,8 +492,7 @@ class Trainer:
         total = 0
         if self.main:
             step_seconds = (self.elapsed() - since) / (self.global_step - first)
-            has_fit = self.fit_data is not None
-            eval_items = len(self.valid_items) + (len(self.fit_data) if has_fit and self.fit_data else 0)
+            eval_items = len(self.valid_items) + (len(self.fit_data) if self.fit_data is not None else 0)
             total = self.global_step + sched.budget_steps(
                 float(s.max_time) - self.elapsed(),
                 step_seconds,
@@ -733,13 +738,12 @@ class Trainer:
             best = self.out / rf.BEST
             if self.plan.trainable and best.is_file():
                 ckpt.load_into(ckpt.load(best), self.encoders, self.objective)
-            has_fit = type(self.objective).fit is not Objective.fit
-            if has_fit:
+            if self.objective_fits:
                 self.say(
                     f"fitting objective '{self.plan.objective.name}' on the {len(self.train_items)} training items"
                 )
             with local_only():
-                if has_fit:
+                if self.objective_fits:
                     views = self.encode_split(self.train_data)
                     self.objective.eval()
                     self.objective.fit(views)

@@ -1,22 +1,32 @@
 """Test retrieval of every objective and lyrics encoder on LMD passages, cell by cell, resumable.
 
     .venv/bin/python benchmarks/quality.py --list                 # every cell and its state
-    .venv/bin/python benchmarks/quality.py                        # run every cell not done (hours)
+    .venv/bin/python benchmarks/quality.py --only defaults        # the audio-sheet rows at the defaults
     .venv/bin/python benchmarks/quality.py --only ugaar --seeds 0 # some cells
     .venv/bin/python benchmarks/report.py                         # tables into docs/benchmarks.md
 
 A cell is one training run and its evaluation: objective x modalities x lyrics encoder x
-options x seed (`ugaar-asl-doc2vec-adv0-s1`). Its run folder and its `result.json` live in
-`benchmarks/results/quality/<cell>/`. A cell with a `result.json` is never recomputed; a cell
-whose run was interrupted resumes it (`train --resume`); a trained cell without a result is only
-evaluated. Every cell gets the same budget (`BUDGET`: epochs, batch size, learning rate,
-encoders' width, no early stopping), and is evaluated on the test split with pools of 1,000
-candidates (10 draws, pool seed 0, so every cell sees the same pools).
+variant x budget x seed (`dcca-as-rank-15m-s1`, `ugaar-asl-doc2vec-adv0-s1`). Its run folder and
+its `result.json` live in `benchmarks/results/quality/<cell>/`. A cell with a `result.json` is
+never recomputed; a cell whose run was interrupted resumes it (`train --resume`); a trained cell
+without a result is only evaluated. Cells are evaluated on the test split with pools of 1,000
+candidates (10 draws, pool seed 0, so every cell sees the same pools), or the whole split when
+it has fewer candidates.
 
-The dataset is built from the shared LMD sample on first use (`--songs`, split by song) into
-`benchmarks/results/data/lmd-<songs>/`; its feature caches are shared by every cell. One
+Two kinds of budget:
+- a wall-clock budget (`15m`, and `5m`/`45m` for the learning curve): the cell is what a user
+  runs, `ugaar-kit train --max-time 15m` at every default (encoders, batch, schedule,
+  augmentation), on the pinned 200-song build, with all the machine's cores. Run these one at a
+  time on a quiet machine: a loaded machine trains fewer steps.
+- the 0.1 budget (cells named without a budget): 10 epochs of shrunken `cnn` encoders on a
+  300-song build, one thread a cell (`BUDGET`). The three-modality and UGAAR rows are still
+  measured this way until they are re-run at the defaults.
+
+The datasets are built from the shared LMD sample on first use (`--songs`, split by song) into
+`benchmarks/results/data/lmd-<songs>/`; their feature caches are shared by every cell. One
 process at a time per shard (a lock file); `--shard K/N` splits the selected cells among N
-processes (start the second once the first has filled the feature caches).
+processes (start the second once the first has filled the feature caches; never for cells
+under a wall-clock budget).
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from records import DATA, LMD, PYTHON, QUALITY, machine, now, read_json, write_json
+from records import DATA, LMD, PYTHON, QUALITY, REPO, machine, now, read_json, write_json
 
 FORMAT = "ugaar-kit-benchmark-quality"
 FORMAT_VERSION = 1
@@ -54,12 +64,15 @@ LYRICS_ENCODERS = ("doc2vec", "transformer")
 ASL = ("audio", "sheet", "lyrics")
 AS = ("audio", "sheet")
 SEEDS = (0, 1, 2)
+ABLATION_SEED = 0
+"""Ablations and the learning curve run one seed."""
 MODALITY_TAGS = {"audio": "a", "sheet": "s", "lyrics": "l"}
 
 
 @dataclass(frozen=True)
 class Budget:
-    """What every cell gets, so the cells compare methods and not effort."""
+    """The 0.1 budget: what every cell named without a budget gets, so the cells compare methods
+    and not effort (shrunken encoders, a fixed number of epochs, one thread)."""
 
     epochs: int = 10
     """With the small CNNs below, about 1 min an epoch of 7k passages on one core (2-modality
@@ -80,10 +93,11 @@ class Budget:
     cell takes minutes, not hours, on the CPU."""
     cnn_hidden: int = 128
     cnn_arch: str = "vgg"
-    """The grid was measured with the VGG-style body, no augmentation and a constant learning
-    rate (the defaults before 0.2); they stay pinned here until the grid is re-run at the new
-    defaults under a time budget (issue: audio-sheet retrieval at the defaults)."""
+    """Measured with the VGG-style body, no augmentation and a constant learning rate (the
+    defaults before 0.2), pinned so its cells stay comparable with one another."""
     schedule: str = "constant"
+    songs: int = 300
+    threads: int | None = 1
     sheet_height: int = 32
     audio_seconds: float = 15.0
     """The audio `cnn`'s `max_seconds`: the 95th percentile of LMD passages is 14 s."""
@@ -102,12 +116,36 @@ BUDGET = Budget()
 
 
 @dataclass(frozen=True)
+class TimeBudget:
+    """A wall-clock budget at the defaults a user gets: `train --max-time`, nothing else set."""
+
+    max_time: str = "15m"
+    songs: int = 200
+    """The pinned build: 200 songs of the shared sample at the build defaults of 0.1.0."""
+    threads: int | None = None
+    """None: torch's default, every core (what a user's run gets)."""
+
+    def describe(self) -> str:
+        return (
+            f"`ugaar-kit train --max-time {self.max_time}` at every default (encoders, batch, schedule, "
+            "augmentation; the objective's own batch size), all the machine's cores, one cell at a time"
+        )
+
+
+TIME_BUDGETS = {t: TimeBudget(t) for t in ("5m", "15m", "45m")}
+HEADLINE = "15m"
+"""The budget of the headline rows (`--only defaults`)."""
+
+
+@dataclass(frozen=True)
 class Variant:
     """A named change to a cell's run: objective options, or no training at all."""
 
     tag: str
     options: tuple[tuple[str, str], ...] = ()
     """`-o objective.KEY=VALUE` pairs."""
+    encoder: tuple[tuple[str, str, str], ...] = ()
+    """`-o MODALITY.KEY=VALUE` triples (cells under a wall-clock budget)."""
     epochs: int | None = None
     """None: the budget's epochs; 0: an untrained model."""
     label: str = ""
@@ -122,6 +160,29 @@ VARIANTS = {
     "bend": Variant(
         "bend", (("detach_targets", "false"),), label="detach_targets=false (the lyrics terms reach audio and sheet)"
     ),
+    "noaug": Variant(
+        "noaug",
+        encoder=(
+            ("audio", "stretch", "0"),
+            ("audio", "freq_mask", "0"),
+            ("audio", "time_mask", "0"),
+            ("sheet", "stretch", "0"),
+            ("sheet", "shift", "0"),
+        ),
+        label="no augmentation",
+    ),
+    "gru": Variant("gru", encoder=(("audio", "gru", "true"), ("sheet", "gru", "true")), label="a GRU over time"),
+    "strongaug": Variant(
+        "strongaug",
+        encoder=(
+            ("audio", "stretch", "0.3"),
+            ("audio", "freq_mask", "12"),
+            ("audio", "time_mask", "0.2"),
+            ("sheet", "stretch", "0.3"),
+            ("sheet", "shift", "5"),
+        ),
+        label="stronger augmentation",
+    ),
 }
 
 
@@ -134,6 +195,8 @@ class Cell:
     lyrics: str | None
     variant: str = "base"
     seed: int = 0
+    budget: str = ""
+    """A wall-clock budget (`15m`: `train --max-time 15m` at the defaults) or "" (the 0.1 budget)."""
 
     @property
     def config(self) -> str:
@@ -143,6 +206,8 @@ class Cell:
             parts.append(self.lyrics)
         if self.variant != "base":
             parts.append(self.variant)
+        if self.budget:
+            parts.append(self.budget)
         return "-".join(parts)
 
     @property
@@ -153,12 +218,24 @@ class Cell:
     def options(self) -> dict[str, str]:
         return dict(VARIANTS[self.variant].options)
 
-    def epochs(self, budget: Budget) -> int:
+    def epochs(self, budget: Budget | TimeBudget) -> int | None:
+        """The variant's epochs, else the budget's (None under a wall-clock budget: as many as fit)."""
         fixed = VARIANTS[self.variant].epochs
-        return budget.epochs if fixed is None else fixed
+        return getattr(budget, "epochs", None) if fixed is None else fixed
+
+    @property
+    def encoder_options(self) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for modality, key, value in VARIANTS[self.variant].encoder:
+            out.setdefault(modality, {})[key] = value
+        return out
 
     def groups(self) -> set[str]:
-        """The tables the cell appears in: `main`, `random`, `evidence`."""
+        """The tables the cell appears in: `defaults` and `ablation` (wall-clock budgets), `main`,
+        `random`, `evidence` (the 0.1 budget)."""
+        if self.budget:
+            headline = self.budget == HEADLINE and self.variant in ("base", "rank")
+            return {"defaults"} if headline else {"ablation"}
         out = set()
         if self.variant == "random":
             out.add("random")
@@ -183,9 +260,21 @@ class Cell:
         )
 
 
+DEFAULT_ROWS = (("cca", "base"), ("dcca", "base"), ("dcca", "rank"), ("contrastive", "base"))
+"""The audio-sheet rows measured at the defaults under the headline budget, three seeds each."""
+ABLATION_VARIANTS = ("noaug", "gru", "strongaug")
+ABLATIONS = (("noaug", HEADLINE), ("gru", HEADLINE), ("strongaug", HEADLINE), ("base", "5m"), ("base", "45m"))
+"""Contrastive audio-sheet cells changing one thing of the headline row (variant, budget)."""
+
+
 def grid(seeds: Sequence[int] = SEEDS) -> list[Cell]:
-    """Every cell: the main table, the random-encoder rows and the UGAAR evidence grid."""
+    """Every cell: the audio-sheet rows at the defaults and their ablations, then the 0.1 grid (the
+    main table, the random-encoder rows and the UGAAR evidence grid)."""
     cells: list[Cell] = []
+    for seed in seeds:
+        cells += [Cell(objective, AS, None, variant, seed, HEADLINE) for objective, variant in DEFAULT_ROWS]
+    if ABLATION_SEED in seeds:
+        cells += [Cell("contrastive", AS, None, v, ABLATION_SEED, b) for v, b in ABLATIONS]
     for seed in seeds:
         for lyrics in LYRICS_ENCODERS:
             cells.append(Cell("contrastive", ASL, lyrics, "random", seed))
@@ -314,6 +403,11 @@ class Context:
     cache_dir: Path | None = None
     """Feature caches (default: the dataset's `.cache`, shared by every cell)."""
     dataset: dict[str, Any] = field(default_factory=dict)
+    time_budgets: dict[str, TimeBudget] = field(default_factory=lambda: dict(TIME_BUDGETS))
+
+    def budget_for(self, cell: Cell) -> Budget | TimeBudget:
+        """The cell's wall-clock budget, or the 0.1 budget for a cell named without one."""
+        return self.time_budgets[cell.budget] if cell.budget else self.budget
 
 
 def encoder_names(cell: Cell, ctx: Context) -> dict[str, str]:
@@ -329,9 +423,9 @@ def encoder_names(cell: Cell, ctx: Context) -> dict[str, str]:
 
 
 def encoder_overrides(ctx: Context, names: dict[str, str], trained: bool = True) -> dict[str, dict[str, str]]:
-    """`-o MODALITY.dim=<budget dim>` for every chosen encoder that has a `dim` option (when the
-    encoders are `trained`; linear CCA keeps their default widths), and the budget's sizes for
-    the `cnn` encoders."""
+    """The 0.1 budget's `-o MODALITY.dim=<budget dim>` for every chosen encoder that has a `dim`
+    option (when the encoders are `trained`; linear CCA keeps their default widths), and its
+    sizes for the `cnn` encoders."""
     b = ctx.budget
     out: dict[str, dict[str, str]] = {}
     for modality, name in names.items():
@@ -356,8 +450,21 @@ def run_config(cell: Cell, ctx: Context, run_dir: Path, resume: bool) -> Any:
     slots = slots_of(ctx.registry)
     if resume:
         return resolve_config(None, {"resume": run_dir, "workers": ctx.workers}, {}, {}, slots)
-    b = ctx.budget
     names = encoder_names(cell, ctx)
+    b = ctx.budget_for(cell)
+    if isinstance(b, TimeBudget):
+        overrides = cell.encoder_options
+        if cell.options:
+            overrides["objective"] = dict(cell.options)
+        settings = {
+            "data": ctx.data,
+            "out": run_dir,
+            "max_time": b.max_time,
+            "seed": cell.seed,
+            "workers": ctx.workers,
+            "cache_dir": ctx.cache_dir,
+        }
+        return resolve_config(None, settings, {**names, "objective": cell.objective}, overrides, slots)
     overrides = encoder_overrides(ctx, names, trained=cell.objective != "cca")
     if cell.options:
         overrides["objective"] = dict(cell.options)
@@ -375,6 +482,26 @@ def run_config(cell: Cell, ctx: Context, run_dir: Path, resume: bool) -> Any:
         "cache_dir": ctx.cache_dir,
     }
     return resolve_config(None, settings, {**names, "objective": cell.objective}, overrides, slots)
+
+
+def user_command(cell: Cell, ctx: Context, run_dir: Path) -> str | None:
+    """What a user types to train the cell (cells under a wall-clock budget), paths relative to
+    the repository."""
+    b = ctx.budget_for(cell)
+    if not isinstance(b, TimeBudget):
+        return None
+    words = ["ugaar-kit", "train", "--data", relative(ctx.data), "--out", relative(run_dir)]
+    words += ["--objective", cell.objective]
+    words += [w for m, n in encoder_names(cell, ctx).items() for w in (f"--{m}", n)]
+    words += ["--max-time", b.max_time, "--seed", str(cell.seed)]
+    options = {**cell.encoder_options, "objective": cell.options}
+    words += [w for m, kv in options.items() for k, v in kv.items() for w in ("-o", f"{m}.{k}={v}")]
+    return " ".join(words)
+
+
+def relative(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def effective_pool(ctx: Context) -> int | None:
@@ -396,6 +523,7 @@ def training_record(run_dir: Path) -> dict[str, Any]:
         rows = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line.strip()]
     return {
         "run_id": info.get("run_id"),
+        "training": info.get("training", {}),
         "epochs_trained": info.get("epochs_trained", len(rows)),
         "best_epoch": info.get("best_epoch"),
         "best_valid_mrr": info.get("best_valid_mrr"),
@@ -431,6 +559,7 @@ def run_cell(cell: Cell, ctx: Context, say: Callable[[str], None] = print) -> di
         assert result is not None
         return result
     run_dir = folder / RUN
+    budget = ctx.budget_for(cell)
     folder.mkdir(parents=True, exist_ok=True)
     if state in ("pending", "failed") and run_dir.exists() and any(run_dir.iterdir()):
         # stopped before the trainer wrote config.toml: nothing to resume, keep it aside
@@ -467,7 +596,8 @@ def run_cell(cell: Cell, ctx: Context, say: Callable[[str], None] = print) -> di
             "config": cell.config,
             "options": cell.options,
         },
-        "budget": {**asdict(ctx.budget), "epochs": cell.epochs(ctx.budget)},
+        "budget": {**asdict(budget), "epochs": cell.epochs(budget)},
+        "command": user_command(cell, ctx, run_dir),
         "encoders": encoder_names(cell, ctx),
         "dataset": ctx.dataset,
         "evaluation": {"split": "test", "pool": pool, "draws": ctx.draws, "pool_seed": ctx.pool_seed},
@@ -579,10 +709,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--only", action="append", default=[], help="cells to run: a name, a part (ugaar, as, adv0), a group, a glob"
     )
     ap.add_argument("--seeds", type=parse_seeds, default=None, help="comma-separated seeds (default 0,1,2)")
-    ap.add_argument("--songs", type=int, default=300, help="songs of the LMD sample in the dataset (default 300)")
+    ap.add_argument(
+        "--songs",
+        type=int,
+        default=None,
+        help="songs of the LMD sample in the dataset (default: the budget's, 200 at the defaults, 300 for 0.1)",
+    )
     ap.add_argument("--data", type=Path, default=None, help="use this dataset folder instead of building one")
     ap.add_argument("--source", type=Path, default=LMD, help="the LMD lyrics-melody sample")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: the budget's, every core or 1 for 0.1)"
+    )
     ap.add_argument("--workers", type=int, default=None, help="feature-cache processes (trainer default)")
     ap.add_argument(
         "--shard",
@@ -605,14 +742,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from ugaar_kit.discovery import get_registry
 
-    torch.set_num_threads(args.threads)
-    data = args.data or dataset_folder(args.songs)
+    cores = torch.get_num_threads()
     shard = f"-{args.shard[0]}-of-{args.shard[1]}" if args.shard else ""
     with exclusive(QUALITY, shard):
-        if args.data is None:
-            ensure_dataset(data, args.songs, args.source, args.workers or 1)
-        ctx = Context(data=data, registry=get_registry(), root=QUALITY, workers=args.workers)
-        ctx.dataset = {**dataset_summary(data), "requested_songs": None if args.data else args.songs}
+        registry = get_registry()
+        contexts: dict[int, Context] = {}
+
+        def context_for(cell: Cell) -> Context:
+            """One context (dataset) per song count, built or summarised on first use."""
+            songs = args.songs or (TIME_BUDGETS[cell.budget] if cell.budget else BUDGET).songs
+            if songs not in contexts:
+                data = args.data or dataset_folder(songs)
+                if args.data is None:
+                    ensure_dataset(data, songs, args.source, args.workers or 1)
+                ctx = Context(data=data, registry=registry, root=QUALITY, workers=args.workers)
+                ctx.dataset = {**dataset_summary(data), "requested_songs": None if args.data else songs}
+                contexts[songs] = ctx
+            return contexts[songs]
+
         if args.shard:  # over the whole selection, so shards started at different times never overlap
             cells = cells[args.shard[0] - 1 :: args.shard[1]]
         todo = [c for c in cells if cell_state(cell_folder(QUALITY, c)) != "done"]
@@ -623,6 +770,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_json({"pid": os.getpid(), "cell": cell.name, "started": now()}, QUALITY / f".running{shard}")
             print(f"[{n}/{len(todo)}] {cell.name}")
             try:
+                ctx = context_for(cell)
+                torch.set_num_threads(args.threads or ctx.budget_for(cell).threads or cores)
                 result = run_cell(cell, ctx)
             except KeyboardInterrupt:
                 print(f"interrupted: run the same command again to resume {cell.name}")
@@ -630,6 +779,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception as exc:  # noqa: BLE001 - recorded in the cell, the others go on
                 failed += 1
                 folder = cell_folder(QUALITY, cell)
+                folder.mkdir(parents=True, exist_ok=True)
                 (folder / ERROR).write_text(traceback.format_exc(), encoding="utf-8")
                 print(f"{cell.name} failed: {type(exc).__name__}: {exc} (see {folder / ERROR})")
                 if not args.keep_going:

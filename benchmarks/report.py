@@ -22,7 +22,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import budget
 import quality
 import speed
 from records import DOC, PYTHON, QUALITY, SPEED, machine_line, read_json
@@ -35,6 +34,13 @@ END = "<!-- END GENERATED {} -->"
 MARKER = re.compile(r"<!-- BEGIN GENERATED ([\w.-]+) -->\n.*?<!-- END GENERATED \1 -->", re.DOTALL)
 
 MODEL_LABELS = {"cca": "cca (linear CCA/GCCA)", "dcca": "dcca", "contrastive": "contrastive", "ugaar": "ugaar"}
+DEFAULT_LABELS = {
+    "cca-as": "cca (linear CCA on raw features)",
+    "dcca-as": "dcca",
+    "dcca-as-rank": "dcca + ranking loss (`rank_weight=1`)",
+    "contrastive-as": "contrastive",
+}
+"""Row labels of the audio-sheet cells at the defaults, by config without the budget."""
 EVIDENCE_ROWS = (
     ("contrastive-as", "contrastive, audio–sheet only"),
     ("dcca-as", "dcca, audio–sheet only"),
@@ -195,7 +201,8 @@ def evidence_table(results: Mapping[str, Mapping[str, Any]], cells: Sequence[qua
 
 
 def setup_block(results: Mapping[str, Mapping[str, Any]], cells: Sequence[quality.Cell]) -> str:
-    """Dataset, budget, pools, machine and progress of the quality cells."""
+    """Dataset, budget, pools, machine and progress of the quality cells of the 0.1 budget."""
+    cells = [c for c in cells if not c.budget]
     done = [results[c.name] for c in cells if c.name in results]
     lines = [f"Cells done: {len(done)} of {len(cells)} (`{PYTHON} benchmarks/quality.py --list` shows each)."]
     if not done:
@@ -261,26 +268,71 @@ def speed_block(section: str, root: Path = SPEED) -> str:
     return "\n\n".join(out[:1]) + ("\n\n" + "\n".join(out[1:]) if len(out) > 1 else "")
 
 
-def budget_block(root: Path = budget.BUDGET) -> str:
-    """The budgeted audio–sheet cells (benchmarks/budget.py), and the machine they ran on."""
-    results = [r for p in sorted(Path(root).glob(f"*/{budget.RESULT}")) if (r := read_json(p)) is not None]
-    if not results:
-        return f"{NOT_RUN}: `{PYTHON} benchmarks/budget.py`"
-    dates = sorted(r["finished"][:10] for r in results)
-    when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
-    return (
-        budget.table(results)
-        + f"\n\n- Measured {when} on {machine_line(results[-1]['machine'], date=False)}, one cell at a time;"
-        + f" `{PYTHON} benchmarks/budget.py --table` prints this table."
+def defaults_label(cell: quality.Cell) -> str:
+    base = quality.Cell(
+        cell.objective,
+        cell.modalities,
+        cell.lyrics,
+        "base" if cell.variant in quality.ABLATION_VARIANTS else cell.variant,
     )
+    label = DEFAULT_LABELS.get(base.config, base.config)
+    if cell.variant in quality.ABLATION_VARIANTS:
+        label += f", {quality.VARIANTS[cell.variant].label}"
+    return label
 
 
-def blocks(quality_root: Path = QUALITY, speed_root: Path = SPEED, budget_root: Path = budget.BUDGET) -> dict[str, str]:
+def defaults_block(results: Mapping[str, Mapping[str, Any]], cells: Sequence[quality.Cell]) -> str:
+    """The audio-sheet cells under a wall-clock budget at the defaults: the headline rows over
+    seeds, then the one-seed ablations and learning-curve points, beside chance and the ceiling."""
+    configs = by_config(c for c in cells if c.groups() & {"defaults", "ablation"})
+    done_all = [results[c.name] for cs in configs.values() for c in cs if c.name in results]
+
+    def reference(key: str, digits: int) -> list[str]:
+        """The mean of `key` over the done cells, per direction (every cell has the same pool)."""
+        out = []
+        for direction in ("audio->sheet", "sheet->audio"):
+            vals = [figure(r, direction, key) for r in done_all]
+            vals = [v for v in vals if v is not None]
+            out.append(f"{statistics.fmean(vals):.{digits}f}" if vals else "–")
+        return out
+
+    rows = [
+        ["chance", "", "", *reference("chance_MRR", 4), "", "", ""],
+        ["ceiling (identical melodies tie)", "", "", *reference("ceiling_MRR", 3), "", "", ""],
+    ]
+    for group in configs.values():
+        done = [results[c.name] for c in group if c.name in results]
+        cell = group[0]
+        row = [defaults_label(cell), cell.budget, seeds_done(len(done), len(group))]
+        row += [spread([figure(r, d, "MRR") for r in done]) for d in ("audio->sheet", "sheet->audio")]
+        row.append(spread([figure(r, "audio->sheet", "R@1") for r in done]))
+        medr = [figure(r, "audio->sheet", "MedR") for r in done]
+        row.append(f"{statistics.median(m for m in medr if m is not None):g}" if done else "–")
+        row.append("/".join(str(r["train"].get("training", {}).get("steps", "?")) for r in done) or "–")
+        rows.append(row)
+    header = ["model", "budget", "seeds", "audio→sheet MRR", "sheet→audio MRR", "R@1 a→s", "MedR a→s", "steps"]
+    out = table(header, rows, right_from=2)
+    if done_all:
+        dates = sorted(r["finished"][:10] for r in done_all)
+        when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+        d = done_all[-1]["dataset"]
+        test = d.get("splits", {}).get("test", {})
+        pool = done_all[-1]["evaluation"]["pool"]
+        where = f"pools of {pool:,}" if pool else f"the whole test split ({test.get('candidates', '?'):,} candidates)"
+        out += (
+            f"\n\n- Dataset `{d.get('folder')}` (manifest {d.get('manifest_sha256')}); evaluated on {where}; "
+            f"`±` is the sd over seeds.\n- Measured {when} on {machine_line(done_all[-1]['machine'], date=False)}, "
+            "one cell at a time."
+        )
+    return out + not_run_note(missing_commands(configs, results))
+
+
+def blocks(quality_root: Path = QUALITY, speed_root: Path = SPEED) -> dict[str, str]:
     """Every generated block by marker name."""
     cells = quality.grid()
     results = load_results(quality_root)
     out = {
-        "budget": budget_block(budget_root),
+        "quality-defaults": defaults_block(results, cells),
         "quality-setup": setup_block(results, cells),
         "quality-mrr": main_table(results, cells, "MRR"),
         "quality-medr": main_table(results, cells, "MedR", commands=False),

@@ -7,13 +7,19 @@ from pathlib import Path
 
 import pytest
 import quality
-from quality import ASL, Cell
+from quality import AS, ASL, Cell
 
 
 def test_the_grid_holds_every_table_cell_once() -> None:
     cells = quality.grid()
     names = [c.name for c in cells]
-    assert len(names) == len(set(names)) == 48  # (8 main + 2 random + 6 evidence-only) x 3 seeds
+    assert len(names) == len(set(names)) == 65
+    # at the defaults: 4 audio-sheet rows x 3 seeds, 5 one-seed ablations
+    assert len([c for c in cells if "defaults" in c.groups()]) == 12
+    assert len([c for c in cells if "ablation" in c.groups()]) == 5
+    # the 0.1 budget: (8 main + 2 random + 6 evidence-only) x 3 seeds
+    cells = [c for c in cells if not c.budget]
+    assert len(cells) == 48
     # main table: 4 objectives x 2 lyrics encoders, three modalities, per seed
     main = [c for c in cells if "main" in c.groups()]
     assert len(main) == 24
@@ -55,14 +61,17 @@ def test_cell_names_options_and_epochs_follow_the_variant() -> None:
     [
         (["ugaar"], None, 15),  # doc2vec, transformer, adv0, transfer0, bend x 3 seeds
         (["ugaar"], [0], 5),
-        (["as"], [0], 3),  # the two-modality cells
+        (["as"], [0], 12),  # the two-modality cells: 3 of 0.1, 4 at the defaults, 5 ablations
+        (["defaults"], None, 12),
+        (["ablation"], None, 5),
+        (["15m"], [0], 7),  # the 4 headline rows and the 3 ablations at 15 minutes
         (["random"], None, 6),
         (["ugaar-asl-doc2vec"], None, 3),  # a seedless config: its seeds only, not the ablations
         (["ugaar-asl-doc2vec-adv0-s2"], None, 1),
         (["*-transformer-s1"], None, 4),  # a glob
         (["evidence"], [1], 9),
-        (["cca", "dcca"], [0], 6),  # patterns add up: cca x 2 lyrics, dcca x 2 lyrics, dcca-as, dcca-as-rank
-        ([], [2], 16),
+        (["cca", "dcca"], [0], 9),  # cca x 2 lyrics, dcca x 2 lyrics, dcca-as, dcca-as-rank; 3 at the defaults
+        ([], [2], 20),
         (["nothing-like-this"], None, 0),
     ],
 )
@@ -149,3 +158,40 @@ def test_cca_cells_fit_flat_features_at_default_widths() -> None:
     overrides = quality.encoder_overrides(ctx, dcca)
     assert overrides["audio"]["dim"] == overrides["lyrics"]["dim"] == "16"
     assert overrides["sheet"]["height"] == "32"
+
+
+def test_cells_under_a_wall_clock_budget_run_what_a_user_types() -> None:
+    from ugaar_kit.discovery import get_registry
+
+    ctx = quality.Context(data=quality.REPO / "benchmarks/results/data/lmd-200", registry=get_registry())
+    rank = Cell("dcca", AS, None, "rank", 1, "15m")
+    assert rank.name == "dcca-as-rank-15m-s1" and rank.groups() == {"defaults"}
+    assert ctx.budget_for(rank) == quality.TimeBudget("15m") and rank.epochs(ctx.budget_for(rank)) is None
+    run = quality.REPO / "benchmarks/results/quality" / rank.name / "run"
+    assert quality.user_command(rank, ctx, run) == (
+        "ugaar-kit train --data benchmarks/results/data/lmd-200 --out benchmarks/results/quality/dcca-as-rank-15m-s1/run "
+        "--objective dcca --audio cnn --sheet cnn --max-time 15m --seed 1 -o objective.rank_weight=1"
+    )
+    config = quality.run_config(rank, ctx, run, resume=False)
+    s = config.settings
+    # nothing but the budget and the seed: the batch, schedule, encoders and augmentation are the defaults
+    assert (s.max_time, s.seed, s.epochs, s.batch_size, s.schedule) == (900.0, 1, None, None, "cosine")
+    assert config.components["audio"] == quality_spec("cnn") and config.components["sheet"] == quality_spec("cnn")
+    assert config.components["objective"] == quality_spec("dcca", rank_weight="1")
+
+    noaug = Cell("contrastive", AS, None, "noaug", 0, "15m")
+    assert noaug.groups() == {"ablation"}
+    components = quality.run_config(noaug, ctx, run, resume=False).components
+    assert components["audio"] == quality_spec("cnn", stretch="0", freq_mask="0", time_mask="0")
+    assert components["sheet"] == quality_spec("cnn", stretch="0", shift="0")
+    assert "-o audio.stretch=0 -o audio.freq_mask=0" in quality.user_command(noaug, ctx, run)
+    cca = Cell("cca", AS, None, "base", 0, "15m")
+    assert "--audio flat --sheet flat" in quality.user_command(cca, ctx, run)
+    # the 0.1 budget's cells print no user command: they shrink the encoders
+    assert quality.user_command(Cell("dcca", AS, None), ctx, run) is None
+
+
+def quality_spec(name: str, **options: str):
+    from ugaar_kit.training.config import ComponentSpec
+
+    return ComponentSpec(name, options)

@@ -32,9 +32,16 @@ class StoppingTri(TinyTri):
         return super().training_step(views, optimizers)
 
 
+class SmallBatchTri(TinyTri):
+    name = "tri-small"
+    description = "tiny three-modality InfoNCE whose default batch fits the tiny dataset, for tests"
+    default_batch = 8
+
+
 @pytest.fixture
 def reg(registry: Registry) -> Registry:
     registry.add(StoppingTri, "bench-tests", "1.0", "test_quality_run")
+    registry.add(SmallBatchTri, "bench-tests", "1.0", "test_quality_run")
     return registry
 
 
@@ -147,3 +154,24 @@ def test_a_failing_cell_is_recorded_and_retried(
     (folder / quality.ERROR).write_text("old")
     assert quality.main(["--data", str(split_data)]) == 1
     assert "PluginError" in (folder / quality.ERROR).read_text()
+
+
+def test_a_cell_under_a_wall_clock_budget_trains_at_the_defaults_and_records_the_command(
+    split_data: Path, tmp_path: Path, reg: Registry
+) -> None:
+    ctx = context(split_data, tmp_path / "quality", reg)
+    ctx.time_budgets = {"2s": quality.TimeBudget("2s")}
+    timed = Cell("tri-small", ASL, "bag", "base", 0, "2s")
+    result = quality.run_cell(timed, ctx)
+    assert timed.name == "tri-small-asl-bag-2s-s0"
+    training = result["train"]["training"]
+    assert training["max_time"] == 2.0 and training["steps"] >= 1
+    assert training["stopped"] in ("max_time", "schedule", "epochs", "patience")
+    assert result["budget"] == {"max_time": "2s", "songs": 200, "threads": None, "epochs": None}
+    assert result["command"].startswith("ugaar-kit train --data ")
+    assert result["command"].endswith(
+        "--objective tri-small --audio tiny --sheet cnn --lyrics bag --max-time 2s --seed 0"
+    )
+    # the encoders kept their defaults: no width of the 0.1 budget reached them
+    assert result["train"]["dims"]["sheet"] == reg.get("encoder", "cnn", "sheet").options_class().dim != BUDGET.dim
+    assert set(result["figures"]["directions"]) >= {"audio->sheet", "sheet->audio"}

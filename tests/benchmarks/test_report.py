@@ -157,3 +157,40 @@ def test_the_page_has_a_marker_for_every_block() -> None:
     names = set(report.blocks())
     assert {f"speed-{s}" for s in speed.SECTIONS} <= names
     report.fill(text, {name: "x" for name in names})  # raises when a marker is missing
+
+
+def test_the_defaults_table_gives_seeds_ablations_ceiling_and_the_missing_commands(tmp_path: Path) -> None:
+    as_ = ("audio", "sheet")
+
+    def timed(cell: Cell, mrr: float, steps: int) -> dict:
+        r = fake_result(cell, mrr, medr=1)
+        for d in r["figures"]["directions"].values():
+            d.update(pool=800, chance_MRR=0.0091, ceiling_MRR=0.983)
+        r["budget"] = {"max_time": cell.budget, "songs": 200, "threads": None, "epochs": None}
+        r["evaluation"]["pool"] = None
+        r["train"]["training"] = {"steps": steps}
+        return r
+
+    write_cells(
+        tmp_path,
+        [
+            timed(Cell("contrastive", as_, None, "base", 0, "15m"), 0.6, 900),
+            timed(Cell("contrastive", as_, None, "base", 1, "15m"), 0.7, 1000),
+            timed(Cell("contrastive", as_, None, "noaug", 0, "15m"), 0.5, 1017),
+            timed(Cell("contrastive", as_, None, "base", 0, "45m"), 0.8, 3000),
+            fake_result(Cell("contrastive", as_, None, "base", 0), 0.3),  # the 0.1 budget: not in this table
+        ],
+    )
+    block = report.defaults_block(report.load_results(tmp_path), quality.grid())
+    lines = block.splitlines()
+    assert "| chance |  |  | 0.0091 | 0.0091 |" in lines[2]
+    assert lines[3].startswith("| ceiling (identical melodies tie) |  |  | 0.983 | 0.983 |")
+    assert "| contrastive | 15m | 2/3 | 0.650 ± 0.071 | 0.650 ± 0.071 | 0.325 ± 0.035 | 1 | 900/1000 |" in lines
+    assert "| contrastive, no augmentation | 15m | 1/1 | 0.500 | 0.500 | 0.250 | 1 | 1017 |" in lines
+    assert "| contrastive | 45m | 1/1 | 0.800 | 0.800 | 0.400 | 1 | 3000 |" in lines
+    assert "| dcca + ranking loss (`rank_weight=1`) | 15m | 0/3, not run yet | – | – | – | – | – |" in lines
+    assert "evaluated on the whole test split (9 candidates)" in block
+    assert "`.venv/bin/python benchmarks/quality.py --only dcca-as-rank-15m`" in block
+    assert "--only contrastive-as-15m --seeds 2`" in block
+    empty = report.defaults_block({}, quality.grid())
+    assert "| cca (linear CCA on raw features) | 15m | 0/3, not run yet |" in empty

@@ -55,9 +55,16 @@ def lyric_voice(part: Part) -> str | None:
     return counts.most_common(1)[0][0] if counts else None
 
 
-def _chosen_lyric(note: NoteEvent, verses: list[str], verse: int, pass_no: int) -> LyricSyllables:
-    """Verse `verse + pass - 1` on a repeat's later pass when the note has it, else `verse`."""
-    for index in (verse + pass_no - 2, verse - 1) if pass_no > 1 else (verse - 1,):
+def _chosen_lyric(note: NoteEvent, verses: list[str], verse: int, pass_no: int, carried: int) -> LyricSyllables:
+    """Verse `verse + pass - 1` on a repeat's later pass when the note has it, else `verse`;
+    after a repeated section (`carried`: the passes it was played, less one), the verse its last
+    pass sang when the note has no lyric of `verse` (music21's Bach chorales number the lyrics
+    of the section after |: A :| 2, as they continue verse 2)."""
+    if pass_no > 1:
+        candidates = (verse + pass_no - 2, verse - 1)
+    else:
+        candidates = (verse - 1, verse + carried - 1) if carried else (verse - 1,)
+    for index in candidates:
         if 0 <= index < len(verses) and verses[index] in note.lyrics:
             return note.lyrics[verses[index]]
     return []
@@ -71,8 +78,11 @@ def sung_notes(part: Part, order: list[tuple[int, int]], voice: str, verse: int)
     notes: list[SungNote] = []
     starts: list[float] = []
     t = 0.0
+    carried = 0
     for m_index, pass_no in order:
         m: Measure = part.measures[m_index]
+        if pass_no > 1:
+            carried = pass_no - 1
         starts.append(t)
         by_onset: dict[float, list[NoteEvent]] = {}
         for ev in m.notes:
@@ -81,7 +91,7 @@ def sung_notes(part: Part, order: list[tuple[int, int]], voice: str, verse: int)
         for onset in sorted(by_onset):
             chord = by_onset[onset]
             top = max(chord, key=lambda e: e.pitch or 0)
-            lyric = next((ly for ev in chord if (ly := _chosen_lyric(ev, verses, verse, pass_no))), [])
+            lyric = next((ly for ev in chord if (ly := _chosen_lyric(ev, verses, verse, pass_no, carried))), [])
             start = t + onset
             prev = notes[-1] if notes else None
             if (

@@ -78,3 +78,45 @@ def test_demo_build_command_writes_a_dataset_folder(tmp_path) -> None:  # noqa: 
     for it in folder.items:
         assert it.lyrics == normalize_lyrics(it.meta["lyrics_raw"], "en") and it.lyrics
         assert "Public domain" in it.meta["licence"] and it.audio.is_file() and it.sheet.is_file()
+
+
+def test_a_chorale_with_a_repeated_opening_is_sung_a_a_b() -> None:
+    """bwv104.6 is |: A :| B with B's text numbered as the second verse: A with verse 1, A again
+    with verse 2, then B (before 0.2 the B section was lost, and with it 30 % of the syllables)."""
+    song = MusicXMLSource.from_options({}).read(corpus_dir() / "bach" / "bwv104.6.mxl")[0]
+    assert [p.lyrics for p in song.passages] == [
+        "Allein Gott in der Höh' sei Ehr'",
+        "und Dank für seine Gnade,",
+        "darum, dass nun und nimmermehr",
+        "uns rühren kann kein Schade!",
+        "Ein Wohlgefall'n Gott an uns hat,",
+        "nun ist gross Fried ohn' Unterlass,",
+        "all' Fehd' hat nun ein Ende.",
+    ]
+
+
+def test_every_chorale_with_a_repeat_keeps_at_least_90_percent_of_its_syllables() -> None:
+    """Over music21's Bach chorales with a repeat (164): the syllables that come out, against the
+    sung positions of the unfolded score (a lyric on the lyric voice's note, any verse). Measured:
+    99.8 % in all (the lowest chorale 93.9 %); 57 % before the section after a repeat was read."""
+    from ugaar_kit_plugins.dataset_musicxml.container import read_score_xml
+    from ugaar_kit_plugins.dataset_musicxml.melody import lyric_voice
+    from ugaar_kit_plugins.dataset_musicxml.parts import read_part
+    from ugaar_kit_plugins.dataset_musicxml.unfold import playing_order
+
+    source = MusicXMLSource.from_options({})
+    ratios = {}
+    for path in sorted((corpus_dir() / "bach").glob("*.mxl")):
+        parts = [read_part(el, "", str(path)) for el in read_score_xml(path).findall("part")]
+        part = next((p for p in parts if any(n.lyrics for m in p.measures for n in m.notes)), None)
+        if part is None or not any(m.backward_repeat for m in part.measures) or any(m.jumps for m in part.measures):
+            continue
+        voice = lyric_voice(part)
+        sung = sum(
+            len({round(n.onset, 6) for n in part.measures[i].notes if n.voice == voice and n.pitch and n.lyrics})
+            for i, _ in playing_order(part.measures, str(path))
+        )
+        [song] = source.read(path)
+        ratios[path.stem] = sum(len(p.syllables) for p in song.passages) / sung
+    assert len(ratios) >= 150
+    assert min(ratios.values()) >= 0.9, sorted(ratios.items(), key=lambda kv: kv[1])[:5]

@@ -186,6 +186,32 @@ def test_repeats_unfold_with_the_next_verse(tmp_path: Path) -> None:
     assert [p.lyrics for p in second_verse.passages][0] == "lo lo,"
 
 
+def test_the_section_after_a_repeat_keeps_the_verse_of_the_last_pass(tmp_path: Path) -> None:
+    """|: A :| B where B's lyrics are numbered 2, as music21's Bach chorales encode them (B follows
+    the second pass, so its text continues verse 2): the B section is sung, not dropped."""
+    v2 = lambda t, s="single": f'<lyric number="2"><syllabic>{s}</syllabic><text>{t}</text></lyric>'  # noqa: E731
+    bare = lambda step, lyric, s="single": note(step, 5, 2).replace(  # noqa: E731
+        "</note>", v2(lyric, s) + "</note>"
+    )
+    measures = [
+        ATTRS.replace("<beats>3</beats>", "<beats>2</beats>")
+        + '<barline location="left"><repeat direction="forward"/></barline>'
+        + note("C", 5, 2, lyric="la", extra_lyrics=v2("lo"))
+        + note("D", 5, 2, lyric="la,", extra_lyrics=v2("lo,"))
+        + '<barline location="right"><repeat direction="backward"/></barline>',
+        bare("E", "Ein", "begin") + bare("F", "mal,", "end"),
+        bare("G", "end.").replace("<notations>", "<notations><fermata/>") + rest(2),
+    ]
+    path = tmp_path / "chorale.xml"
+    path.write_text(score([("P1", "Soprano", measures)]), encoding="utf-8")
+    song = read_one(path, min_punctuation_syllables=2)
+    assert [p.lyrics for p in song.passages] == ["la la,", "lo lo,", "Einmal,", "end."]
+    assert [n.pitch for p in song.passages for n in p.notes] == [72, 74, 72, 74, 76, 77, 79]
+    # read once as printed, only verse 1 is sung: the second-verse-only section stays silent
+    printed = read_one(path, repeats="as-written", min_punctuation_syllables=2)
+    assert [p.lyrics for p in printed.passages] == ["la la,"]
+
+
 def test_jumps_are_refused_unless_read_as_written(tmp_path: Path) -> None:
     text = _two_verse_repeat().replace('<barline location="right"><repeat direction="backward"/></barline>', "")
     text = text.replace("fermata=True", "").replace("</measure></part>", '<sound dacapo="yes"/></measure></part>')

@@ -11,6 +11,11 @@ class UgaarError(Exception):
     exit_code = 2
 
 
+class UgaarWarning(UserWarning):
+    """Advice about a run that goes on (a poor setting, not an error): the CLI prints it as one
+    `warning:` line, without the source line Python's warnings show."""
+
+
 class OptionError(UgaarError):
     """An unknown option key or a value that does not fit its type or range."""
 

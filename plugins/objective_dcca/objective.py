@@ -13,8 +13,10 @@ batches (docs/methods.md gives the measurements). `rank_weight > 0` adds the pai
 loss of Dorfer et al. (2018) in the current CCA space.
 
 A batch must have more rows than the widest view has dimensions (else every correlation is 1
-and the gradient is undefined: refused with `BatchTooSmall`); below 4x that width the batch
-correlations are inflated and a warning is given once.
+and the gradient is undefined: refused with `BatchTooSmall`). A training step whose covariance
+rests on fewer than 4x that many rows (the batch's, or about `batch / batch_weight` with the
+running mix) fits inflated correlations: a `UgaarWarning` says so once. The defaults (width 128,
+batch 256, `batch_weight` 0.05: about 5,000 rows) do not warn.
 
 Shared space: after training, `fit(views)` computes linear CCA (two views) or multi-view CCA
 (three: unit-variance "sumcor" weights for `sum`, MAX-VAR weights for `gcca`) on the whole
@@ -47,7 +49,7 @@ from ugaar_kit.cca import (
     require_rows,
 )
 from ugaar_kit.distributed import gather_views
-from ugaar_kit.errors import OptionError, UgaarError
+from ugaar_kit.errors import OptionError, UgaarError, UgaarWarning
 from ugaar_kit.objective import Objective, Optimizers, Views
 from ugaar_kit.options import option
 
@@ -114,14 +116,22 @@ class DeepCCA(Objective):
     def min_batch(self) -> int:
         return max(self.dims.values()) + 1
 
-    def _check_batch(self, n: int) -> None:
+    def _check_batch(self, n: int, training: bool) -> None:
+        """Refuse a batch with too few rows; warn once when a training step's covariance rests on
+        fewer than 4x the widest view's rows (validation batches, which `--batch-size` does not
+        set, never warn)."""
         widest = max(self.dims.values())
         require_rows(n, widest, f"objective 'dcca' (widest view {widest})")
-        if n < 4 * widest and not self._warned:
+        w = self.options.batch_weight
+        rows = n if w >= 1.0 else n / w
+        if training and rows < 4 * widest and not self._warned:
             self._warned = True
+            mixed = "" if w >= 1.0 else f" (batch_weight {w:g}: about {rows:.0f} rows with the running covariance)"
             warnings.warn(
-                f"dcca: batch of {n} rows is below 4x the view width {widest}: batch correlations are "
-                f"inflated towards 1 and gradients are noisy; use a batch of at least {4 * widest}",
+                f"dcca: training batches of {n} rows{mixed} are below 4x the view width {widest}: their "
+                f"correlations are inflated towards 1 and gradients are noisy; use --batch-size {4 * widest} or more, "
+                "a lower batch_weight, or narrower encoders (-o MODALITY.dim=N)",
+                UgaarWarning,
                 stacklevel=3,
             )
 
@@ -129,7 +139,7 @@ class DeepCCA(Objective):
         """The loss terms on `views` as given (no gathering across processes); `training`: a
         training step's loss, whose covariance mixes in the running one (`batch_weight`)."""
         zs = [views[m] for m in self.modalities]
-        self._check_batch(int(zs[0].shape[0]))
+        self._check_batch(int(zs[0].shape[0]), training)
         dtype = torch.promote_types(zs[0].dtype, torch.float32)
         k = self.options.k
         out: dict[str, Tensor] = {}

@@ -13,7 +13,7 @@ from torch import nn
 from ugaar_kit_plugins.objective_dcca.objective import DeepCCA
 
 from ugaar_kit.cca import BatchTooSmall
-from ugaar_kit.errors import OptionError, UgaarError
+from ugaar_kit.errors import OptionError, UgaarError, UgaarWarning
 from ugaar_kit.metrics import retrieval_metrics
 from ugaar_kit.objective import Optimizers
 from ugaar_kit.testing import check_objective
@@ -159,14 +159,25 @@ def test_refuses_batch_not_larger_than_dimension():
         obj.loss({"audio": torch.randn(4, 16), "lyrics": torch.randn(4, 10)})
 
 
-def test_warns_once_below_four_times_the_dimension():
-    obj = DeepCCA.from_options({}, {"audio": 16, "lyrics": 16})
+def test_warns_once_when_a_training_covariance_rests_on_few_rows():
     views = {"audio": torch.randn(40, 16), "lyrics": torch.randn(40, 16)}
-    with pytest.warns(UserWarning, match="below 4x the view width 16"):
-        obj.loss(views)
+    batch_only = DeepCCA.from_options({"batch_weight": 1.0}, {"audio": 16, "lyrics": 16})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        obj.loss(views)
+        batch_only.loss(views)  # validation batches, which --batch-size does not set, never warn
+    with pytest.warns(UgaarWarning, match=r"batches of 40 rows are below 4x the view width 16.*-o MODALITY.dim"):
+        batch_only.batch_loss(views, training=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        batch_only.batch_loss(views, training=True)  # once
+        # the running mix (batch_weight 0.05) rests on about 800 rows: no warning
+        DeepCCA.from_options({}, {"audio": 16, "lyrics": 16}).batch_loss(views, training=True)
+        # nor at the toolkit's defaults: 128-wide encoders, batch 256
+        wide = {"audio": torch.randn(256, 128), "lyrics": torch.randn(256, 128)}
+        DeepCCA.from_options({}, {"audio": 128, "lyrics": 128}).batch_loss(wide, training=True)
+    mixed = DeepCCA.from_options({"batch_weight": 0.5}, {"audio": 16, "lyrics": 16})
+    with pytest.warns(UgaarWarning, match=r"batch_weight 0.5: about 40 rows"):
+        mixed.batch_loss({m: v[:20] for m, v in views.items()}, training=True)
 
 
 def test_fit_and_project_recover_the_shared_latent():

@@ -263,3 +263,34 @@ def test_bad_o_refused(registry, tiny_data, tmp_path):
     assert "option 'audio.dim': 'x' is not an integer" in one_line_error(invoke(registry, *base, "-o", "audio.dim=x"))
     msg = one_line_error(invoke(registry, *base, "-o", "lyrics.dim=3"))
     assert "options for 'lyrics' were given but this run does not train the lyrics modality" in msg
+
+
+def test_a_covariance_objective_on_a_small_split_says_the_way_out(registry, tiny_data, tmp_path):
+    from ugaar_kit_plugins.objective_dcca.objective import DeepCCA
+
+    registry.add(DeepCCA, "ugaar-kit", "test", "objective_dcca")
+    base = ["--data", tiny_data, "--audio", "tiny", "--lyrics", "bag", "--objective", "dcca", "--workers", "0"]
+    wide = invoke(registry, *base, "--out", tmp_path / "a", "-o", "audio.dim=40", "-o", "lyrics.dim=40")
+    assert (
+        "--batch-size 64: the training split has only 32 items; objective 'dcca' needs more than 40 rows a batch, "
+        "the encoders' widest output: narrow the encoders (-o MODALITY.dim=N, N below 32)"
+    ) in one_line_error(wide)
+    narrow = invoke(registry, *base, "--out", tmp_path / "b")
+    assert "--batch-size 64: the training split has only 32 items; choose --batch-size from 9 to 32" in one_line_error(
+        narrow
+    )
+
+
+def test_a_poor_setting_is_one_warning_line_and_the_run_goes_on(registry, tiny_data, tmp_path):
+    from ugaar_kit_plugins.objective_dcca.objective import DeepCCA
+
+    registry.add(DeepCCA, "ugaar-kit", "test", "objective_dcca")
+    result = invoke(
+        registry,
+        *("--data", tiny_data, "--out", tmp_path / "run", "--audio", "tiny", "--lyrics", "bag"),
+        *("--objective", "dcca", "-o", "objective.batch_weight=1", *FAST[:2], "--batch-size", "16", "--workers", "0"),
+    )
+    assert result.exit_code == 0, result.output
+    lines = [ln for ln in result.output.splitlines() if "below 4x" in ln]
+    assert len(lines) == 1 and lines[0].startswith("warning: dcca: training batches of 16 rows are below 4x")
+    assert "UserWarning" not in result.output and ".py:" not in result.output

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 import typer
 from rich.console import Console
 
-from ..errors import UgaarError
+from ..errors import UgaarError, UgaarWarning
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False)
@@ -32,12 +33,32 @@ def report(exc: UgaarError) -> None:
 
 
 def one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a command so a UgaarError exits with one line instead of a traceback."""
+    """Wrap a command so a UgaarError exits with one line instead of a traceback, and a
+    UgaarWarning is one `warning:` line."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with warnings.catch_warnings():
+                shown = warnings.showwarning
+
+                def show(
+                    message: Warning | str,
+                    category: type[Warning],
+                    filename: str,
+                    lineno: int,
+                    file: TextIO | None = None,
+                    line: str | None = None,
+                ) -> None:
+                    if issubclass(category, UgaarWarning):
+                        from rich.markup import escape
+
+                        err_console.print(f"[yellow]warning:[/] {escape(str(message))}", markup=True)
+                    else:
+                        shown(message, category, filename, lineno, file, line)
+
+                warnings.showwarning = show
+                return func(*args, **kwargs)
         except UgaarError as exc:
             if show_tracebacks():
                 raise

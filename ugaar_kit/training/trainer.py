@@ -215,14 +215,29 @@ class Trainer:
         elif s.batch_size is None and self.batch_size != DEFAULT_BATCH:
             self.say(
                 f"batch size {self.batch_size}: objective '{self.plan.objective.name}' needs more than "
-                f"{self.objective.min_batch - 1} rows a batch (choose with --batch-size)"
+                f"{self.objective.min_batch - 1} rows a batch, the encoders' widest output (choose with --batch-size, "
+                "or narrow the encoders with -o MODALITY.dim=N)"
             )
         global_batch = self.batch_size * self.world
         if self.plan.trainable and self.max_epochs > 0:
             if len(self.train_items) < global_batch:
+                need = int(getattr(self.objective, "min_batch", 1) or 1)
+                most = len(self.train_items) // self.world
+                if need > most:
+                    hint = (
+                        f"; objective '{self.plan.objective.name}' needs more than {need - 1} rows a batch, the "
+                        f"encoders' widest output: narrow the encoders (-o MODALITY.dim=N, N below {most})"
+                    )
+                else:
+                    hint = (
+                        f"; choose --batch-size from {need} to {most}"
+                        if need > 1
+                        else f"; choose --batch-size {most} or less"
+                    )
                 raise OptionError(
                     f"--batch-size {self.batch_size}: the training split has only {len(self.train_items)} items"
                     + (f" ({self.world} processes take {global_batch} a step)" if self.world > 1 else "")
+                    + hint
                 )
             what = (
                 "--batch-size {n}"

@@ -57,3 +57,14 @@ def invoke(registry: Registry):
         return CliRunner(env={"COLUMNS": "250"}).invoke(app, ["eval", *map(str, args)])
 
     return run
+
+
+@pytest.fixture
+def invoke_piped(registry: Registry):
+    """`invoke` with no COLUMNS: what a pipe or a file gets."""
+    app = eval_app(registry)
+
+    def run(*args: object):
+        return CliRunner(env={"COLUMNS": None}).invoke(app, ["eval", *map(str, args)])
+
+    return run

@@ -140,3 +140,16 @@ def test_items_without_a_run_modality_are_left_out_and_said(invoke, registry, tm
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["items"] == len(rows) - 1
     assert f"test: 1 of {len(rows)} items lack one of audio, sheet; left out" in result.stderr
+
+
+def test_piped_tables_are_never_cut(invoke, invoke_piped, run3, songs):
+    """Standard output that is not a terminal (a pipe, a file) and no COLUMNS: the whole table,
+    every number whole, where rich alone would squeeze it into 80 columns."""
+    piped = invoke_piped(run3, "--data", songs)
+    assert piped.exit_code == 0, piped.output
+    figures = json.loads(invoke(run3, "--data", songs, "--json").stdout)
+    assert "…" not in piped.stdout
+    rows = table_rows(piped.stdout)
+    assert list(rows) == list(figures["directions"])
+    assert all(numbers[3] == f"{figures['directions'][d]['MRR']:.3f}" for d, numbers in rows.items())
+    assert max(len(line) for line in piped.stdout.splitlines()) > 80

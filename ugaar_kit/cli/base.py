@@ -13,12 +13,34 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
 from ..errors import UgaarError, UgaarWarning
 
+PIPED_WIDTH = 1000
+"""Columns of standard output when it is not a terminal: room for the widest table."""
+
+
+class CliConsole(Console):
+    """A console whose tables are never cut when its output is not a terminal (piped into a
+    file or another program, where rich would assume 80 columns and squeeze numbers to `0.0…`):
+    it is then `PIPED_WIDTH` wide, and a table takes only the room it needs. `COLUMNS` and an
+    explicit width still decide."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self._width is None and not self.is_terminal and "COLUMNS" not in self._environ:
+            return ConsoleDimensions(PIPED_WIDTH, size.height)
+        return size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-out_console = Console(highlight=False)
+out_console = CliConsole(highlight=False)
 
 
 def show_tracebacks() -> bool:

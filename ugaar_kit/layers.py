@@ -13,12 +13,16 @@ axis. In training mode BatchNorm's batch statistics still count padded positions
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+from .options import option
 
 Pooling = Literal["mean", "max", "mean+max", "bins"]
 Arch = Literal["strided", "vgg"]
@@ -37,6 +41,46 @@ def fill_arch_defaults(options: Any) -> None:
             object.__setattr__(options, key, value)
     if not options.channels:
         raise ValueError("channels must list at least one block")
+
+
+@dataclass(frozen=True)
+class ConvBodyOptions:
+    """The options of an encoder built on `conv_body` and a `DenseHead` (the audio and sheet
+    `cnn`), shared so both read and document them alike; the sequence axis is time for audio
+    and width for sheets. Options left None take their layout's defaults (`ARCH_DEFAULTS`)."""
+
+    arch: Arch = option(
+        "strided",
+        "Body: strided (strided 3x3 convs, rows folded into channels, a 1-D conv over time or width) "
+        "or vgg (blocks of two 3x3 convs and 2x2 pooling: the layout before 0.2).",
+    )
+    channels: tuple[int, ...] | None = option(
+        None, "Channels of the 2-D conv blocks [default: 16,32,64,64,64 (strided), 24,48,96,96 (vgg)]."
+    )
+    conv1d: int = option(256, "Channels of the 1-D conv over time or width (arch=strided).", min=1, max=65536)
+    gru: bool = option(False, "A bidirectional GRU over time or width after the 1-D conv (arch=strided).")
+    pooling: Pooling | None = option(
+        None,
+        "Pooling over time or width: bins (ordered span means), mean, max, or mean+max (both "
+        "concatenated) [default: mean+max (strided), bins (vgg)].",
+    )
+    bins: int = option(8, "Ordered spans of time or width with pooling=bins.", min=1, max=256)
+    hidden: int | None = option(
+        None,
+        "Width of the head's hidden layer, 0: one linear layer [default: 0 (strided), 256 (vgg)].",
+        min=0,
+        max=65536,
+    )
+    dim: int = option(128, "Output width D.", min=1, max=65536)
+    dropout: float = option(0.1, "Dropout in the conv blocks and the head.", min=0.0, max=0.9)
+    weights: Path | None = option(None, "Start the conv body from this encoder state, run checkpoint or run folder.")
+    freeze: bool = option(False, "Keep the conv body fixed (eval mode, no gradient); only the head trains.")
+
+    def __post_init__(self) -> None:
+        parent = getattr(super(), "__post_init__", None)
+        if parent is not None:  # a front end's options beside these (the audio `cnn`'s log-mel)
+            parent()
+        fill_arch_defaults(self)
 
 
 def conv_body(

@@ -37,7 +37,7 @@ from torch import Tensor
 from ugaar_kit.augment import log_uniform, mask_span, stretch
 from ugaar_kit.encoder import Batch, Encoder
 from ugaar_kit.frontends import LOG_MEL_OPTIONS, LogMel, LogMelOptions
-from ugaar_kit.layers import Arch, DenseHead, MaskedPool, Pooling, conv_body, fill_arch_defaults
+from ugaar_kit.layers import ConvBodyOptions, DenseHead, MaskedPool, conv_body
 from ugaar_kit.media import load_audio
 from ugaar_kit.options import option
 from ugaar_kit.pretrained import PretrainedBody
@@ -48,31 +48,7 @@ FEATURE_OPTIONS = LOG_MEL_OPTIONS
 
 
 @dataclass(frozen=True)
-class AudioCNNOptions(LogMelOptions):
-    arch: Arch = option(
-        "strided",
-        "Body: strided (strided 3x3 convs, rows folded into channels, a 1-D conv over time) or vgg "
-        "(blocks of two 3x3 convs and 2x2 pooling: the layout before 0.2).",
-    )
-    channels: tuple[int, ...] | None = option(
-        None, "Channels of the 2-D conv blocks [default: 16,32,64,64,64 (strided), 24,48,96,96 (vgg)]."
-    )
-    conv1d: int = option(256, "Channels of the 1-D conv over time (arch=strided).", min=1, max=65536)
-    gru: bool = option(False, "A bidirectional GRU over time after the 1-D conv (arch=strided).")
-    pooling: Pooling | None = option(
-        None,
-        "Pooling over time: bins (ordered span means), mean, max, or mean+max (both concatenated) "
-        "[default: mean+max (strided), bins (vgg)].",
-    )
-    bins: int = option(8, "Ordered spans of time with pooling=bins.", min=1, max=256)
-    hidden: int | None = option(
-        None,
-        "Width of the head's hidden layer, 0: one linear layer [default: 0 (strided), 256 (vgg)].",
-        min=0,
-        max=65536,
-    )
-    dim: int = option(128, "Output width D.", min=1, max=65536)
-    dropout: float = option(0.1, "Dropout in the conv blocks and the head.", min=0.0, max=0.9)
+class AudioCNNOptions(ConvBodyOptions, LogMelOptions):
     stretch: float = option(
         0.15, "Training augmentation: stretch time by a random factor up to 1 +- this (0: off).", min=0.0, max=1.0
     )
@@ -80,8 +56,6 @@ class AudioCNNOptions(LogMelOptions):
     time_mask: float = option(
         0.1, "Training augmentation: mask up to this share of consecutive frames (0: off).", min=0.0, max=0.9
     )
-    weights: Path | None = option(None, "Start the conv body from this encoder state, run checkpoint or run folder.")
-    freeze: bool = option(False, "Keep the conv body fixed (eval mode, no gradient); only the head trains.")
 
     LEGACY: ClassVar[dict[str, Any]] = {
         "arch": "vgg",
@@ -92,10 +66,6 @@ class AudioCNNOptions(LogMelOptions):
         "time_mask": 0.0,
     }
     """Options of runs from before `arch` existed (their every other option is recorded)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        fill_arch_defaults(self)
 
 
 class AudioCNN(PretrainedBody, Encoder):

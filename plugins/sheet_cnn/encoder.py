@@ -28,7 +28,7 @@ from torch import Tensor
 from ugaar_kit.augment import log_uniform, shift_rows, stretch
 from ugaar_kit.encoder import Batch, Encoder
 from ugaar_kit.frontends import greyscale, ink
-from ugaar_kit.layers import Arch, DenseHead, MaskedPool, Pooling, conv_body, fill_arch_defaults
+from ugaar_kit.layers import ConvBodyOptions, DenseHead, MaskedPool, conv_body
 from ugaar_kit.media import load_image
 from ugaar_kit.options import option
 from ugaar_kit.pretrained import PretrainedBody
@@ -39,45 +39,16 @@ FEATURE_OPTIONS = ("height", "max_width")
 
 
 @dataclass(frozen=True)
-class SheetCNNOptions:
+class SheetCNNOptions(ConvBodyOptions):
     height: int = option(64, "Height (px) every snippet is resized to, aspect kept.", min=8, max=1024)
     max_width: int = option(1024, "Wider snippets (after resizing) are squeezed to this width, never cropped.", min=8)
-    arch: Arch = option(
-        "strided",
-        "Body: strided (strided 3x3 convs, rows folded into channels, a 1-D conv over width) or vgg "
-        "(blocks of two 3x3 convs and 2x2 pooling: the layout before 0.2).",
-    )
-    channels: tuple[int, ...] | None = option(
-        None, "Channels of the 2-D conv blocks [default: 16,32,64,64,64 (strided), 24,48,96,96 (vgg)]."
-    )
-    conv1d: int = option(256, "Channels of the 1-D conv over width (arch=strided).", min=1, max=65536)
-    gru: bool = option(False, "A bidirectional GRU over width after the 1-D conv (arch=strided).")
-    pooling: Pooling | None = option(
-        None,
-        "Pooling over width: bins (ordered span means), mean, max, or mean+max (both concatenated) "
-        "[default: mean+max (strided), bins (vgg)].",
-    )
-    bins: int = option(8, "Ordered spans of width with pooling=bins.", min=1, max=256)
-    hidden: int | None = option(
-        None,
-        "Width of the head's hidden layer, 0: one linear layer [default: 0 (strided), 256 (vgg)].",
-        min=0,
-        max=65536,
-    )
-    dim: int = option(128, "Output width D.", min=1, max=65536)
-    dropout: float = option(0.1, "Dropout in the conv blocks and the head.", min=0.0, max=0.9)
     stretch: float = option(
         0.15, "Training augmentation: stretch width by a random factor up to 1 +- this (0: off).", min=0.0, max=1.0
     )
     shift: int = option(3, "Training augmentation: move the snippet up or down by up to this many px (0: off).", min=0)
-    weights: Path | None = option(None, "Start the conv body from this encoder state, run checkpoint or run folder.")
-    freeze: bool = option(False, "Keep the conv body fixed (eval mode, no gradient); only the head trains.")
 
     LEGACY: ClassVar[dict[str, Any]] = {"arch": "vgg", "conv1d": 256, "gru": False, "stretch": 0.0, "shift": 0}
     """Options of runs from before `arch` existed (their every other option is recorded)."""
-
-    def __post_init__(self) -> None:
-        fill_arch_defaults(self)
 
 
 class SheetCNN(PretrainedBody, Encoder):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -292,8 +293,28 @@ def _identity(x: Any) -> Any:
     return x
 
 
-def _one_thread(_: int) -> None:
+def _start_worker(parent: int, _: int) -> None:
+    """A loader worker: one torch thread, and it ends with its parent `parent` (killed or not)."""
     torch.set_num_threads(1)
+    die_with_parent(parent)
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies (`PR_SET_PDEATHSIG`), so a loader
+    worker does not outlive a killed `embed` holding its files; elsewhere nothing happens."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 # -- the pipeline -----------------------------------------------------------------------------
@@ -473,7 +494,7 @@ class _ModalityJob:
             shuffle=False,
             num_workers=workers,
             collate_fn=_identity,
-            worker_init_fn=_one_thread,
+            worker_init_fn=functools.partial(_start_worker, os.getpid()),
             prefetch_factor=4,
             multiprocessing_context=None if on_cpu else "spawn",
         )

@@ -221,6 +221,50 @@ def test_cli_killed_in_a_subprocess_then_resumed(run_dir, reference, tmp_path, c
     assert_same_store(out, ref)
 
 
+def _sleep_forever() -> None:
+    time.sleep(WAIT)
+    os._exit(0)
+
+
+def test_a_forked_child_does_not_hold_the_store_lock(tmp_path):
+    """A forked child (a loader worker) that outlives its writer does not keep the store locked:
+    the lock is a POSIX record lock, which a fork does not inherit (a `flock` is)."""
+    store = tmp_path / "emb.h5"
+    w = StoreWriter(store, run_id="r")
+    child = multiprocessing.get_context("fork").Process(target=_sleep_forever)
+    child.start()
+    try:
+        w._wal.close()  # the writer dies: no close(), its lock goes with it
+        w._unlock()
+        with StoreWriter(store, run_id="r"):  # at once, while the child still lives
+            pass
+    finally:
+        child.kill()
+        child.join()
+    assert not journal_dir(store).exists()
+
+
+def test_cli_with_loader_workers_killed_then_resumed_at_once(run_dir, reference, tmp_path, cli):
+    """`kill -9` of the embed process alone, its loader workers on: the workers end with it, and
+    the re-run, started at once, is not refused and ends with the uninterrupted store."""
+    data, ref = reference
+    out = tmp_path / "cli.h5"
+    env = dict(os.environ, **{PAUSE_ENV: "0.3", "PYTHONPATH": str(HERE)})
+    cmd = [sys.executable, str(HERE / "fake_run.py"), "embed", str(data), "--run", str(run_dir), "--out", str(out)]
+    cmd += ["--workers", "2", "--batch-size", "2"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + WAIT
+    while journal_records(out) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)  # the main process only, as the OOM killer does
+    _, err = proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, err.decode()
+    result = cli("embed", data, "--run", run_dir, "--out", out, "--workers", 2)
+    assert result.exit_code == 0, result.output
+    assert "already in the store" in result.output
+    assert_same_store(out, ref)
+
+
 @pytest.mark.slow
 def test_many_random_kills_never_corrupt_or_duplicate(run_dir, reference, tmp_path):
     data, ref = reference

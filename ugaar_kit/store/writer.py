@@ -14,7 +14,8 @@ the store file is never modified in place:
 So a SIGKILL at any moment leaves either the old or the new store, both readable, and the
 journal holds everything committed since. The store is folded when the writer closes and
 whenever the journal holds as many rows as the store (at least `FOLD_MIN_ROWS`): the copies
-add up to about twice the final size. One writer at a time: the journal folder is flock-ed.
+add up to about twice the final size. One writer at a time: `<journal>/.lock` holds a POSIX
+record lock (`lockf`), which forked children do not inherit.
 
 A file re-embedded (`--refresh`) replaces all rows of its source; a file embedded after an
 error loses its error, and a later error of a file replaces an earlier one.
@@ -43,6 +44,9 @@ from .journal import SUFFIX, JournalWriter, Record, fsync_dir, read_embeddings, 
 FOLD_MIN_ROWS = 200_000
 """Rows the journal may hold before a fold during a run, at least (see the module doc)."""
 
+LOCK_FILE = ".lock"
+_HELD: set[str] = set()
+"""Journal folders this process holds: record locks do not exclude their own process."""
 _FOLD_TMP = "fold.tmp"
 _CREATE_TMP = "create.tmp"
 
@@ -103,6 +107,7 @@ class StoreWriter:
         self.notes: list[str] = []
         """Messages for the user (recovered rows, dropped stale journals)."""
         self._lock_fd: int | None = None
+        self._lock_key = ""
         self._wal: JournalWriter | None = None
         self._journal_rows = 0
         self.store_rows = 0
@@ -124,7 +129,7 @@ class StoreWriter:
             self._wal = JournalWriter(self.dir / f"{session}{SUFFIX}", opening)
         except BaseException:
             try:
-                self.dir.rmdir()  # only when empty: a refused store leaves nothing behind
+                self._remove_journal_dir()  # only when empty: a refused store leaves nothing behind
             except OSError:
                 pass
             self._unlock()
@@ -132,24 +137,36 @@ class StoreWriter:
 
     # -- the lock ------------------------------------------------------------------------------
     def _lock(self) -> None:
+        """A POSIX record lock (`lockf`) on `<journal>/.lock`: held by this process only, so a
+        forked loader worker that outlives a killed `embed` does not keep the store locked (a
+        `flock` is shared with forked children)."""
         import fcntl
 
+        key = str(self.dir.resolve())
+        if key in _HELD:
+            raise InputError(self.path, "another process is writing this store (its journal folder is locked)")
         for _ in range(5):
             self.dir.mkdir(exist_ok=True)
-            fd = os.open(self.dir, os.O_RDONLY)
+            lock = self.dir / LOCK_FILE
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:  # the folder was removed by a writer closing just now
+                continue
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
                 os.close(fd)
                 raise InputError(
                     self.path, "another process is writing this store (its journal folder is locked)"
                 ) from None
             try:
-                same = os.stat(self.dir).st_ino == os.fstat(fd).st_ino
+                same = os.stat(lock).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:
                 same = False
-            if same:  # not a folder another writer removed while we waited
+            if same:  # not a lock file another writer removed while we waited
                 self._lock_fd = fd
+                self._lock_key = key
+                _HELD.add(key)
                 return
             os.close(fd)
         raise InputError(self.dir, "could not lock the journal folder")
@@ -158,6 +175,18 @@ class StoreWriter:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+            _HELD.discard(self._lock_key)
+
+    def _remove_journal_dir(self) -> None:
+        """Remove the journal folder when nothing but the lock file is left in it (still locked:
+        the lock file goes first, so a writer that opened it meanwhile sees it gone and retries)."""
+        if any(p.name != LOCK_FILE for p in self.dir.iterdir()):
+            return
+        (self.dir / LOCK_FILE).unlink(missing_ok=True)
+        try:
+            self.dir.rmdir()
+        except OSError:
+            pass
 
     # -- the store -----------------------------------------------------------------------------
     def _check_store(self) -> str:
@@ -357,7 +386,7 @@ class StoreWriter:
                 self._wal = None
                 self.fold()
             try:
-                self.dir.rmdir()
+                self._remove_journal_dir()
             except OSError:
                 pass
         finally:

@@ -154,6 +154,25 @@ class DatasetFolder:
                 raise InputError(info, f"invalid JSON ({exc.msg} at line {exc.lineno})") from None
         self.items: list[Item] = list(self._read(manifest))
 
+    def identity(self) -> dict[str, Any]:
+        """What names this dataset in a run's `run.json`: its name (`dataset.json`'s, else the
+        folder's), source format, songs and passages, and the first 16 hex digits of the SHA-256
+        of its manifest (two builds with the same digest have the same items and splits)."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        with (self.root / MANIFEST).open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        out: dict[str, Any] = {"name": str(self.info.get("name") or self.root.resolve().name)}
+        for key in ("id", "version", "source_format"):
+            if key in self.info:
+                out[key] = self.info[key]
+        out["songs"] = len({it.song for it in self.items})
+        out["passages"] = len(self.items)
+        out["manifest_sha256"] = digest.hexdigest()[:16]
+        return out
+
     def _read(self, manifest: Path) -> Iterator[Item]:
         with manifest.open(encoding="utf-8") as fh:
             for lineno, line in enumerate(fh, 1):

@@ -44,6 +44,9 @@ def test_missing_modality_gets_default_encoder_and_is_announced(registry, tiny_d
         "lyrics": "bag",
     }
     assert info["status"] == "finished"
+    # the dataset is named: its folder (dataset.json has no name), size and manifest digest
+    assert info["dataset"]["name"] == "tiny-melodies" and info["dataset"]["passages"] > 0  # its dataset.json's
+    assert len(info["dataset"]["manifest_sha256"]) == 16
     for name in ("config.toml", "metrics.jsonl", "curves.png", "last.pt", "best.pt", "model.pt"):
         assert (run / name).is_file(), name
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
@@ -156,6 +159,7 @@ def test_batch_smaller_than_objective_minimum_refused(registry, tiny_data, tmp_p
         "0",
     )
     assert "--batch-size 4: objective 'infonce' needs at least 6 rows per batch" in one_line_error(result)
+    assert not (tmp_path / "run").exists()  # a refused run creates nothing
 
 
 def test_existing_run_folder_is_not_overwritten(registry, tiny_data, tmp_path):
@@ -275,6 +279,7 @@ def test_a_covariance_objective_on_a_small_split_says_the_way_out(registry, tiny
         "--batch-size 64: the training split has only 32 items; objective 'dcca' needs more than 40 rows a batch, "
         "the encoders' widest output: narrow the encoders (-o MODALITY.dim=N, N below 32)"
     ) in one_line_error(wide)
+    assert not (tmp_path / "a").exists()
     narrow = invoke(registry, *base, "--out", tmp_path / "b")
     assert "--batch-size 64: the training split has only 32 items; choose --batch-size from 9 to 32" in one_line_error(
         narrow
@@ -294,3 +299,41 @@ def test_a_poor_setting_is_one_warning_line_and_the_run_goes_on(registry, tiny_d
     lines = [ln for ln in result.output.splitlines() if "below 4x" in ln]
     assert len(lines) == 1 and lines[0].startswith("warning: dcca: training batches of 16 rows are below 4x")
     assert "UserWarning" not in result.output and ".py:" not in result.output
+
+
+def test_a_run_failing_before_its_run_files_leaves_no_folder(registry, tiny_data, tmp_path, monkeypatch):
+    from ugaar_kit.errors import InputError
+    from ugaar_kit.training.trainer import Trainer
+
+    def broken(self):
+        raise InputError(tiny_data / "audio" / "x.wav", "not a readable audio file")
+
+    monkeypatch.setattr(Trainer, "_build_caches", broken)
+    run = tmp_path / "run"
+    result = invoke(registry, "--data", tiny_data, "--out", run, "--audio", "tiny", "--objective", "infonce", *FAST)
+    assert "x.wav: not a readable audio file" in one_line_error(result)
+    assert not run.exists()
+
+
+def test_a_run_that_died_before_its_first_checkpoint_says_so(registry, tiny_data, tmp_path, monkeypatch):
+    from ugaar_kit.training.trainer import Trainer
+
+    run = tmp_path / "run"
+    args = ["--data", tiny_data, "--audio", "tiny", "--objective", "infonce", *FAST]
+    real_train = Trainer.train
+
+    def killed(self):
+        raise KeyboardInterrupt  # as a kill in the first epoch: the run files are written, no last.pt
+
+    monkeypatch.setattr(Trainer, "train", killed)
+    assert invoke(registry, *args, "--out", run).exit_code == 130
+    assert (run / "run.json").is_file() and not (run / "last.pt").exists()
+    monkeypatch.setattr(Trainer, "train", real_train)
+    again = invoke(registry, *args, "--out", run)
+    assert (
+        f"{run.resolve()} holds a run that stopped before its first epoch ended (status 'running', no last.pt): "
+        f"--resume {run.resolve()} starts it again"
+    ) in one_line_error(again)
+    resumed = CliRunner(env={"COLUMNS": "250"}).invoke(build_app(registry), ["train", "--resume", str(run)])
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((run / "run.json").read_text())["status"] == "finished"

@@ -19,6 +19,7 @@ import datetime as _dt
 import gc
 import os
 import random
+import shutil
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -185,6 +186,12 @@ class Trainer:
                 (self.out / rf.METRICS).unlink(missing_ok=True)
                 (self.out / rf.BEST).unlink(missing_ok=True)
         else:
+            status = rf.read_json(info_path).get("status", "running") if info_path.is_file() else "running"
+            if info_path.exists() and status != "finished" and not (self.out / rf.LAST).is_file():
+                raise OptionError(
+                    f"{self.out} holds a run that stopped before its first epoch ended (status '{status}', no "
+                    f"{rf.LAST}): --resume {self.out} starts it again, or choose another --out"
+                )
             if info_path.exists():
                 raise OptionError(
                     f"{self.out} already holds a run: continue it with --resume {self.out} or choose another --out"
@@ -194,9 +201,6 @@ class Trainer:
             if self.out.exists() and not self.out.is_dir():
                 raise OptionError(f"{self.out} is a file: give a new folder to --out")
             self.run_id = rf.new_run_id()
-        if self.main:
-            self.out.mkdir(parents=True, exist_ok=True)
-        ddp.barrier()
 
         seed_everything(s.seed)
         self.encoders: dict[str, Encoder] = self.plan.build_encoders()
@@ -245,6 +249,22 @@ class Trainer:
                 else f"--batch-size {self.batch_size} x {self.world} processes = {{n}} rows"
             )
             check_batch_size(self.objective, global_batch, what)
+        created = self.main and s.resume is None and not self.out.exists()
+        if self.main:  # after every check: a refused run leaves no folder behind
+            self.out.mkdir(parents=True, exist_ok=True)
+        ddp.barrier()
+        try:
+            self._prepare_run(resume_state)
+        except BaseException:
+            # failed before its run files were written (a bad input file met while caching
+            # features, an interruption): the folder this run made holds nothing to resume
+            if created and not (self.out / rf.INFO).exists():
+                shutil.rmtree(self.out, ignore_errors=True)
+            raise
+
+    def _prepare_run(self, resume_state: dict[str, Any] | None) -> None:
+        """The part of `prepare` after the checks: fit encoders, caches, optimizers, run files."""
+        s = self.settings
         if resume_state is None:
             self._fit_encoders()  # after every check, so a refused run does no work
         self.validation_loss_ok = True
@@ -438,7 +458,7 @@ class Trainer:
                 "created": info.get("created") or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "status": "running",
                 "data": str(Path(self.settings.data or "").resolve()),
-                "dataset": {k: self.data.info[k] for k in ("name", "id", "version") if k in self.data.info},
+                "dataset": self.data.identity(),
                 "modalities": list(self.plan.modalities),
                 "dims": dict(self.objective.dims),
                 "shared_dim": int(self.objective.shared_dim),

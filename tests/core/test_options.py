@@ -71,3 +71,22 @@ def test_describe_lists_types_defaults_help():
     assert info["n_mels"].type == "int" and info["n_mels"].default == 80 and info["n_mels"].help == "Mel bands."
     assert info["weights"].type == "Path | None"
     assert info["pooling"].type == "'mean' | 'max'"
+
+
+def test_every_float_option_of_every_component_refuses_non_finite_values():
+    """`-o objective.temperature=nan` and the like: NaN passes every range check, so it is
+    refused by name before anything runs, for every float option of every built-in component."""
+    from ugaar_kit.discovery import get_registry
+    from ugaar_kit.errors import OptionError
+    from ugaar_kit.options import build, describe
+
+    checked = []
+    for component in get_registry():
+        for info in describe(component.options_class):
+            if "float" not in info.type:
+                continue
+            for value in ("nan", "inf", "-inf"):
+                with pytest.raises(OptionError, match="finite"):
+                    build(component.options_class, {info.name: value}, prefix=component.kind)
+            checked.append(f"{component.label}.{info.name}")
+    assert len(checked) >= 20 and "contrastive.temperature" in checked, checked

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ..registry import Registry
+from . import params
 from .base import out_console
 
 
@@ -50,7 +51,13 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         ] = 22050,
         tempo: Annotated[
             float,
-            typer.Option("--tempo", min=10, max=400, help="Quarter notes a minute, for sources without real timing."),
+            typer.Option(
+                "--tempo",
+                min=10,
+                max=400,
+                callback=params.finite,
+                help="Quarter notes a minute, for sources without real timing.",
+            ),
         ] = 100.0,
         audio_version: Annotated[
             list[str] | None,

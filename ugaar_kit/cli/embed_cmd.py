@@ -64,13 +64,16 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             typer.Option(
                 help="Audio window in seconds; 0 = whole files [default: the run's, else 5].",
                 min=0.0,
+                callback=params.finite,
                 show_default=False,
             ),
         ] = None,
         hop: Annotated[
             float | None,
             typer.Option(
-                help="Seconds between window starts [default: the run's, else half the window].", show_default=False
+                help="Seconds between window starts [default: the run's, else half the window].",
+                callback=params.finite,
+                show_default=False,
             ),
         ] = None,
         shard: Annotated[

@@ -7,6 +7,7 @@ checked against the registry by a callback that lists the known names, with comp
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +17,15 @@ import typer
 from ..registry import Registry
 
 DEVICES = ("auto", "cpu", "cuda")
+
+
+def finite(value: float | None) -> float | None:
+    """The callback of every float flag (`typer.Option(callback=finite)`): NaN passes every range
+    check (`nan < min` is false), so NaN and infinities are refused here."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
+
 
 DataDir = Annotated[
     Path | None,

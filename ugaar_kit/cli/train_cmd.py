@@ -85,7 +85,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             ),
         ] = None,
         lr: Annotated[
-            float | None, typer.Option(help="Learning rate [default: 0.001].", min=0.0, show_default=False)
+            float | None,
+            typer.Option(help="Learning rate [default: 0.001].", min=0.0, callback=params.finite, show_default=False),
         ] = None,
         seed: Annotated[int | None, typer.Option(help="Random seed [default: 0].", show_default=False)] = None,
         device: params.Device = None,

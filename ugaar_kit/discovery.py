@@ -67,17 +67,18 @@ class PluginLoader:
         self.info: dict[str, PluginInfo] = {}
         self.registry = Registry()
 
-    def problem(self, message: str) -> None:
+    def problem(self, message: str, skipped: bool = True) -> None:
+        """A broken plugin: skipped with a warning, or, under UGAAR_KIT_STRICT_PLUGINS, an error."""
         if self.strict:
-            raise PluginError(message)
-        self.registry.problems.append(message)
+            raise PluginError(f"{message} (UGAAR_KIT_STRICT_PLUGINS is set: stopping)")
+        self.registry.problems.append(f"{message}; skipped" if skipped else message)
 
     def add_plugin(self, module: Any, name: str, distribution: str, version: str = "") -> None:
         """Register one plugin object (a module or class holding hook implementations)."""
         try:
             self.pm.register(module, name=name)
         except (pluggy.PluginValidationError, ValueError) as exc:
-            self.problem(f"plugin '{name}' from {distribution}: invalid hook ({exc}); skipped")
+            self.problem(f"plugin '{name}' from {distribution}: invalid hook ({exc})")
             return
         self.info[name] = PluginInfo(name, distribution, version)
 
@@ -90,15 +91,13 @@ class PluginLoader:
                 continue
             if ep.name in self.info:
                 self.problem(
-                    f"plugin '{ep.name}' from {distribution}: the name is taken by {self.info[ep.name].distribution}; skipped"
+                    f"plugin '{ep.name}' from {distribution}: the name is taken by {self.info[ep.name].distribution}"
                 )
                 continue
             try:
                 module = ep.load()
             except Exception as exc:  # noqa: BLE001 - any import failure of a plugin is reported
-                self.problem(
-                    f"plugin '{ep.name}' from {distribution} failed to load: {type(exc).__name__}: {exc}; skipped"
-                )
+                self.problem(f"plugin '{ep.name}' from {distribution} failed to load: {type(exc).__name__}: {exc}")
                 continue
             self.add_plugin(module, ep.name, distribution, version)
 
@@ -111,16 +110,29 @@ class PluginLoader:
             except pluggy.PluginValidationError as exc:
                 name = self.pm.get_name(exc.plugin) or "?"
                 dist = self.info.get(name, PluginInfo(name, "unknown", "")).distribution
-                self.problem(f"plugin '{name}' from {dist}: {exc}; skipped")
+                self.problem(f"plugin '{name}' from {dist}: {exc}{self._hook_hint(exc.plugin)}")
                 self.pm.unregister(exc.plugin)
                 self.info.pop(name, None)
+
+    def _hook_hint(self, plugin: Any) -> str:
+        """` (did you mean 'register_encoders'?)` for a hook whose name is close to a spec's."""
+        import difflib
+
+        specs = [n for n, f in vars(hookspecs).items() if hasattr(f, f"{hookspecs.PROJECT}_spec")]
+        marker = f"{hookspecs.PROJECT}_impl"
+        for name in dir(plugin):
+            if name not in specs and hasattr(getattr(plugin, name, None), marker):
+                close = difflib.get_close_matches(name, specs, n=1)
+                if close:
+                    return f" (did you mean '{close[0]}'?)"
+        return ""
 
     def _register_callback(self, plugin: PluginInfo) -> Callable[[type], None]:
         def register(cls: type) -> None:
             try:
                 self.registry.add(cls, plugin.distribution, plugin.version, plugin.name)
             except PluginError as exc:
-                self.problem(f"plugin '{plugin.name}' from {plugin.distribution}: {exc}")
+                self.problem(f"plugin '{plugin.name}' from {plugin.distribution}: {exc}", skipped=False)
 
         return register
 
@@ -137,7 +149,8 @@ class PluginLoader:
                     raise
                 except Exception as exc:  # noqa: BLE001 - a plugin's own bug is reported, not fatal
                     self.problem(
-                        f"plugin '{name}' from {plugin.distribution}: {hook_name} failed: {type(exc).__name__}: {exc}"
+                        f"plugin '{name}' from {plugin.distribution}: {hook_name} failed: {type(exc).__name__}: {exc}",
+                        skipped=False,
                     )
 
     def load(self) -> Registry:

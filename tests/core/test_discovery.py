@@ -51,13 +51,16 @@ def test_broken_plugin_is_reported_in_one_line_and_skipped(site):
     assert reg.get("encoder", "chroma", "audio")  # the others still load
     [problem] = reg.problems
     assert "ugaar-broken" in problem and "ModuleNotFoundError" in problem and "\n" not in problem
+    assert problem.endswith("; skipped")
 
 
 def test_strict_mode_raises(site, monkeypatch):
     make_distribution(site, "ugaar-broken", "ugaar_broken", BROKEN_IMPORT)
     monkeypatch.setenv("UGAAR_KIT_STRICT_PLUGINS", "1")
-    with pytest.raises(PluginError, match="ugaar-broken"):
+    with pytest.raises(PluginError, match="ugaar-broken") as err:
         load_registry()
+    # nothing is skipped in strict mode: the message says what stops, not "skipped"
+    assert "skipped" not in str(err.value) and str(err.value).endswith("(UGAAR_KIT_STRICT_PLUGINS is set: stopping)")
 
 
 def test_duplicate_name_names_both_distributions(site):
@@ -74,6 +77,7 @@ def test_misspelt_hook_is_reported(site):
     reg, _ = load_registry()
     [problem] = reg.problems
     assert "ugaar-typo" in problem and "register_encoder" in problem
+    assert "(did you mean 'register_encoders'?)" in problem
 
 
 def test_autoload_off_keeps_builtins_only(site, monkeypatch):

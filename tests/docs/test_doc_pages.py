@@ -42,7 +42,7 @@ PLACEHOLDERS = {
     "docs/plugins.md": {"ChromaEncoder", "MyObjective", "raw_item_a", "raw_item_b"},
 }
 # `-o` options of components that exist only in the docs' examples.
-HYPOTHETICAL_OPTIONS = {"audio.n_chroma=24": "the `chroma` encoder that docs/plugins.md shows how to write"}
+HYPOTHETICAL_OPTIONS = {"audio.channels=24": "the `chroma` encoder that docs/plugins.md shows how to write"}
 
 
 # -- the parser ----------------------------------------------------------------------------

@@ -161,5 +161,5 @@ def test_plugin_options_snippet_defines_options():
 
     ns = exec_snippet(snippet("docs/plugins.md", "class ChromaOptions"))
     options = ns["ChromaOptions"]
-    assert [o.name for o in describe(options)] == ["n_chroma", "pooling", "weights"]
-    assert build(options, {"n_chroma": "24"}, prefix="audio").n_chroma == 24
+    assert [o.name for o in describe(options)] == ["dim", "channels", "pooling"]
+    assert build(options, {"channels": "24"}, prefix="audio").channels == 24

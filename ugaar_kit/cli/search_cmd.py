@@ -58,7 +58,11 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         device: params.Device = None,
     ) -> None:
         """Find the stored items nearest to QUERY (or --text) in the shared space, by cosine
-        similarity: windows come with their times, lyrics lines with their line numbers."""
+        similarity: windows come with their times, lyrics lines with their line numbers.
+
+        Searches every modality of the store but the query's own unless --target says which
+        (a lyrics-only store needs --target lyrics). A lyrics file is one query: its lines are
+        joined into one passage; an audio file is embedded whole."""
         from ..embedding import embed_query
         from ..errors import InputError, OptionError
         from ..run import Run

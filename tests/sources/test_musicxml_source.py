@@ -160,18 +160,22 @@ def test_part_option_and_errors(song_file: Path) -> None:
         read_one(song_file, verse=2)
 
 
-def _two_verse_repeat() -> str:
-    """|: "la la" / "lo lo" :| then "end" under a final note: verse n is sung on pass n."""
-    v2 = lambda t: f'<lyric number="2"><syllabic>single</syllabic><text>{t}</text></lyric>'  # noqa: E731
+def _v2(text: str, syllabic: str = "single") -> str:
+    return f'<lyric number="2"><syllabic>{syllabic}</syllabic><text>{text}</text></lyric>'
+
+
+def _two_verse_repeat(after: list[str] | None = None, part: str = "Voice") -> str:
+    """|: "la la" / "lo lo" :| then the measures `after` (default: "end" under a final note):
+    verse n is sung on pass n."""
     measures = [
         ATTRS.replace("<beats>3</beats>", "<beats>2</beats>")
         + '<barline location="left"><repeat direction="forward"/></barline>'
-        + note("C", 5, 2, lyric="la", extra_lyrics=v2("lo"))
-        + note("D", 5, 2, lyric="la,", extra_lyrics=v2("lo,"))
+        + note("C", 5, 2, lyric="la", extra_lyrics=_v2("lo"))
+        + note("D", 5, 2, lyric="la,", extra_lyrics=_v2("lo,"))
         + '<barline location="right"><repeat direction="backward"/></barline>',
-        note("E", 5, 4, lyric="end.", fermata=True),
+        *(after if after is not None else [note("E", 5, 4, lyric="end.", fermata=True)]),
     ]
-    return score([("P1", "Voice", measures)])
+    return score([("P1", part, measures)])
 
 
 def test_repeats_unfold_with_the_next_verse(tmp_path: Path) -> None:
@@ -189,21 +193,16 @@ def test_repeats_unfold_with_the_next_verse(tmp_path: Path) -> None:
 def test_the_section_after_a_repeat_keeps_the_verse_of_the_last_pass(tmp_path: Path) -> None:
     """|: A :| B where B's lyrics are numbered 2, as music21's Bach chorales encode them (B follows
     the second pass, so its text continues verse 2): the B section is sung, not dropped."""
-    v2 = lambda t, s="single": f'<lyric number="2"><syllabic>{s}</syllabic><text>{t}</text></lyric>'  # noqa: E731
-    bare = lambda step, lyric, s="single": note(step, 5, 2).replace(  # noqa: E731
-        "</note>", v2(lyric, s) + "</note>"
-    )
-    measures = [
-        ATTRS.replace("<beats>3</beats>", "<beats>2</beats>")
-        + '<barline location="left"><repeat direction="forward"/></barline>'
-        + note("C", 5, 2, lyric="la", extra_lyrics=v2("lo"))
-        + note("D", 5, 2, lyric="la,", extra_lyrics=v2("lo,"))
-        + '<barline location="right"><repeat direction="backward"/></barline>',
+
+    def bare(step: str, lyric: str, syllabic: str = "single") -> str:
+        return note(step, 5, 2).replace("</note>", _v2(lyric, syllabic) + "</note>")
+
+    after = [
         bare("E", "Ein", "begin") + bare("F", "mal,", "end"),
-        bare("G", "end.").replace("<notations>", "<notations><fermata/>") + rest(2),
+        bare("G", "end.") + rest(2),
     ]
     path = tmp_path / "chorale.xml"
-    path.write_text(score([("P1", "Soprano", measures)]), encoding="utf-8")
+    path.write_text(_two_verse_repeat(after, part="Soprano"), encoding="utf-8")
     song = read_one(path, min_punctuation_syllables=2)
     assert [p.lyrics for p in song.passages] == ["la la,", "lo lo,", "Einmal,", "end."]
     assert [n.pitch for p in song.passages for n in p.notes] == [72, 74, 72, 74, 76, 77, 79]

@@ -50,15 +50,28 @@ def test_small_demo_runs_every_step_and_resumes(tmp_path):
     out = tmp_path / "demo"
     summary = run_demo(out, "--limit-songs", "14", "--epochs", "1", "--batch-size", "32")
     check_outputs(out, summary)
+    # each model trains under its own wall-clock budget, at the default encoders and recipe
+    for name, seconds in (("ugaar", 120.0), ("dcca", 60.0)):
+        info = json.loads((out / "runs" / name / "run.json").read_text())
+        assert info["training"]["max_time"] == seconds and info["training"]["schedule"]["name"] == "cosine"
+    config = (out / "runs" / "ugaar" / "config.toml").read_text()
+    assert 'arch = "strided"' in config and "stretch = 0.15" in config
     stamps = {p: p.stat().st_mtime_ns for p in [*(out / "runs").glob("*/model.pt"), out / "data" / "manifest.jsonl"]}
     again = run_demo(out, "--limit-songs", "14", "--epochs", "1", "--batch-size", "32")
     assert again["evaluations"] == summary["evaluations"]
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # finished steps are skipped, not redone
 
 
+def test_a_bad_budget_is_one_line_and_writes_nothing(tmp_path):
+    result = runner.invoke(build_app(), ["demo", "--out", str(tmp_path / "demo"), "--max-time", "nan"])
+    assert result.exit_code != 0
+    assert "--max-time: 'nan' is not a duration above zero" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "demo").exists()
+
+
 @pytest.mark.slow
 def test_full_demo(tmp_path):
-    """The README's main job. On this 2-core machine it takes under 10 minutes (docs/benchmarks.md)."""
+    """The README's main job. On this 2-core machine it takes under 5 minutes (docs/quickstart.md)."""
     out = tmp_path / "demo"
     summary = run_demo(out)
     check_outputs(out, summary)

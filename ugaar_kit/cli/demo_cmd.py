@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from ..errors import OptionError
+from ..options import parse_duration
 from ..registry import Registry
 from .base import err_console, out_console
 
@@ -21,7 +23,20 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         limit_songs: Annotated[
             int | None, typer.Option("--limit-songs", min=1, help="Use only the first N demo songs (quicker).")
         ] = None,
-        epochs: Annotated[int, typer.Option(min=0, help="Training epochs of each model.")] = 10,
+        max_time: Annotated[
+            str | None,
+            typer.Option(
+                "--max-time",
+                help="Training budget of each model, e.g. 90s or 2m [default: UGAAR 2m, deep CCA 1m].",
+                show_default=False,
+            ),
+        ] = None,
+        epochs: Annotated[
+            int | None,
+            typer.Option(
+                min=0, help="A cap on each model's epochs [default: as many as the budget allows].", show_default=False
+            ),
+        ] = None,
         batch_size: Annotated[int, typer.Option("--batch-size", min=2, help="Items per batch.")] = 64,
         dim: Annotated[int, typer.Option(min=2, help="Output width of every encoder.")] = 16,
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -36,7 +51,13 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         resumes: finished steps are skipped."""
         from ..demo import Demo, DemoPlan, results_table, search_tables
 
-        plan = DemoPlan(out, limit_songs, epochs, batch_size, dim, seed, device)
+        seconds = None
+        if max_time is not None:
+            try:
+                seconds = parse_duration(max_time)
+            except ValueError as exc:
+                raise OptionError(f"--max-time: {exc}") from None
+        plan = DemoPlan(out, limit_songs, epochs, seconds, batch_size, dim, seed, device)
         result = Demo(plan, get_registry(), console=err_console).run()
         out_console.print(results_table(result))
         for table in search_tables(result):

@@ -109,6 +109,7 @@ def test_benchmark_commands(workspace: Workspace):
     skipped = run_page(workspace, "docs/benchmarks.md")
     assert sorted(skipped) == [
         ".venv/bin/python benchmarks/quality.py",
+        ".venv/bin/python benchmarks/quality.py --only defaults",
         ".venv/bin/python benchmarks/quality.py --only evidence --shard 1/2",
         ".venv/bin/python benchmarks/quality.py --only evidence --shard 2/2",
         ".venv/bin/python benchmarks/speed.py",

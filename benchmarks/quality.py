@@ -35,7 +35,6 @@ import argparse
 import contextlib
 import dataclasses
 import fnmatch
-import hashlib
 import json
 import os
 import signal
@@ -367,7 +366,7 @@ def dataset_summary(data: Path) -> dict[str, Any]:
     from ugaar_kit.metrics import group_ids
 
     folder = DatasetFolder(data)
-    digest = hashlib.sha256((folder.root / "manifest.jsonl").read_bytes()).hexdigest()[:16]
+    digest = folder.identity()["manifest_sha256"]
     splits = {}
     for s in SPLITS:
         items = folder.split(s)

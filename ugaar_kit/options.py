@@ -64,6 +64,15 @@ def parse_duration(text: str | float | int) -> Seconds:
     return Seconds(seconds)
 
 
+def format_duration(seconds: float) -> str:
+    """`15m00s`, `1h30m00s`, `42.0s`: a duration as people read it (`parse_duration` reads it)."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    m, sec = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m{sec:02d}s" if h else f"{m}m{sec:02d}s"
+
+
 @dataclass(frozen=True)
 class NoOptions:
     """The options of a component that takes none."""

@@ -24,13 +24,14 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import tomllib
 
 from .. import options as opts
 from ..errors import InputError, OptionError
 from ..options import Seconds, option
+from .schedule import Schedule
 
 CONFIG_FILE = "config.toml"
 DEFAULT_EPOCHS = 30
@@ -53,7 +54,7 @@ class TrainSettings:
         "wall-clock budget of the training loop (steps and validations; not feature caching or encoder "
         "fitting), e.g. 90s, 15m, 1h30m; total across --resume",
     )
-    schedule: Literal["cosine", "constant"] = option(
+    schedule: Schedule = option(
         "cosine", "learning rate: linear warm-up then cosine decay to 0 over the run (cosine), or constant"
     )
     warmup: int = option(100, "warm-up steps of the cosine schedule (at most a tenth of its steps)", min=0)

@@ -39,6 +39,7 @@ from ..encoder import Encoder
 from ..errors import InputError, OptionError
 from ..modality import MODALITIES
 from ..objective import Objective, Optimizers
+from ..options import format_duration
 from ..registry import Registry
 from ..state import load_safe, save_atomic
 from . import checkpoint as ckpt
@@ -186,13 +187,13 @@ class Trainer:
                 (self.out / rf.METRICS).unlink(missing_ok=True)
                 (self.out / rf.BEST).unlink(missing_ok=True)
         else:
-            status = rf.read_json(info_path).get("status", "running") if info_path.is_file() else "running"
-            if info_path.exists() and status != "finished" and not (self.out / rf.LAST).is_file():
-                raise OptionError(
-                    f"{self.out} holds a run that stopped before its first epoch ended (status '{status}', no "
-                    f"{rf.LAST}): --resume {self.out} starts it again, or choose another --out"
-                )
             if info_path.exists():
+                status = rf.read_json(info_path).get("status", "running") if info_path.is_file() else "running"
+                if status != "finished" and not (self.out / rf.LAST).is_file():
+                    raise OptionError(
+                        f"{self.out} holds a run that stopped before its first epoch ended (status '{status}', no "
+                        f"{rf.LAST}): --resume {self.out} starts it again, or choose another --out"
+                    )
                 raise OptionError(
                     f"{self.out} already holds a run: continue it with --resume {self.out} or choose another --out"
                 )
@@ -487,6 +488,16 @@ class Trainer:
         return self.objective.training_step(views, self.optimizers)
 
     # -- schedule and budget ------------------------------------------------------------------
+    @property
+    def epochs_bounded(self) -> bool:
+        """False when the run trains as many epochs as `max_time` allows (no `epochs` given)."""
+        return self.settings.epochs is not None or self.settings.max_time is None
+
+    @property
+    def epochs_label(self) -> str:
+        """The epoch count as progress shows it: `30`, or `?` under a budget alone."""
+        return str(self.max_epochs) if self.epochs_bounded else "?"
+
     def batches_per_epoch(self) -> int:
         return len(self.train_items) // max(1, self.batch_size * self.world)
 
@@ -542,21 +553,21 @@ class Trainer:
             self.warmup_steps = max(sched.MEASURE_STEPS, sched.warmup_for(self.schedule_steps, s.warmup))
         if self.step_seconds is not None:
             self.say(
-                f"budget {_duration(float(s.max_time))}: {self.step_seconds:.3f} s a step, "
+                f"budget {format_duration(float(s.max_time))}: {self.step_seconds:.3f} s a step, "
                 f"schedule fixed at {self.schedule_steps} steps ({self.warmup_steps} of warm-up)"
             )
 
     def _time_is_up(self) -> bool:
         """True when the budget is spent or a budgeted cosine schedule has ended (rank 0 decides)."""
         s = self.settings
+        if s.max_time is None:
+            return False
         up = False
-        if self.main and s.max_time is not None:
+        if self.main:
             if self.elapsed() >= float(s.max_time):
                 up, self.stopped = True, "max_time"
             elif s.schedule == "cosine" and self.schedule_steps is not None and self.global_step >= self.schedule_steps:
                 up, self.stopped = True, "schedule"
-        if s.max_time is None:
-            return False
         up = ddp.broadcast_flag(up, self.device)
         if up and self.stopped not in ("max_time", "schedule"):
             self.stopped = "max_time"  # another process: rank 0 decided
@@ -572,9 +583,8 @@ class Trainer:
         batches = bucket_batches(self.train_lengths, self.batch_size * self.world, s.seed, epoch, drop_last=True)
         sums: dict[str, float] = defaultdict(float)
         n = 0
-        total_epochs = str(self.max_epochs) if s.epochs is not None or s.max_time is None else "?"
         with self._progress() as bar:
-            task = bar.add_task(f"epoch {epoch + 1}/{total_epochs}", total=len(batches), terms="")
+            task = bar.add_task(f"epoch {epoch + 1}/{self.epochs_label}", total=len(batches), terms="")
             for global_batch in batches:
                 self._set_lr()
                 terms = self.step(shard(global_batch, self.rank, self.world))
@@ -712,7 +722,7 @@ class Trainer:
             "train_seconds": round(self.train_seconds, 3),
             "steps": self.global_step,
             "samples": self.samples,
-            "epochs_limit": s.epochs if s.epochs is not None else (None if s.max_time else DEFAULT_EPOCHS),
+            "epochs_limit": self.max_epochs if self.epochs_bounded else None,
             "stopped": self.stopped or None,
             "schedule": {
                 "name": s.schedule,
@@ -723,8 +733,7 @@ class Trainer:
         }
 
     def _summary(self, row: Mapping[str, Any]) -> str:
-        epochs = str(self.max_epochs) if self.settings.epochs is not None or self.settings.max_time is None else "?"
-        parts = [f"epoch {row['epoch']}/{epochs}"]
+        parts = [f"epoch {row['epoch']}/{self.epochs_label}"]
         parts += [f"{k} {v:.4g}" for k, v in row["train"].items()]
         if "valid_mrr" in row:
             dirs = ", ".join(f"{d} {v.get('MRR', float('nan')):.3f}" for d, v in row["valid"].items())
@@ -735,7 +744,7 @@ class Trainer:
             parts.append("best")
         if self.settings.max_time is not None:
             parts.append(
-                f"step {row['steps']}  {_duration(row['elapsed'])} of {_duration(float(self.settings.max_time))}"
+                f"step {row['steps']}  {format_duration(row['elapsed'])} of {format_duration(float(self.settings.max_time))}"
             )
         parts.append(f"{row['seconds']:.1f} s")
         return "  ".join(parts)
@@ -749,7 +758,7 @@ class Trainer:
         self._clock_start = self.clock() - self.train_seconds
         if s.max_time is not None and self.train_seconds >= float(s.max_time):
             self.stopped = self.stopped or "max_time"
-            self.say(f"the budget of {_duration(float(s.max_time))} is spent: nothing left to train")
+            self.say(f"the budget of {format_duration(float(s.max_time))} is spent: nothing left to train")
             return
         self.stopped = "epochs"
         for epoch in range(self.start_epoch, self.max_epochs):
@@ -760,7 +769,7 @@ class Trainer:
                 break
             if out_of_time:
                 if self.stopped == "max_time" and s.max_time is not None:
-                    self.say(f"budget of {_duration(float(s.max_time))} spent after {self.global_step} steps")
+                    self.say(f"budget of {format_duration(float(s.max_time))} spent after {self.global_step} steps")
                 break
 
     def finish(self) -> Path:
@@ -834,15 +843,6 @@ class Trainer:
             yield
         finally:
             self.close()
-
-
-def _duration(seconds: float) -> str:
-    """`15m00s`, `1h30m00s`, `42.0s`: a duration as people read it."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    m, sec = divmod(int(round(seconds)), 60)
-    h, m = divmod(m, 60)
-    return f"{h}h{m:02d}m{sec:02d}s" if h else f"{m}m{sec:02d}s"
 
 
 def train(config: RunConfig, registry: Registry, *, console: Console | None = None, progress: bool = True) -> Path:

@@ -8,7 +8,9 @@ of the split queries the others' embeddings; R@1, R@5, R@10, MRR and median rank
 `ugaar_kit.metrics` (ties count against the model; verbatim repeats, items of one song sharing
 a `group`, are one candidate and one answer). Beside every lyrics direction stands the
 no-learning baseline that ranks by |note count - syllable count|, on the same items and the
-same pools, with ties broken at random (its expected rank), since most of its scores tie.
+same pools, with ties broken at random (its expected rank), since most of its scores tie;
+beside the audio-lyrics directions a second one, `onset_count`, ranks by |onsets counted in the
+audio - syllable count| (`ugaar_kit.onsets`): what a model that learnt only to count could reach.
 
 Beside chance stands the ceiling (`ceiling_MRR`): the best MRR any model could reach on those
 items, where candidates of identical content (the same notes for audio and sheet, the same
@@ -40,6 +42,7 @@ from .run import Run
 KEYS = ("R@1", "R@5", "R@10", "MRR", "MedR")
 """The figures reported per direction (each with `_std` when pooled), then `pool`, `chance_MRR`."""
 BASELINE = "syllable_count"
+ONSET_BASELINE = "onset_count"
 SIMILARITY_ITEMS = 100
 """Items shown in the similarity-matrix plot."""
 CHUNK_BATCHES = 8
@@ -368,10 +371,11 @@ def evaluate(
     """Evaluate `run` (a `Run` or a run folder) on `split` of the dataset folder `data_dir`.
 
     Returns `{"directions": {"audio->sheet": {"R@1", "R@5", "R@10", "MRR", "MedR", "pool",
-    "chance_MRR", "ceiling_MRR"}, ...}, "baselines": {"syllable_count": {"lyrics->audio": {...}, ...}},
+    "chance_MRR", "ceiling_MRR"}, ...}, "baselines": {"syllable_count": {"lyrics->audio": {...}, ...},
+    "onset_count": {"lyrics->audio": {...}, "audio->lyrics": {...}}},
     "run": run_id, "split": split, "items": N}`, with `<key>_std` beside each figure when
-    `pool` is given. `baselines` is empty when the run has no lyrics or the manifest no note
-    counts. `plots`: a folder for the rank histograms and the similarity matrix.
+    `pool` is given. `baselines` is empty when the run has no lyrics; `syllable_count` needs the
+    manifest's note counts, `onset_count` the audio. `plots`: a folder for the rank histograms and the similarity matrix.
     `say(message)`: notes for the user; `start(total)` then `advance(k)`: embedding progress."""
     if pool is not None and pool < 1:
         raise OptionError(f"--pool must be at least 1 (got {pool})")
@@ -417,6 +421,14 @@ def evaluate(
         else:
             result["baselines"][BASELINE] = baseline_figures(
                 [int(s or 0) for s in syllables], [int(n or 0) for n in notes], groups, pairs, pool, draws, seed
+            )
+        if "audio" in modalities:
+            from .onsets import count_file_onsets
+
+            onsets = count_file_onsets([Path(str(it.audio)) for it in items])
+            audio_pairs = [p for p in pairs if "audio" in p]
+            result["baselines"][ONSET_BASELINE] = baseline_figures(
+                [int(s or 0) for s in syllables], onsets, groups, audio_pairs, pool, draws, seed
             )
 
     if plots is not None:

@@ -144,8 +144,20 @@ def test_json_equals_brute_force_three_modalities(invoke, run3, songs, registry)
         assert row["ceiling_MRR"] == pytest.approx(brute_force_ceiling(split_items(songs), d.split("->")[1]), abs=1e-12)
         assert row["MRR"] <= row["ceiling_MRR"] <= 1.0
 
-    assert set(got["baselines"]) == {"syllable_count"}
+    assert set(got["baselines"]) == {"syllable_count", "onset_count"}
     assert set(got["baselines"]["syllable_count"]) == LYRICS_DIRECTIONS
+    # the onset counter: audio directions only, ranking by |onsets counted in the audio - syllables|
+    assert set(got["baselines"]["onset_count"]) == {"audio->lyrics", "lyrics->audio"}
+    items = split_items(songs)
+    from ugaar_kit.evaluation import lyric_syllables
+    from ugaar_kit.onsets import count_file_onsets
+
+    onsets = count_file_onsets([it.audio for it in items])
+    syllables = [lyric_syllables(it) for it in items]
+    keys = [f"{it.song}/{it.group}" for it in items]
+    assert got["baselines"]["onset_count"]["lyrics->audio"]["MRR"] == pytest.approx(
+        brute_force_counts(syllables, onsets, keys)["MRR"], abs=1e-12
+    )
     assert_rows_equal(got["baselines"]["syllable_count"], {d: base[d] for d in got["baselines"]["syllable_count"]})
     # the count cue beats chance on these songs (lyrics are within one syllable of the notes)
     lyr = got["baselines"]["syllable_count"]["lyrics->audio"]
@@ -252,7 +264,7 @@ def test_manifest_without_note_counts_leaves_the_baseline_out(run3, songs, regis
     (data / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     notes: list[str] = []
     got = evaluate(run3, data, registry=registry, say=notes.append)
-    assert got["baselines"] == {}
+    assert set(got["baselines"]) == {"onset_count"}  # it counts in the audio, not the manifest
     assert len(got["directions"]) == 6
     assert any("3 of 46 items have no note count" in n for n in notes)
 

@@ -66,3 +66,25 @@ def test_cli_build(lmd_files: Path, tmp_path: Path) -> None:
     result = runner.invoke(build_app(), ["dataset", "build", str(src), "--format", "nope", "--out", str(out)])
     assert result.exit_code == 2 and "unknown dataset 'nope'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_cli_build_two_lines_a_passage(lmd_files: Path, tmp_path: Path) -> None:
+    """`--lines 2` joins lines 1-2, 3-4, ...: 14 lines give 7 passages, each with the syllables
+    and notes of both its lines in order."""
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(lmd_files / f"{SONG_IDS[2]}.npy", src)
+    one, two = tmp_path / "one", tmp_path / "two"
+    for out, extra in ((one, []), (two, ["--lines", "2"])):
+        args = ["dataset", "build", str(src), "--format", "lmd-lyrics", "--out", str(out), "--workers", "1", "-q"]
+        result = CliRunner().invoke(build_app(), args + extra)
+        assert result.exit_code == 0, result.output
+    lines = sorted(DatasetFolder(one).items, key=lambda it: it.meta["passage"])
+    pairs = sorted(DatasetFolder(two).items, key=lambda it: it.meta["passage"])
+    assert len(lines) == 14 and len(pairs) == 7
+    for k, item in enumerate(pairs):
+        a, b = lines[2 * k], lines[2 * k + 1]
+        assert item.lyrics == f"{a.lyrics} {b.lyrics}"
+        assert len(item.meta["notes"]) == len(a.meta["notes"]) + len(b.meta["notes"])
+        assert [n[0] for n in item.meta["notes"]] == [n[0] for n in a.meta["notes"] + b.meta["notes"]]
+    assert json.loads((two / "dataset.json").read_text())["build_options"]["lines"] == 2

@@ -37,6 +37,9 @@ class BuildOptions:
 
     segment: Literal["line", "window"] = option("line", "Passages: each lyric line, or windows of N syllables.")
     window: int = option(8, "Syllables per passage when segment = window.", min=1, max=200)
+    lines: int = option(
+        1, "Consecutive lyric lines per passage when segment = line (2: lines 1-2, 3-4, ...).", min=1, max=50
+    )
     height: int = option(128, "Height of the sheet images in pixels (width follows the passage).", min=16, max=1024)
     print_lyrics: bool = option(False, "Print the lyrics under the notes in the sheet images.")
     sample_rate: int = option(22050, "Audio sample rate (Hz) of the WAV files.", min=8000, max=96000)
@@ -124,7 +127,7 @@ def _collect(songs: Iterable[Song | Skipped], limit: int | None) -> tuple[list[S
 
 def plan(songs: list[Song], out: Path, options: BuildOptions) -> list[_Planned]:
     """Every passage to build with its files and manifest row, in song and passage order."""
-    per_song = {s.id: segment(s, options.segment, options.window) for s in songs}
+    per_song = {s.id: segment(s, options.segment, options.window, options.lines) for s in songs}
     splits, groups = assign_splits([_song_print(s, per_song[s.id]) for s in songs], options.split, options.seed)
     settings = options.render_settings()
     planned: list[_Planned] = []
@@ -169,9 +172,11 @@ def plan(songs: list[Song], out: Path, options: BuildOptions) -> list[_Planned]:
 
 def _settings_record(options: BuildOptions) -> dict[str, Any]:
     """The options the files depend on (a re-run with other values rebuilds every file)."""
-    return {
-        k: getattr(options, k) for k in ("segment", "window", "height", "print_lyrics", "sample_rate", "tempo_bpm")
-    } | {"audio_versions": list(options.audio_versions)}
+    return (
+        {k: getattr(options, k) for k in ("segment", "window", "height", "print_lyrics", "sample_rate", "tempo_bpm")}
+        | {"audio_versions": list(options.audio_versions)}
+        | ({"lines": options.lines} if options.lines != 1 else {})
+    )
 
 
 def _run(jobs: list[Job], settings: RenderSettings, workers: int, progress: bool) -> dict[str, str]:

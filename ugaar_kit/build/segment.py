@@ -66,10 +66,15 @@ def windows(song: Song, size: int) -> list[Passage]:
     return out
 
 
-def segment(song: Song, mode: str = "line", window: int = 8) -> list[Passage]:
-    """The passages of `song`: its lines as the source gives them (`line`) or `window`s."""
+def segment(song: Song, mode: str = "line", window: int = 8, lines: int = 1) -> list[Passage]:
+    """The passages of `song`: its lines as the source gives them (`line`), `lines` consecutive
+    lines at a time (joined end to end, see `join_lines`; the last group may be shorter), or
+    `window`s."""
     if mode == "line":
-        return [p for p in song.passages if p.notes]
+        kept = [p for p in song.passages if p.notes]
+        if lines == 1:
+            return kept
+        return [join_lines(kept[i : i + lines]) for i in range(0, len(kept), lines)]
     if mode == "window":
         return windows(song, window)
     raise ValueError(f"unknown segmentation '{mode}' (known: line, window)")

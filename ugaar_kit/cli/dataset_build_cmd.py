@@ -44,6 +44,15 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         window: Annotated[
             int, typer.Option("--window", min=1, help="Syllables per passage with --segment window.")
         ] = 8,
+        lines: Annotated[
+            int,
+            typer.Option(
+                "--lines",
+                min=1,
+                max=50,
+                help="Consecutive lyric lines per passage with --segment line (2: lines 1-2, 3-4, ...).",
+            ),
+        ] = 1,
         height: Annotated[int, typer.Option("--height", min=16, max=1024, help="Sheet image height in pixels.")] = 128,
         print_lyrics: Annotated[bool, typer.Option("--print-lyrics", help="Print the lyrics under the notes.")] = False,
         sample_rate: Annotated[
@@ -91,6 +100,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         values = {
             "segment": segment,
             "window": window,
+            "lines": lines,
             "height": height,
             "print_lyrics": print_lyrics,
             "sample_rate": sample_rate,

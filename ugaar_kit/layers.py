@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from .options import option
 
-Pooling = Literal["mean", "max", "mean+max", "bins"]
+Pooling = Literal["mean", "max", "mean+max", "mean+max+sum", "bins"]
 Arch = Literal["strided", "vgg"]
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     "strided": {"channels": (16, 32, 64, 64, 64), "pooling": "mean+max", "hidden": 0},
@@ -61,8 +61,9 @@ class ConvBodyOptions:
     gru: bool = option(False, "A bidirectional GRU over time or width after the 1-D conv (arch=strided).")
     pooling: Pooling | None = option(
         None,
-        "Pooling over time or width: bins (ordered span means), mean, max, or mean+max (both "
-        "concatenated) [default: mean+max (strided), bins (vgg)].",
+        "Pooling over time or width: bins (ordered span means), mean, max, mean+max (both "
+        "concatenated), or mean+max+sum (and the masked sum, which grows with the events in the item: "
+        "a count) [default: mean+max (strided), bins (vgg)].",
     )
     bins: int = option(8, "Ordered spans of time or width with pooling=bins.", min=1, max=256)
     hidden: int | None = option(
@@ -273,9 +274,19 @@ class StridedConvStack(nn.Module):
         return out.transpose(1, 2).contiguous()
 
 
+SUM_SCALE = 8.0
+"""The masked sum of `mean+max+sum` is divided by this: about the steps of a sung line after the
+strided body's 16-fold downsampling, so the sum is of the order of the mean."""
+
+
 class MaskedPool(nn.Module):
     """Pooling over the last axis counting only real steps: `(B, C, T)`, mask `(B, T)` -> `(B, C)`
-    (`mean`, `max`), `(B, 2C)` (`mean+max`, the two concatenated) or `(B, C * bins)` (`bins`).
+    (`mean`, `max`), `(B, 2C)` (`mean+max`, the two concatenated), `(B, 3C)` (`mean+max+sum`,
+    with the masked sum divided by `SUM_SCALE`) or `(B, C * bins)` (`bins`).
+
+    Means and maxima do not change when a passage gets longer with more of the same: they cannot
+    say how many notes it holds. The sum can (a channel that fires once a note sums to the note
+    count), which is what a line's syllable count matches.
 
     `bins` keeps coarse order: each item's real length L is cut into `bins` equal spans and each
     span averaged (steps straddling a border count by their overlap, so any L >= 1 works, even
@@ -285,7 +296,7 @@ class MaskedPool(nn.Module):
 
     def __init__(self, mode: Pooling = "mean+max", bins: int = 8) -> None:
         super().__init__()
-        if mode not in ("mean", "max", "mean+max", "bins"):
+        if mode not in ("mean", "max", "mean+max", "mean+max+sum", "bins"):
             raise ValueError(f"unknown pooling {mode!r}")
         if bins < 1:
             raise ValueError(f"bins must be at least 1, got {bins}")
@@ -295,23 +306,26 @@ class MaskedPool(nn.Module):
     def out_features(self, channels: int) -> int:
         if self.mode == "bins":
             return channels * self.bins
-        return 2 * channels if self.mode == "mean+max" else channels
+        return {"mean+max": 2, "mean+max+sum": 3}.get(self.mode, 1) * channels
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         if self.mode == "bins":
             return self._bins(x, mask)
         parts = []
-        if self.mode in ("mean", "mean+max"):
+        if self.mode in ("mean", "mean+max", "mean+max+sum"):
             if mask is None:
                 parts.append(x.mean(dim=-1))
             else:
                 m = mask.to(x.dtype).unsqueeze(1)
                 parts.append((x * m).sum(-1) / m.sum(-1).clamp_min(1.0))
-        if self.mode in ("max", "mean+max"):
+        if self.mode in ("max", "mean+max", "mean+max+sum"):
             if mask is None:
                 parts.append(x.amax(dim=-1))
             else:
                 parts.append(x.masked_fill(~mask.unsqueeze(1), float("-inf")).amax(dim=-1))
+        if self.mode == "mean+max+sum":
+            total = x.sum(-1) if mask is None else (x * mask.to(x.dtype).unsqueeze(1)).sum(-1)
+            parts.append(total / SUM_SCALE)
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     def _bins(self, x: Tensor, mask: Tensor | None) -> Tensor:

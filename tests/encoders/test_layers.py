@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ugaar_kit.encoder import pad_last
-from ugaar_kit.layers import DenseHead, MaskedConvStack, MaskedPool, StridedConvStack, pool_mask
+from ugaar_kit.layers import SUM_SCALE, DenseHead, MaskedConvStack, MaskedPool, StridedConvStack, pool_mask
 
 
 def test_pool_mask_rounds_up():
@@ -47,6 +47,12 @@ def test_masked_pool_values():
     assert MaskedPool("max")(x, mask).tolist() == [[3.0]]
     assert MaskedPool("mean+max")(x, mask).tolist() == [[2.0, 3.0]]
     assert MaskedPool("mean+max").out_features(5) == 10
+    # the sum grows with the item, so it can carry a count (divided by SUM_SCALE)
+    assert MaskedPool("mean+max+sum")(x, mask).tolist() == [[2.0, 3.0, 4.0 / SUM_SCALE]]
+    assert MaskedPool("mean+max+sum").out_features(5) == 15
+    twice = torch.tensor([[[1.0, 3.0, 1.0, 3.0]]])
+    short, long = MaskedPool("mean+max+sum")(x, mask), MaskedPool("mean+max+sum")(twice)
+    assert short[0, :2].tolist() == long[0, :2].tolist() and long[0, 2] == 2 * short[0, 2]
     with pytest.raises(ValueError):
         MaskedPool("median")  # type: ignore[arg-type]
 

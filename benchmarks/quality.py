@@ -170,6 +170,25 @@ VARIANTS = {
         ),
         label="no augmentation",
     ),
+    "notext": Variant("notext", encoder=(("lyrics", "text", "false"),), label="prosody without the syllables' text"),
+    "nostress": Variant("nostress", encoder=(("lyrics", "stress", "false"),), label="prosody without stress"),
+    "nowordpos": Variant(
+        "nowordpos", encoder=(("lyrics", "word_position", "false"),), label="prosody without word position"
+    ),
+    "sum": Variant(
+        "sum",
+        encoder=(("audio", "pooling", "mean+max+sum"), ("sheet", "pooling", "mean+max+sum")),
+        label="audio and sheet pooled with the masked sum too (a note count)",
+    ),
+    "sumnotext": Variant(
+        "sumnotext",
+        encoder=(
+            ("audio", "pooling", "mean+max+sum"),
+            ("sheet", "pooling", "mean+max+sum"),
+            ("lyrics", "text", "false"),
+        ),
+        label="sum pooling, and prosody without the syllables' text",
+    ),
     "gru": Variant("gru", encoder=(("audio", "gru", "true"), ("sheet", "gru", "true")), label="a GRU over time"),
     "strongaug": Variant(
         "strongaug",
@@ -230,10 +249,13 @@ class Cell:
         return out
 
     def groups(self) -> set[str]:
-        """The tables the cell appears in: `defaults` and `ablation` (wall-clock budgets), `main`,
+        """The tables the cell appears in: `defaults`, `ablation`, `lyrics` and `lyrics-ablation`
+        (wall-clock budgets; `lyrics` the three-modality ones), `main`,
         `random`, `evidence` (the 0.1 budget)."""
         if self.budget:
             headline = self.budget == HEADLINE and self.variant in ("base", "rank")
+            if self.modalities == ASL:
+                return {"lyrics"} if headline else {"lyrics-ablation"}
             return {"defaults"} if headline else {"ablation"}
         out = set()
         if self.variant == "random":
@@ -259,6 +281,11 @@ class Cell:
         )
 
 
+LYRICS_ROWS = (("contrastive", "prosody"), ("contrastive", "doc2vec"), ("contrastive", "transformer"))
+"""The three-modality rows at the defaults under the headline budget, three seeds each."""
+PROSODY_ABLATIONS = ("gru", "sum", "sumnotext", "notext", "nostress", "nowordpos")
+"""A GRU over the audio and sheet conv features, sum pooling, then the `prosody` encoder with one kind of
+feature switched off, seed 0."""
 DEFAULT_ROWS = (("cca", "base"), ("dcca", "base"), ("dcca", "rank"), ("contrastive", "base"))
 """The audio-sheet rows measured at the defaults under the headline budget, three seeds each."""
 ABLATION_VARIANTS = ("noaug", "gru", "strongaug")
@@ -274,6 +301,10 @@ def grid(seeds: Sequence[int] = SEEDS) -> list[Cell]:
         cells += [Cell(objective, AS, None, variant, seed, HEADLINE) for objective, variant in DEFAULT_ROWS]
     if ABLATION_SEED in seeds:
         cells += [Cell("contrastive", AS, None, v, ABLATION_SEED, b) for v, b in ABLATIONS]
+    for seed in seeds:
+        cells += [Cell(objective, ASL, lyrics, "base", seed, HEADLINE) for objective, lyrics in LYRICS_ROWS]
+    if ABLATION_SEED in seeds:
+        cells += [Cell("contrastive", ASL, "prosody", v, ABLATION_SEED, HEADLINE) for v in PROSODY_ABLATIONS]
     for seed in seeds:
         for lyrics in LYRICS_ENCODERS:
             cells.append(Cell("contrastive", ASL, lyrics, "random", seed))
@@ -728,13 +759,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "second once the first has filled the feature caches (a cache being filled refuses other writers)",
     )
     ap.add_argument("--keep-going", action="store_true", help="go on with the next cell when one fails")
+    ap.add_argument(
+        "--root",
+        type=Path,
+        default=QUALITY,
+        help="the cells' folder (default benchmarks/results/quality); wall-clock cells measured on another "
+        "machine kind go in their own (e.g. benchmarks/results/quality-epyc), never beside these",
+    )
     args = ap.parse_args(argv)
+    root = args.root
 
     cells = select(grid(), args.only, args.seeds)
     if not cells:
         raise SystemExit(f"no cell matches {' '.join(args.only)} (see --list)")
     if args.list:
-        list_cells(cells, QUALITY)
+        list_cells(cells, root)
         return 0
 
     import torch
@@ -743,7 +782,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     cores = torch.get_num_threads()
     shard = f"-{args.shard[0]}-of-{args.shard[1]}" if args.shard else ""
-    with exclusive(QUALITY, shard):
+    with exclusive(root, shard):
         registry = get_registry()
         contexts: dict[int, Context] = {}
 
@@ -754,19 +793,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 data = args.data or dataset_folder(songs)
                 if args.data is None:
                     ensure_dataset(data, songs, args.source, args.workers or 1)
-                ctx = Context(data=data, registry=registry, root=QUALITY, workers=args.workers)
+                ctx = Context(data=data, registry=registry, root=root, workers=args.workers)
                 ctx.dataset = {**dataset_summary(data), "requested_songs": None if args.data else songs}
                 contexts[songs] = ctx
             return contexts[songs]
 
         if args.shard:  # over the whole selection, so shards started at different times never overlap
             cells = cells[args.shard[0] - 1 :: args.shard[1]]
-        todo = [c for c in cells if cell_state(cell_folder(QUALITY, c)) != "done"]
+        todo = [c for c in cells if cell_state(cell_folder(root, c)) != "done"]
         print(f"{len(cells) - len(todo)} of {len(cells)} cells done; running {len(todo)}")
         failed = 0
         signal.signal(signal.SIGTERM, interrupt)  # `kill PID` stops as cleanly as Ctrl-C
         for n, cell in enumerate(todo, 1):
-            write_json({"pid": os.getpid(), "cell": cell.name, "started": now()}, QUALITY / f".running{shard}")
+            write_json({"pid": os.getpid(), "cell": cell.name, "started": now()}, root / f".running{shard}")
             print(f"[{n}/{len(todo)}] {cell.name}")
             try:
                 ctx = context_for(cell)
@@ -777,7 +816,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 130
             except Exception as exc:  # noqa: BLE001 - recorded in the cell, the others go on
                 failed += 1
-                folder = cell_folder(QUALITY, cell)
+                folder = cell_folder(root, cell)
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / ERROR).write_text(traceback.format_exc(), encoding="utf-8")
                 print(f"{cell.name} failed: {type(exc).__name__}: {exc} (see {folder / ERROR})")

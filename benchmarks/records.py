@@ -22,6 +22,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULTS = HERE / "results"
 QUALITY = RESULTS / "quality"
+QUALITY_EPYC = RESULTS / "quality-epyc"
+"""Wall-clock cells measured on the 2-core AMD EPYC machine (a step of the audio-sheet defaults 1.37 s,
+against 0.79-0.93 s on the Xeon of `QUALITY`, so a budget buys fewer steps): compared only with
+one another."""
 SPEED = RESULTS / "speed"
 DATA = RESULTS / "data"
 DOC = REPO / "docs" / "benchmarks.md"

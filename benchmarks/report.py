@@ -24,7 +24,7 @@ from typing import Any
 
 import quality
 import speed
-from records import DOC, PYTHON, QUALITY, SPEED, machine_line, read_json
+from records import DOC, PYTHON, QUALITY, QUALITY_EPYC, SPEED, machine_line, read_json
 
 DIRECTIONS = ("audio->sheet", "sheet->audio", "audio->lyrics", "lyrics->audio", "sheet->lyrics", "lyrics->sheet")
 LYRICS_DIRECTIONS = tuple(d for d in DIRECTIONS if "lyrics" in d)
@@ -327,11 +327,99 @@ def defaults_block(results: Mapping[str, Mapping[str, Any]], cells: Sequence[qua
     return out + not_run_note(missing_commands(configs, results))
 
 
-def blocks(quality_root: Path = QUALITY, speed_root: Path = SPEED) -> dict[str, str]:
+LYRICS_DIRECTIONS = ("lyrics->audio", "audio->lyrics", "lyrics->sheet", "sheet->lyrics")
+
+
+def lyrics_block(results: Mapping[str, Mapping[str, Any]], cells: Sequence[quality.Cell], root: Path) -> str:
+    """The three-modality cells under the headline budget (`lyrics`, `lyrics-ablation`) beside
+    the same-machine audio-sheet run, chance, both no-learning baselines and the ceiling."""
+    configs = by_config(c for c in cells if c.groups() & {"lyrics", "lyrics-ablation"})
+    reference = by_config(c for c in cells if c.config == f"contrastive-as-{quality.HEADLINE}")
+    done_all = [results[c.name] for cs in configs.values() for c in cs if c.name in results]
+    if not done_all:
+        return f"{NOT_RUN}: `{quality.command_for(['lyrics'])} --root {root.relative_to(quality.REPO)}`"
+
+    def mean_of(values: Iterable[float | None], digits: int = 3) -> str:
+        vals = [v for v in values if v is not None]
+        return f"{statistics.fmean(vals):.{digits}f}" if vals else "–"
+
+    def baseline(name: str, direction: str, key: str) -> float | None:
+        rows = [r["figures"]["baselines"].get(name, {}).get(direction, {}).get(key) for r in done_all]
+        vals = [float(v) for v in rows if v is not None]
+        return statistics.fmean(vals) if vals else None
+
+    def fmt(v: float | None, digits: int = 3) -> str:
+        return "–" if v is None else (f"{v:g}" if digits == 0 else f"{v:.{digits}f}")
+
+    header = ["model", "seeds", "a→s MRR", *(f"{arrow(d)} MRR" for d in LYRICS_DIRECTIONS), "MedR l→a", "steps"]
+    rows = [
+        [
+            "chance",
+            "",
+            mean_of(figure(r, "audio->sheet", "chance_MRR") for r in done_all),
+            *(mean_of(figure(r, d, "chance_MRR") for r in done_all) for d in LYRICS_DIRECTIONS),
+            "",
+            "",
+        ],
+        [
+            "ceiling (identical content ties)",
+            "",
+            mean_of(figure(r, "audio->sheet", "ceiling_MRR") for r in done_all),
+            *(mean_of(figure(r, d, "ceiling_MRR") for r in done_all) for d in LYRICS_DIRECTIONS),
+            "",
+            "",
+        ],
+    ]
+    for name, label in (
+        ("syllable_count", "syllable-count baseline (notes from the manifest)"),
+        ("onset_count", "onset-count baseline (onsets counted in the audio)"),
+    ):
+        rows.append(
+            [
+                label,
+                "",
+                "",
+                *(fmt(baseline(name, d, "MRR")) for d in LYRICS_DIRECTIONS),
+                fmt(baseline(name, "lyrics->audio", "MedR"), 0),
+                "",
+            ]
+        )
+    for group in [*reference.values(), *configs.values()]:
+        done = [results[c.name] for c in group if c.name in results]
+        if not done:
+            continue
+        cell = group[0]
+        label = (
+            f"{cell.objective}, audio + sheet" if cell.lyrics is None else f"{cell.objective}, `{cell.lyrics}` lyrics"
+        )
+        if cell.variant != "base":
+            label += f", {quality.VARIANTS[cell.variant].label}"
+        row = [label, seeds_done(len(done), len(group)), spread([figure(r, "audio->sheet", "MRR") for r in done])]
+        row += [spread([figure(r, d, "MRR") for r in done]) if cell.lyrics else "" for d in LYRICS_DIRECTIONS]
+        medr = [figure(r, "lyrics->audio", "MedR") for r in done]
+        row.append(f"{statistics.median(m for m in medr if m is not None):g}" if cell.lyrics else "")
+        row.append("/".join(str(r["train"].get("training", {}).get("steps", "?")) for r in done))
+        rows.append(row)
+    out = table(header, rows, right_from=1)
+    dates = sorted(r["finished"][:10] for r in done_all)
+    d = done_all[-1]["dataset"]
+    test = d.get("splits", {}).get("test", {})
+    out += (
+        f"\n\n- Dataset `{d.get('folder')}` (manifest {d.get('manifest_sha256')}); the whole test split "
+        f"({test.get('candidates', '?'):,} candidates); `±` is the sd over seeds; only rows with a result are shown.\n"
+        f"- Measured {dates[0]} on {machine_line(done_all[-1]['machine'], date=False)}, one cell at a time: "
+        f"`{quality.command_for(['lyrics', 'lyrics-ablation'])} --root {root.relative_to(quality.REPO)}` "
+        f"(the audio-sheet row: `--only contrastive-as-{quality.HEADLINE}-s0` with the same root)."
+    )
+    return out
+
+
+def blocks(quality_root: Path = QUALITY, speed_root: Path = SPEED, lyrics_root: Path = QUALITY_EPYC) -> dict[str, str]:
     """Every generated block by marker name."""
     cells = quality.grid()
     results = load_results(quality_root)
     out = {
+        "quality-lyrics": lyrics_block(load_results(lyrics_root), cells, lyrics_root),
         "quality-defaults": defaults_block(results, cells),
         "quality-setup": setup_block(results, cells),
         "quality-mrr": main_table(results, cells, "MRR"),

@@ -194,3 +194,33 @@ def test_the_defaults_table_gives_seeds_ablations_ceiling_and_the_missing_comman
     assert "--only contrastive-as-15m --seeds 2`" in block
     empty = report.defaults_block({}, quality.grid())
     assert "| cca (linear CCA on raw features) | 15m | 0/3, not run yet |" in empty
+
+
+def test_lyrics_block_sets_the_lyrics_rows_beside_both_baselines_and_the_audio_sheet_run(tmp_path: Path) -> None:
+    prosody = fake_result(Cell("contrastive", ASL, "prosody", "base", 0, "15m"), 0.02, medr=300)
+    prosody["figures"]["baselines"]["onset_count"] = {
+        d: {"MRR": 0.05, "MedR": 55.0} for d in ("lyrics->audio", "audio->lyrics")
+    }
+    write_cells(
+        tmp_path,
+        [
+            fake_result(Cell("contrastive", ("audio", "sheet"), None, "base", 0, "15m"), 0.6, medr=2),
+            prosody,
+            fake_result(Cell("contrastive", ASL, "prosody", "notext", 0, "15m"), 0.01),
+        ],
+    )
+    block = report.lyrics_block(report.load_results(tmp_path), quality.grid(), quality.REPO / "x").splitlines()
+    assert next(x for x in block if x.startswith("| contrastive, audio + sheet |")).startswith(
+        "| contrastive, audio + sheet | 1/3 | 0.600 |"
+    )
+    row = next(x for x in block if x.startswith("| contrastive, `prosody` lyrics |"))
+    assert row.startswith("| contrastive, `prosody` lyrics | 1/3 | 0.020 | 0.020 | 0.020 | 0.020 | 0.020 | 300 |")
+    assert any(
+        x.startswith("| contrastive, `prosody` lyrics, prosody without the syllables' text | 1/1 |") for x in block
+    )
+    syllable = next(x for x in block if x.startswith("| syllable-count baseline"))
+    assert syllable.count("| 0.01") == 4 and "| 86 |" in syllable  # 0.0115 with 3 digits
+    onset = next(x for x in block if x.startswith("| onset-count baseline"))
+    assert onset.count("0.050") == 2 and onset.count("–") == 2  # audio directions only
+    assert "--root x" in block[-1]
+    assert report.lyrics_block({}, quality.grid(), quality.REPO / "x").startswith(report.NOT_RUN)

@@ -189,6 +189,11 @@ VARIANTS = {
         ),
         label="sum pooling, and prosody without the syllables' text",
     ),
+    "anchored": Variant(
+        "anchored",
+        (("anchors", "audio,sheet"),),
+        label="anchors=audio,sheet (the lyrics pairs do not move audio and sheet)",
+    ),
     "gru": Variant("gru", encoder=(("audio", "gru", "true"), ("sheet", "gru", "true")), label="a GRU over time"),
     "strongaug": Variant(
         "strongaug",
@@ -283,7 +288,7 @@ class Cell:
 
 LYRICS_ROWS = (("contrastive", "prosody"), ("contrastive", "doc2vec"), ("contrastive", "transformer"))
 """The three-modality rows at the defaults under the headline budget, three seeds each."""
-PROSODY_ABLATIONS = ("gru", "sum", "sumnotext", "notext", "nostress", "nowordpos")
+PROSODY_ABLATIONS = ("anchored", "gru", "sum", "sumnotext", "notext", "nostress", "nowordpos")
 """A GRU over the audio and sheet conv features, sum pooling, then the `prosody` encoder with one kind of
 feature switched off, seed 0."""
 DEFAULT_ROWS = (("cca", "base"), ("dcca", "base"), ("dcca", "rank"), ("contrastive", "base"))

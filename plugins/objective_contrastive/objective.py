@@ -6,7 +6,10 @@ embeddings and logit scale s = 1 / temperature:
     logits = s * z_a @ z_b^T                                  (B, B)
     loss_ab = (CE(logits, diag) + CE(logits^T, diag)) / 2
 
-and the objective is the weighted mean of the pair losses (`weights`, default 1 each). The
+and the objective is the weighted mean of the pair losses (`weights`, default 1 each). With
+`anchors` (e.g. `audio,sheet`), a pair of an anchor and another modality sees the anchor's
+embedding detached: the audio-sheet space is learnt from its own pair only and the lyrics are
+aligned to it without moving it (as UGAAR's `detach_targets` does). The
 logit scale is learnt as `log s` initialised at 1/`temperature` and clamped at
 `max_logit_scale` (CLIP: 1/0.07 and 100), or fixed. With `dim`, every view first goes through
 its own linear map to `dim` (needed when encoder widths differ). Items repeated verbatim in a
@@ -38,6 +41,11 @@ class ContrastiveOptions:
     max_logit_scale: float = option(100.0, "upper clamp of the learnt logit scale 1/temperature", min=1.0)
     weights: tuple[str, ...] = option((), "per-pair weights, e.g. audio-sheet:1,audio-lyrics:0.5 (others 1)")
     dim: int | None = option(None, "linear projection of every view to this width (needed if widths differ)", min=1)
+    anchors: tuple[str, ...] = option(
+        (),
+        "modalities (e.g. audio,sheet) that only their pairs with each other train: a pair of an anchor and "
+        "another modality moves the other one only (its anchor side is detached)",
+    )
 
 
 def info_nce(za: Tensor, zb: Tensor, scale: Tensor) -> Tensor:
@@ -78,6 +86,15 @@ class Contrastive(Objective):
         else:
             self.register_buffer("log_scale", init)
         self.pair_weights = parse_pair_weights(o.weights, self.modalities)
+        unknown = [m for m in o.anchors if m not in self.modalities]
+        if unknown:
+            raise OptionError(
+                f"option 'objective.anchors': {', '.join(unknown)} not trained here (modalities: {', '.join(self.modalities)})"
+            )
+        if set(o.anchors) >= set(self.modalities):
+            raise OptionError(
+                "option 'objective.anchors': not every modality can be an anchor (nothing would align to them)"
+            )
 
     @property
     def shared_dim(self) -> int:
@@ -107,7 +124,13 @@ class Contrastive(Objective):
                 w = self.pair_weights[(a, b)]
                 if w == 0:
                     continue
-                pair = info_nce(z[a], z[b], scale)
+                za, zb = z[a], z[b]
+                anchors = self.options.anchors
+                if a in anchors and b not in anchors:
+                    za = za.detach()
+                elif b in anchors and a not in anchors:
+                    zb = zb.detach()
+                pair = info_nce(za, zb, scale)
                 out[f"nce/{a}-{b}"] = pair.detach()
                 total = total + w * pair
                 weight_sum += w

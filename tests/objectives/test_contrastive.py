@@ -124,3 +124,22 @@ def test_tiny_training_drives_the_loss_down_and_aligns():
 )
 def test_conforms(dims, values):
     check_objective(Contrastive, dims, values)
+
+
+def test_anchors_are_moved_by_their_own_pairs_only():
+    dims = {"audio": 4, "sheet": 4, "lyrics": 4}
+    torch.manual_seed(0)
+    views = {m: torch.randn(6, 4, requires_grad=True) for m in dims}
+    obj = Contrastive.from_options({"anchors": "audio,sheet", "weights": "audio-sheet:0"}, dims)
+    out = obj.loss(views)
+    out["objective"].backward()
+    # with the audio-sheet pair off, only the lyrics receive a gradient
+    assert views["audio"].grad is None and views["sheet"].grad is None
+    assert views["lyrics"].grad is not None and views["lyrics"].grad.abs().sum() > 0
+    with torch.no_grad():  # the loss value is the plain one: detaching changes gradients only
+        plain = Contrastive.from_options({"weights": "audio-sheet:0"}, dims).loss(views)
+    assert float(out["objective"].detach()) == pytest.approx(float(plain["objective"]), abs=1e-6)
+    with pytest.raises(OptionError, match="not trained here"):
+        Contrastive.from_options({"anchors": "piano"}, dims)
+    with pytest.raises(OptionError, match="not every modality"):
+        Contrastive.from_options({"anchors": "audio,sheet,lyrics"}, dims)

@@ -425,7 +425,7 @@ def evaluate(
         if "audio" in modalities:
             from .onsets import count_file_onsets
 
-            onsets = count_file_onsets([Path(str(it.audio)) for it in items])
+            onsets = count_file_onsets([it.audio for it in items if it.audio is not None])
             audio_pairs = [p for p in pairs if "audio" in p]
             result["baselines"][ONSET_BASELINE] = baseline_figures(
                 [int(s or 0) for s in syllables], onsets, groups, audio_pairs, pool, draws, seed

@@ -11,6 +11,7 @@ click is sometimes counted as one more, and on recordings it will do worse.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,27 +39,25 @@ class OnsetRule:
     """Seconds between two counted onsets."""
 
 
-def _log_mel(wave: Tensor, rule: OnsetRule) -> Tensor:
-    options = LogMelOptions(
-        sample_rate=rule.sample_rate, n_fft=1024, hop=rule.hop, max_seconds=3600.0, normalize="none"
+@functools.cache
+def _front_end(rule: OnsetRule) -> LogMel:
+    """One log-mel front end per rule (its filterbank is built once, not per file)."""
+    return LogMel(
+        LogMelOptions(sample_rate=rule.sample_rate, n_fft=1024, hop=rule.hop, max_seconds=3600.0, normalize="none")
     )
-    return LogMel(options)(wave)  # (n_mels, T) in dB, floored 80 dB below the peak
 
 
 def onset_flux(wave: Tensor, rule: OnsetRule = OnsetRule()) -> Tensor:
     """Spectral flux `(T,)` of a mono waveform: positive log-mel change summed over bands; the
     first frame counts its rise from silence."""
-    return _flux(_log_mel(wave, rule))
-
-
-def _flux(spec: Tensor) -> Tensor:
+    spec = _front_end(rule)(wave)  # (n_mels, T) in dB, floored 80 dB below the peak
     padded = torch.cat([torch.full_like(spec[:, :1], float(spec.min())), spec], dim=1)
     return padded.diff(dim=1).clamp_min(0).sum(dim=0)
 
 
 def count_onsets(wave: Tensor, rule: OnsetRule = OnsetRule()) -> int:
     """Onsets in a mono waveform at `rule.sample_rate` (see the module docstring)."""
-    flux = _flux(_log_mel(wave, rule))
+    flux = onset_flux(wave, rule)
     if flux.numel() == 0 or float(flux.max()) <= 0:
         return 0
     # the first frame rises from silence, far above any later attack over a sounding note: the

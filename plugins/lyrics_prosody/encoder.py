@@ -22,6 +22,7 @@ feature from the model without touching the cached features (for ablations).
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
-from ugaar_kit.encoder import Batch, Encoder, masked_mean, pad_last
+from ugaar_kit.encoder import Batch, Encoder, pad_last
+from ugaar_kit.layers import DenseHead, MaskedPool
 from ugaar_kit.media import load_lyrics
 from ugaar_kit.options import option
 
@@ -87,7 +89,7 @@ def line_features(raw: str, language: str = "en", buckets: int = 4096) -> Tensor
         out[VOWEL, i] = info.vowel
         out[WORD_SYLLABLES, i] = min(info.word_syllables, MAX_WORD_SYLLABLES)
         out[LINE_POSITION, i] = i / (n - 1) if n > 1 else 0.0
-        out[LETTERS, i] = float(torch.log1p(torch.tensor(float(len(info.text)))))
+        out[LETTERS, i] = math.log1p(len(info.text))
     return out
 
 
@@ -118,13 +120,8 @@ class ProsodyLyrics(Encoder):
         self.dropout = nn.Dropout(o.dropout)
         self.gru = nn.GRU(width, o.hidden_size, num_layers=o.layers, batch_first=True, bidirectional=True)
         self.count_embedding = nn.Embedding(COUNT_BUCKETS + 1, o.count_dim)
-        pooled = 4 * o.hidden_size + 1 + o.count_dim
-        if o.hidden:
-            self.head: nn.Module = nn.Sequential(
-                nn.Linear(pooled, o.hidden), nn.ReLU(), nn.Dropout(o.dropout), nn.Linear(o.hidden, o.dim)
-            )
-        else:
-            self.head = nn.Linear(pooled, o.dim)
+        self.pool = MaskedPool("mean+max")
+        self.head = DenseHead(self.pool.out_features(2 * o.hidden_size) + 1 + o.count_dim, o.dim, o.hidden, o.dropout)
 
     @property
     def output_dim(self) -> int:
@@ -171,10 +168,7 @@ class ProsodyLyrics(Encoder):
         )
         states, _ = self.gru(packed)
         states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True, total_length=x.shape[1])
-        states = states.transpose(1, 2)  # (B, 2H, L)
-        mean = masked_mean(states, mask)
-        peak = states.masked_fill(~mask.unsqueeze(1), float("-inf")).amax(dim=-1)
-        peak = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))
+        pooled = self.pool(states.transpose(1, 2), mask)  # (B, 2H, L) -> (B, 4H): masked mean and max
         count = lengths.clamp(max=COUNT_BUCKETS)
-        pooled = torch.cat([mean, peak, torch.log1p(lengths.float()).unsqueeze(1), self.count_embedding(count)], dim=1)
+        pooled = torch.cat([pooled, torch.log1p(lengths.float()).unsqueeze(1), self.count_embedding(count)], dim=1)
         return self.head(pooled)

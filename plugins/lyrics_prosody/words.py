@@ -73,6 +73,7 @@ def vowels_of(pron: Sequence[str]) -> list[tuple[str, int]]:
     return [(p[:-1], int(p[-1])) for p in pron if p[-1:].isdigit()]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _lookup(word: str, syllables: int) -> tuple[tuple[str, int], ...] | None:
     """The vowels of the first pronunciation of `word` with `syllables` vowels; for a single
     syllable, any pronunciation (`fire` is one sung syllable and two dictionary ones)."""

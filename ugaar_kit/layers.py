@@ -279,6 +279,25 @@ SUM_SCALE = 8.0
 strided body's 16-fold downsampling, so the sum is of the order of the mean."""
 
 
+class CountEmbedding(nn.Embedding):
+    """A count of events (syllables in a line, onsets in a recording) as features: `log(1 + n)`
+    and a learnt embedding of `min(n, buckets)`. `(B,)` counts -> `(B, 1 + dim)` float32. In this
+    data one syllable is sung per note, so the count is the cue that lines and melodies share most
+    plainly (the syllable-count baseline); encoders on both sides append it to their pooled
+    features. A subclass of `nn.Embedding`, so its state is the one `weight` a plain embedding has."""
+
+    def __init__(self, dim: int, buckets: int = 16) -> None:
+        super().__init__(buckets + 1, dim)
+        self.buckets = int(buckets)
+
+    def out_features(self) -> int:
+        return 1 + self.embedding_dim
+
+    def forward(self, counts: Tensor) -> Tensor:  # type: ignore[override]
+        counts = counts.round().long()
+        return torch.cat([torch.log1p(counts.float()).unsqueeze(1), super().forward(counts.clamp(0, self.buckets))], 1)
+
+
 class MaskedPool(nn.Module):
     """Pooling over the last axis counting only real steps: `(B, C, T)`, mask `(B, T)` -> `(B, C)`
     (`mean`, `max`), `(B, 2C)` (`mean+max`, the two concatenated), `(B, 3C)` (`mean+max+sum`,

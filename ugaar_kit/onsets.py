@@ -55,11 +55,12 @@ def onset_flux(wave: Tensor, rule: OnsetRule = OnsetRule()) -> Tensor:
     return padded.diff(dim=1).clamp_min(0).sum(dim=0)
 
 
-def count_onsets(wave: Tensor, rule: OnsetRule = OnsetRule()) -> int:
-    """Onsets in a mono waveform at `rule.sample_rate` (see the module docstring)."""
+def onset_frames(wave: Tensor, rule: OnsetRule = OnsetRule()) -> list[int]:
+    """The frames (at `rule.hop`) of the onsets in a mono waveform at `rule.sample_rate`, in order
+    (see the module docstring)."""
     flux = onset_flux(wave, rule)
     if flux.numel() == 0 or float(flux.max()) <= 0:
-        return 0
+        return []
     # the first frame rises from silence, far above any later attack over a sounding note: the
     # level is set by the later frames, so re-attacks count, but never below `floor` of the peak
     later = float(flux[1:].max()) if flux.numel() > 1 else 0.0
@@ -68,11 +69,16 @@ def count_onsets(wave: Tensor, rule: OnsetRule = OnsetRule()) -> int:
     right = torch.cat([flux[1:], flux.new_full((1,), -1.0)])
     peaks = torch.nonzero((flux >= level) & (flux > left) & (flux >= right)).flatten().tolist()
     gap = rule.min_gap * rule.sample_rate / rule.hop
-    count, last = 0, -float("inf")
+    frames: list[int] = []
     for p in peaks:
-        if p - last >= gap:
-            count, last = count + 1, p
-    return count
+        if not frames or p - frames[-1] >= gap:
+            frames.append(int(p))
+    return frames
+
+
+def count_onsets(wave: Tensor, rule: OnsetRule = OnsetRule()) -> int:
+    """Onsets in a mono waveform at `rule.sample_rate` (see the module docstring)."""
+    return len(onset_frames(wave, rule))
 
 
 def count_file_onsets(paths: Sequence[Path], rule: OnsetRule = OnsetRule()) -> list[int]:

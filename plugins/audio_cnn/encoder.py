@@ -37,14 +37,17 @@ from torch import Tensor
 from ugaar_kit.augment import log_uniform, mask_span, stretch
 from ugaar_kit.encoder import Batch, Encoder
 from ugaar_kit.frontends import LOG_MEL_OPTIONS, LogMel, LogMelOptions
-from ugaar_kit.layers import ConvBodyOptions, DenseHead, MaskedPool, conv_body
+from ugaar_kit.layers import ConvBodyOptions, CountEmbedding, DenseHead, MaskedPool, conv_body
 from ugaar_kit.media import load_audio
+from ugaar_kit.onsets import OnsetRule, onset_frames
 from ugaar_kit.options import option
 from ugaar_kit.pretrained import PretrainedBody
 
 FEATURE_VERSION = 1
-FEATURE_OPTIONS = LOG_MEL_OPTIONS
+FEATURE_OPTIONS = (*LOG_MEL_OPTIONS, "onsets")
 """The options `featurize` depends on: they alone make the feature cache key."""
+COUNT_BUCKETS = 16
+"""Onset counts get their own learnt embedding up to this many (as syllable counts do)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,12 @@ class AudioCNNOptions(ConvBodyOptions, LogMelOptions):
     time_mask: float = option(
         0.1, "Training augmentation: mask up to this share of consecutive frames (0: off).", min=0.0, max=0.9
     )
+    onsets: bool = option(
+        False,
+        "Count note onsets in the waveform (spectral flux, ugaar_kit.onsets) and append the count to the "
+        "pooled features: the cue lyrics share with a melody (one syllable a note).",
+    )
+    count_dim: int = option(16, "Width of the learnt onset-count embedding (onsets=true).", min=1, max=1024)
 
     LEGACY: ClassVar[dict[str, Any]] = {
         "arch": "vgg",
@@ -69,10 +78,11 @@ class AudioCNNOptions(ConvBodyOptions, LogMelOptions):
 
 
 class AudioCNN(PretrainedBody, Encoder):
-    """Audio through a log-mel spectrogram and a VGG-style CNN.
+    """Audio through a log-mel spectrogram and a strided (or VGG-style) CNN.
 
-    Raw: waveform `(S,)` float32 at `sample_rate`. Features: `(n_mels, T)` float32. Batch:
-    `(B, n_mels, T)` padded with 0, mask `(B, T)`. Output: `(B, dim)` float32."""
+    Raw: waveform `(S,)` float32 at `sample_rate`. Features: `(n_mels, T)` float32 (`(n_mels + 1,
+    T)` with `onsets`: the last row counts onsets per frame). Batch: `(B, n_mels[+1], T)` padded
+    with 0, mask `(B, T)`. Output: `(B, dim)` float32."""
 
     name: ClassVar[str] = "cnn"
     modality: ClassVar[str] = "audio"
@@ -90,7 +100,11 @@ class AudioCNN(PretrainedBody, Encoder):
         self.log_mel = LogMel(o)  # a plain object: not a parameter, buffer or submodule
         self.body = conv_body(o.arch, o.n_mels, o.channels, conv1d=o.conv1d, dropout=o.dropout, gru=o.gru)
         self.pool = MaskedPool(o.pooling, o.bins)
-        self.head = DenseHead(self.pool.out_features(self.body.out_features), o.dim, o.hidden, o.dropout)
+        width = self.pool.out_features(self.body.out_features)
+        self.count_embedding = CountEmbedding(o.count_dim, COUNT_BUCKETS) if o.onsets else None
+        if self.count_embedding is not None:
+            width += self.count_embedding.out_features()
+        self.head = DenseHead(width, o.dim, o.hidden, o.dropout)
         self.init_pretrained(o.weights, o.freeze)
 
     @property
@@ -102,23 +116,49 @@ class AudioCNN(PretrainedBody, Encoder):
         return load_audio(path, self.sample_rate)
 
     def featurize(self, raw: Any) -> Tensor:
-        """Waveform `(S,)` -> log-mel `(n_mels, T)`, `T = 1 + S // hop` (S cut to max_seconds)."""
-        return self.log_mel(raw)
+        """Waveform `(S,)` -> log-mel `(n_mels, T)`, `T = 1 + S // hop` (S cut to max_seconds).
+        With `onsets`, one more row `(n_mels + 1, T)`: the number of onsets found in each frame
+        (mostly 0 and 1), so windows and crops of the features keep their own count."""
+        mel = self.log_mel(raw)
+        if not self.options.onsets:
+            return mel
+        o: AudioCNNOptions = self.options
+        wave = torch.as_tensor(raw, dtype=torch.float32).flatten()[: int(o.max_seconds * o.sample_rate)]
+        rule = OnsetRule(sample_rate=int(o.sample_rate))
+        row = torch.zeros(1, mel.shape[-1])
+        for frame in onset_frames(wave, rule):
+            row[0, min(frame * rule.hop // o.hop, mel.shape[-1] - 1)] += 1.0
+        return torch.cat([mel, row])
 
     def augment(self, features: Tensor, generator: torch.Generator) -> Tensor:
         """A training copy of a log-mel `(n_mels, T)`: time stretched by a random factor (up to
         1 +- `stretch`, log-uniform), then one band of up to `freq_mask` mel bands and one span of
         up to `time_mask` of the frames set to 0, the standardised spectrogram's mean."""
         o: AudioCNNOptions = self.options
-        x = stretch(features, log_uniform(generator, o.stretch)) if o.stretch else features
+        x, onsets = (features[:-1], features[-1]) if o.onsets else (features, None)
+        factor = log_uniform(generator, o.stretch) if o.stretch else 1.0
+        if factor != 1.0:
+            x = stretch(x, factor)
         if o.freq_mask:
             x = mask_span(x, 0, o.freq_mask, generator)
         if o.time_mask:
             x = mask_span(x, 1, int(o.time_mask * x.shape[-1]), generator)
-        return x
+        if onsets is None:
+            return x
+        # the onsets move with the stretch, none lost and none smeared; masks hide sound, not notes
+        moved = torch.zeros(1, x.shape[-1])
+        frames = torch.nonzero(onsets).flatten()
+        places = (frames.float() * x.shape[-1] / onsets.shape[-1]).long().clamp(max=x.shape[-1] - 1)
+        moved[0].index_add_(0, places, onsets[frames].float())
+        return torch.cat([x, moved])
 
     def forward(self, batch: Batch) -> Tensor:
         """`(B, n_mels, T)` with mask `(B, T)` -> `(B, dim)` float32."""
         self.require_weights()
-        h, mask = self.body(batch.data.float(), batch.mask)
-        return self.head(self.pool(h, mask))
+        data = batch.data.float()
+        if self.count_embedding is None:
+            h, mask = self.body(data, batch.mask)
+            return self.head(self.pool(h, mask))
+        onsets = data[:, -1] if batch.mask is None else data[:, -1] * batch.mask.to(data.dtype)
+        h, mask = self.body(data[:, :-1], batch.mask)
+        return self.head(torch.cat([self.pool(h, mask), self.count_embedding(onsets.sum(dim=1))], dim=1))

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from ugaar_kit.encoder import Batch, Encoder, pad_last
-from ugaar_kit.layers import DenseHead, MaskedPool
+from ugaar_kit.layers import CountEmbedding, DenseHead, MaskedPool
 from ugaar_kit.media import load_lyrics
 from ugaar_kit.options import option
 
@@ -119,9 +119,10 @@ class ProsodyLyrics(Encoder):
         width = o.text_dim + 4 + 4 + 4 + 8 + 2
         self.dropout = nn.Dropout(o.dropout)
         self.gru = nn.GRU(width, o.hidden_size, num_layers=o.layers, batch_first=True, bidirectional=True)
-        self.count_embedding = nn.Embedding(COUNT_BUCKETS + 1, o.count_dim)
+        self.count_embedding = CountEmbedding(o.count_dim, COUNT_BUCKETS)
         self.pool = MaskedPool("mean+max")
-        self.head = DenseHead(self.pool.out_features(2 * o.hidden_size) + 1 + o.count_dim, o.dim, o.hidden, o.dropout)
+        width = self.pool.out_features(2 * o.hidden_size) + self.count_embedding.out_features()
+        self.head = DenseHead(width, o.dim, o.hidden, o.dropout)
 
     @property
     def output_dim(self) -> int:
@@ -169,6 +170,5 @@ class ProsodyLyrics(Encoder):
         states, _ = self.gru(packed)
         states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True, total_length=x.shape[1])
         pooled = self.pool(states.transpose(1, 2), mask)  # (B, 2H, L) -> (B, 4H): masked mean and max
-        count = lengths.clamp(max=COUNT_BUCKETS)
-        pooled = torch.cat([pooled, torch.log1p(lengths.float()).unsqueeze(1), self.count_embedding(count)], dim=1)
+        pooled = torch.cat([pooled, self.count_embedding(lengths)], dim=1)
         return self.head(pooled)

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from ugaar_kit.dataset import resolve_inside
 from ugaar_kit.encoder import Batch, Encoder, masked_mean
 from ugaar_kit.errors import InputError
+from ugaar_kit.layers import CountEmbedding
 from ugaar_kit.media import load_lyrics
 from ugaar_kit.model_folder import copy_folder, folder_sha256
 from ugaar_kit.options import option
@@ -88,8 +89,8 @@ class TransformerLyrics(Encoder):
             self.backbone.eval()
         width = int(self.backbone.config.hidden_size)
         if o.pooling == "mean+count":
-            self.count_embedding: nn.Embedding | None = nn.Embedding(COUNT_BUCKETS + 1, o.count_dim)
-            width += 1 + o.count_dim
+            self.count_embedding: CountEmbedding | None = CountEmbedding(o.count_dim, COUNT_BUCKETS)
+            width += self.count_embedding.out_features()
         else:
             self.count_embedding = None
         if o.hidden:
@@ -155,10 +156,7 @@ class TransformerLyrics(Encoder):
             pooled = masked_mean(states.transpose(1, 2), mask)
         if self.count_embedding is not None:
             count = (numbers * mask).amax(dim=1)  # syllables in the line, (B,)
-            pooled = torch.cat(
-                [pooled, torch.log1p(count.float()).unsqueeze(1), self.count_embedding(count.clamp(max=COUNT_BUCKETS))],
-                dim=1,
-            )
+            pooled = torch.cat([pooled, self.count_embedding(count)], dim=1)
         return self.head(pooled)
 
     def feature_key(self) -> str:

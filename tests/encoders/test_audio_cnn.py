@@ -93,3 +93,37 @@ def test_load_item_errors_name_the_file(tmp_path: Path):
     (tmp_path / "empty.flac").write_bytes(b"")
     with pytest.raises(InputError, match=r"empty\.flac: empty file"):
         enc.load_item(tmp_path / "empty.flac")
+
+
+def test_onsets_row_counts_the_notes_and_survives_augmentation():
+    from ugaar_kit.build.synth import synthesize as render
+
+    notes = [(60 + 2 * i, 0.3 * i, 0.25) for i in range(7)] + [(72, 2.6, 0.2), (72, 2.9, 0.2)]  # a repeated note
+    wave = torch.from_numpy(render(notes))
+    enc = small(onsets=True, stretch=0.3, freq_mask=8, time_mask=0.3)
+    feats = enc.featurize(wave)
+    plain = AudioCNN.from_options({}).featurize(wave)
+    assert feats.shape == (81, plain.shape[1]) and torch.equal(feats[:80], plain)
+    assert float(feats[80].sum()) == len(notes)
+    onset_times = torch.nonzero(feats[80]).flatten() * 1024 / 22050
+    assert torch.allclose(onset_times, torch.tensor([n[1] for n in notes]), atol=0.06)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5):  # stretched and masked: every onset kept, in order
+        aug = enc.augment(feats, g)
+        assert float(aug[80].sum()) == len(notes)
+        assert aug.shape[0] == 81 and set(aug[80].unique().tolist()) <= {0.0, 1.0, 2.0}
+    assert enc.feature_key() != small().feature_key()
+
+
+def test_onset_count_reaches_the_embedding(item_files: list[tuple[Path, Path]]):
+    enc = AudioCNN()
+    raws = [enc.load_item(wav) for wav, _ in item_files[:3]]
+    check_encoder(lambda: small(onsets=True), raws)
+    model = small(onsets=True).eval()
+    feats = model.featurize(raws[0])
+    fewer = feats.clone()
+    fewer[80] = 0.0
+    fewer[80, 0] = 1.0
+    with torch.no_grad():
+        a, b = model(model.collate([feats])), model(model.collate([fewer]))
+    assert not torch.allclose(a, b), "the onset count must change the embedding"

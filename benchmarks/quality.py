@@ -195,6 +195,12 @@ VARIANTS = {
         label="anchors=audio,sheet (the lyrics pairs do not move audio and sheet)",
     ),
     "gru": Variant("gru", encoder=(("audio", "gru", "true"), ("sheet", "gru", "true")), label="a GRU over time"),
+    "onsets": Variant("onsets", encoder=(("audio", "onsets", "true"),), label="audio cnn with its onset count"),
+    "onsetsnotext": Variant(
+        "onsetsnotext",
+        encoder=(("audio", "onsets", "true"), ("lyrics", "text", "false")),
+        label="audio onset count, and prosody without the syllables' text",
+    ),
     "strongaug": Variant(
         "strongaug",
         encoder=(
@@ -288,9 +294,19 @@ class Cell:
 
 LYRICS_ROWS = (("contrastive", "prosody"), ("contrastive", "doc2vec"), ("contrastive", "transformer"))
 """The three-modality rows at the defaults under the headline budget, three seeds each."""
-PROSODY_ABLATIONS = ("anchored", "gru", "sum", "sumnotext", "notext", "nostress", "nowordpos")
-"""A GRU over the audio and sheet conv features, sum pooling, then the `prosody` encoder with one kind of
-feature switched off, seed 0."""
+PROSODY_ABLATIONS = (
+    "anchored",
+    "gru",
+    "sum",
+    "sumnotext",
+    "onsets",
+    "onsetsnotext",
+    "notext",
+    "nostress",
+    "nowordpos",
+)
+"""A GRU over the audio and sheet conv features, sum pooling, the audio's onset count, then the `prosody`
+encoder with one kind of feature switched off, seed 0."""
 DEFAULT_ROWS = (("cca", "base"), ("dcca", "base"), ("dcca", "rank"), ("contrastive", "base"))
 """The audio-sheet rows measured at the defaults under the headline budget, three seeds each."""
 ABLATION_VARIANTS = ("noaug", "gru", "strongaug")

@@ -419,7 +419,8 @@ def blocks(quality_root: Path = QUALITY, speed_root: Path = SPEED, lyrics_root: 
     cells = quality.grid()
     results = load_results(quality_root)
     out = {
-        "quality-lyrics": lyrics_block(load_results(lyrics_root), cells, lyrics_root),
+        "quality-lyrics": lyrics_block(results, cells, quality_root),
+        "quality-lyrics-epyc": lyrics_block(load_results(lyrics_root), cells, lyrics_root),
         "quality-defaults": defaults_block(results, cells),
         "quality-setup": setup_block(results, cells),
         "quality-mrr": main_table(results, cells, "MRR"),

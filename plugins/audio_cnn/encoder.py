@@ -133,7 +133,8 @@ class AudioCNN(PretrainedBody, Encoder):
     def augment(self, features: Tensor, generator: torch.Generator) -> Tensor:
         """A training copy of a log-mel `(n_mels, T)`: time stretched by a random factor (up to
         1 +- `stretch`, log-uniform), then one band of up to `freq_mask` mel bands and one span of
-        up to `time_mask` of the frames set to 0, the standardised spectrogram's mean."""
+        up to `time_mask` of the frames set to 0, the standardised spectrogram's mean. With
+        `onsets`, the onset row is stretched by moving each onset, never masked."""
         o: AudioCNNOptions = self.options
         x, onsets = (features[:-1], features[-1]) if o.onsets else (features, None)
         factor = log_uniform(generator, o.stretch) if o.stretch else 1.0
@@ -153,7 +154,7 @@ class AudioCNN(PretrainedBody, Encoder):
         return torch.cat([x, moved])
 
     def forward(self, batch: Batch) -> Tensor:
-        """`(B, n_mels, T)` with mask `(B, T)` -> `(B, dim)` float32."""
+        """`(B, n_mels[+1], T)` with mask `(B, T)` -> `(B, dim)` float32."""
         self.require_weights()
         data = batch.data.float()
         if self.count_embedding is None:

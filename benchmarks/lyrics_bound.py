@@ -40,7 +40,7 @@ from ugaar_kit import metrics
 from ugaar_kit.dataset import DatasetFolder, Item
 from ugaar_kit.encoder import Batch, pad_last
 from ugaar_kit.evaluation import group_keys, lyric_syllables, note_count
-from ugaar_kit.layers import CountEmbedding, MaskedPool
+from ugaar_kit.layers import CountEmbedding, MaskedPool, masked_gru
 
 DEFAULT_DATA = Path(__file__).parent / "results" / "data" / "lmd-200"
 
@@ -70,16 +70,6 @@ def note_features(notes: Sequence[Sequence[float]]) -> Tensor:
     return torch.tensor(cols, dtype=torch.float32).T
 
 
-def log_iois(notes: Sequence[Sequence[float]]) -> Tensor:
-    onsets = [float(n[1]) for n in notes]
-    return torch.tensor(
-        [
-            math.log((onsets[i + 1] - onsets[i] if i + 1 < len(notes) else float(notes[i][2])) + 1e-3)
-            for i in range(len(notes))
-        ]
-    )
-
-
 def cues(features: Tensor) -> dict[str, Tensor]:
     """Per-syllable cues of a `prosody` feature matrix `(7, n)`."""
     from ugaar_kit_plugins.lyrics_prosody import encoder as prosody
@@ -107,7 +97,7 @@ def cue_aucs(items: Sequence[Item], features: Sequence[Tensor], seed: int = 0) -
         notes = item.meta.get("notes") or []
         if feats.shape[1] != len(notes) or len(notes) < 3:
             continue
-        ioi = log_iois(notes)
+        ioi = note_features(notes)[1]  # log inter-onset intervals
         rows.append((len(notes), (ioi - ioi.mean()) / (ioi.std() + 1e-6), cues(feats), item.song))
     by_count: dict[int, list[Any]] = {}
     for row in rows:
@@ -144,11 +134,8 @@ class NoteGRU(nn.Module):
     def forward(self, batch: Batch) -> Tensor:
         assert batch.mask is not None
         x = F.relu(self.inp(batch.data.transpose(1, 2)))
-        lengths = batch.mask.sum(1)
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        states, _ = self.gru(packed)
-        states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True, total_length=x.shape[1])
-        pooled = torch.cat([self.pool(states.transpose(1, 2), batch.mask), self.count(lengths)], 1)
+        states = masked_gru(self.gru, x.transpose(1, 2), batch.mask)
+        pooled = torch.cat([self.pool(states, batch.mask), self.count(batch.mask.sum(1))], 1)
         return self.head(pooled)
 
 

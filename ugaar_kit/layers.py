@@ -257,22 +257,26 @@ class StridedConvStack(nn.Module):
         if mask is not None:
             h = h * mask[:, None, :].to(h.dtype)
         if self.gru is not None:
-            h = self._recur(h, mask)
+            h = masked_gru(self.gru, h, mask)
         return self.dropout(h), mask
 
-    def _recur(self, h: Tensor, mask: Tensor | None) -> Tensor:
-        """The BiGRU over each item's real steps (packed, so padding never enters it): `(B, C, T)`."""
-        assert self.gru is not None
-        seq = h.transpose(1, 2)
-        if mask is None:
-            out, _ = self.gru(seq)
-        else:
-            lengths = mask.sum(-1).clamp_min(1).cpu()
-            packed = nn.utils.rnn.pack_padded_sequence(seq, lengths, batch_first=True, enforce_sorted=False)
-            out, _ = self.gru(packed)
-            out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=seq.shape[1])
-        return out.transpose(1, 2).contiguous()
 
+def masked_gru(gru: nn.GRU, x: Tensor, mask: Tensor | None) -> Tensor:
+    """A batch-first `gru` over each item's real steps (packed, so padding never enters it):
+    `(B, C, T)` with mask `(B, T)` -> `(B, H, T)`, H the GRU's output width (both directions)."""
+    seq = x.transpose(1, 2)
+    if mask is None:
+        out, _ = gru(seq)
+    else:
+        lengths = mask.sum(-1).clamp_min(1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(seq, lengths, batch_first=True, enforce_sorted=False)
+        out, _ = gru(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=seq.shape[1])
+    return out.transpose(1, 2).contiguous()
+
+
+COUNT_BUCKETS = 16
+"""Counts (syllables, onsets) get their own learnt embedding up to this many; more share the last."""
 
 SUM_SCALE = 8.0
 """The masked sum of `mean+max+sum` is divided by this: about the steps of a sung line after the
@@ -286,7 +290,7 @@ class CountEmbedding(nn.Embedding):
     plainly (the syllable-count baseline); encoders on both sides append it to their pooled
     features. A subclass of `nn.Embedding`, so its state is the one `weight` a plain embedding has."""
 
-    def __init__(self, dim: int, buckets: int = 16) -> None:
+    def __init__(self, dim: int, buckets: int = COUNT_BUCKETS) -> None:
         super().__init__(buckets + 1, dim)
         self.buckets = int(buckets)
 

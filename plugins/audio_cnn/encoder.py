@@ -46,8 +46,6 @@ from ugaar_kit.pretrained import PretrainedBody
 FEATURE_VERSION = 1
 FEATURE_OPTIONS = (*LOG_MEL_OPTIONS, "onsets")
 """The options `featurize` depends on: they alone make the feature cache key."""
-COUNT_BUCKETS = 16
-"""Onset counts get their own learnt embedding up to this many (as syllable counts do)."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +89,8 @@ class AudioCNN(PretrainedBody, Encoder):
     extensions: ClassVar[tuple[str, ...]] = (".wav", ".flac", ".ogg", ".mp3")
     feature_options = FEATURE_OPTIONS
     feature_version = FEATURE_VERSION
-    body_options: ClassVar[tuple[str, ...]] = (*FEATURE_OPTIONS, "arch", "channels", "conv1d", "gru")
+    body_options: ClassVar[tuple[str, ...]] = (*LOG_MEL_OPTIONS, "arch", "channels", "conv1d", "gru")
+    """What shapes the body: the onset row never reaches it, so `onsets` is not among them."""
 
     def __init__(self, options: AudioCNNOptions | None = None) -> None:
         super().__init__(options)
@@ -101,7 +100,7 @@ class AudioCNN(PretrainedBody, Encoder):
         self.body = conv_body(o.arch, o.n_mels, o.channels, conv1d=o.conv1d, dropout=o.dropout, gru=o.gru)
         self.pool = MaskedPool(o.pooling, o.bins)
         width = self.pool.out_features(self.body.out_features)
-        self.count_embedding = CountEmbedding(o.count_dim, COUNT_BUCKETS) if o.onsets else None
+        self.count_embedding = CountEmbedding(o.count_dim) if o.onsets else None
         if self.count_embedding is not None:
             width += self.count_embedding.out_features()
         self.head = DenseHead(width, o.dim, o.hidden, o.dropout)

@@ -20,13 +20,11 @@ from torch import Tensor, nn
 
 from ugaar_kit.encoder import Batch, Encoder
 from ugaar_kit.errors import UgaarError
+from ugaar_kit.layers import COUNT_BUCKETS
 from ugaar_kit.media import load_lyrics
 from ugaar_kit.options import option
 
 from . import paragraph_vectors as pv
-
-COUNT_BUCKETS = 16
-"""Syllable counts are one-hot encoded up to this many (LMD lines have at most 10)."""
 
 
 def count_features(n: int) -> Tensor:

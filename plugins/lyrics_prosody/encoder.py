@@ -33,14 +33,11 @@ import torch
 from torch import Tensor, nn
 
 from ugaar_kit.encoder import Batch, Encoder, pad_last
-from ugaar_kit.layers import CountEmbedding, DenseHead, MaskedPool
+from ugaar_kit.layers import CountEmbedding, DenseHead, MaskedPool, masked_gru
 from ugaar_kit.media import load_lyrics
 from ugaar_kit.options import option
 
 from . import words
-
-COUNT_BUCKETS = 16
-"""Syllable counts get their own learnt embedding up to this many (LMD lines have at most 10)."""
 
 ROWS = ("text", "position", "stress", "vowel", "word_syllables", "line_position", "letters")
 """The rows of the `(7, L)` features, one column per syllable; the first five are ids."""
@@ -119,7 +116,7 @@ class ProsodyLyrics(Encoder):
         width = o.text_dim + 4 + 4 + 4 + 8 + 2
         self.dropout = nn.Dropout(o.dropout)
         self.gru = nn.GRU(width, o.hidden_size, num_layers=o.layers, batch_first=True, bidirectional=True)
-        self.count_embedding = CountEmbedding(o.count_dim, COUNT_BUCKETS)
+        self.count_embedding = CountEmbedding(o.count_dim)
         self.pool = MaskedPool("mean+max")
         width = self.pool.out_features(2 * o.hidden_size) + self.count_embedding.out_features()
         self.head = DenseHead(width, o.dim, o.hidden, o.dropout)
@@ -164,11 +161,7 @@ class ProsodyLyrics(Encoder):
         mask = mask.to(data.device)
         lengths = mask.sum(dim=1)
         x = self.dropout(self._inputs(data))
-        packed = nn.utils.rnn.pack_padded_sequence(
-            x, lengths.clamp_min(1).cpu(), batch_first=True, enforce_sorted=False
-        )
-        states, _ = self.gru(packed)
-        states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True, total_length=x.shape[1])
-        pooled = self.pool(states.transpose(1, 2), mask)  # (B, 2H, L) -> (B, 4H): masked mean and max
+        states = masked_gru(self.gru, x.transpose(1, 2), mask)  # (B, 2H, L)
+        pooled = self.pool(states, mask)  # masked mean and max: (B, 4H)
         pooled = torch.cat([pooled, self.count_embedding(lengths)], dim=1)
         return self.head(pooled)

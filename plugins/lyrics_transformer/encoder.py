@@ -36,9 +36,6 @@ from ugaar_kit.options import option
 
 from . import model_folder
 
-COUNT_BUCKETS = 16
-"""Syllable counts get their own learnt embedding up to this many (LMD lines have at most 10)."""
-
 COPY_FOLDER = "models/lyrics-transformer"
 """Where `copy_model_to` puts the model, relative to the run folder."""
 
@@ -89,7 +86,7 @@ class TransformerLyrics(Encoder):
             self.backbone.eval()
         width = int(self.backbone.config.hidden_size)
         if o.pooling == "mean+count":
-            self.count_embedding: CountEmbedding | None = CountEmbedding(o.count_dim, COUNT_BUCKETS)
+            self.count_embedding: CountEmbedding | None = CountEmbedding(o.count_dim)
             width += self.count_embedding.out_features()
         else:
             self.count_embedding = None

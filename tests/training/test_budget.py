@@ -146,6 +146,49 @@ def test_a_budgeted_schedule_is_fixed_from_the_measured_rate_and_ends_the_run(re
     assert rows_of(run)[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
 
 
+@pytest.mark.parametrize(("before", "after"), [(1.0, 0.25), (0.25, 1.0)])
+def test_a_machine_that_changes_speed_still_spends_the_budget_and_anneals(
+    registry, tiny_data, tmp_path, monkeypatch, before, after
+):
+    """The rate changes after 12 steps (another job ends, or starts): the schedule is re-planned at
+    every epoch's end, so the run neither ends with budget left nor stops before its decay, and
+    the learning rate never jumps."""
+    monkeypatch.setattr(sched, "MEASURE_STEPS", 4)  # epochs of 4 steps are long enough to time
+    monkeypatch.setattr(sched, "UNTIMED_STEPS", 1)
+    run = tmp_path / "run"
+    budget = 40.0
+    trainer = budget_trainer(registry, tiny_data, run, max_time=f"{budget}s", warmup=2)
+    clock, step = trainer.clock, trainer.step
+    factors: list[float] = []
+
+    def changing_step(indices):
+        factors.append(trainer.lr_factor())
+        clock.now += (before if trainer.global_step < 12 else after) - SECONDS_A_STEP
+        return step(indices)
+
+    trainer.step = changing_step  # type: ignore[method-assign]
+    trainer.run()
+    training = json.loads((run / "run.json").read_text())["training"]
+    assert training["stopped"] == "schedule"
+    assert training["train_seconds"] >= 0.85 * budget  # fixed from the first steps: 17 s or 40 s cut short
+    assert training["schedule"]["anchor"] is not None
+    assert factors[-1] < 0.05 and rows_of(run)[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
+    decay = factors[trainer.warmup_steps :]
+    assert all(a >= b for a, b in zip(decay, decay[1:]))  # still decaying, never back up
+    assert max(a - b for a, b in zip(decay, decay[1:])) < 0.2  # and without a jump
+
+
+def test_a_replanned_cosine_continues_from_its_anchor():
+    anchor = sched.Anchor(50, sched.progress_at(50, 100, 10))
+    assert anchor.progress == pytest.approx(40 / 90)
+    # the same factor at the anchor whatever the new length, then down to 0 at the new end
+    for total in (60, 100, 400):
+        assert sched.lr_factor(50, "cosine", total, 10, anchor) == pytest.approx(sched.lr_factor(50, "cosine", 100, 10))
+        assert sched.lr_factor(total, "cosine", total, 10, anchor) == pytest.approx(0.0, abs=1e-12)
+    # halfway through the rest of a longer schedule is halfway through the rest of the old one
+    assert sched.lr_factor(225, "cosine", 400, 10, anchor) == pytest.approx(sched.lr_factor(75, "cosine", 100, 10))
+
+
 def test_valid_every_skips_validations_but_keeps_the_last(registry, tiny_data, tmp_path):
     run = tmp_path / "run"
     budget_trainer(registry, tiny_data, run, epochs=5, valid_every="10s").run()

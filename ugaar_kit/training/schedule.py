@@ -6,17 +6,21 @@ base learning rate before each step, so it depends on the step number alone and 
 follows the same curve.
 
 The schedule's length `total` is known up front when training runs for a number of epochs
-(epochs x full batches an epoch). Under a time budget (`--max-time`) it is fixed once, after the
-first `MEASURE_STEPS` steps, from their measured duration (`budget_steps`): the rest of the
-budget divided by the time of a step plus its share of the validations. It is recorded in the
-checkpoints and in `run.json`, so a resumed run keeps it, and training stops at whichever comes
-first: the budget or the end of the schedule.
+(epochs x full batches an epoch). Under a time budget (`--max-time`) it is set after the first
+`MEASURE_STEPS` steps from their measured duration (`budget_steps`): the rest of the budget
+divided by the time of a step plus its share of the validations; and it is planned again at
+every epoch's end from that epoch's steps, so a machine that turns slower or faster (another
+job starting or ending) neither cuts the budget short nor ends it before the decay: from the
+step it is re-planned at (`Anchor`), the rest of the cosine's progress is spread over the new
+remaining steps, so the learning rate never jumps. Length and anchor are recorded in the
+checkpoints and in `run.json`, so a resumed run keeps them, and training stops at whichever
+comes first: the budget or the end of the schedule.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Schedule = Literal["cosine", "constant"]
 SCHEDULES: tuple[str, ...] = ("cosine", "constant")
@@ -36,20 +40,36 @@ def warmup_for(total: int, warmup: int) -> int:
     return max(0, min(int(warmup), int(total * WARMUP_SHARE)))
 
 
-def lr_factor(step: int, kind: str, total: int | None, warmup_steps: int) -> float:
+class Anchor(NamedTuple):
+    """Where a schedule was last re-planned: from `step` on, the cosine's progress runs from
+    `progress` to 1 at the schedule's end."""
+
+    step: int
+    progress: float
+
+
+def progress_at(step: int, total: int, warmup_steps: int, anchor: Anchor | None = None) -> float:
+    """The cosine's progress in [0, 1] at `step`: linear from the warm-up's end (or the
+    anchor) to `total`."""
+    start, done = (warmup_steps, 0.0) if anchor is None else anchor
+    if step <= start:
+        return done
+    span = max(1, total - start)
+    return min(1.0, done + (1.0 - done) * (step - start) / span)
+
+
+def lr_factor(step: int, kind: str, total: int | None, warmup_steps: int, anchor: Anchor | None = None) -> float:
     """The factor of the base learning rate at `step` (0-based). `total` None (a budgeted run
-    before its length is fixed): warm-up only."""
+    before its length is fixed): warm-up only. `anchor`: the last re-planning (see `Anchor`)."""
     if kind == "constant":
         return 1.0
     if kind != "cosine":
         raise ValueError(f"unknown schedule {kind!r} (known: {', '.join(SCHEDULES)})")
-    if step < warmup_steps:
+    if step < warmup_steps and anchor is None:
         return (step + 1) / warmup_steps
     if total is None:
         return 1.0
-    span = max(1, total - warmup_steps)
-    progress = min(1.0, (step - warmup_steps) / span)
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return 0.5 * (1.0 + math.cos(math.pi * progress_at(step, total, warmup_steps, anchor)))
 
 
 def budget_steps(

@@ -113,7 +113,9 @@ class Trainer:
         """The schedule's length in steps (None until a budgeted run has measured its rate)."""
         self.warmup_steps = 0
         self.step_seconds: float | None = None
-        """The measured seconds of a step that fixed a budgeted schedule's length."""
+        """The measured seconds of a step that last planned a budgeted schedule's length."""
+        self.schedule_anchor: sched.Anchor | None = None
+        """Where a budgeted schedule was last re-planned past its warm-up (None: never)."""
         self.stopped = ""
         """Why training ended: epochs, patience, max_time or schedule."""
         self._last_valid_at = 0.0
@@ -304,6 +306,8 @@ class Trainer:
             self.schedule_steps = None if t.get("schedule_steps") is None else int(t["schedule_steps"])
             self.warmup_steps = int(t.get("warmup_steps", 0))
             self.step_seconds = None if t.get("step_seconds") is None else float(t["step_seconds"])
+            anchor = t.get("schedule_anchor")
+            self.schedule_anchor = None if anchor is None else sched.Anchor(int(anchor[0]), float(anchor[1]))
             self._last_valid_at = float(t.get("last_valid_at", self.train_seconds))
             self._rng_state = resume_state["rng"]
             if self.main:
@@ -515,7 +519,9 @@ class Trainer:
         return self.clock() - self._clock_start
 
     def lr_factor(self) -> float:
-        return sched.lr_factor(self.global_step, self.settings.schedule, self.schedule_steps, self.warmup_steps)
+        return sched.lr_factor(
+            self.global_step, self.settings.schedule, self.schedule_steps, self.warmup_steps, self.schedule_anchor
+        )
 
     def _set_lr(self) -> None:
         factor = self.lr_factor()
@@ -535,9 +541,23 @@ class Trainer:
         since, first = self._timed_from
         if self.global_step - first < sched.MEASURE_STEPS - sched.UNTIMED_STEPS:
             return
+        self.schedule_steps = self._steps_in_budget(since, first)
+        if s.warmup:
+            self.warmup_steps = max(sched.MEASURE_STEPS, sched.warmup_for(self.schedule_steps, s.warmup))
+        if self.step_seconds is not None:
+            self.say(
+                f"budget {format_duration(float(s.max_time))}: {self.step_seconds:.3f} s a step, "
+                f"schedule set at {self.schedule_steps} steps ({self.warmup_steps} of warm-up)"
+            )
+
+    def _steps_in_budget(self, since: float, first: int) -> int:
+        """The schedule's length if the rest of the budget runs at the rate of the steps since
+        (`since` seconds, step `first`); rank 0 measures, every process gets its answer."""
+        s = self.settings
+        assert s.max_time is not None
         total = 0
         if self.main:
-            step_seconds = (self.elapsed() - since) / (self.global_step - first)
+            step_seconds = (self.elapsed() - since) / max(1, self.global_step - first)
             eval_items = len(self.valid_items) + (len(self.fit_data) if self.fit_data is not None else 0)
             total = self.global_step + sched.budget_steps(
                 float(s.max_time) - self.elapsed(),
@@ -548,13 +568,29 @@ class Trainer:
                 valid_every=s.valid_every,
             )
             self.step_seconds = step_seconds
-        self.schedule_steps = ddp.broadcast_int(total, self.device)
-        if s.warmup:
-            self.warmup_steps = max(sched.MEASURE_STEPS, sched.warmup_for(self.schedule_steps, s.warmup))
-        if self.step_seconds is not None:
+        return ddp.broadcast_int(total, self.device)
+
+    def _replan(self, since: float, first: int) -> None:
+        """At an epoch's end under `max_time`: the schedule's length again from this epoch's
+        steps (`since` seconds, step `first` at its start), the cosine continued from where it
+        is (`sched.Anchor`), so the learning rate does not jump. Epochs of fewer than
+        `MEASURE_STEPS` steps are too short to time."""
+        s = self.settings
+        if s.max_time is None or self.schedule_steps is None or self.global_step - first < sched.MEASURE_STEPS:
+            return
+        if self.elapsed() >= float(s.max_time):
+            return
+        old = self.schedule_steps
+        new = max(self.global_step + 1, self._steps_in_budget(since, first))
+        if new == old:
+            return
+        if self.global_step > self.warmup_steps:
+            progress = sched.progress_at(self.global_step, old, self.warmup_steps, self.schedule_anchor)
+            self.schedule_anchor = sched.Anchor(self.global_step, progress)
+        self.schedule_steps = new
+        if self.step_seconds is not None and abs(new - old) > 0.02 * old:
             self.say(
-                f"budget {format_duration(float(s.max_time))}: {self.step_seconds:.3f} s a step, "
-                f"schedule fixed at {self.schedule_steps} steps ({self.warmup_steps} of warm-up)"
+                f"{self.step_seconds:.3f} s a step in the last epoch: schedule re-planned at {new} steps (was {old})"
             )
 
     def _time_is_up(self) -> bool:
@@ -583,6 +619,7 @@ class Trainer:
         batches = bucket_batches(self.train_lengths, self.batch_size * self.world, s.seed, epoch, drop_last=True)
         sums: dict[str, float] = defaultdict(float)
         n = 0
+        since, first = self.elapsed(), self.global_step
         with self._progress() as bar:
             task = bar.add_task(f"epoch {epoch + 1}/{self.epochs_label}", total=len(batches), terms="")
             for global_batch in batches:
@@ -598,6 +635,8 @@ class Trainer:
                 self._measure()
                 if self._time_is_up():
                     break
+            else:
+                self._replan(since, first)
         return {k: v / max(1, n) for k, v in sums.items()}
 
     def encode_split(self, data: SplitData) -> dict[str, Tensor]:
@@ -711,6 +750,7 @@ class Trainer:
             "schedule_steps": self.schedule_steps,
             "warmup_steps": self.warmup_steps,
             "step_seconds": self.step_seconds,
+            "schedule_anchor": None if self.schedule_anchor is None else list(self.schedule_anchor),
             "last_valid_at": self._last_valid_at,
         }
 
@@ -729,6 +769,7 @@ class Trainer:
                 "steps": self.schedule_steps,
                 "warmup_steps": self.warmup_steps,
                 "measured_step_seconds": self.step_seconds,
+                "anchor": None if self.schedule_anchor is None else list(self.schedule_anchor),
             },
         }
 

@@ -130,6 +130,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 return _coerce(value, arg, where)
             except OptionError as exc:
                 errors.append(str(exc))
+        if len(errors) == 1:  # `X | None`: X's own reason ("not a finite number")
+            raise OptionError(errors[0])
         raise OptionError(f"option '{where}': {value!r} is not {type_name(tp)}")
     if origin is Literal:
         choices = typing.get_args(tp)

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from ugaar_kit.distributed import gather_views
 from ugaar_kit.errors import OptionError
+from ugaar_kit.infonce import info_nce
 from ugaar_kit.objective import Objective, Views
 from ugaar_kit.options import option
 
@@ -46,13 +47,6 @@ class ContrastiveOptions:
         "modalities (e.g. audio,sheet) that only their pairs with each other train: a pair of an anchor and "
         "another modality moves the other one only (its anchor side is detached)",
     )
-
-
-def info_nce(za: Tensor, zb: Tensor, scale: Tensor) -> Tensor:
-    """Symmetric InfoNCE of L2-normalised `za`, `zb` `(B, D)` (row i matches row i): a scalar."""
-    logits = scale * za @ zb.T
-    labels = torch.arange(za.shape[0], device=za.device)
-    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
 
 
 class Contrastive(Objective):

@@ -2,9 +2,11 @@
 
 Our reading of the abstract (docs/methods.md gives the formulas and the choices we made):
 
-1. Ground truth. Deep CCA of the audio and sheet branches; the canonical variates
-   `c_a = (f_a - mu_a) W_a`, `c_s = (f_s - mu_s) W_s` (`k` components, unit variance) span the
-   audio-sheet space. The deep CCA loss is `dcca`'s, step for step (the covariance of the
+1. Ground truth. The audio and sheet branches are trained by an audio-sheet objective
+   (`ground_truth`: deep CCA, or InfoNCE on their L2-normalised outputs), and the linear CCA of
+   the space that objective trains gives the canonical variates `c_a = (x_a - mu_a) W_a`,
+   `c_s = (x_s - mu_s) W_s` (`k` components, unit variance; `x` the outputs, normalised for
+   InfoNCE). The deep CCA loss is `dcca`'s, step for step (the covariance of the
    earlier batches mixed with the batch's); then the batch joins the running (EMA) statistics,
    `W` is re-solved from them, and refined on the whole training set by `fit`. Canonical
    directions with near-equal correlations are defined only up to a rotation, so each new
@@ -25,7 +27,9 @@ all in the `k`-dimensional canonical space.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +40,7 @@ from ugaar_kit_plugins.objective_dcca.objective import DCCAOptions, DeepCCA
 from ugaar_kit.cca import joint_covariance, require_rows
 from ugaar_kit.distributed import gather_views
 from ugaar_kit.errors import OptionError, UgaarError
+from ugaar_kit.infonce import info_nce
 from ugaar_kit.objective import Objective, Optimizers, Views
 from ugaar_kit.options import option
 
@@ -44,8 +49,27 @@ PAIR = ("audio", "sheet")
 
 @dataclass(frozen=True)
 class UGAAROptions:
+    ground_truth: Literal["contrastive", "dcca"] = option(
+        "contrastive",
+        "what trains the audio and sheet branches whose CCA is the ground truth: deep CCA, or InfoNCE on "
+        "their L2-normalised outputs (the contrastive objective's loss, learnt temperature)",
+    )
+    temperature: float = option(
+        0.07,
+        "initial InfoNCE temperature of the contrastive ground truth (learnt, clamped at 0.01)",
+        min=1e-2,
+        max=10.0,
+    )
     shared_dim: int | None = option(
         None, "k, the components of the audio-sheet CCA space (default: the narrower of the two)", min=1
+    )
+    rho_power: float | None = option(
+        None,
+        "weight the ground truth's canonical components by rho^p (their correlation to a power; Gong et al. "
+        "2014), so cosine retrieval is not drowned by the weakly correlated ones; 0 = unit-variance variates; "
+        "default 1 with the contrastive ground truth, 0 with deep CCA",
+        min=0.0,
+        max=8.0,
     )
     r1: float = option(1e-3, "ridge added to the audio covariance", min=0.0)
     r2: float = option(1e-3, "ridge added to the sheet covariance", min=0.0)
@@ -59,7 +83,7 @@ class UGAAROptions:
         0.0, "weight of the audio-sheet ranking loss in the CCA space (dcca's rank_weight)", min=0.0
     )
     margin: float = option(0.5, "margin of that ranking loss (cosine)", min=0.0, max=2.0)
-    cca_weight: float = option(1.0, "weight of the audio-sheet deep CCA term", min=0.0)
+    cca_weight: float = option(1.0, "weight of the audio-sheet term (deep CCA, or InfoNCE)", min=0.0)
     transfer_weight: float = option(1.0, "weight of each transfer term (audio-lyrics, sheet-lyrics)", min=0.0)
     adversarial_weight: float = option(0.1, "weight of the generator's adversarial term", min=0.0)
     pairing_weight: float = option(1.0, "weight of the generator's distance to the real pair of the passage", min=0.0)
@@ -72,6 +96,9 @@ class UGAAROptions:
     d_steps: int = option(1, "discriminator updates per generator update", min=1)
     conditional: bool = option(True, "the discriminator also sees the lyrics code (tells mismatched pairs too)")
     refit: bool = option(True, "fit() re-solves the CCA on the whole training set (aligning the generator to it)")
+
+    LEGACY: ClassVar[dict[str, Any]] = {"ground_truth": "dcca", "temperature": 0.07, "rho_power": None}
+    """What runs saved before these options existed trained with: a deep CCA ground truth."""
 
 
 def correlation_loss(x: Tensor, y: Tensor, eps: float = 1e-6) -> Tensor:
@@ -143,6 +170,13 @@ class UGAAR(Objective):
         if k > narrow:
             raise OptionError(f"option 'objective.shared_dim': {k} is above the narrower audio/sheet width {narrow}")
         self.k = k
+        if o.ground_truth == "contrastive":
+            if self.dims["audio"] != self.dims["sheet"]:
+                raise OptionError(
+                    f"objective 'ugaar': ground_truth=contrastive needs audio and sheet encoders of one width "
+                    f"(audio {self.dims['audio']}, sheet {self.dims['sheet']})"
+                )
+            self.log_scale = nn.Parameter(torch.tensor(math.log(1 / o.temperature)))
         gt_options = DCCAOptions(
             r1=o.r1,
             r2=o.r2,
@@ -167,8 +201,31 @@ class UGAAR(Objective):
         return self.k
 
     @property
+    def contrastive(self) -> bool:
+        return self.options.ground_truth == "contrastive"
+
+    @property
+    def rho_power(self) -> float:
+        """`rho_power`, or its default for the ground truth (1 with InfoNCE, 0 with deep CCA)."""
+        if self.options.rho_power is not None:
+            return float(self.options.rho_power)
+        return 1.0 if self.contrastive else 0.0
+
+    @property
     def min_batch(self) -> int:
-        return max(self.dims[m] for m in PAIR) + 1
+        """Deep CCA needs more rows than the wider of audio and sheet; InfoNCE two."""
+        return 2 if self.contrastive else max(self.dims[m] for m in PAIR) + 1
+
+    @property
+    def default_batch(self) -> int | None:  # type: ignore[override]
+        """The contrastive objective's 128 with an InfoNCE ground truth; else the trainer's choice
+        from `min_batch`."""
+        return 128 if self.contrastive else None
+
+    @property
+    def logit_scale(self) -> Tensor:
+        """1 / temperature of the contrastive ground truth, clamped at 100 (CLIP)."""
+        return self.log_scale.exp().clamp(max=100.0)
 
     def parameter_groups(self) -> dict[str, dict]:
         return {
@@ -181,12 +238,33 @@ class UGAAR(Objective):
 
     # -- the pieces ---------------------------------------------------------------------
 
+    def _space(self, views: Views) -> Views:
+        """The audio and sheet outputs in the space the ground truth is the CCA of: as they are
+        for deep CCA, L2-normalised (InfoNCE's cosine space) for the contrastive ground truth."""
+        if self.contrastive:
+            return {m: F.normalize(views[m].float(), dim=-1) for m in PAIR}
+        return {m: views[m] for m in PAIR}
+
+    def _pair_terms(self, views: Views, training: bool = False) -> dict[str, Tensor]:
+        """The audio-sheet objective on a batch: `{"objective": ..., logged terms}`. Deep CCA is
+        `dcca`'s loss (with `training`, the running statistics mixed in); InfoNCE is symmetric,
+        over the batch, with the learnt logit scale."""
+        if not self.contrastive:
+            return self.ground_truth.batch_loss({m: views[m] for m in PAIR}, training=training)
+        z = self._space(views)
+        with torch.autocast(device_type=z["audio"].device.type, enabled=False):
+            scale = self.logit_scale
+            nce = info_nce(z["audio"], z["sheet"], scale)
+        return {"objective": nce, "nce/audio-sheet": nce.detach(), "logit_scale": scale.detach()}
+
     @torch.no_grad()
-    def _set_ground_truth(self, means: dict[str, Tensor], weights: dict[str, Tensor]) -> None:
-        """Store a CCA solution, rotated to best match the previous one (orthogonal Procrustes on
-        the stacked audio and sheet weights); a common rotation keeps the variates white and
-        leaves every audio-sheet similarity unchanged."""
-        new = torch.cat([weights[m] for m in PAIR], dim=0)
+    def _set_ground_truth(self, means: dict[str, Tensor], weights: dict[str, Tensor], rho: Tensor) -> None:
+        """Store a CCA solution, each component weighted by `rho ** rho_power`, rotated to best
+        match the previous one (orthogonal Procrustes on the stacked audio and sheet weights); a
+        common rotation leaves the variates' covariances and every audio-sheet similarity
+        unchanged."""
+        scale = rho.to(torch.float64).clamp(min=0.0) ** self.rho_power
+        new = torch.cat([weights[m] for m in PAIR], dim=0) * scale
         if bool(self.ready):
             old = torch.cat([getattr(self, f"weight_{m}") for m in PAIR], dim=0)
             u, _, vh = torch.linalg.svd(new.T @ old)
@@ -202,27 +280,29 @@ class UGAAR(Objective):
     @torch.no_grad()
     def _start(self, pair: Views) -> None:
         """Before the first step: the ground truth is the CCA of this batch alone."""
-        x = torch.cat([pair[m].detach().to(torch.float64) for m in PAIR], dim=1)
-        means, weights, _ = self.ground_truth.solve(x.mean(dim=0), joint_covariance([x]))
-        self._set_ground_truth(means, weights)
+        space = self._space(pair)
+        x = torch.cat([space[m].detach().to(torch.float64) for m in PAIR], dim=1)
+        self._set_ground_truth(*self.ground_truth.solve(x.mean(dim=0), joint_covariance([x])))
 
     @torch.no_grad()
     def _refresh(self, pair: Views) -> None:
         """Fold a batch into the running statistics and re-solve the ground-truth CCA."""
         gt = self.ground_truth
-        gt.update_running({m: pair[m].detach() for m in PAIR})
-        means, weights, _ = gt.solve(gt.running_mean, gt.running_cov)
-        self._set_ground_truth(means, weights)
+        space = self._space(pair)
+        gt.update_running({m: space[m].detach() for m in PAIR})
+        self._set_ground_truth(*gt.solve(gt.running_mean, gt.running_cov))
 
     def _ground_truth(self, modality: str, z: Tensor) -> Tensor:
+        """Canonical variates `(B, k)` of a point `z` of the ground truth's space (see `_space`)."""
         mean = getattr(self, f"mean_{modality}")
         weight = getattr(self, f"weight_{modality}")
         return ((z.to(torch.float64) - mean) @ weight).to(z.dtype)
 
     def _targets(self, views: Views) -> tuple[Tensor, Tensor]:
         """The ground-truth pair `(c_a, c_s)` from the current CCA solution, `(B, k)` each."""
-        a = self._ground_truth("audio", views["audio"])
-        s = self._ground_truth("sheet", views["sheet"])
+        space = self._space(views)
+        a = self._ground_truth("audio", space["audio"])
+        s = self._ground_truth("sheet", space["sheet"])
         if self.options.detach_targets:
             a, s = a.detach(), s.detach()
         return a, s
@@ -240,8 +320,8 @@ class UGAAR(Objective):
         return {"d/loss": loss, "d/real": torch.sigmoid(d_real).mean(), "d/fake": torch.sigmoid(d_fake).mean()}
 
     def _main_loss(self, views: Views, cca_terms: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Everything but the discriminator's own loss: the CCA terms given (the ground truth's
-        `batch_loss`), transfer and generator terms."""
+        """Everything but the discriminator's own loss: the audio-sheet terms given
+        (`_pair_terms`), transfer and generator terms."""
         o: UGAAROptions = self.options
         out = dict(cca_terms)
         cca = out.pop("objective")
@@ -271,6 +351,8 @@ class UGAAR(Objective):
         return out
 
     def _check(self, views: Views) -> None:
+        if self.contrastive:
+            return
         require_rows(
             int(views["audio"].shape[0]), max(self.dims[m] for m in PAIR), "objective 'ugaar' (audio-sheet CCA)"
         )
@@ -283,18 +365,19 @@ class UGAAR(Objective):
         self._check(full)
         if not bool(self.ready):
             self._start(full)
-        out = self._main_loss(full, self.ground_truth.batch_loss({m: full[m] for m in PAIR}))
+        out = self._main_loss(full, self._pair_terms(full))
         code = self.lyrics_head(full["lyrics"])
         out.update(self._discriminator_loss(self._targets(full), code))
         return out
 
     def training_step(self, views: Views, optimizers: Optimizers) -> dict[str, float]:
-        """The deep CCA term from the statistics of the earlier batches (exactly `dcca`'s), then
-        the batch joins the running statistics and the ground truth is re-solved; `d_steps`
-        discriminator updates; one update of the encoders, the lyrics head and the generator."""
+        """The audio-sheet term (deep CCA from the statistics of the earlier batches, exactly
+        `dcca`'s; or InfoNCE), then the batch joins the running statistics and the ground truth
+        is re-solved; `d_steps` discriminator updates; one update of the encoders, the lyrics
+        head and the generator."""
         full = gather_views(views)
         self._check(full)
-        cca_terms = self.ground_truth.batch_loss({m: full[m] for m in PAIR}, training=True)
+        cca_terms = self._pair_terms(full, training=True)
         self._refresh(full)
         logged: dict[str, float] = {}
         real = self._targets({m: full[m].detach() for m in PAIR})
@@ -314,18 +397,19 @@ class UGAAR(Objective):
         if not self.options.refit and bool(self.ready):
             return
         full = gather_views(views)
-        pair = {m: full[m] for m in PAIR}
-        self.ground_truth.fit(pair)
+        self.ground_truth.fit(self._space(full))
         fitted = self.ground_truth.projections
         means = {m: getattr(fitted, f"mean_{m}") for m in PAIR}
         weights = {m: getattr(fitted, f"weight_{m}") for m in PAIR}
-        self._set_ground_truth(means, weights)
+        self._set_ground_truth(means, weights, fitted.correlations)
 
     def project(self, modality: str, z: Tensor) -> Tensor:
         """audio/sheet: canonical variates; lyrics: the mean of the generated pair (zero noise)."""
         if not bool(self.ready):
             raise UgaarError("objective 'ugaar': project() needs fit() or at least one training step")
         if modality in PAIR:
+            if self.contrastive:
+                z = F.normalize(z.float(), dim=-1)
             return self._ground_truth(modality, z)
         if modality != "lyrics":
             raise ValueError(f"objective 'ugaar' has no modality '{modality}'")

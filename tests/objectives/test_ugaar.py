@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 import torch
 from torch import nn
 from ugaar_kit_plugins.objective_dcca.objective import DCCAOptions, DeepCCA
 from ugaar_kit_plugins.objective_ugaar.objective import UGAAR, UGAAROptions
 
+from ugaar_kit import options
+from ugaar_kit.errors import OptionError
+from ugaar_kit.infonce import info_nce
 from ugaar_kit.metrics import retrieval_metrics
 from ugaar_kit.objective import Optimizers
 from ugaar_kit.testing import check_objective
@@ -36,6 +42,47 @@ def make_optimizers(obj: UGAAR, encoders: nn.ModuleDict) -> Optimizers:
 def test_conforms():
     check_objective(UGAAR, DIMS)
     check_objective(UGAAR, DIMS, {"conditional": "false", "d_steps": "2", "noise_dim": "0"})
+    check_objective(UGAAR, DIMS, {"ground_truth": "contrastive", "rho_power": "1"})
+
+
+def test_a_contrastive_ground_truth_trains_infonce_and_needs_no_wide_batch():
+    obj = UGAAR(UGAAROptions(), {"audio": 128, "sheet": 128, "lyrics": 8})  # the default ground truth
+    assert obj.contrastive and obj.min_batch == 2 and obj.default_batch == 128
+    dcca = UGAAR(UGAAROptions(ground_truth="dcca"), {"audio": 128, "sheet": 128, "lyrics": 8})
+    assert dcca.min_batch == 129 and dcca.default_batch is None  # more rows than dimensions: the trainer's 256
+    assert obj.rho_power == 1.0 and dcca.rho_power == 0.0  # components weighted by rho, or white
+
+
+def test_a_run_saved_before_the_ground_truth_option_keeps_deep_cca():
+    saved = {f.name: f.default for f in dataclasses.fields(UGAAROptions)}
+    for name in UGAAROptions.LEGACY:
+        del saved[name]
+    assert options.build(UGAAROptions, options.upgrade(UGAAROptions, saved)).ground_truth == "dcca"
+    assert options.build(UGAAROptions, options.upgrade(UGAAROptions, {"d_steps": 2})).ground_truth == "contrastive"
+    with pytest.raises(OptionError, match="one width"):
+        UGAAR(UGAAROptions(ground_truth="contrastive"), {"audio": 8, "sheet": 16, "lyrics": 8})
+    torch.manual_seed(0)
+    obj = UGAAR(UGAAROptions(ground_truth="contrastive"), DIMS)
+    views = {m: nn.Linear(16, d)(x) for (m, x), d in zip(three_views(16, 3).items(), DIMS.values())}
+    terms = obj.loss(views)
+    za, zs = (torch.nn.functional.normalize(views[m], dim=-1) for m in ("audio", "sheet"))
+    assert float(terms["cca"].detach()) == pytest.approx(float(info_nce(za, zs, obj.logit_scale).detach()), rel=1e-5)
+    terms["objective"].backward()
+    assert obj.log_scale.grad is not None  # the temperature is learnt
+
+
+def test_rho_power_weights_the_canonical_components_by_their_correlation():
+    torch.manual_seed(0)
+    views = three_views(256, 1)
+    z = {m: nn.Linear(16, d)(x).detach() for (m, x), d in zip(views.items(), DIMS.values())}
+    plain = UGAAR(UGAAROptions(shared_dim=4, rho_power=0), DIMS)
+    weighted = UGAAR(UGAAROptions(shared_dim=4, rho_power=2), DIMS)
+    plain.fit(z)
+    weighted.fit(z)
+    rho = plain.ground_truth.canonical_correlations
+    a, w = plain.project("audio", z["audio"]).double(), weighted.project("audio", z["audio"]).double()
+    # the same variates, each scaled by rho^2, up to the common rotation
+    assert torch.allclose(w @ w.T, (a * rho.pow(2)) @ (a * rho.pow(2)).T, atol=1e-3)
 
 
 def test_each_player_steps_with_its_own_optimizer():
@@ -64,7 +111,7 @@ def test_ground_truth_is_the_deep_cca_of_audio_and_sheet():
     torch.manual_seed(0)
     views = three_views(256, 1)
     z = {m: nn.Linear(16, d)(x).detach() for (m, x), d in zip(views.items(), DIMS.values())}
-    ugaar = UGAAR(UGAAROptions(shared_dim=4), DIMS)
+    ugaar = UGAAR(UGAAROptions(ground_truth="dcca", shared_dim=4), DIMS)
     dcca = DeepCCA(DCCAOptions(shared_dim=4), {"audio": 8, "sheet": 8})
     ugaar.fit(z)
     dcca.fit({m: z[m] for m in ("audio", "sheet")})
@@ -85,7 +132,7 @@ def test_audio_sheet_training_is_dcca_step_for_step():
     twin = nn.ModuleDict({m: nn.Sequential(nn.Linear(16, 32), nn.Tanh(), nn.Linear(32, 8)) for m in ("audio", "sheet")})
     twin.load_state_dict({k: v for k, v in enc.state_dict().items() if not k.startswith("lyrics")})
     zero = {"transfer_weight": 0.0, "adversarial_weight": 0.0, "pairing_weight": 0.0}
-    ugaar = UGAAR(UGAAROptions(batch_weight=0.2, momentum=0.2, **zero), DIMS)
+    ugaar = UGAAR(UGAAROptions(ground_truth="dcca", batch_weight=0.2, momentum=0.2, **zero), DIMS)
     dcca = DeepCCA(DCCAOptions(batch_weight=0.2, momentum=0.2), {"audio": 8, "sheet": 8})
     optimizers = make_optimizers(ugaar, enc)
     twin_opt = Optimizers({"main": torch.optim.Adam(twin.parameters(), lr=3e-3)})
@@ -101,9 +148,10 @@ def test_audio_sheet_training_is_dcca_step_for_step():
     assert int(ugaar.ground_truth.running_steps) == int(dcca.running_steps) == 8
 
 
-def test_training_aligns_lyrics_without_spoiling_audio_sheet():
+@pytest.mark.parametrize("ground_truth", ["dcca", "contrastive"])
+def test_training_aligns_lyrics_without_spoiling_audio_sheet(ground_truth):
     torch.manual_seed(0)
-    obj = UGAAR(UGAAROptions(shared_dim=4, hidden=64), DIMS)
+    obj = UGAAR(UGAAROptions(ground_truth=ground_truth, shared_dim=4, hidden=64), DIMS)
     encoders = nn.ModuleDict(
         {m: nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, d)) for m, d in DIMS.items()}
     )

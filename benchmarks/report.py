@@ -330,10 +330,14 @@ def defaults_block(results: Mapping[str, Mapping[str, Any]], cells: Sequence[qua
 LYRICS_DIRECTIONS = ("lyrics->audio", "audio->lyrics", "lyrics->sheet", "sheet->lyrics")
 
 
+LYRICS_GROUPS = ("lyrics", "lyrics-ablation", "ugaar-defaults")
+
+
 def lyrics_block(results: Mapping[str, Mapping[str, Any]], cells: Sequence[quality.Cell], root: Path) -> str:
-    """The three-modality cells under the headline budget (`lyrics`, `lyrics-ablation`) beside
-    the same-machine audio-sheet run, chance, both no-learning baselines and the ceiling."""
-    configs = by_config(c for c in cells if c.groups() & {"lyrics", "lyrics-ablation"})
+    """The three-modality cells under the headline budget (`lyrics`, `lyrics-ablation`,
+    `ugaar-defaults`) beside the same-machine audio-sheet run, chance, both no-learning baselines
+    and the ceiling."""
+    configs = by_config(c for c in cells if c.groups() & set(LYRICS_GROUPS))
     reference = by_config(c for c in cells if c.config == f"contrastive-as-{quality.HEADLINE}")
     done_all = [results[c.name] for cs in configs.values() for c in cs if c.name in results]
     if not done_all:
@@ -408,7 +412,7 @@ def lyrics_block(results: Mapping[str, Mapping[str, Any]], cells: Sequence[quali
         f"\n\n- Dataset `{d.get('folder')}` (manifest {d.get('manifest_sha256')}); the whole test split "
         f"({test.get('candidates', '?'):,} candidates); `±` is the sd over seeds; only rows with a result are shown.\n"
         f"- Measured {dates[0]} on {machine_line(done_all[-1]['machine'], date=False)}, one cell at a time: "
-        f"`{quality.command_for(['lyrics', 'lyrics-ablation'])} --root {root.relative_to(quality.REPO)}` "
+        f"`{quality.command_for(list(LYRICS_GROUPS))} --root {root.relative_to(quality.REPO)}` "
         f"(the audio-sheet row: `--only contrastive-as-{quality.HEADLINE}-s0` with the same root)."
     )
     return out

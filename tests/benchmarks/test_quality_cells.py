@@ -13,15 +13,19 @@ from quality import AS, ASL, Cell
 def test_the_grid_holds_every_table_cell_once() -> None:
     cells = quality.grid()
     names = [c.name for c in cells]
-    assert len(names) == len(set(names)) == 87
+    assert len(names) == len(set(names)) == 89
     # at the defaults: 4 audio-sheet rows x 3 seeds, 5 one-seed ablations
     assert len([c for c in cells if "defaults" in c.groups()]) == 12
     assert len([c for c in cells if "ablation" in c.groups()]) == 5
-    # lyrics at the defaults: 3 lyrics encoders x 3 seeds, 7 one-seed prosody ablations
+    # lyrics at the defaults: 3 lyrics encoders x 3 seeds, 10 one-seed prosody ablations
     lyrics = [c for c in cells if "lyrics" in c.groups()]
     assert len(lyrics) == 9 and {c.lyrics for c in lyrics} == {"prosody", "doc2vec", "transformer"}
     assert all(c.modalities == ASL and c.budget == "15m" for c in lyrics)
     assert len([c for c in cells if "lyrics-ablation" in c.groups()]) == 10
+    # UGAAR at the defaults: the design card's command x 3 seeds, 2 one-seed ablations
+    ugaar = [c for c in cells if "ugaar-defaults" in c.groups()]
+    assert len(ugaar) == 5 and {c.seed for c in ugaar if c.variant == "base"} == {0, 1, 2}
+    assert all(c.lyrics == "doc2vec" for c in ugaar if c.variant == "base")
     # the 0.1 budget: (8 main + 2 random + 6 evidence-only) x 3 seeds
     cells = [c for c in cells if not c.budget]
     assert len(cells) == 48
@@ -64,12 +68,12 @@ def test_cell_names_options_and_epochs_follow_the_variant() -> None:
 @pytest.mark.parametrize(
     ("only", "seeds", "expected"),
     [
-        (["ugaar"], None, 18),  # doc2vec, transformer, adv0, transfer0, bend x 3 seeds; 3 at 15m
+        (["ugaar"], None, 20),  # doc2vec, transformer, adv0, transfer0, bend x 3 seeds; 5 at 15m
         (["ugaar"], [0], 8),
         (["as"], [0], 12),  # the two-modality cells: 3 of 0.1, 4 at the defaults, 5 ablations
         (["defaults"], None, 12),
         (["ablation"], None, 5),
-        (["15m"], [0], 23),  # the 4 headline rows, 3 ablations, 3 lyrics rows, 10 lyrics ablations, 3 ugaar
+        (["15m"], [0], 23),  # the 4 headline rows, 3 ablations, 4 lyrics rows, 10 lyrics ablations, 2 ugaar
         (["random"], None, 6),
         (["ugaar-asl-doc2vec"], None, 3),  # a seedless config: its seeds only, not the ablations
         (["ugaar-asl-doc2vec-adv0-s2"], None, 1),

@@ -146,14 +146,22 @@ def test_a_budgeted_schedule_is_fixed_from_the_measured_rate_and_ends_the_run(re
     assert rows_of(run)[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
 
 
-@pytest.mark.parametrize(("before", "after"), [(1.0, 0.25), (0.25, 1.0)])
+@pytest.mark.parametrize(
+    ("before", "after", "measure"),
+    [
+        (1.0, 0.25, 4),  # epochs of 4 steps are long enough to time
+        (0.25, 1.0, 4),
+        (1.0, 0.25, 10),  # too short: three epochs make one re-plan (the demo's 22-step epochs)
+        (0.25, 1.0, 10),
+    ],
+)
 def test_a_machine_that_changes_speed_still_spends_the_budget_and_anneals(
-    registry, tiny_data, tmp_path, monkeypatch, before, after
+    registry, tiny_data, tmp_path, monkeypatch, before, after, measure
 ):
     """The rate changes after 12 steps (another job ends, or starts): the schedule is re-planned at
-    every epoch's end, so the run neither ends with budget left nor stops before its decay, and
-    the learning rate never jumps."""
-    monkeypatch.setattr(sched, "MEASURE_STEPS", 4)  # epochs of 4 steps are long enough to time
+    the end of every epoch, or of as many epochs as hold `MEASURE_STEPS` steps, so the run neither
+    ends with budget left nor stops before its decay, and the learning rate never jumps."""
+    monkeypatch.setattr(sched, "MEASURE_STEPS", measure)
     monkeypatch.setattr(sched, "UNTIMED_STEPS", 1)
     run = tmp_path / "run"
     budget = 40.0

@@ -120,6 +120,8 @@ class Trainer:
         """Why training ended: epochs, patience, max_time or schedule."""
         self._last_valid_at = 0.0
         self._timed_from: tuple[float, int] | None = None
+        self._replan_window = (0.0, 0)
+        """Training seconds and steps of the epochs since the last re-plan (validation excluded)."""
         self.clock = time.perf_counter
         """The budget's clock (seconds); tests replace it."""
         self._clock_start = self.clock()
@@ -541,7 +543,7 @@ class Trainer:
         since, first = self._timed_from
         if self.global_step - first < sched.MEASURE_STEPS - sched.UNTIMED_STEPS:
             return
-        self.schedule_steps = self._steps_in_budget(since, first)
+        self.schedule_steps = self._steps_in_budget(self.elapsed() - since, self.global_step - first)
         if s.warmup:
             self.warmup_steps = max(sched.MEASURE_STEPS, sched.warmup_for(self.schedule_steps, s.warmup))
         if self.step_seconds is not None:
@@ -550,14 +552,14 @@ class Trainer:
                 f"schedule set at {self.schedule_steps} steps ({self.warmup_steps} of warm-up)"
             )
 
-    def _steps_in_budget(self, since: float, first: int) -> int:
-        """The schedule's length if the rest of the budget runs at the rate of the steps since
-        (`since` seconds, step `first`); rank 0 measures, every process gets its answer."""
+    def _steps_in_budget(self, seconds: float, steps: int) -> int:
+        """The schedule's length if the rest of the budget runs at the rate of `steps` steps that
+        took `seconds`; rank 0 measures, every process gets its answer."""
         s = self.settings
         assert s.max_time is not None
         total = 0
         if self.main:
-            step_seconds = (self.elapsed() - since) / max(1, self.global_step - first)
+            step_seconds = seconds / max(1, steps)
             eval_items = len(self.valid_items) + (len(self.fit_data) if self.fit_data is not None else 0)
             total = self.global_step + sched.budget_steps(
                 float(s.max_time) - self.elapsed(),
@@ -570,18 +572,24 @@ class Trainer:
             self.step_seconds = step_seconds
         return ddp.broadcast_int(total, self.device)
 
-    def _replan(self, since: float, first: int) -> None:
-        """At an epoch's end under `max_time`: the schedule's length again from this epoch's
-        steps (`since` seconds, step `first` at its start), the cosine continued from where it
-        is (`sched.Anchor`), so the learning rate does not jump. Epochs of fewer than
-        `MEASURE_STEPS` steps are too short to time."""
+    def _replan(self, seconds: float, steps: int) -> None:
+        """At an epoch's end under `max_time`: the schedule's length again from the training
+        time of the epochs since the last re-plan (`seconds` for `steps` steps, validation not
+        counted), the cosine continued from where it is (`sched.Anchor`), so the learning rate
+        does not jump. Short epochs add up until they hold `MEASURE_STEPS` steps."""
         s = self.settings
-        if s.max_time is None or self.schedule_steps is None or self.global_step - first < sched.MEASURE_STEPS:
+        if s.max_time is None or self.schedule_steps is None:
+            self._replan_window = (0.0, 0)
             return
+        seconds, steps = self._replan_window[0] + seconds, self._replan_window[1] + steps
+        if steps < sched.MEASURE_STEPS:
+            self._replan_window = (seconds, steps)
+            return
+        self._replan_window = (0.0, 0)
         if self.elapsed() >= float(s.max_time):
             return
         old = self.schedule_steps
-        new = max(self.global_step + 1, self._steps_in_budget(since, first))
+        new = max(self.global_step + 1, self._steps_in_budget(seconds, steps))
         if new == old:
             return
         if self.global_step > self.warmup_steps:
@@ -636,7 +644,7 @@ class Trainer:
                 if self._time_is_up():
                     break
             else:
-                self._replan(since, first)
+                self._replan(self.elapsed() - since, self.global_step - first)
         return {k: v / max(1, n) for k, v in sums.items()}
 
     def encode_split(self, data: SplitData) -> dict[str, Tensor]:

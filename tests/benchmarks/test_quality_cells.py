@@ -80,7 +80,7 @@ def test_cell_names_options_and_epochs_follow_the_variant() -> None:
         (["*-transformer-s1"], None, 4),  # a glob (the 15m lyrics cells end in -15m-s1)
         (["evidence"], [1], 9),
         (["cca", "dcca"], [0], 9),  # cca x 2 lyrics, dcca x 2 lyrics, dcca-as, dcca-as-rank; 3 at the defaults
-        ([], [2], 23),
+        ([], [2], 24),  # seed 2: 4 audio-sheet and 4 lyrics rows at the defaults, 16 of the 0.1 grid
         (["nothing-like-this"], None, 0),
     ],
 )

@@ -211,13 +211,13 @@ VARIANTS = {
         "gtnce",
         (("ground_truth", "contrastive"), ("rho_power", "1")),
         encoder=(("audio", "onsets", "true"), ("lyrics", "text", "false")),
-        label="InfoNCE ground truth (components weighted by rho), audio onset count, prosody without text",
+        label="audio onset count, prosody without the syllables' text (InfoNCE ground truth, as the default)",
     ),
     "gtncebend": Variant(
         "gtncebend",
         (("ground_truth", "contrastive"), ("detach_targets", "false")),
         encoder=(("audio", "onsets", "true"), ("lyrics", "text", "false")),
-        label="as gtnce, with detach_targets=false (the lyrics terms reach audio and sheet)",
+        label="audio onset count, prosody without the syllables' text, `detach_targets=false` (the lyrics terms train audio and sheet)",
     ),
     "strongaug": Variant(
         "strongaug",

@@ -26,6 +26,9 @@ QUALITY_EPYC = RESULTS / "quality-epyc"
 """Wall-clock cells measured on the 2-core AMD EPYC machine (a step of the audio-sheet defaults 1.37 s,
 against 0.79-0.93 s on the Xeon of `QUALITY`, so a budget buys fewer steps): compared only with
 one another."""
+QUALITY_RERUN = RESULTS / "quality-rerun"
+"""Cells of `QUALITY` run again at a later commit in the same session as the cells they are
+paired with (a budget buys as many steps as the machine's speed that day allows)."""
 SPEED = RESULTS / "speed"
 DATA = RESULTS / "data"
 DOC = REPO / "docs" / "benchmarks.md"

@@ -24,7 +24,7 @@ from typing import Any
 
 import quality
 import speed
-from records import DOC, PYTHON, QUALITY, QUALITY_EPYC, SPEED, machine_line, read_json
+from records import DOC, PYTHON, QUALITY, QUALITY_EPYC, QUALITY_RERUN, SPEED, machine_line, read_json
 
 DIRECTIONS = ("audio->sheet", "sheet->audio", "audio->lyrics", "lyrics->audio", "sheet->lyrics", "lyrics->sheet")
 LYRICS_DIRECTIONS = tuple(d for d in DIRECTIONS if "lyrics" in d)
@@ -330,18 +330,28 @@ def defaults_block(results: Mapping[str, Mapping[str, Any]], cells: Sequence[qua
 LYRICS_DIRECTIONS = ("lyrics->audio", "audio->lyrics", "lyrics->sheet", "sheet->lyrics")
 
 
-LYRICS_GROUPS = ("lyrics", "lyrics-ablation", "ugaar-defaults")
+LYRICS_GROUPS = ("lyrics", "lyrics-ablation")
+UGAAR_GROUPS = ("ugaar-defaults",)
+AS_HEADLINE = f"contrastive-as-{quality.HEADLINE}"
+"""The audio-sheet row every three-modality table at the defaults is read against."""
 
 
-def lyrics_block(results: Mapping[str, Mapping[str, Any]], cells: Sequence[quality.Cell], root: Path) -> str:
-    """The three-modality cells under the headline budget (`lyrics`, `lyrics-ablation`,
-    `ugaar-defaults`) beside the same-machine audio-sheet run, chance, both no-learning baselines
+def lyrics_block(
+    results: Mapping[str, Mapping[str, Any]],
+    cells: Sequence[quality.Cell],
+    root: Path,
+    groups: Sequence[str] = LYRICS_GROUPS,
+    reference: tuple[Mapping[str, Mapping[str, Any]], Path] | None = None,
+) -> str:
+    """The three-modality cells under the headline budget (`groups`) beside an audio-sheet run
+    (from `results`, or the (results, root) of `reference`), chance, both no-learning baselines
     and the ceiling."""
-    configs = by_config(c for c in cells if c.groups() & set(LYRICS_GROUPS))
-    reference = by_config(c for c in cells if c.config == f"contrastive-as-{quality.HEADLINE}")
+    configs = by_config(c for c in cells if c.groups() & set(groups))
+    reference_results, reference_root = reference or (results, root)
+    reference_configs = by_config(c for c in cells if c.config == AS_HEADLINE)
     done_all = [results[c.name] for cs in configs.values() for c in cs if c.name in results]
     if not done_all:
-        return f"{NOT_RUN}: `{quality.command_for(['lyrics'])} --root {root.relative_to(quality.REPO)}`"
+        return f"{NOT_RUN}: `{quality.command_for(list(groups))} --root {root.relative_to(quality.REPO)}`"
 
     def mean_of(values: Iterable[float | None], digits: int = 3) -> str:
         vals = [v for v in values if v is not None]
@@ -388,8 +398,11 @@ def lyrics_block(results: Mapping[str, Mapping[str, Any]], cells: Sequence[quali
                 "",
             ]
         )
-    for group in [*reference.values(), *configs.values()]:
-        done = [results[c.name] for c in group if c.name in results]
+    for group, source in [
+        *((g, reference_results) for g in reference_configs.values()),
+        *((g, results) for g in configs.values()),
+    ]:
+        done = [source[c.name] for c in group if c.name in source]
         if not done:
             continue
         cell = group[0]
@@ -412,19 +425,67 @@ def lyrics_block(results: Mapping[str, Mapping[str, Any]], cells: Sequence[quali
         f"\n\n- Dataset `{d.get('folder')}` (manifest {d.get('manifest_sha256')}); the whole test split "
         f"({test.get('candidates', '?'):,} candidates); `±` is the sd over seeds; only rows with a result are shown.\n"
         f"- Measured {dates[0]} on {machine_line(done_all[-1]['machine'], date=False)}, one cell at a time: "
-        f"`{quality.command_for(list(LYRICS_GROUPS))} --root {root.relative_to(quality.REPO)}` "
-        f"(the audio-sheet row: `--only contrastive-as-{quality.HEADLINE}-s0` with the same root)."
+        f"`{quality.command_for(list(groups))} --root {root.relative_to(quality.REPO)}` "
+        f"(the audio-sheet row: `--only {AS_HEADLINE}` with "
+        + ("the same root" if reference is None else f"`--root {reference_root.relative_to(quality.REPO)}`")
+        + ")."
     )
     return out
 
 
-def blocks(quality_root: Path = QUALITY, speed_root: Path = SPEED, lyrics_root: Path = QUALITY_EPYC) -> dict[str, str]:
+def step_seconds(result: Mapping[str, Any]) -> float | None:
+    value = result["train"].get("training", {}).get("schedule", {}).get("measured_step_seconds")
+    return None if value is None else float(value)
+
+
+def ugaar_block(
+    results: Mapping[str, Mapping[str, Any]],
+    cells: Sequence[quality.Cell],
+    root: Path,
+    reference: tuple[Mapping[str, Mapping[str, Any]], Path],
+) -> str:
+    """UGAAR at the defaults: every direction of its cells beside the audio-sheet contrastive
+    run of the same session, then audio->sheet paired seed by seed with that run."""
+    out = lyrics_block(results, cells, root, UGAAR_GROUPS, reference)
+    if out.startswith(NOT_RUN):
+        return out
+    rerun, _ = reference
+    rows, deltas = [], []
+    for cell in (c for c in cells if c.config == f"ugaar-asl-doc2vec-{quality.HEADLINE}"):
+        mine, theirs = results.get(cell.name), rerun.get(f"{AS_HEADLINE}-s{cell.seed}")
+        if mine is None or theirs is None:
+            continue
+        a, b = figure(theirs, "audio->sheet", "MRR"), figure(mine, "audio->sheet", "MRR")
+        if a is None or b is None:
+            continue
+        deltas.append(b - a)
+
+        def steps(r: Mapping[str, Any]) -> str:
+            rate = step_seconds(r)
+            n = r["train"].get("training", {}).get("steps", "?")
+            return f"{n}" + ("" if rate is None else f" ({rate:.2f} s)")
+
+        rows.append([str(cell.seed), f"{a:.3f}", steps(theirs), f"{b:.3f}", steps(mine), f"{b - a:+.3f}"])
+    if not rows:
+        return out
+    rows.append(["mean", "", "", "", "", spread(deltas) if len(deltas) > 1 else f"{deltas[0]:+.3f}"])
+    header = ["seed", "contrastive a→s", "steps (s a step)", "ugaar a→s", "steps (s a step)", "ugaar − contrastive"]
+    return out + "\n\nPaired by seed, audio→sheet MRR:\n\n" + table(header, rows, right_from=1)
+
+
+def blocks(
+    quality_root: Path = QUALITY,
+    speed_root: Path = SPEED,
+    lyrics_root: Path = QUALITY_EPYC,
+    rerun_root: Path = QUALITY_RERUN,
+) -> dict[str, str]:
     """Every generated block by marker name."""
     cells = quality.grid()
     results = load_results(quality_root)
     out = {
         "quality-lyrics": lyrics_block(results, cells, quality_root),
         "quality-lyrics-epyc": lyrics_block(load_results(lyrics_root), cells, lyrics_root),
+        "quality-ugaar": ugaar_block(results, cells, quality_root, (load_results(rerun_root), rerun_root)),
         "quality-defaults": defaults_block(results, cells),
         "quality-setup": setup_block(results, cells),
         "quality-mrr": main_table(results, cells, "MRR"),

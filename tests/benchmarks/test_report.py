@@ -224,3 +224,46 @@ def test_lyrics_block_sets_the_lyrics_rows_beside_both_baselines_and_the_audio_s
     assert onset.count("0.050") == 2 and onset.count("–") == 2  # audio directions only
     assert "--root x" in block[-1]
     assert report.lyrics_block({}, quality.grid(), quality.REPO / "x").startswith(report.NOT_RUN)
+
+
+def test_ugaar_block_pairs_each_seed_with_the_same_sessions_audio_sheet_run(tmp_path: Path) -> None:
+    def timed(cell: Cell, mrr: float, steps: int, rate: float) -> dict:
+        r = fake_result(cell, mrr, medr=2)
+        r["train"]["training"] = {"steps": steps, "schedule": {"measured_step_seconds": rate}}
+        return r
+
+    ugaar, rerun = tmp_path / "quality", tmp_path / "rerun"
+    write_cells(
+        ugaar,
+        [
+            timed(Cell("ugaar", ASL, "doc2vec", "base", 0, "15m"), 0.63, 514, 1.67),
+            timed(Cell("ugaar", ASL, "doc2vec", "base", 1, "15m"), 0.65, 520, 1.6),
+            timed(Cell("ugaar", ASL, "doc2vec", "base", 2, "15m"), 0.66, 530, 1.6),  # no partner: not paired
+            timed(Cell("contrastive", ("audio", "sheet"), None, "base", 0, "15m"), 0.9, 1000, 0.8),  # another day's
+        ],
+    )
+    write_cells(
+        rerun,
+        [
+            timed(Cell("contrastive", ("audio", "sheet"), None, "base", 0, "15m"), 0.61, 568, 1.52),
+            timed(Cell("contrastive", ("audio", "sheet"), None, "base", 1, "15m"), 0.62, 570, 1.5),
+        ],
+    )
+    root = quality.REPO / "x"
+    block = report.ugaar_block(
+        report.load_results(ugaar), quality.grid(), root, (report.load_results(rerun), quality.REPO / "y")
+    )
+    lines = block.splitlines()
+    # the audio-sheet row is the same session's, not the other day's 0.9
+    assert next(x for x in lines if x.startswith("| contrastive, audio + sheet |")).startswith(
+        "| contrastive, audio + sheet | 2/3 | 0.615 ± 0.007 |"
+    )
+    assert next(x for x in lines if x.startswith("| ugaar, `doc2vec` lyrics |")).startswith(
+        "| ugaar, `doc2vec` lyrics | 3/3 | 0.647 ± 0.015 |"
+    )
+    assert "| 0 | 0.610 | 568 (1.52 s) | 0.630 | 514 (1.67 s) | +0.020 |" in lines
+    assert "| 1 | 0.620 | 570 (1.50 s) | 0.650 | 520 (1.60 s) | +0.030 |" in lines
+    assert not any(x.startswith("| 2 |") for x in lines)
+    assert lines[-1] == "| mean |  |  |  |  | 0.025 ± 0.007 |"
+    assert "`--root y`" in block
+    assert report.ugaar_block({}, quality.grid(), root, ({}, root)).startswith(report.NOT_RUN)

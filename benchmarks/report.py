@@ -424,7 +424,7 @@ def lyrics_block(
     out += (
         f"\n\n- Dataset `{d.get('folder')}` (manifest {d.get('manifest_sha256')}); the whole test split "
         f"({test.get('candidates', '?'):,} candidates); `±` is the sd over seeds; only rows with a result are shown.\n"
-        f"- Measured {dates[0]} on {machine_line(done_all[-1]['machine'], date=False)}, one cell at a time: "
+        f"- Measured {dates[0] if dates[0] == dates[-1] else f'{dates[0]} to {dates[-1]}'} on {machine_line(done_all[-1]['machine'], date=False)}, one cell at a time: "
         f"`{quality.command_for(list(groups))} --root {root.relative_to(quality.REPO)}` "
         f"(the audio-sheet row: `--only {AS_HEADLINE}` with "
         + ("the same root" if reference is None else f"`--root {reference_root.relative_to(quality.REPO)}`")

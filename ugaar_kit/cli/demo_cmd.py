@@ -27,7 +27,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             str | None,
             typer.Option(
                 "--max-time",
-                help="Training budget of each model, e.g. 90s or 2m [default: UGAAR 2m, deep CCA 1m].",
+                help="Training budget of each model, e.g. 90s or 2m [default: UGAAR and contrastive 2m, deep CCA 1m].",
                 show_default=False,
             ),
         ] = None,
@@ -45,8 +45,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         """Run the whole job on the redistributable demo data, then show the results.
 
         Builds the demo dataset (public-domain songs with lyrics from music21's corpus), trains
-        a three-modality UGAAR model and an audio-lyrics deep CCA model, evaluates both on the
-        test split in every direction (with chance and the syllable-count baseline), writes an
+        a three-modality UGAAR model, a contrastive audio-sheet model on the same budget and an
+        audio-lyrics deep CCA model, evaluates each on the test split in every direction (with chance and the syllable-count baseline), writes an
         HDF5 store of the test split and runs an audio->sheet and a lyrics search. Re-running
         resumes: finished steps are skipped."""
         from ..demo import Demo, DemoPlan, results_table, search_tables

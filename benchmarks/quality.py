@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from records import DATA, LMD, PYTHON, QUALITY, REPO, machine, now, read_json, write_json
+from records import DATA, LMD, PYTHON, QUALITY, REPO, cpu_times, machine, now, read_json, steal_percent, write_json
 
 FORMAT = "ugaar-kit-benchmark-quality"
 FORMAT_VERSION = 1
@@ -647,14 +647,14 @@ def run_cell(cell: Cell, ctx: Context, say: Callable[[str], None] = print) -> di
         # stopped before the trainer wrote config.toml: nothing to resume, keep it aside
         run_dir.rename(folder / f"run.stale-{int(time.time())}")
     (folder / ERROR).unlink(missing_ok=True)
-    started = time.perf_counter()
+    started, ticks = time.perf_counter(), cpu_times()
     with log_console(folder / LOG) as console:
         if state != "trained":
             resume = state == "interrupted"
             say(f"{cell.name}: {'resuming' if resume else 'training'}")
             config = run_config(cell, ctx, run_dir, resume)
             train(config, ctx.registry, console=console, progress=False)
-        trained = time.perf_counter()
+        trained, steal = time.perf_counter(), steal_percent(ticks, cpu_times())
         pool = effective_pool(ctx)
         say(f"{cell.name}: evaluating on the test split (pool {pool or 'whole split'})")
         figures = evaluate(
@@ -686,7 +686,7 @@ def run_cell(cell: Cell, ctx: Context, say: Callable[[str], None] = print) -> di
         "train": {**training_record(run_dir), "resumed": state == "interrupted", "skipped": state == "trained"},
         "wall_seconds": {"train": round(trained - started, 1), "evaluate": round(done - trained, 1)},
         "figures": figures,
-        "machine": machine(),
+        "machine": {**machine(), "cpu_steal_percent": steal},
         "finished": now(),
     }
     write_json(result, folder / RESULT)

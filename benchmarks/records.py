@@ -98,6 +98,30 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def cpu_times(stat: Path = Path("/proc/stat")) -> list[int] | None:
+    """The machine's aggregate CPU times (user, nice, system, idle, iowait, irq, softirq, steal),
+    in clock ticks; None where the kernel does not expose them."""
+    try:
+        fields = stat.read_text(encoding="ascii").splitlines()[0].split()
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    try:
+        return [int(x) for x in fields[1:9]]
+    except ValueError:
+        return None
+
+
+def steal_percent(before: list[int] | None, after: list[int] | None) -> float | None:
+    """The share of CPU time a virtual machine's host took away between two `cpu_times`
+    readings (the kernel's `steal`), in percent; None without both readings."""
+    if before is None or after is None:
+        return None
+    total = sum(after) - sum(before)
+    return None if total <= 0 else round(100.0 * (after[7] - before[7]) / total, 1)
+
+
 def machine() -> dict[str, Any]:
     """What a timing depends on: cores, CPU model, RAM, library versions, torch threads, commit."""
     import numpy as np

@@ -90,6 +90,8 @@ def test_a_cell_runs_once_and_is_never_recomputed(split_data: Path, tmp_path: Pa
         "lyrics": 16,
     }  # the budget's width reached every encoder
     assert result["dataset"]["splits"]["test"] == {"items": 16, "songs": 16, "candidates": 16}
+    steal = result["machine"]["cpu_steal_percent"]  # what the host took while the cell trained
+    assert steal is None or 0.0 <= steal <= 100.0
 
     model = folder / "run" / "model.pt"
     stamps = (model.stat().st_mtime_ns, (folder / quality.RESULT).stat().st_mtime_ns)
@@ -175,3 +177,17 @@ def test_a_cell_under_a_wall_clock_budget_trains_at_the_defaults_and_records_the
     # the encoders kept their defaults: no width of the 0.1 budget reached them
     assert result["train"]["dims"]["sheet"] == reg.get("encoder", "cnn", "sheet").options_class().dim != BUDGET.dim
     assert set(result["figures"]["directions"]) >= {"audio->sheet", "sheet->audio"}
+
+
+def test_cpu_steal_is_the_share_of_ticks_the_host_took(tmp_path: Path) -> None:
+    from records import cpu_times, steal_percent
+
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 0 50 800 10 0 0 40 0 0\ncpu0 50 0 25 400 5 0 0 20 0 0\n", encoding="ascii")
+    before = cpu_times(stat)
+    assert before == [100, 0, 50, 800, 10, 0, 0, 40]
+    stat.write_text("cpu  160 0 70 890 10 0 0 70 0 0\n", encoding="ascii")
+    assert steal_percent(before, cpu_times(stat)) == 15.0  # 30 of 200 ticks
+    assert steal_percent(before, before) is None and steal_percent(None, before) is None
+    stat.write_text("intr 5\n", encoding="ascii")
+    assert cpu_times(stat) is None and cpu_times(tmp_path / "absent") is None

@@ -92,6 +92,12 @@ def figure(result: Mapping[str, Any], direction: str, key: str) -> float | None:
     return None if value is None else float(value)
 
 
+def steps_of(result: Mapping[str, Any]) -> int | str:
+    """The training steps a cell's run took (`?` when its record has none)."""
+    steps: int | str = result["train"].get("training", {}).get("steps", "?")
+    return steps
+
+
 def lyrics_mean(result: Mapping[str, Any], key: str) -> float | None:
     """A cell's figure averaged over its lyrics directions (None without lyrics)."""
     vals = [figure(result, d, key) for d in LYRICS_DIRECTIONS]
@@ -308,7 +314,7 @@ def defaults_block(results: Mapping[str, Mapping[str, Any]], cells: Sequence[qua
         row.append(spread([figure(r, "audio->sheet", "R@1") for r in done]))
         medr = [figure(r, "audio->sheet", "MedR") for r in done]
         row.append(f"{statistics.median(m for m in medr if m is not None):g}" if done else "–")
-        row.append("/".join(str(r["train"].get("training", {}).get("steps", "?")) for r in done) or "–")
+        row.append("/".join(str(steps_of(r)) for r in done) or "–")
         rows.append(row)
     header = ["model", "budget", "seeds", "audio→sheet MRR", "sheet→audio MRR", "R@1 a→s", "MedR a→s", "steps"]
     out = table(header, rows, right_from=2)
@@ -334,6 +340,8 @@ LYRICS_GROUPS = ("lyrics", "lyrics-ablation")
 UGAAR_GROUPS = ("ugaar-defaults",)
 AS_HEADLINE = f"contrastive-as-{quality.HEADLINE}"
 """The audio-sheet row every three-modality table at the defaults is read against."""
+UGAAR_HEADLINE = f"ugaar-asl-doc2vec-{quality.HEADLINE}"
+"""The design card's UGAAR command at the defaults, paired seed by seed with `AS_HEADLINE`."""
 
 
 def lyrics_block(
@@ -415,7 +423,7 @@ def lyrics_block(
         row += [spread([figure(r, d, "MRR") for r in done]) if cell.lyrics else "" for d in LYRICS_DIRECTIONS]
         medr = [figure(r, "lyrics->audio", "MedR") for r in done]
         row.append(f"{statistics.median(m for m in medr if m is not None):g}" if cell.lyrics else "")
-        row.append("/".join(str(r["train"].get("training", {}).get("steps", "?")) for r in done))
+        row.append("/".join(str(steps_of(r)) for r in done))
         rows.append(row)
     out = table(header, rows, right_from=1)
     dates = sorted(r["finished"][:10] for r in done_all)
@@ -433,9 +441,10 @@ def lyrics_block(
     return out
 
 
-def step_seconds(result: Mapping[str, Any]) -> float | None:
-    value = result["train"].get("training", {}).get("schedule", {}).get("measured_step_seconds")
-    return None if value is None else float(value)
+def steps_label(result: Mapping[str, Any]) -> str:
+    """A cell's training steps and, when it was budgeted, the measured seconds a step: `514 (1.67 s)`."""
+    rate = result["train"].get("training", {}).get("schedule", {}).get("measured_step_seconds")
+    return f"{steps_of(result)}" + ("" if rate is None else f" ({float(rate):.2f} s)")
 
 
 def ugaar_block(
@@ -451,7 +460,7 @@ def ugaar_block(
         return out
     rerun, _ = reference
     rows, deltas = [], []
-    for cell in (c for c in cells if c.config == f"ugaar-asl-doc2vec-{quality.HEADLINE}"):
+    for cell in (c for c in cells if c.config == UGAAR_HEADLINE):
         mine, theirs = results.get(cell.name), rerun.get(f"{AS_HEADLINE}-s{cell.seed}")
         if mine is None or theirs is None:
             continue
@@ -459,13 +468,7 @@ def ugaar_block(
         if a is None or b is None:
             continue
         deltas.append(b - a)
-
-        def steps(r: Mapping[str, Any]) -> str:
-            rate = step_seconds(r)
-            n = r["train"].get("training", {}).get("steps", "?")
-            return f"{n}" + ("" if rate is None else f" ({rate:.2f} s)")
-
-        rows.append([str(cell.seed), f"{a:.3f}", steps(theirs), f"{b:.3f}", steps(mine), f"{b - a:+.3f}"])
+        rows.append([str(cell.seed), f"{a:.3f}", steps_label(theirs), f"{b:.3f}", steps_label(mine), f"{b - a:+.3f}"])
     if not rows:
         return out
     rows.append(["mean", "", "", "", "", spread(deltas) if len(deltas) > 1 else f"{deltas[0]:+.3f}"])

@@ -65,7 +65,7 @@ def demo_models(plan: DemoPlan) -> list[DemoModel]:
     # Deep CCA's covariance from the batch alone: the demo's training split is 22 batches, so
     # the running covariance (about 20 batches' memory, the default's mix) would lag a whole
     # epoch of updates (docs/methods.md).
-    cca = {"batch_weight": 1.0}
+    dcca = {"batch_weight": 1.0}
     audio = ("cnn", {"dim": plan.dim})
     sheet = ("cnn", {"dim": plan.dim})
     lyrics = ("doc2vec", {"dim": plan.dim})
@@ -85,7 +85,7 @@ def demo_models(plan: DemoPlan) -> list[DemoModel]:
         DemoModel(
             "dcca",
             "Deep CCA, audio + lyrics (Yu et al.)",
-            {"audio": audio, "lyrics": lyrics, "objective": ("dcca", cca)},
+            {"audio": audio, "lyrics": lyrics, "objective": ("dcca", dcca)},
             max_time=DCCA_SECONDS,
         ),
     ]

@@ -46,9 +46,9 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
 
         Builds the demo dataset (public-domain songs with lyrics from music21's corpus), trains
         a three-modality UGAAR model, a contrastive audio-sheet model on the same budget and an
-        audio-lyrics deep CCA model, evaluates each on the test split in every direction (with chance and the syllable-count baseline), writes an
-        HDF5 store of the test split and runs an audio->sheet and a lyrics search. Re-running
-        resumes: finished steps are skipped."""
+        audio-lyrics deep CCA model, evaluates each on the test split in every direction (with
+        chance and the syllable-count baseline), writes an HDF5 store of the test split and runs
+        an audio->sheet and a lyrics search. Re-running resumes: finished steps are skipped."""
         from ..demo import Demo, DemoPlan, results_table, search_tables
 
         seconds = None

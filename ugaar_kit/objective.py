@@ -138,6 +138,15 @@ class Objective(nn.Module):
         Parameters not listed here are optimised by `"main"` with the encoders."""
         return {}
 
+    progress: float = 0.0
+    """How far training has come, in [0, 1]: the trainer calls `set_progress` before every step
+    with the learning-rate schedule's progress (0 through the warm-up, 1 at the planned end, the
+    same on every process and after a resume). An objective that changes what it trains as the
+    run goes on (stages, warm-ups) reads it."""
+
+    def set_progress(self, fraction: float) -> None:
+        self.progress = min(1.0, max(0.0, float(fraction)))
+
     def training_step(self, views: Views, optimizers: Optimizers) -> dict[str, float]:
         """One update from a batch's encoder outputs; returns the terms to log as floats."""
         out = self.loss(views)

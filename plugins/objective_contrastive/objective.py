@@ -9,7 +9,10 @@ embeddings and logit scale s = 1 / temperature:
 and the objective is the weighted mean of the pair losses (`weights`, default 1 each). With
 `anchors` (e.g. `audio,sheet`), a pair of an anchor and another modality sees the anchor's
 embedding detached: the audio-sheet space is learnt from its own pair only and the lyrics are
-aligned to it without moving it (as UGAAR's `detach_targets` does). The
+aligned to it without moving it (as UGAAR's `detach_targets` does). With `freeze_anchors_at`
+(a fraction f of the schedule) the run has two stages: until f only the pairs among the anchors
+train (an audio-sheet space), after f only the other pairs, onto the anchors detached (a lyrics
+head onto that frozen space), one budget for both. The
 logit scale is learnt as `log s` initialised at 1/`temperature` and clamped at
 `max_logit_scale` (CLIP: 1/0.07 and 100), or fixed. With `dim`, every view first goes through
 its own linear map to `dim` (needed when encoder widths differ). Items repeated verbatim in a
@@ -46,6 +49,13 @@ class ContrastiveOptions:
         (),
         "modalities (e.g. audio,sheet) that only their pairs with each other train: a pair of an anchor and "
         "another modality moves the other one only (its anchor side is detached)",
+    )
+    freeze_anchors_at: float | None = option(
+        None,
+        "a two-stage run: until this fraction of the schedule only the pairs among the anchors train, "
+        "then those stop and the other modalities are trained onto the frozen anchors (needs 2+ anchors)",
+        min=0.0,
+        max=1.0,
     )
 
 
@@ -89,6 +99,27 @@ class Contrastive(Objective):
             raise OptionError(
                 "option 'objective.anchors': not every modality can be an anchor (nothing would align to them)"
             )
+        if o.freeze_anchors_at is not None and len(set(o.anchors)) < 2:
+            raise OptionError(
+                "option 'objective.freeze_anchors_at': needs two or more anchors "
+                "(e.g. -o objective.anchors=audio,sheet) whose pairs train the first stage"
+            )
+        if o.freeze_anchors_at is not None:
+            pairs = list(itertools.combinations(self.modalities, 2))
+            for stage, name in ((1, "the first (the pairs among the anchors)"), (2, "the second (the others)")):
+                if not any(
+                    self.pair_weights[p] for p in pairs if (p[0] in o.anchors and p[1] in o.anchors) == (stage == 1)
+                ):
+                    raise OptionError(f"option 'objective.freeze_anchors_at': every pair of {name} stage weighs 0")
+
+    @property
+    def stage(self) -> int:
+        """0: every pair trains; 1: the first stage of `freeze_anchors_at` (the pairs among the
+        anchors only); 2: the second (the others onto the frozen anchors)."""
+        at = self.options.freeze_anchors_at
+        if at is None:
+            return 0
+        return 1 if self.progress < at else 2
 
     @property
     def shared_dim(self) -> int:
@@ -114,12 +145,13 @@ class Contrastive(Objective):
             scale = self.logit_scale
             total = scale.new_zeros(())
             weight_sum = 0.0
+            anchors, stage = self.options.anchors, self.stage
             for a, b in itertools.combinations(self.modalities, 2):
                 w = self.pair_weights[(a, b)]
-                if w == 0:
+                among_anchors = a in anchors and b in anchors
+                if w == 0 or (stage == 1 and not among_anchors) or (stage == 2 and among_anchors):
                     continue
                 za, zb = z[a], z[b]
-                anchors = self.options.anchors
                 if a in anchors and b not in anchors:
                     za = za.detach()
                 elif b in anchors and a not in anchors:

@@ -13,7 +13,7 @@ from quality import AS, ASL, Cell
 def test_the_grid_holds_every_table_cell_once() -> None:
     cells = quality.grid()
     names = [c.name for c in cells]
-    assert len(names) == len(set(names)) == 89
+    assert len(names) == len(set(names)) == 94
     # at the defaults: 4 audio-sheet rows x 3 seeds, 5 one-seed ablations
     assert len([c for c in cells if "defaults" in c.groups()]) == 12
     assert len([c for c in cells if "ablation" in c.groups()]) == 5
@@ -22,10 +22,14 @@ def test_the_grid_holds_every_table_cell_once() -> None:
     assert len(lyrics) == 9 and {c.lyrics for c in lyrics} == {"prosody", "doc2vec", "transformer"}
     assert all(c.modalities == ASL and c.budget == "15m" for c in lyrics)
     assert len([c for c in cells if "lyrics-ablation" in c.groups()]) == 10
-    # UGAAR at the defaults: the design card's command x 3 seeds, 2 one-seed ablations
+    # UGAAR at the defaults: the design card's command x 3 seeds, 4 one-seed ablations, and the
+    # two-stage contrastive baseline x 3 seeds
     ugaar = [c for c in cells if "ugaar-defaults" in c.groups()]
-    assert len(ugaar) == 5 and {c.seed for c in ugaar if c.variant == "base"} == {0, 1, 2}
+    assert len(ugaar) == 10 and {c.seed for c in ugaar if c.variant == "base"} == {0, 1, 2}
     assert all(c.lyrics == "doc2vec" for c in ugaar if c.variant == "base")
+    two_stage = [c for c in ugaar if c.variant == "twostage"]
+    assert {c.seed for c in two_stage} == {0, 1, 2} and all(c.objective == "contrastive" for c in two_stage)
+    assert {c.variant for c in ugaar if c.seed != 0} == {"base", "twostage"}
     # the 0.1 budget: (8 main + 2 random + 6 evidence-only) x 3 seeds
     cells = [c for c in cells if not c.budget]
     assert len(cells) == 48
@@ -68,19 +72,20 @@ def test_cell_names_options_and_epochs_follow_the_variant() -> None:
 @pytest.mark.parametrize(
     ("only", "seeds", "expected"),
     [
-        (["ugaar"], None, 20),  # doc2vec, transformer, adv0, transfer0, bend x 3 seeds; 5 at 15m
-        (["ugaar"], [0], 8),
+        (["ugaar"], None, 22),  # doc2vec, transformer, adv0, transfer0, bend x 3 seeds; 7 at 15m
+        (["ugaar"], [0], 10),
         (["as"], [0], 12),  # the two-modality cells: 3 of 0.1, 4 at the defaults, 5 ablations
         (["defaults"], None, 12),
         (["ablation"], None, 5),
-        (["15m"], [0], 23),  # the 4 headline rows, 3 ablations, 4 lyrics rows, 10 lyrics ablations, 2 ugaar
+        (["15m"], [0], 26),  # 4 headline rows, 3 ablations, 4 lyrics rows, 10 lyrics ablations, 4 ugaar, 1 two-stage
+        (["twostage"], None, 3),
         (["random"], None, 6),
         (["ugaar-asl-doc2vec"], None, 3),  # a seedless config: its seeds only, not the ablations
         (["ugaar-asl-doc2vec-adv0-s2"], None, 1),
         (["*-transformer-s1"], None, 4),  # a glob (the 15m lyrics cells end in -15m-s1)
         (["evidence"], [1], 9),
         (["cca", "dcca"], [0], 9),  # cca x 2 lyrics, dcca x 2 lyrics, dcca-as, dcca-as-rank; 3 at the defaults
-        ([], [2], 24),  # seed 2: 4 audio-sheet and 4 lyrics rows at the defaults, 16 of the 0.1 grid
+        ([], [2], 25),  # seed 2: 4 audio-sheet, 4 lyrics and 1 two-stage rows at the defaults, 16 of the 0.1 grid
         (["nothing-like-this"], None, 0),
     ],
 )
@@ -151,7 +156,7 @@ def test_list_needs_no_dataset_and_runs_nothing(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(quality, "QUALITY", tmp_path)
     assert quality.main(["--list", "--only", "ugaar", "--seeds", "0"]) == 0
     out = capsys.readouterr().out
-    assert "ugaar-asl-doc2vec-adv0-s0" in out and "8 pending" in out
+    assert "ugaar-asl-doc2vec-adv0-s0" in out and "10 pending" in out
     assert list(tmp_path.iterdir()) == []
 
 

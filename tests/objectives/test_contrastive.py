@@ -143,3 +143,32 @@ def test_anchors_are_moved_by_their_own_pairs_only():
         Contrastive.from_options({"anchors": "piano"}, dims)
     with pytest.raises(OptionError, match="not every modality"):
         Contrastive.from_options({"anchors": "audio,sheet,lyrics"}, dims)
+
+
+def test_freeze_anchors_at_trains_the_anchor_space_then_the_others_onto_it():
+    dims = {"audio": 4, "sheet": 4, "lyrics": 4}
+    torch.manual_seed(0)
+    obj = Contrastive.from_options({"anchors": "audio,sheet", "freeze_anchors_at": "0.6"}, dims)
+
+    def grads(progress):
+        obj.set_progress(progress)
+        views = {m: torch.randn(6, 4, requires_grad=True) for m in dims}
+        out = obj.loss(views)
+        out["objective"].backward()
+        return {m: v.grad is not None and float(v.grad.abs().sum()) > 0 for m, v in views.items()}, out
+
+    moved, out = grads(0.3)  # stage 1: the audio-sheet space alone
+    assert obj.stage == 1 and moved == {"audio": True, "sheet": True, "lyrics": False}
+    assert set(k for k in out if k.startswith("nce/")) == {"nce/audio-sheet"}
+    moved, out = grads(0.6)  # stage 2: the lyrics onto the frozen space
+    assert obj.stage == 2 and moved == {"audio": False, "sheet": False, "lyrics": True}
+    assert set(k for k in out if k.startswith("nce/")) == {"nce/audio-lyrics", "nce/sheet-lyrics"}
+    obj.set_progress(7.0)  # clamped
+    assert obj.progress == 1.0 and obj.stage == 2
+    assert Contrastive.from_options({"anchors": "audio,sheet"}, dims).stage == 0
+    with pytest.raises(OptionError, match="two or more anchors"):
+        Contrastive.from_options({"anchors": "audio", "freeze_anchors_at": "0.5"}, dims)
+    with pytest.raises(OptionError, match="first .* stage weighs 0"):
+        Contrastive.from_options(
+            {"anchors": "audio,sheet", "freeze_anchors_at": "0.5", "weights": "audio-sheet:0"}, dims
+        )

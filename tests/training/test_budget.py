@@ -168,9 +168,11 @@ def test_a_machine_that_changes_speed_still_spends_the_budget_and_anneals(
     trainer = budget_trainer(registry, tiny_data, run, max_time=f"{budget}s", warmup=2)
     clock, step = trainer.clock, trainer.step
     factors: list[float] = []
+    progress: list[float] = []
 
     def changing_step(indices):
         factors.append(trainer.lr_factor())
+        progress.append(trainer.objective.progress)
         clock.now += (before if trainer.global_step < 12 else after) - SECONDS_A_STEP
         return step(indices)
 
@@ -184,6 +186,9 @@ def test_a_machine_that_changes_speed_still_spends_the_budget_and_anneals(
     decay = factors[trainer.warmup_steps :]
     assert all(a >= b for a, b in zip(decay, decay[1:]))  # still decaying, never back up
     assert max(a - b for a, b in zip(decay, decay[1:])) < 0.2  # and without a jump
+    # what the objective is told of the run's progress (two-stage objectives switch on it) never
+    # goes back when the schedule is re-planned, and ends near 1
+    assert progress[0] == 0.0 and all(a <= b for a, b in zip(progress, progress[1:])) and progress[-1] > 0.9
 
 
 def test_a_replanned_cosine_continues_from_its_anchor():

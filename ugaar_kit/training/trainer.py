@@ -520,6 +520,14 @@ class Trainer:
         """Seconds of training-loop time so far, this process and earlier ones of the run."""
         return self.clock() - self._clock_start
 
+    def training_progress(self) -> float:
+        """The schedule's progress in [0, 1]: 0 through the warm-up (and before a budgeted run
+        has fixed its length), 1 at the planned end. It never goes back when a budget re-plans
+        (the cosine continues from its anchor), and every process computes the same value."""
+        if self.schedule_steps is None:
+            return 0.0
+        return sched.progress_at(self.global_step, self.schedule_steps, self.warmup_steps, self.schedule_anchor)
+
     def lr_factor(self) -> float:
         return sched.lr_factor(
             self.global_step, self.settings.schedule, self.schedule_steps, self.warmup_steps, self.schedule_anchor
@@ -632,6 +640,7 @@ class Trainer:
             task = bar.add_task(f"epoch {epoch + 1}/{self.epochs_label}", total=len(batches), terms="")
             for global_batch in batches:
                 self._set_lr()
+                self.objective.set_progress(self.training_progress())
                 terms = self.step(shard(global_batch, self.rank, self.world))
                 n += 1
                 self.global_step += 1

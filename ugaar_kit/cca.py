@@ -31,13 +31,10 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from .errors import BatchTooSmall as BatchTooSmall  # its home is ugaar_kit.errors (re-exported)
 from .errors import UgaarError
 
 Scaling = Literal["maxvar", "sumcor"]
-
-
-class BatchTooSmall(UgaarError, ValueError):
-    """Too few rows for a covariance of this width: the CCA problem is degenerate."""
 
 
 def require_rows(n: int, dim: int, what: str = "the views") -> None:

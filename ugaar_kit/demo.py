@@ -24,6 +24,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from .atomic import write_text
 from .dataset import DatasetFolder, Item
 from .errors import UgaarError
 from .registry import Registry
@@ -208,9 +209,7 @@ class Demo:
                         _link_or_copy(path, target)
         lyrics = folder / "lyrics.txt"
         if not lyrics.exists():
-            tmp = lyrics.with_suffix(".tmp")
-            tmp.write_text("".join(f"{it.lyrics}\n" for it in items if it.lyrics), encoding="utf-8")
-            os.replace(tmp, lyrics)
+            write_text(lyrics, "".join(f"{it.lyrics}\n" for it in items if it.lyrics))
         store = self.out / "test.h5"
         self.console.print(f"[4/5] embedding the test split ({len(items)} passages) into {store}")
         run = Run.load(self.result.runs["ugaar"])

@@ -13,7 +13,6 @@ and skipped, and the rest go on. Environment variables:
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -21,17 +20,13 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
+from . import envvars, hookspecs
 from .errors import PluginError
 from .registry import Registry
 
 GROUP = "ugaar_kit"
 BUILTIN_DISTRIBUTION = "ugaar-kit"
 REGISTER_HOOKS = ("register_encoders", "register_objectives", "register_datasets")
-
-
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True)
@@ -58,10 +53,9 @@ class PluginLoader:
     """Loads plugin modules into a pluggy manager and registers their components."""
 
     def __init__(self, strict: bool | None = None, autoload: bool | None = None) -> None:
-        self.strict = _flag("UGAAR_KIT_STRICT_PLUGINS") if strict is None else strict
-        self.autoload = not _flag("UGAAR_KIT_DISABLE_PLUGIN_AUTOLOAD") if autoload is None else autoload
-        blocked = os.environ.get("UGAAR_KIT_BLOCK_PLUGINS", "")
-        self.blocked = {_normalise(b) for b in blocked.split(",") if b.strip()}
+        self.strict = envvars.flag(envvars.STRICT_PLUGINS) if strict is None else strict
+        self.autoload = not envvars.flag(envvars.DISABLE_PLUGIN_AUTOLOAD) if autoload is None else autoload
+        self.blocked = {_normalise(b) for b in envvars.names(envvars.BLOCK_PLUGINS)}
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.info: dict[str, PluginInfo] = {}

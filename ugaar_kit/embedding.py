@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import envvars
 from .errors import InputError, OptionError
 from .lyrics_text import normalize_lyrics
 from .media import read_text
@@ -49,7 +50,7 @@ DEFAULT_WINDOW = 5.0
 """Seconds of audio per row when neither the command nor the run says (FINDINGS: the median
 training passage lasts 4.75 s)."""
 DEFAULT_HOP = 2.5
-PAUSE_ENV = "UGAAR_KIT_EMBED_PAUSE"
+PAUSE_ENV = envvars.EMBED_PAUSE
 """Seconds to sleep after each committed batch: lets tests kill a run in the middle."""
 LYRICS_MAX_BYTES = 16 << 20
 FALLBACK_EXTENSIONS: dict[str, tuple[str, ...]] = {"lyrics": (".txt",)}
@@ -477,7 +478,7 @@ class _ModalityJob:
         self.device = param.device if param is not None else torch.device(getattr(run, "device", "cpu"))
         self.open: dict[int, _Open] = {}
         self.queue: deque[tuple[int, int, Any]] = deque()
-        self.pause = float(os.environ.get(PAUSE_ENV) or 0)
+        self.pause = envvars.seconds(PAUSE_ENV)
 
     def _prepared(self) -> Iterator[Prepared]:
         workers = min(self.settings.workers, len(self.files))

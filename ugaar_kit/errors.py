@@ -1,4 +1,7 @@
-"""Errors the CLI shows as one line (no traceback): expected failures of input, options or plugins."""
+"""Errors the CLI shows as one line (no traceback): expected failures of input, options or plugins.
+
+Every error class of the core lives here (the modules that raise them re-export theirs under the
+names they had); a plugin defines its own as a subclass of one of these."""
 
 from __future__ import annotations
 
@@ -31,3 +34,16 @@ class InputError(UgaarError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class MissingExtra(UgaarError):
+    """An optional dependency that is not installed (faiss): the message says how to install it."""
+
+
+class BatchTooSmall(UgaarError, ValueError):
+    """Too few rows for a covariance of this width: the CCA problem is degenerate."""
+
+
+class CacheError(UgaarError):
+    """A feature-cache file that is damaged or does not match its features: a training run
+    rebuilds it; reading it for use reports it as an `InputError` on the file."""

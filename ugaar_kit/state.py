@@ -6,33 +6,22 @@ Every file is written atomically (a temporary file renamed over the target) and 
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from . import options as opts
+from .atomic import atomic_open
 from .encoder import Encoder
 from .errors import InputError
 
 
 def save_atomic(obj: Any, path: Path) -> None:
     """`torch.save` to a temporary file beside `path`, fsync, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as fh:
+        torch.save(obj, fh)
 
 
 def load_safe(path: Path, map_location: str | torch.device = "cpu") -> Any:

@@ -18,11 +18,11 @@ import os
 import random
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ugaar_kit.atomic import write_text
 from ugaar_kit.dataset import DATASET_INFO, MANIFEST, SPLITS, Item
 from ugaar_kit.errors import InputError
 from ugaar_kit.lyrics_text import normalize_lyrics
@@ -75,17 +75,6 @@ def _place(src: Path, out: Path, modality: str, item_id: str, taken: set[str]) -
     except OSError:
         shutil.copy2(src, target)
     return target.relative_to(out).as_posix()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_dataset_folder(
@@ -148,6 +137,6 @@ def write_dataset_folder(
         "lyrics_language": language,
         "lyrics_normalized": True,
     }
-    _write_atomic(out / MANIFEST, manifest_text)
-    _write_atomic(out / DATASET_INFO, json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+    write_text(out / MANIFEST, manifest_text)
+    write_text(out / DATASET_INFO, json.dumps(info, indent=2, ensure_ascii=False) + "\n")
     return info

@@ -181,15 +181,14 @@ def _settings_record(options: BuildOptions) -> dict[str, Any]:
 
 def _run(jobs: list[Job], settings: RenderSettings, workers: int, progress: bool) -> dict[str, str]:
     """Render jobs on `workers` processes (in this one if 1); id -> reason for each failure."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from ..progress import progress_bar
 
     failed: dict[str, str] = {}
     chunks: list[list[Job]] = []
     size = max(1, min(32, len(jobs) // (workers * 8) or 1))
     for start in range(0, len(jobs), size):
         chunks.append(jobs[start : start + size])
-    columns = (TextColumn("building"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, disable=not progress, transient=False) as bar:
+    with progress_bar("building", enabled=progress, transient=False, unit="passages") as bar:
         task = bar.add_task("build", total=len(jobs))
 
         def collect(results: list[tuple[str, str | None]]) -> None:

@@ -4,9 +4,10 @@ half-written file under a final name, and names safe for any file system."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
+
+from ..atomic import write_bytes
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -21,13 +22,6 @@ def safe_name(text: str) -> str:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temp file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Write `data` to `path` through a temp file in the same folder and a rename (no fsync: a
+    build writes thousands of these and an interrupted one writes them again)."""
+    write_bytes(path, data, durable=False)

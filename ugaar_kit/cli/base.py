@@ -7,7 +7,6 @@ with its code; set `UGAAR_KIT_TRACEBACK=1` to see the traceback instead.
 from __future__ import annotations
 
 import functools
-import os
 import warnings
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -15,6 +14,7 @@ from typing import Any, TextIO
 import typer
 from rich.console import Console, ConsoleDimensions
 
+from .. import envvars
 from ..errors import UgaarError, UgaarWarning
 
 PIPED_WIDTH = 1000
@@ -44,7 +44,7 @@ out_console = CliConsole(highlight=False)
 
 
 def show_tracebacks() -> bool:
-    return os.environ.get("UGAAR_KIT_TRACEBACK", "").strip().lower() in {"1", "true", "yes", "on"}
+    return envvars.flag(envvars.TRACEBACK)
 
 
 def report(exc: UgaarError) -> None:

@@ -11,19 +11,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
+from ..progress import progress_bar, reporter
 from ..registry import Registry
 from . import params
 from .base import err_console, out_console
@@ -123,45 +112,10 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             strict=strict,
             modality=modality,
         )
-        with _progress_bar() as bar:
-            summary = embed_paths(loaded, paths, out, settings, on_progress=bar)
+        with progress_bar("embedding", console=err_console, unit="files") as bar:
+            summary = embed_paths(loaded, paths, out, settings, on_progress=reporter(bar, "files"))
         print_summary(summary, out)
         raise typer.Exit(summary.exit_code)
-
-
-class FilesPerSecond(ProgressColumn):
-    """Files finished per second."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f} files/s" if speed else "- files/s")
-
-
-class _progress_bar:
-    """A rich progress bar over files (on stderr), fed by `on_progress(done, total)`."""
-
-    def __enter__(self) -> Callable[[int, int], None]:
-        self.progress = Progress(
-            TextColumn("embedding"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            FilesPerSecond(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-        )
-        self.progress.start()
-        self.task: TaskID | None = None
-        return self.update
-
-    def update(self, done: int, total: int) -> None:
-        if self.task is None:
-            self.task = self.progress.add_task("files", total=total)
-        self.progress.update(self.task, completed=done, total=total)
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
 
 
 def print_summary(summary: Any, out: Path) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..progress import progress_bar
 from ..registry import Registry
 from . import params
 from .base import err_console, out_console
@@ -97,15 +97,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
 
         if data is None:
             raise typer.BadParameter("give the dataset folder to evaluate on", param_hint="--data")
-        progress = Progress(
-            TextColumn("embedding {task.fields[what]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-        )
+        progress = progress_bar("embedding {task.fields[what]}", console=err_console)
         task = progress.add_task("embed", total=None, what=f"the {split} split")
 
         def say(message: str) -> None:

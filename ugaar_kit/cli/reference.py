@@ -16,6 +16,8 @@ from pathlib import Path
 import typer
 from typer.cli import get_docs_for_click
 
+from .. import envvars
+
 HEADER = """# Command reference
 
 Generated from the CLI by `python -m ugaar_kit.cli.reference > docs/cli.md`; a test fails when
@@ -26,7 +28,7 @@ this file is out of date. Every command also answers `--help`.
 
 def render() -> str:
     """The Markdown reference of every command and option."""
-    os.environ["UGAAR_KIT_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    os.environ[envvars.DISABLE_PLUGIN_AUTOLOAD] = "1"
     from .app import build_app
 
     app = build_app()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UgaarError
+from ..atomic import atomic_path, write_text
+from ..errors import MissingExtra as MissingExtra  # re-exported: its home is ugaar_kit.errors
 from ..search import normalize_rows, top_k
 from .reader import Store
 from .writer import now
@@ -29,10 +29,6 @@ from .writer import now
 IVF_MIN_ROWS = 20_000
 ADD_ROWS = 65536
 INSTALL_HINT = "pip install 'ugaar-kit[faiss]'"
-
-
-class MissingExtra(UgaarError):
-    """An optional dependency that is not installed."""
 
 
 def require_faiss() -> Any:
@@ -110,9 +106,8 @@ def build_index(
             _, approx = index.search(np.ascontiguousarray(queries), min(10, n))
             recall = float(np.mean([len(set(a) & set(b)) / len(a) for a, b in zip(exact.tolist(), approx.tolist())]))
             path = index_path(store_path, m)
-            tmp = path.with_name(f".{path.name}.tmp")
-            faiss.write_index(index, str(tmp))
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                faiss.write_index(index, str(tmp))
             meta = {
                 "store_id": store.store_id,
                 "revision": store.revision,
@@ -124,10 +119,7 @@ def build_index(
                 "recall_queries": len(picks),
                 "built": now(),
             }
-            mp = meta_path(store_path, m)
-            tmp_meta = mp.with_name(f".{mp.name}.tmp")
-            tmp_meta.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-            os.replace(tmp_meta, mp)
+            write_text(meta_path(store_path, m), json.dumps(meta, indent=2) + "\n")
             reports.append(IndexReport(m, n, kind, recall, len(picks), time.perf_counter() - t0, path))
     return reports
 

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import fsync_dir
+
 MAGIC = b"UGJ1"
 HEAD = struct.Struct("<4sIQI")
 SUFFIX = ".wal"
@@ -114,17 +116,3 @@ def read_embeddings(path: Path, record: Record) -> np.ndarray:
     dim = int(record.header["dim"])
     data = np.frombuffer(read_body(path, record), dtype="<f4")
     return data.reshape(-1, dim).astype(np.float32, copy=False)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename or a new file in `folder` durable."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -8,8 +8,6 @@ different spaces) or embedded with other windows are refused.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..atomic import atomic_path
 from ..errors import InputError
 from . import tables
 from .format import FORMAT_VERSION, json_attr, modality_names, open_h5, open_store, text_attr
 from .reader import pending_journal
-from .writer import now, replace_atomic
+from .writer import now
 
 
 @dataclass
@@ -81,11 +80,7 @@ def merge_stores(inputs: Sequence[str | Path], out: str | Path) -> MergeReport:
                     keeps[i][m] = None
                 later[m].update(src.tolist())
 
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        os.close(fd)
-        tmp = Path(name)
-        try:
+        with atomic_path(out) as tmp:
             with open_h5(tmp, "w") as dst:
                 tables.copy_attrs(first, dst)
                 dst.attrs["format_version"] = FORMAT_VERSION
@@ -106,10 +101,6 @@ def merge_stores(inputs: Sequence[str | Path], out: str | Path) -> MergeReport:
                 errors = tables.merge_errors([], [e for f in stores for e in tables.read_errors(f)], embedded)
                 tables.write_errors(dst, errors)
                 report.errors = len(errors)
-            replace_atomic(tmp, out)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
     finally:
         for f in stores:
             f.close()

@@ -36,10 +36,11 @@ import h5py
 import numpy as np
 
 from .. import __version__
+from ..atomic import commit
 from ..errors import InputError
 from . import tables
 from .format import FORMAT, FORMAT_VERSION, journal_dir, json_attr, modality_names, open_h5, open_store, text_attr
-from .journal import SUFFIX, JournalWriter, Record, fsync_dir, read_embeddings, scan
+from .journal import SUFFIX, JournalWriter, Record, read_embeddings, scan
 
 FOLD_MIN_ROWS = 200_000
 """Rows the journal may hold before a fold during a run, at least (see the module doc)."""
@@ -60,7 +61,7 @@ def new_store(path: Path, tmp: Path, run_id: str, config_json: str, settings: Ma
     with h5py.File(tmp, "w") as f:
         write_header(f, run_id, config_json, settings)
         tables.write_errors(f, [])
-    replace_atomic(tmp, path)
+    commit(tmp, path)
 
 
 def write_header(f: h5py.File, run_id: str, config_json: str, settings: Mapping[str, Any]) -> None:
@@ -76,14 +77,6 @@ def write_header(f: h5py.File, run_id: str, config_json: str, settings: Mapping[
     f.attrs["updated"] = now()
     f.attrs["settings"] = json.dumps(dict(settings), sort_keys=True)
     f.attrs["journal"] = "{}"
-
-
-def replace_atomic(tmp: Path, path: Path) -> None:
-    """fsync `tmp`, rename it over `path`, fsync the folder."""
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(Path(path).parent)
 
 
 class StoreWriter:
@@ -374,7 +367,7 @@ class StoreWriter:
             f.attrs["updated"] = now()
             f.attrs["tool_version"] = __version__
             self.store_rows = sum(int(f[m]["embeddings"].shape[0]) for m in modality_names(f))
-        replace_atomic(tmp, self.path)
+        commit(tmp, self.path)
         return added
 
     # -- closing -------------------------------------------------------------------------------

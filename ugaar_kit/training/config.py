@@ -29,6 +29,7 @@ from typing import Any
 import tomllib
 
 from .. import options as opts
+from ..atomic import write_text
 from ..errors import InputError, OptionError
 from ..options import Seconds, option
 from .schedule import Schedule
@@ -237,11 +238,7 @@ def dumps(config: RunConfig) -> str:
 
 def write_config(config: RunConfig, path: Path) -> None:
     """Write `config` as TOML atomically (a temporary file renamed over `path`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(dumps(config), encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, dumps(config))
 
 
 def _same(key: str, a: Any, b: Any) -> bool:

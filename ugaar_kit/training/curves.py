@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_path
+
 
 def plot_curves(rows: Sequence[dict[str, Any]], path: Path) -> None:
     """Two panels from metrics rows: loss terms (train, and valid objective) and validation
@@ -49,7 +51,5 @@ def plot_curves(rows: Sequence[dict[str, Any]], path: Path) -> None:
     ax_mrr.set_ylabel("MRR")
     ax_mrr.set_title("validation retrieval")
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    tmp.replace(path)
+    with atomic_path(Path(path), suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100)

@@ -39,6 +39,7 @@ import torch
 from torch import Tensor
 
 from ..encoder import Encoder
+from ..errors import CacheError as CacheError  # re-exported: its home is ugaar_kit.errors
 from ..errors import InputError, PluginError, UgaarError
 from ..state import encoder_state, restore_encoder
 
@@ -124,10 +125,6 @@ def _work(chunk: list[tuple[str, Any]]) -> list[tuple[str, np.ndarray | None, st
         except UgaarError as exc:
             out.append((item_id, None, str(exc)))
     return out
-
-
-class CacheError(Exception):
-    """A cache file that is damaged or does not match; it is rebuilt."""
 
 
 class FeatureCache:

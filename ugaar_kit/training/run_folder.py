@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_open, write_text
 from ..errors import InputError
 
 CONFIG = "config.toml"
@@ -38,14 +39,9 @@ def new_run_id() -> str:
 
 def write_json(data: Mapping[str, Any], path: Path) -> None:
     """Write JSON atomically (temporary file, fsync, rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_open(path, "w") as fh:
         json.dump(data, fh, indent=2, default=str)
         fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -93,9 +89,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 def keep_rows_until(path: Path, epoch: int) -> list[dict[str, Any]]:
     """Drop rows after `epoch` (written after the checkpoint a resumed run restarts from)."""
     rows = [r for r in read_rows(path) if int(r.get("epoch", 0)) <= epoch]
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
     return rows
 
 

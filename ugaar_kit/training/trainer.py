@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress
 from torch import Tensor, nn
 
 from .. import __version__
@@ -40,6 +40,7 @@ from ..errors import InputError, OptionError
 from ..modality import MODALITIES
 from ..objective import Objective, Optimizers
 from ..options import format_duration
+from ..progress import progress_bar
 from ..registry import Registry
 from ..state import load_safe, save_atomic
 from . import checkpoint as ckpt
@@ -136,16 +137,10 @@ class Trainer:
             self.console.print(message, markup=False, highlight=False)
 
     def _progress(self) -> Progress:
-        return Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[terms]}"),
+        return progress_bar(
+            trailing="{task.fields[terms]}",
             console=self.console,
-            disable=not (self.show_progress and self.main and self.console.is_terminal),
-            transient=True,
+            enabled=self.show_progress and self.main and self.console.is_terminal,
         )
 
     # -- setup --------------------------------------------------------------------------------

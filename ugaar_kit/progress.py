@@ -1,7 +1,7 @@
 """Progress bars: one look for every long job (build, feature caches, training, eval, embed).
 
     with progress_bar("embedding", console=err_console, unit="files") as bar:
-        embed_paths(..., on_progress=reporter(bar))
+        embed_paths(..., on_progress=reporter(bar, "files"))
 
 A bar shows its label, the bar, done/total, optionally a rate, the time elapsed and the time
 left; `trailing` adds a text column fed by a task field (the trainer's running loss terms).

@@ -99,18 +99,23 @@ class Contrastive(Objective):
             raise OptionError(
                 "option 'objective.anchors': not every modality can be an anchor (nothing would align to them)"
             )
-        if o.freeze_anchors_at is not None and len(set(o.anchors)) < 2:
-            raise OptionError(
-                "option 'objective.freeze_anchors_at': needs two or more anchors "
-                "(e.g. -o objective.anchors=audio,sheet) whose pairs train the first stage"
-            )
         if o.freeze_anchors_at is not None:
-            pairs = list(itertools.combinations(self.modalities, 2))
+            if len(set(o.anchors)) < 2:
+                raise OptionError(
+                    "option 'objective.freeze_anchors_at': needs two or more anchors "
+                    "(e.g. -o objective.anchors=audio,sheet) whose pairs train the first stage"
+                )
             for stage, name in ((1, "the first (the pairs among the anchors)"), (2, "the second (the others)")):
-                if not any(
-                    self.pair_weights[p] for p in pairs if (p[0] in o.anchors and p[1] in o.anchors) == (stage == 1)
-                ):
+                if not any(self._trains(a, b, stage) for a, b in itertools.combinations(self.modalities, 2)):
                     raise OptionError(f"option 'objective.freeze_anchors_at': every pair of {name} stage weighs 0")
+
+    def _trains(self, a: str, b: str, stage: int) -> bool:
+        """Whether the pair (a, b) trains in `stage` (see `stage`): a non-zero weight, and in a
+        two-stage run the pairs among the anchors in the first stage only, the others in the second."""
+        if not self.pair_weights[(a, b)]:
+            return False
+        among_anchors = a in self.options.anchors and b in self.options.anchors
+        return stage == 0 or among_anchors == (stage == 1)
 
     @property
     def stage(self) -> int:
@@ -147,10 +152,9 @@ class Contrastive(Objective):
             weight_sum = 0.0
             anchors, stage = self.options.anchors, self.stage
             for a, b in itertools.combinations(self.modalities, 2):
-                w = self.pair_weights[(a, b)]
-                among_anchors = a in anchors and b in anchors
-                if w == 0 or (stage == 1 and not among_anchors) or (stage == 2 and among_anchors):
+                if not self._trains(a, b, stage):
                     continue
+                w = self.pair_weights[(a, b)]
                 za, zb = z[a], z[b]
                 if a in anchors and b not in anchors:
                     za = za.detach()

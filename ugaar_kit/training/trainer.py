@@ -40,7 +40,7 @@ from ..errors import InputError, OptionError
 from ..modality import MODALITIES
 from ..objective import Objective, Optimizers
 from ..options import format_duration
-from ..progress import progress_bar
+from ..progress import progress_bar, reporter
 from ..registry import Registry
 from ..state import load_safe, save_atomic
 from . import checkpoint as ckpt
@@ -370,11 +370,7 @@ class Trainer:
             if self.main:
                 srcs = sources(self.train_items + self.valid_items, m)
                 with self._progress() as bar:
-                    task = bar.add_task(f"features {m}/{enc.name}", total=None, terms="")
-
-                    def report(done: int, total: int, task: Any = task, bar: Progress = bar) -> None:
-                        bar.update(task, completed=done, total=total)
-
+                    report = reporter(bar, f"features {m}/{enc.name}", terms="")
                     built = cache.ensure(enc, srcs, workers=workers, progress=report)
                 for note in cache.notes:
                     self.say(note)

@@ -186,3 +186,43 @@ def check_batch_size(objective: Objective, batch_size: int, what: str = "--batch
             hook(batch_size)
         except ValueError as exc:
             raise OptionError(f"{what.format(n=batch_size)}: {exc}") from None
+
+
+def choose_batch_size(
+    objective: Objective, name: str, given: int | None, *, world: int, train_items: int, trains: bool
+) -> tuple[int, str | None]:
+    """The per-process batch of a run and the line that explains a default one (None when the
+    user gave it); OptionError when the training split cannot fill one step of it (`trains`: the
+    run trains at least one epoch) or the objective cannot train on it (`name`: the objective's)."""
+    batch_size = given or auto_batch_size(objective, world)
+    note = None
+    if given is None and batch_size == getattr(objective, "default_batch", None):
+        note = f"batch size {batch_size}: objective '{name}' default (choose with --batch-size)"
+    elif given is None and batch_size != DEFAULT_BATCH:
+        note = (
+            f"batch size {batch_size}: objective '{name}' needs more than {objective.min_batch - 1} rows a batch, "
+            "the encoders' widest output (choose with --batch-size, or narrow the encoders with -o MODALITY.dim=N)"
+        )
+    if not trains:
+        return batch_size, note
+    global_batch = batch_size * world
+    if train_items < global_batch:
+        need = int(getattr(objective, "min_batch", 1) or 1)
+        most = train_items // world
+        if need > most:
+            hint = (
+                f"; objective '{name}' needs more than {need - 1} rows a batch, the "
+                f"encoders' widest output: narrow the encoders (-o MODALITY.dim=N, N below {most})"
+            )
+        else:
+            hint = (
+                f"; choose --batch-size from {need} to {most}" if need > 1 else f"; choose --batch-size {most} or less"
+            )
+        raise OptionError(
+            f"--batch-size {batch_size}: the training split has only {train_items} items"
+            + (f" ({world} processes take {global_batch} a step)" if world > 1 else "")
+            + hint
+        )
+    what = "--batch-size {n}" if world == 1 else f"--batch-size {batch_size} x {world} processes = {{n}} rows"
+    check_batch_size(objective, global_batch, what)
+    return batch_size, note

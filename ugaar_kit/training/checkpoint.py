@@ -20,7 +20,7 @@ Format (`torch.save` of a dict, loaded with `weights_only=True`):
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +161,48 @@ def restore_rng(state: Mapping[str, Any]) -> None:
     np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
     p = state["python"]
     random.setstate((p["version"], tuple(int(x) for x in p["state"].tolist()), p["gauss"]))
+
+
+def resumable(state: Mapping[str, Any], optimizers: Mapping[str, Any], trainer: Mapping[str, Any]) -> dict[str, Any]:
+    """`last.pt`: a model state with what `--resume` needs besides: the optimizers' state, the
+    random generators' state and the trainer's (best score, budget and schedule)."""
+    return {**state, "optimizers": dict(optimizers), "rng": capture_rng(), "trainer": dict(trainer)}
+
+
+class Checkpoints:
+    """A run's checkpoints in its folder (rank 0 writes them): `best.pt` at every better
+    validation, `last.pt` at every epoch's end (with what `--resume` needs), `model.pt` at the
+    end. `config` gives the resolved run config as TOML values when a checkpoint is written."""
+
+    def __init__(
+        self,
+        folder: Path,
+        run_id: str,
+        encoders: Mapping[str, Encoder],
+        components: Mapping[str, Component],
+        objective: Objective,
+        objective_component: Component,
+        config: Callable[[], Mapping[str, Any]],
+    ) -> None:
+        self.folder = folder
+        self._parts = (run_id, encoders, components, objective, objective_component)
+        self._config = config
+
+    def state(self, epoch: int) -> dict[str, Any]:
+        run_id, encoders, components, objective, objective_component = self._parts
+        return model_state(run_id, encoders, components, objective, objective_component, self._config(), epoch)
+
+    def save(self, name: str, epoch: int, **resume: Any) -> None:
+        """Write `name` (best.pt, last.pt, model.pt) with the state after `epoch` epochs; `resume`
+        (optimizers, trainer) makes it resumable (see `resumable`)."""
+        state = self.state(epoch)
+        save(resumable(state, resume["optimizers"], resume["trainer"]) if resume else state, self.folder / name)
+
+    def restore(self, name: str) -> bool:
+        """Load `name`'s weights into the encoders and the objective; False when there is none."""
+        path = self.folder / name
+        if not path.is_file():
+            return False
+        _, encoders, _, objective, _ = self._parts
+        load_into(load(path), encoders, objective)
+        return True

@@ -119,3 +119,36 @@ __all__ = [
     "world_size",
     "wrap_encoder",
 ]
+
+
+def place(
+    encoders: dict[str, nn.Module], objective: nn.Module, device: torch.device
+) -> tuple[dict[str, nn.Module], list[Any]]:
+    """Move the encoders and the objective to `device`: the encoders as the training loop calls
+    them (DDP-wrapped under torchrun) and the hooks that average the objective's gradients."""
+    for enc in encoders.values():
+        enc.to(device)
+    objective.to(device)
+    return {m: wrap_encoder(enc, device) for m, enc in encoders.items()}, average_gradients_of(objective)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's generators alike on every process."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def release(created_group: bool) -> None:
+    """At a run's end: free what DDP wrappers left (they hold the process group and gloo work,
+    and freed later, at exit, they can abort the process) while the group and the interpreter
+    are alive, then destroy the group if this run created it. Drop the wrappers first."""
+    import gc
+
+    gc.collect()
+    if created_group:
+        dist.destroy_process_group()

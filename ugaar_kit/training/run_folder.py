@@ -15,12 +15,12 @@ import datetime as _dt
 import json
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_open, write_text
-from ..errors import InputError
+from ..errors import InputError, OptionError
 
 CONFIG = "config.toml"
 INFO = "run.json"
@@ -111,3 +111,67 @@ def embed_window(audio_paths: list[Path], sample: int = 400) -> dict[str, float]
         return None
     window = min(30.0, max(1.0, round(statistics.median(durations) * 2) / 2))
     return {"window": window, "hop": window / 2, "from_passages": len(durations)}
+
+
+def open_for_training(out: Path, resume: bool, *, main: bool, say: Callable[[str], None]) -> tuple[Path | None, str]:
+    """Check `out` for a new run or a resumed one: the checkpoint to resume from (None: start
+    from the beginning) and the run's id. OptionError, naming the fix, when `out` holds a run
+    that is not resumed, or anything else."""
+    info_path = out / INFO
+    if resume and (out / LAST).is_file():
+        return out / LAST, ""
+    if resume:
+        # stopped before its first epoch ended: nothing to restore, so start it again
+        say(f"{out}: no epoch was finished; starting the run from the beginning")
+        old = read_json(info_path) if info_path.is_file() else {}
+        if main:
+            (out / METRICS).unlink(missing_ok=True)
+            (out / BEST).unlink(missing_ok=True)
+        return None, str(old.get("run_id") or new_run_id())
+    if info_path.exists():
+        status = read_json(info_path).get("status", "running") if info_path.is_file() else "running"
+        if status != "finished" and not (out / LAST).is_file():
+            raise OptionError(
+                f"{out} holds a run that stopped before its first epoch ended (status '{status}', no "
+                f"{LAST}): --resume {out} starts it again, or choose another --out"
+            )
+        raise OptionError(f"{out} already holds a run: continue it with --resume {out} or choose another --out")
+    if out.is_dir() and any(out.iterdir()):
+        raise OptionError(f"{out} is not empty: give a new folder to --out")
+    if out.exists() and not out.is_dir():
+        raise OptionError(f"{out} is a file: give a new folder to --out")
+    return None, new_run_id()
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def mark_finished(out: Path, **fields: Any) -> None:
+    """`run.json` of a finished run: `status: finished`, the time, then `fields`."""
+    info = read_json(out / INFO)
+    info.update({"status": "finished", "finished": utc_now(), **fields})
+    write_json(info, out / INFO)
+
+
+def epoch_line(row: Mapping[str, Any], epochs_label: str, budget: str = "") -> str:
+    """The line an epoch's end prints: its loss terms, validation MRR per direction, whether it
+    is the best, the budget spent (`budget`, empty without one) and its seconds."""
+    parts = [f"epoch {row['epoch']}/{epochs_label}"]
+    parts += [f"{k} {v:.4g}" for k, v in row["train"].items()]
+    if "valid_mrr" in row:
+        parts.append(valid_mrr_line(row))
+    if "valid_score" in row:
+        parts.append(f"selected {row['valid_score']:.4f}")
+    if row.get("best"):
+        parts.append("best")
+    if budget:
+        parts.append(budget)
+    parts.append(f"{row['seconds']:.1f} s")
+    return "  ".join(parts)
+
+
+def valid_mrr_line(row: Mapping[str, Any]) -> str:
+    """`valid MRR 0.4123 (audio->sheet 0.512, ...)` for a row with validation metrics."""
+    dirs = ", ".join(f"{d} {v.get('MRR', float('nan')):.3f}" for d, v in row["valid"].items())
+    return f"valid MRR {row['valid_mrr']:.4f} ({dirs})"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,24 +30,67 @@ DATASET_INFO = "dataset.json"
 SPLITS = ("train", "valid", "test")
 
 
-@dataclass
+LEGACY_INPUTS: dict[str, str] = {"audio": "file", "sheet": "file", "lyrics": "text"}
+"""The modalities of format 1's manifests, each a top-level key of a row: a file path or the text
+itself. Any other modality's input is in a row's `files` or `texts` object (see docs/formats.md)."""
+
+
+def _input(modality: str) -> Any:
+    def get(self: Item) -> Any:
+        return self.inputs.get(modality)
+
+    def put(self: Item, value: Any) -> None:
+        if value is None:
+            self.inputs.pop(modality, None)
+        else:
+            self.inputs[modality] = value
+
+    return property(get, put, doc=f"The {modality} input (`inputs['{modality}']`), None when absent.")
+
+
+@dataclass(init=False)
 class Item:
-    """One aligned passage. Paths are absolute once read; any subset of modalities may be set.
+    """One aligned passage: `inputs` maps each modality it has to its input, a `Path` (absolute
+    once read) for a file or the text itself; any subset of modalities may be set, a plugin's
+    own among them. `item.audio`, `item.sheet` and `item.lyrics` read and set `inputs` too.
 
     `song` identifies the song (all versions of one song share it) for splitting; `group`
     marks verbatim repeats inside a song, which evaluation counts as one answer."""
 
     id: str
     song: str
-    split: str | None = None
-    audio: Path | None = None
-    sheet: Path | None = None
-    lyrics: str | None = None
-    group: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+    split: str | None
+    group: str | None
+    meta: dict[str, Any]
+    inputs: dict[str, Any]
+
+    def __init__(
+        self,
+        id: str,
+        song: str,
+        split: str | None = None,
+        audio: Path | None = None,
+        sheet: Path | None = None,
+        lyrics: str | None = None,
+        group: str | None = None,
+        meta: dict[str, Any] | None = None,
+        inputs: dict[str, Any] | None = None,
+    ) -> None:
+        self.id, self.song, self.split, self.group = id, song, split, group
+        self.meta = dict(meta or {})
+        named = dict(zip(LEGACY_INPUTS, (audio, sheet, lyrics)))
+        self.inputs = {m: v for m, v in {**named, **(inputs or {})}.items() if v is not None}
+
+    audio = _input("audio")
+    sheet = _input("sheet")
+    lyrics = _input("lyrics")
+
+    def get(self, modality: str) -> Any:
+        """The input of `modality`, None when the item lacks it."""
+        return self.inputs.get(modality)
 
     def has(self, modality: str) -> bool:
-        return getattr(self, modality, None) is not None
+        return self.inputs.get(modality) is not None
 
 
 @dataclass(frozen=True)
@@ -185,24 +228,44 @@ class DatasetFolder:
                     raise InputError(where, f"invalid JSON ({exc.msg})") from None
                 if not isinstance(row, dict) or "id" not in row:
                     raise InputError(where, "each line must be a JSON object with an 'id'")
-                known = {"id", "song", "split", "audio", "sheet", "lyrics", "group"}
-                yield Item(
-                    id=str(row["id"]),
-                    song=str(row.get("song", row["id"])),
-                    split=row.get("split"),
-                    audio=resolve_inside(self.root, row["audio"], where) if row.get("audio") else None,
-                    sheet=resolve_inside(self.root, row["sheet"], where) if row.get("sheet") else None,
-                    lyrics=row.get("lyrics"),
-                    group=row.get("group"),
-                    meta={k: v for k, v in row.items() if k not in known},
-                )
+                yield self._item(row, where)
+
+    def _item(self, row: dict[str, Any], where: str) -> Item:
+        inputs: dict[str, Any] = {}
+        for modality, kind in LEGACY_INPUTS.items():
+            value = row.get(modality)
+            if value if kind == "file" else value is not None:
+                inputs[modality] = value
+        for kind, key in (("file", "files"), ("text", "texts")):
+            table = row.get(key) or {}
+            if not isinstance(table, dict):
+                raise InputError(where, f"'{key}' must be an object of modality names to {kind}s")
+            inputs.update({str(m): v for m, v in table.items() if v is not None})
+        kinds = {**LEGACY_INPUTS, **dict.fromkeys(row.get("files") or {}, "file")}
+        for modality, value in inputs.items():
+            if kinds.get(modality, "text") == "file":
+                inputs[modality] = resolve_inside(self.root, str(value), where)
+        known = {"id", "song", "split", "group", "files", "texts", *LEGACY_INPUTS}
+        return Item(
+            id=str(row["id"]),
+            song=str(row.get("song", row["id"])),
+            split=row.get("split"),
+            group=row.get("group"),
+            meta={k: v for k, v in row.items() if k not in known},
+            inputs=inputs,
+        )
 
     def split(self, name: str) -> list[Item]:
         """The items of one split (`train`, `valid`, `test`)."""
         return [it for it in self.items if it.split == name]
 
     def modalities(self) -> tuple[str, ...]:
-        """The modalities every item of the folder has."""
-        from .modality import MODALITIES
+        """The modalities every item of the folder has, in the order of `inputs_of`."""
+        return tuple(m for m in self.inputs_of() if all(it.has(m) for it in self.items))
 
-        return tuple(m for m in MODALITIES if self.items and all(it.has(m) for it in self.items))
+    def inputs_of(self) -> tuple[str, ...]:
+        """Every modality some item of the folder has: the built-in ones in their order, then
+        the others sorted."""
+        from .modality import canonical_order
+
+        return canonical_order(m for it in self.items for m in it.inputs)

@@ -141,7 +141,7 @@ def lyric_syllables(item: Item) -> int | None:
 # -- embedding ----------------------------------------------------------------------------
 def item_inputs(items: Sequence[Item], modality: str) -> list[Any]:
     """What `Run.embed` takes for each item: its file path, or the manifest's lyrics text."""
-    return [getattr(it, modality) for it in items]
+    return [it.get(modality) for it in items]
 
 
 def embed_items(

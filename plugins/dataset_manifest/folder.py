@@ -6,7 +6,8 @@ into train / valid / test by the given fractions, so every passage of a song lan
 and the same input and seed always give the same folder. Files already inside the output folder
 are referenced where they are; others are hard-linked (copied when linking fails, e.g. across
 file systems) into `audio/` and `sheet/` beside the manifest, since a dataset folder must hold
-its files. Lyrics are stored normalized (`ugaar_kit.lyrics_text.normalize_lyrics`), as the
+its files (a plugin modality's files go to a folder of its name, listed in a row's `files`;
+its texts in `texts`). Lyrics are stored normalized (`ugaar_kit.lyrics_text.normalize_lyrics`), as the
 lyrics encoders expect; the text as given is kept in `lyrics_text`.
 """
 
@@ -23,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from ugaar_kit.atomic import write_text
-from ugaar_kit.dataset import DATASET_INFO, MANIFEST, SPLITS, Item
+from ugaar_kit.dataset import DATASET_INFO, LEGACY_INPUTS, MANIFEST, SPLITS, Item
 from ugaar_kit.errors import InputError
 from ugaar_kit.lyrics_text import normalize_lyrics
-from ugaar_kit.modality import MODALITIES
+from ugaar_kit.modality import canonical_order
 
 FORMAT = "ugaar-kit-dataset"
 FORMAT_VERSION = 1
@@ -100,17 +101,24 @@ def write_dataset_folder(
     clash = sorted(set(fixed) & set(split_of))
     for song in clash:  # some rows of a song name a split: the song follows them
         split_of[song] = fixed[song]  # type: ignore[assignment]
-    taken: dict[str, set[str]] = {m: set() for m in MODALITIES}
+    taken: dict[str, set[str]] = {}
     lines = []
     counts = dict.fromkeys(SPLITS, 0)
     for it in items:
         split = it.split or split_of[it.song]
         counts[split] += 1
         row: dict[str, Any] = {"id": it.id, "song": it.song, "split": split}
-        for modality in ("audio", "sheet"):
-            path = getattr(it, modality)
-            if path is not None:
-                row[modality] = _place(Path(path), out, modality, it.id, taken[modality])
+        for modality, value in it.inputs.items():
+            if modality == "lyrics":
+                continue
+            if isinstance(value, Path):
+                placed = _place(value, out, modality, it.id, taken.setdefault(modality, set()))
+                if LEGACY_INPUTS.get(modality) == "file":
+                    row[modality] = placed
+                else:
+                    row.setdefault("files", {})[modality] = placed
+            else:
+                row.setdefault("texts", {})[modality] = str(value)
         if it.lyrics is not None:
             row["lyrics"] = normalize_lyrics(it.lyrics, language)
             row["lyrics_text"] = it.lyrics
@@ -120,7 +128,7 @@ def write_dataset_folder(
             row.setdefault(key, value)
         lines.append(json.dumps(row, ensure_ascii=False))
     manifest_text = "\n".join(lines) + "\n"
-    modalities = [m for m in MODALITIES if all(it.has(m) for it in items)]
+    modalities = [m for m in canonical_order(m for it in items for m in it.inputs) if all(it.has(m) for it in items)]
     info: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -8,13 +8,16 @@ A CSV, TSV or JSONL manifest, one passage a row, with the columns
     audio   an audio file, relative to the manifest's folder
     sheet   a sheet image, relative to the manifest's folder
     lyrics  the lyrics text, or a .txt file (relative path ending in .txt) holding them
+    file:NAME  a file of a plugin's modality NAME (e.g. `file:midi`), relative to the folder
+    text:NAME  the text input of a plugin's modality NAME
 
-and at least two of audio, sheet and lyrics in every row; other columns are kept as metadata.
+and at least two modalities in every row; other columns are kept as metadata.
 Every row is checked before any item is yielded, and every problem names the file and line.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +32,9 @@ from ugaar_kit.options import option
 from .rows import Row, RowProblem, read_rows
 
 RESERVED = ("id", "song", "split", "group", *MODALITIES)
+PREFIXES = ("file:", "text:")
+"""Columns of a plugin's modality: `file:NAME` (a path) or `text:NAME` (the text)."""
+MODALITY_NAME = re.compile(r"[a-z][a-z0-9_]*")
 MAX_LYRICS_BYTES = 1 << 20
 SHOWN_PROBLEMS = 5
 
@@ -176,13 +182,14 @@ class ManifestSource(ItemSource):
             except ValueError as exc:
                 problems.append(str(exc))
                 lyrics = None
-        given = [m for m in MODALITIES if values[m] is not None]
+        others = self._other_inputs(row, root, where, problems)
+        given = [m for m in MODALITIES if values[m] is not None] + list(others)
         if len(given) < 2:
             have = ", ".join(given) or "none"
-            problems.append(f"needs at least two of audio, sheet, lyrics (has {have})")
+            problems.append(f"needs at least two of audio, sheet, lyrics or a file:/text: column (has {have})")
         if problems:
             return None, problems
-        meta = {k: v for k, v in row.values.items() if k not in RESERVED}
+        meta = {k: v for k, v in row.values.items() if k not in RESERVED and not k.startswith(PREFIXES)}
         meta["manifest_line"] = row.line
         item = Item(
             id=item_id,
@@ -193,5 +200,39 @@ class ManifestSource(ItemSource):
             lyrics=lyrics,
             group=values["group"],
             meta=meta,
+            inputs=others,
         )
         return item, []
+
+    def _other_inputs(self, row: Row, root: Path, where: str, problems: list[str]) -> dict[str, Any]:
+        """The `file:NAME` and `text:NAME` columns of a row: NAME's file (checked) or text."""
+        out: dict[str, Any] = {}
+        for key, raw in row.values.items():
+            if not key.startswith(PREFIXES):
+                continue
+            kind, name = key.split(":", 1)
+            if not MODALITY_NAME.fullmatch(name) or name in MODALITIES:
+                problems.append(
+                    f"column '{key}': '{name}' is not a plugin modality name (lower case letters, digits, _)"
+                )
+                continue
+            try:
+                value = _as_text(raw)
+            except ValueError as exc:
+                problems.append(f"column '{key}': {exc}")
+                continue
+            if value is None:
+                continue
+            if kind == "text":
+                out[name] = value
+                continue
+            try:
+                full = resolve_inside(root, value, where)
+            except InputError as exc:
+                problems.append(f"{name} {exc.problem}")
+                continue
+            if not full.is_file():
+                problems.append(f"{name} file '{value}' does not exist")
+                continue
+            out[name] = full
+        return out

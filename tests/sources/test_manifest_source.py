@@ -80,7 +80,7 @@ def test_errors_name_the_file_and_line_and_all_rows_are_checked(tmp_path: Path) 
     problems = dict(err.value.problems)
     assert problems[4] == "split 'holdout' is not one of train, valid, test"
     assert problems[5] == "id 'a' is already used on line 2"
-    assert problems[6] == "needs at least two of audio, sheet, lyrics (has lyrics)"
+    assert problems[6] == "needs at least two of audio, sheet, lyrics or a file:/text: column (has lyrics)"
     assert problems[7] == "song 's1' is in split 'test' here but 'train' on line 2"
     assert problems[8] == "lyrics file 'gone.txt' does not exist"
     assert isinstance(err.value, InputError)
@@ -173,3 +173,45 @@ def test_folder_inside_the_manifest_folder_keeps_paths_and_explicit_splits(tmp_p
     (item,) = DatasetFolder(root).items
     assert item.split == "test" and item.audio == (root / "a.wav").resolve()
     assert json.loads((root / "manifest.jsonl").read_text(encoding="utf-8"))["audio"] == "a.wav"
+
+
+def test_a_plugin_modality_comes_in_file_and_text_columns_and_round_trips(tmp_path: Path) -> None:
+    """`file:NAME` / `text:NAME` columns carry a plugin's modality: the item's `inputs` hold its
+    file (checked, made absolute) or text, the written folder keeps them in `files` / `texts`,
+    and `DatasetFolder` reads them back as the same inputs."""
+    root = tmp_path / "mine"
+    (root / "notes").mkdir(parents=True)
+    rows = ["id,song,audio,file:notes,text:key"]
+    for s in range(6):
+        (root / f"s{s}.wav").write_bytes(b"RIFF")
+        (root / "notes" / f"s{s}.notes").write_text("60\n62\n", encoding="utf-8")
+        rows.append(f"s{s},song{s},s{s}.wav,notes/s{s}.notes,C major")
+    (root / "m.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    items = ManifestSource().read(root / "m.csv")
+    assert items[0].inputs["notes"] == (root / "notes" / "s0.notes").resolve()
+    assert items[0].get("key") == "C major" and "file:notes" not in items[0].meta
+    write_dataset_folder(items, tmp_path / "data")
+    folder = DatasetFolder(tmp_path / "data")
+    row = json.loads((tmp_path / "data" / "manifest.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert row["files"] == {"notes": "notes/s0.notes"} and row["texts"] == {"key": "C major"}
+    back = folder.items[0]
+    assert back.get("notes").read_text(encoding="utf-8") == "60\n62\n" and back.get("key") == "C major"
+    assert folder.modalities() == ("audio", "key", "notes")
+    assert json.loads((tmp_path / "data" / "dataset.json").read_text())["modalities"] == ["audio", "key", "notes"]
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "problem"),
+    [
+        ("file:audio", "a.wav", "column 'file:audio': 'audio' is not a plugin modality name"),
+        ("file:Notes", "a.wav", "column 'file:Notes': 'Notes' is not a plugin modality name"),
+        ("file:notes", "missing.notes", "notes file 'missing.notes' does not exist"),
+        ("file:notes", "../out.notes", "notes path '../out.notes' points outside the dataset folder"),
+    ],
+)
+def test_bad_plugin_modality_columns_are_named(tmp_path: Path, header: str, value: str, problem: str) -> None:
+    (tmp_path / "a.wav").write_bytes(b"x")
+    (tmp_path / "m.csv").write_text(f"id,audio,{header}\nx,a.wav,{value}\n", encoding="utf-8")
+    with pytest.raises(ManifestError) as err:
+        ManifestSource().read(tmp_path / "m.csv")
+    assert any(p.startswith(problem) for line, p in err.value.problems if line == 2), err.value.problems

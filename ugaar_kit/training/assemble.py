@@ -8,14 +8,14 @@ as a note for the user to see. Combinations that cannot work raise one-line erro
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import options as opts
 from ..encoder import Encoder
 from ..errors import OptionError, PluginError
-from ..modality import DEFAULT_ENCODERS, MODALITIES
+from ..modality import DEFAULT_ENCODERS, canonical_order
 from ..objective import Objective
 from ..registry import Component, Registry
 from .config import ComponentSpec, RunConfig
@@ -25,12 +25,6 @@ def slots_of(registry: Registry) -> tuple[str, ...]:
     """Slots `-o` and config tables may address: the built-in ones and every plugin modality."""
     extra = [m for m in registry.modalities() if m not in opts.SLOTS]
     return (*opts.SLOTS, *extra)
-
-
-def canonical_order(modalities: Iterable[str]) -> tuple[str, ...]:
-    """Built-in modalities in their usual order (audio, sheet, lyrics), then others sorted."""
-    mods = set(modalities)
-    return tuple(m for m in MODALITIES if m in mods) + tuple(sorted(mods - set(MODALITIES)))
 
 
 @dataclass

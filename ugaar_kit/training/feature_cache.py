@@ -83,7 +83,7 @@ def sources(items: Sequence[Any], modality: str) -> list[Source]:
     """Sources of one modality for dataset items (`ugaar_kit.dataset.Item`)."""
     out = []
     for it in items:
-        value = getattr(it, modality)
+        value = it.get(modality)
         out.append(Source(it.id, value, fingerprint(value)))
     return out
 

@@ -17,7 +17,6 @@ from .. import __version__
 from ..dataset import DatasetFolder, Item
 from ..encoder import Encoder
 from ..errors import OptionError
-from ..modality import MODALITIES
 from ..objective import Objective, Optimizers
 from ..progress import reporter
 from ..registry import Registry
@@ -56,7 +55,7 @@ def fit_encoders(encoders: Mapping[str, Encoder], items: Sequence[Item], out: Pa
         shared = out / f".fitted-{m}.pt"
         if main:
             say(f"fitting {m}/{enc.name} on {len(items)} training items")
-            enc.fit([raw_input(enc, getattr(it, m)) for it in items])
+            enc.fit([raw_input(enc, it.get(m)) for it in items])
             if world > 1:
                 save_atomic(enc.state_dict(), shared)
         ddp.barrier()
@@ -206,9 +205,7 @@ def plan_for(config: RunConfig, registry: Registry, say: Say) -> tuple[Path, Dat
     if s.out is None:
         raise OptionError("no run folder: give --out RUN")
     data = DatasetFolder(Path(s.data))
-    known = list(dict.fromkeys([*MODALITIES, *registry.modalities()]))
-    available = [m for m in known if any(it.has(m) for it in data.items)]
-    plan = plan_run(config, registry, available, data=str(s.data))
+    plan = plan_run(config, registry, list(data.inputs_of()), data=str(s.data))
     for note in plan.notes:
         say(note)
     check_select(s.select, plan.modalities)

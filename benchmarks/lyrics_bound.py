@@ -35,11 +35,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+from ugaar_kit_plugins.baseline_counts.counts import lyric_syllables, note_count, syllable_count_baseline
 
 from ugaar_kit import metrics
 from ugaar_kit.dataset import DatasetFolder, Item
 from ugaar_kit.encoder import Batch, pad_last
-from ugaar_kit.evaluation import group_keys, lyric_syllables, note_count
+from ugaar_kit.evaluation import group_keys
 from ugaar_kit.layers import CountEmbedding, MaskedPool, masked_gru
 
 DEFAULT_DATA = Path(__file__).parent / "results" / "data" / "lmd-200"
@@ -202,9 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
     test = splits["test"]
     syllables = [lyric_syllables(it) for it in test["items"]]
-    baseline = metrics.syllable_count_baseline(
-        syllables, [note_count(it) for it in test["items"]], test["groups"], ties="mean"
-    )
+    baseline = syllable_count_baseline(syllables, [note_count(it) for it in test["items"]], test["groups"], ties="mean")
     out: dict[str, Any] = {
         "data": str(args.data),
         "test_pool": len(set(test["groups"])),

@@ -47,9 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import torch
+    from ugaar_kit_plugins.baseline_counts.counts import note_count
 
     from ugaar_kit.errors import UgaarError
-    from ugaar_kit.evaluation import embed_items, load_split, note_count, open_folder
+    from ugaar_kit.evaluation import embed_items, load_split, open_folder
     from ugaar_kit.run import Run
 
     torch.set_num_threads(1)

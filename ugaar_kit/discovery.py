@@ -22,11 +22,11 @@ import pluggy
 
 from . import envvars, hookspecs
 from .errors import PluginError
-from .registry import Registry
+from .registry import DISTRIBUTION, Registry
 
 GROUP = "ugaar_kit"
-BUILTIN_DISTRIBUTION = "ugaar-kit"
-REGISTER_HOOKS = ("register_encoders", "register_objectives", "register_datasets")
+BUILTIN_DISTRIBUTION = DISTRIBUTION
+REGISTER_HOOKS = ("register_encoders", "register_objectives", "register_datasets", "register_baselines")
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,8 @@ class Encoder(nn.Module):
 
     Class attributes: `name` (unique per modality), `modality`, `description` (one line),
     `Options` (a dataclass of options; see `ugaar_kit.options`), `extensions` (file suffixes
-    `load_item` reads, lower case with the dot), `needs_fit`.
+    `load_item` reads, lower case with the dot), `needs_fit`, `default` (True: the encoder a
+    run gets for its modality when the user names none).
     """
 
     name: ClassVar[str]
@@ -93,6 +94,9 @@ class Encoder(nn.Module):
     Options: ClassVar[type] = NoOptions
     extensions: ClassVar[tuple[str, ...]] = ()
     needs_fit: ClassVar[bool] = False
+    default: ClassVar[bool] = False
+    """True: the encoder of its modality when a run needs the modality and names no encoder (one
+    per modality; where several distributions claim it, see `Registry.default_encoder`)."""
     feature_options: ClassVar[tuple[str, ...] | None] = None
     """The options `featurize` depends on (None: all); the others leave cached features valid."""
     feature_version: ClassVar[int] = 1

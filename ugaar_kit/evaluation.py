@@ -6,11 +6,11 @@
 For every ordered pair of the run's modalities (`audio->sheet`, `sheet->audio`, ...) every item
 of the split queries the others' embeddings; R@1, R@5, R@10, MRR and median rank are those of
 `ugaar_kit.metrics` (ties count against the model; verbatim repeats, items of one song sharing
-a `group`, are one candidate and one answer). Beside every lyrics direction stands the
-no-learning baseline that ranks by |note count - syllable count|, on the same items and the
-same pools, with ties broken at random (its expected rank), since most of its scores tie;
-beside the audio-lyrics directions a second one, `onset_count`, ranks by |onsets counted in the
-audio - syllable count| (`ugaar_kit.onsets`): what a model that learnt only to count could reach.
+a `group`, are one candidate and one answer). Beside them stand the baselines that plugins
+register (`ugaar_kit.baseline`), each on the same items and pools: the built-in `baseline-counts`
+gives every lyrics direction the ranking by |note count - syllable count| (`syllable_count`) and
+the audio-lyrics directions the ranking by |onsets counted in the audio - syllable count|
+(`onset_count`): what a model that learnt only to count could reach.
 
 Beside chance stands the ceiling (`ceiling_MRR`): the best MRR any model could reach on those
 items, where candidates of identical content (the same notes for audio and sheet, the same
@@ -32,17 +32,17 @@ import torch
 from torch import Tensor
 
 from . import metrics
+from .baseline import Baseline, Split
 from .dataset import SPLITS, DatasetFolder, Item
+from .discovery import get_registry
 from .errors import InputError, OptionError
-from .lyrics_text import lyric_words, syllable_count
+from .lyrics_text import lyric_words
 from .modality import MODALITIES, direction
 from .registry import Registry
 from .run import Run
 
 KEYS = ("R@1", "R@5", "R@10", "MRR", "MedR")
 """The figures reported per direction (each with `_std` when pooled), then `pool`, `chance_MRR`."""
-BASELINE = "syllable_count"
-ONSET_BASELINE = "onset_count"
 SIMILARITY_ITEMS = 100
 """Items shown in the similarity-matrix plot."""
 CHUNK_BATCHES = 8
@@ -87,15 +87,6 @@ def group_keys(items: Sequence[Item]) -> list[str | None]:
     return [f"{it.song}/{it.group}" if it.group is not None else None for it in items]
 
 
-def note_count(item: Item) -> int | None:
-    """Notes of the item's melody: `len(meta["notes"])` (or `meta["n_notes"]`), None if absent."""
-    notes = item.meta.get("notes")
-    if isinstance(notes, list):
-        return len(notes)
-    n = item.meta.get("n_notes")
-    return n if isinstance(n, int) and not isinstance(n, bool) else None
-
-
 MELODY_DECIMALS = 3
 """Onsets and durations are compared rounded to milliseconds."""
 
@@ -124,18 +115,6 @@ def content_key(item: Item, modality: str) -> Any:
     if modality == "lyrics" and item.lyrics is not None:
         return " ".join(lyric_words(item.lyrics, str(item.meta.get("language") or "en")))
     return None
-
-
-def lyric_syllables(item: Item) -> int | None:
-    """Syllables of the item's lyrics: from the manifest (`syllables` as a count or a list,
-    or `n_syllables`), else counted in the normalized lyrics text; None without lyrics."""
-    for key in ("syllables", "n_syllables"):
-        value = item.meta.get(key)
-        if isinstance(value, list):
-            return len(value)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return syllable_count(item.lyrics) if item.lyrics is not None else None
 
 
 # -- embedding ----------------------------------------------------------------------------
@@ -180,7 +159,7 @@ def directions_of(modalities: Sequence[str]) -> list[tuple[str, str]]:
 
 
 # -- figures ------------------------------------------------------------------------------
-def _report(row: dict[str, float], pooled: bool) -> dict[str, float | int]:
+def report_row(row: dict[str, float], pooled: bool) -> dict[str, float | int]:
     out: dict[str, float | int] = {}
     for key in KEYS:
         out[key] = row[key]
@@ -222,7 +201,7 @@ def model_figures(
         seed,
         directions=pairs,
     )
-    return {d: _report(rows[d], pool is not None) for d in (direction(q, c) for q, c in pairs)}
+    return {d: report_row(rows[d], pool is not None) for d in (direction(q, c) for q, c in pairs)}
 
 
 def ceiling_figures(
@@ -239,32 +218,6 @@ def ceiling_figures(
         metrics.ceiling_metrics, {"keys": keys, "groups": list(groups)}, pool, draws, seed, directions=pairs
     )
     return {direction(q, c): float(rows[direction(q, c)]["MRR"]) for q, c in pairs}
-
-
-def baseline_figures(
-    syllables: Sequence[int],
-    notes: Sequence[int],
-    groups: Sequence[str | None],
-    pairs: Sequence[tuple[str, str]],
-    pool: int | None,
-    draws: int,
-    seed: int,
-) -> dict[str, dict[str, float | int]]:
-    """The syllable-count baseline for the lyrics directions among `pairs` (expected ranks under
-    random tie-breaking), on the same pools as `model_figures` with the same `seed`."""
-    if pool is None:
-        rows = metrics.syllable_count_baseline(syllables, notes, groups, ties="mean")
-    else:
-        rows = metrics.pooled(
-            metrics.syllable_count_baseline,
-            {"syllables": list(syllables), "notes": list(notes), "groups": list(groups)},
-            pool=pool,
-            draws=draws,
-            seed=seed,
-            ties="mean",
-        )
-    wanted = [direction(q, c) for q, c in pairs]
-    return {d: _report(rows[d], pool is not None) for d in wanted if d in rows}
 
 
 def query_ranks(
@@ -374,8 +327,8 @@ def evaluate(
     "chance_MRR", "ceiling_MRR"}, ...}, "baselines": {"syllable_count": {"lyrics->audio": {...}, ...},
     "onset_count": {"lyrics->audio": {...}, "audio->lyrics": {...}}},
     "run": run_id, "split": split, "items": N}`, with `<key>_std` beside each figure when
-    `pool` is given. `baselines` is empty when the run has no lyrics; `syllable_count` needs the
-    manifest's note counts, `onset_count` the audio. `plots`: a folder for the rank histograms and the similarity matrix.
+    `pool` is given. `baselines` holds every registered baseline whose modalities the run has
+    (`syllable_count` needs the manifest's note counts, `onset_count` the audio). `plots`: a folder for the rank histograms and the similarity matrix.
     `say(message)`: notes for the user; `start(total)` then `advance(k)`: embedding progress."""
     if pool is not None and pool < 1:
         raise OptionError(f"--pool must be at least 1 (got {pool})")
@@ -409,27 +362,13 @@ def evaluate(
         "items": len(items),
     }
 
-    if "lyrics" in modalities:
-        notes = [note_count(it) for it in items]
-        syllables = [lyric_syllables(it) for it in items]
-        if any(n is None for n in notes):
-            if say is not None:
-                missing = sum(n is None for n in notes)
-                say(
-                    f"{missing} of {len(items)} items have no note count ('notes' in the manifest): syllable-count baseline left out"
-                )
-        else:
-            result["baselines"][BASELINE] = baseline_figures(
-                [int(s or 0) for s in syllables], [int(n or 0) for n in notes], groups, pairs, pool, draws, seed
-            )
-        if "audio" in modalities:
-            from .onsets import count_file_onsets
-
-            onsets = count_file_onsets([it.audio for it in items if it.audio is not None])
-            audio_pairs = [p for p in pairs if "audio" in p]
-            result["baselines"][ONSET_BASELINE] = baseline_figures(
-                [int(s or 0) for s in syllables], onsets, groups, audio_pairs, pool, draws, seed
-            )
+    split_view = Split(items, groups, pairs, pool, draws, seed, say or (lambda message: None))
+    for comp in (registry or get_registry()).all("baseline"):
+        baseline: type[Baseline] = comp.cls
+        if baseline.needs <= set(modalities):
+            rows = baseline().figures(split_view)
+            if rows:
+                result["baselines"][baseline.name] = rows
 
     if plots is not None:
         written = write_plots(Path(plots), embeddings, groups, pairs)

@@ -32,5 +32,10 @@ def register_datasets(register: Callable[[type], None]) -> None:
 
 
 @hookspec
+def register_baselines(register: Callable[[type], None]) -> None:
+    """Register `Baseline` subclasses (rankings `eval` reports beside a run's): call `register(cls)`."""
+
+
+@hookspec
 def register_commands(app: Any) -> None:
     """Add commands to the CLI: `app` is the root `typer.Typer`."""

@@ -11,7 +11,7 @@ Definitions (one direction, e.g. `audio->sheet`: audio rows query, sheet rows ar
   groups scoring the same, within `tie_tol`). Ties count against the model (`ties="worst"`),
   so constant embeddings rank every answer last (MRR 1/P, below chance), never first.
   `ties="mean"` instead gives the expected value under random tie-breaking (for baselines such
-  as the syllable count, whose scores tie by design; constant scores then sit exactly at chance).
+  as a count match (`count_match`), whose scores tie by design; constant scores then sit exactly at chance).
 - R@k: fraction of queries with rank <= k; MRR: mean of 1/rank; MedR, MeanR: median and mean
   rank. Chance for a pool of P: R@k = k/P, MRR = H_P/P (H_P the P-th harmonic number),
   MedR = (P+1)/2.
@@ -206,39 +206,29 @@ def retrieval_metrics(
     return out
 
 
-def syllable_count_baseline(
-    syllables: Sequence[int],
-    notes: Sequence[int],
+def count_match(
+    query_counts: Sequence[float],
+    candidate_counts: Sequence[float],
     groups: Sequence[str | None] | None = None,
     *,
     ks: Sequence[int] = DEFAULT_KS,
     ties: Ties = "worst",
     block_elements: int = DEFAULT_BLOCK,
-) -> dict[str, dict[str, float]]:
-    """The no-learning baseline: rank candidates by `|note count - syllable count|`.
-
-    `syllables[i]`: syllables in item i's lyrics; `notes[i]`: notes in its melody (the same
-    for its audio and its sheet). Gives `lyrics->audio`, `lyrics->sheet` (equal), and
-    `audio->lyrics`, `sheet->lyrics` (equal), with the keys of `retrieval_metrics`. Most
-    candidates tie, so compare `ties="mean"` figures with the model's as well."""
-    syl = torch.as_tensor(list(syllables), dtype=torch.float64)
-    nts = torch.as_tensor(list(notes), dtype=torch.float64)
-    if syl.shape != nts.shape:
-        raise ValueError(f"{len(syl)} syllable counts for {len(nts)} note counts")
-    ids, n_groups = group_ids(groups, len(syl))
-    fwd = summarize(
-        *rank_counts(syl, nts, abs_difference, ids, n_groups, tie_tol=0.5, block_elements=block_elements),
-        n_groups,
-        ks,
-        ties,
-    )
-    back = summarize(
-        *rank_counts(nts, syl, abs_difference, ids, n_groups, tie_tol=0.5, block_elements=block_elements),
-        n_groups,
-        ks,
-        ties,
-    )
-    return {"lyrics->audio": fwd, "lyrics->sheet": dict(fwd), "audio->lyrics": back, "sheet->lyrics": dict(back)}
+) -> tuple[dict[str, float], dict[str, float]]:
+    """A ranking without a model: candidates by `|candidate count - query count|` (counts
+    within 0.5 tie), item i's query count against every item's candidate count; the figures of
+    both directions (queries -> candidates, candidates -> queries) with the keys of
+    `retrieval_metrics`. Most candidates tie, so compare `ties="mean"` figures with a model's."""
+    q = torch.as_tensor(list(query_counts), dtype=torch.float64)
+    c = torch.as_tensor(list(candidate_counts), dtype=torch.float64)
+    if q.shape != c.shape:
+        raise ValueError(f"{len(q)} query counts for {len(c)} candidate counts")
+    ids, n_groups = group_ids(groups, len(q))
+    rows = []
+    for a, b in ((q, c), (c, q)):
+        counts = rank_counts(a, b, abs_difference, ids, n_groups, tie_tol=0.5, block_elements=block_elements)
+        rows.append(summarize(*counts, n_groups, ks, ties))
+    return rows[0], rows[1]
 
 
 def same_key(queries: Tensor, candidates: Tensor) -> Tensor:

@@ -7,9 +7,6 @@ from collections.abc import Iterable
 MODALITIES: tuple[str, ...] = ("audio", "sheet", "lyrics")
 """The three built-in modalities; a plugin may bring an encoder for a new modality name."""
 
-DEFAULT_ENCODERS: dict[str, str] = {"audio": "cnn", "sheet": "cnn", "lyrics": "doc2vec"}
-"""The encoder a needed modality gets when the user names none."""
-
 DIRECTION_SEPARATOR = "->"
 
 

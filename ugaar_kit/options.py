@@ -256,3 +256,25 @@ def parse_overrides(pairs: Iterable[str], slots: Iterable[str] = SLOTS) -> dict[
             raise OptionError(f"option '{pair}': unknown slot '{slot}' (known: {', '.join(allowed)})")
         out.setdefault(slot, {})[name] = value.strip()
     return out
+
+
+def parse_choices(
+    pairs: Iterable[str], modalities: Iterable[str], given: Mapping[str, str | None] | None = None
+) -> dict[str, str]:
+    """`--encoder MODALITY=NAME` strings as {modality: name}, refusing malformed ones, unknown
+    modalities, and a modality chosen twice (here or in `given`, e.g. by `--audio`)."""
+    allowed = tuple(modalities)
+    out: dict[str, str] = {}
+    for pair in pairs:
+        modality, sep, name = (part.strip() for part in pair.partition("="))
+        if not sep or not modality or not name:
+            raise OptionError(f"--encoder '{pair}': expected MODALITY=NAME, e.g. audio=cnn")
+        if modality not in allowed:
+            raise OptionError(
+                f"--encoder '{pair}': no installed encoder handles '{modality}' (modalities: {', '.join(allowed)})"
+            )
+        earlier = out.get(modality) or (given or {}).get(modality)
+        if earlier is not None and earlier != name:
+            raise OptionError(f"--encoder '{pair}': the {modality} encoder is already chosen ('{earlier}')")
+        out[modality] = name
+    return out

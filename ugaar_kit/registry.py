@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .baseline import Baseline
 from .dataset import ItemSource, ScoreSource
 from .encoder import Encoder
 from .errors import PluginError
 from .objective import Objective
 
-KINDS = ("encoder", "objective", "dataset")
+KINDS = ("encoder", "objective", "dataset", "baseline")
+DISTRIBUTION = "ugaar-kit"
+"""This package's distribution: its built-in plugins win a tie between defaults."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,9 @@ def kind_of(cls: type) -> tuple[str, str | None]:
         return "objective", None
     if issubclass(cls, (ScoreSource, ItemSource)):
         return "dataset", None
-    raise PluginError(f"{cls.__qualname__} is not an Encoder, Objective, ScoreSource or ItemSource subclass")
+    if issubclass(cls, Baseline):
+        return "baseline", None
+    raise PluginError(f"{cls.__qualname__} is not an Encoder, Objective, ScoreSource, ItemSource or Baseline subclass")
 
 
 class Registry:
@@ -104,6 +109,15 @@ class Registry:
     def modalities(self) -> list[str]:
         """Every modality some registered encoder handles."""
         return sorted({c.modality for c in self.all("encoder") if c.modality})
+
+    def default_encoder(self, modality: str) -> Component | None:
+        """The encoder a run gets for `modality` when it names none: the one that declares
+        `default = True`. Where several do, ugaar-kit's own wins, and among plugins alone none
+        does (the user must choose); None when no encoder of the modality declares it."""
+        claims = [c for c in self.all("encoder", modality) if getattr(c.cls, "default", False) is True]
+        if len(claims) > 1:
+            claims = [c for c in claims if c.distribution == DISTRIBUTION]
+        return claims[0] if len(claims) == 1 else None
 
     def get(self, kind: str, name: str, modality: str | None = None) -> Component:
         """The component, or PluginError listing the known names."""

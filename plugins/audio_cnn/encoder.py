@@ -87,6 +87,7 @@ class AudioCNN(PretrainedBody, Encoder):
     description: ClassVar[str] = "Log-mel spectrogram, strided CNN (or VGG-style) pooled over time, linear head"
     Options: ClassVar[type] = AudioCNNOptions
     extensions: ClassVar[tuple[str, ...]] = (".wav", ".flac", ".ogg", ".mp3")
+    default: ClassVar[bool] = True  # the encoder of its modality when a run names none
     feature_options = FEATURE_OPTIONS
     feature_version = FEATURE_VERSION
     body_options: ClassVar[tuple[str, ...]] = (*LOG_MEL_OPTIONS, "arch", "channels", "conv1d", "gru")

@@ -93,11 +93,13 @@ class ManifestSource(ItemSource):
     def write_folder(self, path: Path, out: Path) -> dict:
         """Read the manifest at `path` and write it as a dataset folder at `out` (splits by song
         with this source's fractions and seed); returns the folder's `dataset.json` contents."""
-        from .folder import write_dataset_folder
+        from ugaar_kit.build.items import write_dataset_folder
 
         o: ManifestOptions = self.options
         fractions = (1.0 - o.valid_fraction - o.test_fraction, o.valid_fraction, o.test_fraction)
-        return write_dataset_folder(self.read(path), out, fractions=fractions, seed=o.seed, language=o.language)
+        return write_dataset_folder(
+            self.read(path), out, fractions=fractions, seed=o.seed, language=o.language, source=self.name
+        )
 
     def items(self, path: Path) -> Iterator[Item]:
         """Every row as an Item with absolute paths; raises ManifestError listing every bad row

@@ -63,6 +63,7 @@ class Doc2VecLyrics(Encoder):
     description: ClassVar[str] = "Doc2vec paragraph vector of the line (+ syllable count) through dense layers"
     Options: ClassVar[type] = Doc2VecOptions
     extensions: ClassVar[tuple[str, ...]] = (".txt",)
+    default: ClassVar[bool] = True  # the encoder of its modality when a run names none
     needs_fit: ClassVar[bool] = True
 
     def __init__(self, options: Doc2VecOptions | None = None) -> None:

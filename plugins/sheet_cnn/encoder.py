@@ -65,6 +65,7 @@ class SheetCNN(PretrainedBody, Encoder):
     )
     Options: ClassVar[type] = SheetCNNOptions
     extensions: ClassVar[tuple[str, ...]] = (".png", ".jpg", ".jpeg")
+    default: ClassVar[bool] = True  # the encoder of its modality when a run names none
     feature_options = FEATURE_OPTIONS
     feature_version = FEATURE_VERSION
     body_options: ClassVar[tuple[str, ...]] = (*FEATURE_OPTIONS, "arch", "channels", "conv1d", "gru")

@@ -17,7 +17,6 @@ from typer.core import TyperGroup
 
 from ugaar_kit.cli.app import build_app
 from ugaar_kit.discovery import load_registry
-from ugaar_kit.modality import DEFAULT_ENCODERS
 from ugaar_kit.options import describe
 from ugaar_kit.registry import Registry
 
@@ -112,7 +111,10 @@ def parse_problems(args: tuple[str, ...]) -> list[str]:
     registry = builtin_registry()
     values = ctx.params
     if path == ["train"]:
-        chosen: dict[str, str | None] = {m: values.get(m) or DEFAULT_ENCODERS.get(m) for m in DEFAULT_ENCODERS}
+        chosen: dict[str, str | None] = {}
+        for m in ("audio", "sheet", "lyrics"):
+            default = registry.default_encoder(m)
+            chosen[m] = values.get(m) or (default.name if default else None)
         chosen["objective"] = values.get("objective")
         return override_problems(values.get("option") or (), chosen, registry)
     if path == ["dataset", "build"]:

@@ -149,7 +149,8 @@ def test_json_equals_brute_force_three_modalities(invoke, run3, songs, registry)
     # the onset counter: audio directions only, ranking by |onsets counted in the audio - syllables|
     assert set(got["baselines"]["onset_count"]) == {"audio->lyrics", "lyrics->audio"}
     items = split_items(songs)
-    from ugaar_kit.evaluation import lyric_syllables
+    from ugaar_kit_plugins.baseline_counts.counts import lyric_syllables
+
     from ugaar_kit.onsets import count_file_onsets
 
     onsets = count_file_onsets([it.audio for it in items])

@@ -4,7 +4,7 @@
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,10 +17,11 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
     """Add the `build` command to the `dataset` group."""
 
     def complete_format(incomplete: str) -> list[str]:
-        from ..dataset import ScoreSource
+        from ..dataset import ItemSource, ScoreSource
 
         reg = get_registry()
-        return [c.name for c in reg.all("dataset") if issubclass(c.cls, ScoreSource) and c.name.startswith(incomplete)]
+        kinds = (ScoreSource, ItemSource)
+        return [c.name for c in reg.all("dataset") if issubclass(c.cls, kinds) and c.name.startswith(incomplete)]
 
     @app.command("build")
     def build(
@@ -30,7 +31,10 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         format: Annotated[
             str,
             typer.Option(
-                "--format", "-f", help="Score source format, e.g. lmd-lyrics, musicxml.", autocompletion=complete_format
+                "--format",
+                "-f",
+                help="Source format: a score source (lmd-lyrics, musicxml) or an item source (manifest).",
+                autocompletion=complete_format,
             ),
         ] = "lmd-lyrics",
         out: Annotated[
@@ -84,19 +88,42 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     ) -> None:
-        """Build a dataset folder (manifest.jsonl, sheet/*.png, audio/*.wav) from a score source.
+        """Build a dataset folder (manifest.jsonl, sheet/*.png, audio/*.wav) from a score source,
+        or write one from an item source's aligned files (--format manifest: a CSV, TSV or JSONL
+        of your audio, sheet images, lyrics and plugin modalities; split by --split and --seed).
 
         Re-running with the same settings resumes: passages whose files exist are kept."""
         from ..build.builder import BuildOptions, build_dataset
-        from ..dataset import ScoreSource
+        from ..dataset import ItemSource, ScoreSource
         from ..errors import UgaarError
         from ..options import build as build_options
         from ..options import parse_overrides
 
-        source_cls = get_registry().dataset(format)
-        if not issubclass(source_cls, ScoreSource):
-            raise UgaarError(f"'{format}' is not a score source (it reads aligned items; use it with --data)")
+        source_cls: Any = get_registry().dataset(format)
         source = source_cls.from_options(parse_overrides(option or [], ("source",)).get("source"))
+        if isinstance(source, ItemSource):
+            from ..build.items import write_dataset_folder
+
+            fractions = tuple(float(x) for x in split.split(","))
+            if len(fractions) != 3:
+                raise UgaarError(f"--split takes three fractions (train,valid,test), got '{split}'")
+            items = [it for path in sources for it in source.items(path)]
+            language = str(getattr(source.options, "language", "en"))
+            info = write_dataset_folder(
+                items,
+                out,
+                fractions=fractions,
+                seed=seed,
+                language=language,
+                source=format,  # type: ignore[arg-type]
+            )
+            out_console.print(
+                f"{info['items']} items of {info['songs']} songs ({', '.join(info['modalities'])}) written to {out}",
+                markup=False,
+            )
+            return
+        if not isinstance(source, ScoreSource):
+            raise UgaarError(f"'{format}' is neither a score source nor an item source")
         values = {
             "segment": segment,
             "window": window,

@@ -39,6 +39,16 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         audio: Audio = None,  # type: ignore[valid-type]
         sheet: Sheet = None,  # type: ignore[valid-type]
         lyrics: Lyrics = None,  # type: ignore[valid-type]
+        encoder: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--encoder",
+                metavar="MODALITY=NAME",
+                help="The encoder of a modality, any installed plugin's among them (repeatable): --encoder "
+                "notes=pitches. --audio NAME, --sheet NAME and --lyrics NAME are short for --encoder audio=NAME, ...",
+                show_default=False,
+            ),
+        ] = None,
         objective: ObjectiveName = None,  # type: ignore[valid-type]
         epochs: Annotated[
             int | None,
@@ -127,7 +137,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
     ) -> None:
         """Train encoders for the modalities the objective needs and write a run folder.
 
-        Modalities are those given an encoder (--audio/--sheet/--lyrics); the objective adds what
+        Modalities are those given an encoder (--audio/--sheet/--lyrics, --encoder MODALITY=NAME for
+        any modality a plugin brings); the objective adds what
         it needs, with default encoders, and says so. Every flag is also a key of --config
         (component options in [audio], [sheet], [lyrics], [objective] tables); the resolved
         config is written to RUN/config.toml."""
@@ -155,6 +166,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             "workers": workers,
             "resume": resume,
         }
-        names = {"audio": audio, "sheet": sheet, "lyrics": lyrics, "objective": objective}
+        names = {"audio": audio, "sheet": sheet, "lyrics": lyrics}
+        names = {**names, **opts.parse_choices(encoder or [], [s for s in slots if s != "objective"], names)}
+        names["objective"] = objective
         cfg = resolve_config(config, settings, names, overrides, slots)
         run_training(cfg, registry, console=err_console)

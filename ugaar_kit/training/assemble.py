@@ -2,7 +2,8 @@
 
 The modalities are those given an encoder (`--audio NAME`, `[audio] name = ...`). When they are
 fewer than the objective needs, its `requires` and then its `default_modalities` fill in, and a
-modality with no encoder named gets `DEFAULT_ENCODERS[modality]`; every such choice is returned
+modality with no encoder named gets its default (`Registry.default_encoder`: the encoder that
+declares `default = True`); every such choice is returned
 as a note for the user to see. Combinations that cannot work raise one-line errors.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 from .. import options as opts
 from ..encoder import Encoder
 from ..errors import OptionError, PluginError
-from ..modality import DEFAULT_ENCODERS, canonical_order
+from ..modality import canonical_order
 from ..objective import Objective
 from ..registry import Component, Registry
 from .config import ComponentSpec, RunConfig
@@ -123,19 +124,15 @@ def plan_run(config: RunConfig, registry: Registry, available: Sequence[str] | N
         spec = specs.get(m, ComponentSpec())
         name = spec.name
         if not name:
-            default = DEFAULT_ENCODERS.get(m)
+            default = registry.default_encoder(m)
             if default is None:
-                raise OptionError(f'no encoder named for the {m} modality: give one in [{m}] name = "..."')
-            try:
-                registry.get("encoder", default, m)
-            except PluginError:
                 known = ", ".join(registry.names("encoder", m)) or "none installed"
                 raise PluginError(
-                    f"objective '{obj_name}' needs the {m} modality and its default encoder '{default}' is not installed: "
-                    f"give --{m} NAME (known {m} encoders: {known})"
-                ) from None
-            name = default
-            notes.append(f"{m}: no encoder named, using the default '{default}' (choose with --{m} NAME)")
+                    f"objective '{obj_name}' needs the {m} modality and no installed {m} encoder is its default: "
+                    f"give --encoder {m}=NAME (known {m} encoders: {known})"
+                )
+            name = default.name
+            notes.append(f"{m}: no encoder named, using the default '{name}' (choose with --encoder {m}=NAME)")
         comp = registry.get("encoder", name, m)
         encoders[m] = comp
         encoder_cls: type[Encoder] = comp.cls

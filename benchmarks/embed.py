@@ -1,4 +1,4 @@
-"""Throughput and peak memory of `embed` with the tests' fake run (tests/store/fake_run.py).
+"""Throughput and peak memory of `embed` with the tests' fake run (`ugaar_kit.testing`'s store parts).
 
     .venv/bin/python benchmarks/embed.py                      # 1,000 files, 1 worker process
     .venv/bin/python benchmarks/embed.py --files 4000 --workers 0
@@ -22,16 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-FAKE = HERE.parent / "tests" / "store"
-
 
 def write_files(root: Path, n: int, seed: int = 0) -> float:
     """`n` files under `root`; returns the seconds of audio written."""
     import numpy as np
 
-    sys.path.insert(0, str(FAKE))
-    from fake_run import write_png, write_text, write_wav
+    from ugaar_kit.testing.data import write_png, write_text, write_wav
 
     rng = np.random.default_rng(seed)
     seconds = 0.0
@@ -66,10 +62,9 @@ def child(run_dir: str, data: str, out: str, workers: int, batch: int, real: boo
 
         registry = get_registry()
     else:
-        sys.path.insert(0, str(FAKE))
-        from fake_run import fake_registry
+        from ugaar_kit.testing.parts import registry as parts_registry
 
-        registry = fake_registry()
+        registry = parts_registry("store")
     run = Run.load(run_dir, registry=registry)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
@@ -149,15 +144,14 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    sys.path.insert(0, str(FAKE))
-    from fake_run import make_run
+    from ugaar_kit.testing.runs import write_run
 
     with tempfile.TemporaryDirectory(prefix="embed-bench-") as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()
         audio = write_files(root / "data", args.files)
         made = time.perf_counter() - t0
-        run_dir = make_run(root / "run")
+        run_dir = write_run(root / "run")
         size = sum(p.stat().st_size for p in (root / "data").rglob("*") if p.is_file())
         table = Table(
             title=f"embed: {args.files} files ({size / 2**20:.0f} MiB, {audio / 3600:.2f} h of audio, written in {made:.0f} s), workers={args.workers}, batch={args.batch_size}"

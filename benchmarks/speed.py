@@ -648,13 +648,12 @@ def section_pipeline(args: argparse.Namespace) -> dict[str, Any]:
     the pipeline (walk, decode, windows, batching, journal, store) alone, per loader-worker count."""
     import embed as embed_bench
 
-    sys.path.insert(0, str(embed_bench.FAKE))
-    from fake_run import make_run
+    from ugaar_kit.testing.runs import write_run
 
     rows, records = [], []
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         root = Path(tmp)
-        run = make_run(root / "run")
+        run = write_run(root / "run")
         for n in args.pipeline_files:
             data = root / f"files{n}"
             audio = embed_bench.write_files(data, n)
@@ -692,7 +691,7 @@ def section_pipeline(args: argparse.Namespace) -> dict[str, Any]:
             for r in records
             if r["workers"] == records[0]["workers"]
         )
-        + ". Embedded by `embed_paths` in a child process with the tests' fake run (tests/store/fake_run.py: tiny "
+        + ". Embedded by `embed_paths` in a child process with the tests' fake run (ugaar_kit.testing's store parts: tiny "
         "encoders), batch 64, one torch thread: the cost of the pipeline without a real model's forward pass (the "
         "table above measures it with the real encoders). Peak memory is the largest resident set (ru_maxrss) of the "
         f"process (about {first['rss_before_mb']:.0f} MiB of it Python, torch and the run before the first file), and "

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import quality
 from quality import ASL, Cell
-from tiny_parts import TinyTri
 
 from ugaar_kit.registry import Registry
+from ugaar_kit.testing.parts import TinyTri
 
 BUDGET = quality.Budget(epochs=10, batch_size=8, lr=1e-2, patience=0, dim=16)
 STOP = {"after_steps": None, "steps": 0}

@@ -8,6 +8,8 @@ import importlib
 import inspect
 import pkgutil
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,30 @@ def test_a_mechanism_has_one_home(pattern, home):
         if rx.search(line) and p.relative_to(ROOT.parent).as_posix() != home
     ]
     assert not elsewhere, f"do it through {home}: {elsewhere}"
+
+
+TESTS = ROOT.parent / "tests"
+
+
+def test_no_test_module_edits_sys_path():
+    """Benchmark scripts come through pytest's `pythonpath` (pyproject.toml), test helpers from
+    `ugaar_kit.testing`: nothing under tests/ puts a folder on `sys.path` by hand."""
+    rx = re.compile(r"sys\.path\.(insert|append)\(")
+    found = [
+        f"{p.relative_to(ROOT.parent)}:{i}"
+        for p in sorted(TESTS.rglob("*.py"))
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if rx.search(line)
+    ]
+    assert not found, f"import through ugaar_kit.testing or pytest's pythonpath instead: {found}"
+
+
+def test_the_shared_test_kit_replaces_the_per_folder_helpers():
+    """The tiny parts, datasets and runs live once, in `ugaar_kit.testing`, and import without pytest."""
+    old = ["tests/training/tiny_parts.py", "tests/store/fake_run.py", "tests/eval/eval_parts.py"]
+    assert not [p for p in old if (ROOT.parent / p).exists()]
+    modules = [f"ugaar_kit.testing.{p.stem}" for p in sorted((ROOT / "testing").glob("[!_]*.py"))]
+    assert {"ugaar_kit.testing.parts", "ugaar_kit.testing.data", "ugaar_kit.testing.runs"} <= set(modules)
+    code = "import sys; sys.modules['pytest'] = None\n" + "".join(f"import {m}\n" for m in modules)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr

@@ -7,11 +7,12 @@ import re
 
 import numpy as np
 import pytest
-from eval_parts import write_dataset, write_run
 from PIL import Image
 from typer.testing import CliRunner
 
 from ugaar_kit.cli.app import build_app
+from ugaar_kit.testing.data import write_songs
+from ugaar_kit.testing.runs import write_run
 
 
 def one_line_error(result) -> str:
@@ -23,7 +24,7 @@ def one_line_error(result) -> str:
 
 
 def test_trained_run_gives_the_trainers_validation_figures(invoke, registry, tmp_path):
-    data = write_dataset(tmp_path / "songs", splits={"train": 12, "valid": 4, "test": 4})
+    data = write_songs(tmp_path / "songs", splits={"train": 12, "valid": 4, "test": 4})
     run = tmp_path / "run"
     args = ["--data", data, "--out", run, "--audio", "evaltone", "--sheet", "evalbars", "--lyrics", "evalbag"]
     args += ["--objective", "evalnce", "--epochs", "2", "--batch-size", "8", "--workers", "0"]
@@ -107,7 +108,7 @@ def test_empty_split(invoke, run3, songs):
 
 
 def test_run_needs_a_modality_the_dataset_lacks(invoke, run3, tmp_path):
-    data = write_dataset(tmp_path / "no-lyrics", splits={"test": 3}, modalities=("audio", "sheet"))
+    data = write_songs(tmp_path / "no-lyrics", splits={"test": 3}, modalities=("audio", "sheet"))
     msg = one_line_error(invoke(run3, "--data", data))
     assert msg.endswith(
         "the run needs lyrics but no item of the test split has it (the run embeds audio, sheet, lyrics)"
@@ -131,11 +132,11 @@ def test_missing_data_option(invoke, run2):
 
 
 def test_items_without_a_run_modality_are_left_out_and_said(invoke, registry, tmp_path):
-    data = write_dataset(tmp_path / "songs", splits={"test": 4})
+    data = write_songs(tmp_path / "songs", splits={"test": 4})
     rows = [json.loads(line) for line in (data / "manifest.jsonl").read_text().splitlines()]
     del rows[0]["sheet"]
     (data / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    run = write_run(tmp_path / "run", ("audio", "sheet"), registry)
+    run = write_run(tmp_path / "run", ("audio", "sheet"), kind="eval", run_id="evalrun-1", registry=registry)
     result = invoke(run, "--data", data, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["items"] == len(rows) - 1

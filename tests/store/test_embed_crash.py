@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fake_run import fake_registry, write_png, write_text, write_wav
 
 from ugaar_kit.embedding import PAUSE_ENV, EmbedSettings, embed_paths
 from ugaar_kit.run import Run
@@ -23,8 +22,11 @@ from ugaar_kit.store.journal import scan
 from ugaar_kit.store.reader import Store
 from ugaar_kit.store.tables import FileRows
 from ugaar_kit.store.writer import StoreWriter
+from ugaar_kit.testing.data import write_png, write_text, write_wav
+from ugaar_kit.testing.parts import registry as parts_registry
 
-HERE = Path(__file__).resolve().parent
+CLI = ["-m", "ugaar_kit.testing.store_cli"]
+"""The embed/search/store app over the kit's store parts, run as a program."""
 WAIT = 60.0
 """Seconds to wait for a child to reach a moment (a hang guard, not a timing assertion)."""
 
@@ -72,7 +74,7 @@ def revision(store: Path) -> int:
 
 def _child(run_dir: str, data: str, out: str, pause: float, fold_rows: int | None) -> None:
     os.environ[PAUSE_ENV] = str(pause)
-    run = Run.load(run_dir, registry=fake_registry())
+    run = Run.load(run_dir, registry=parts_registry("store"))
     embed_paths(run, [data], out, EmbedSettings(batch_size=2, fold_rows=fold_rows))
     os._exit(0)
 
@@ -113,7 +115,7 @@ def kill_when(
 def reference(run_dir: Path, tmp_path: Path) -> tuple[Path, dict[str, dict[str, np.ndarray]]]:
     data = make_items(tmp_path / "data")
     ref = tmp_path / "ref.h5"
-    embed_paths(Run.load(run_dir, registry=fake_registry()), [data], ref, EmbedSettings(batch_size=5))
+    embed_paths(Run.load(run_dir, registry=parts_registry("store")), [data], ref, EmbedSettings(batch_size=5))
     return data, snapshot(ref)
 
 
@@ -134,7 +136,7 @@ def test_killed_at_several_moments_then_resumed_equals_an_uninterrupted_run(run_
 
     with Store(out) as store:
         assert store.pending_journal  # the killed runs left committed batches to fold
-    run = Run.load(run_dir, registry=fake_registry())
+    run = Run.load(run_dir, registry=parts_registry("store"))
     summary = embed_paths(run, [data], out, EmbedSettings(batch_size=3))
     assert summary.already > 0 and summary.already + summary.files == total
     # (Whether the re-run reports "recovered N rows" depends on where the last kill landed: a
@@ -191,10 +193,10 @@ def test_a_second_writer_is_refused_while_one_runs(tmp_path):
 def test_cli_killed_in_a_subprocess_then_resumed(run_dir, reference, tmp_path, cli):
     data, ref = reference
     out = tmp_path / "cli.h5"
-    env = dict(os.environ, **{PAUSE_ENV: "0.3", "PYTHONPATH": str(HERE)})
+    env = dict(os.environ, **{PAUSE_ENV: "0.3"})
     cmd = [
         sys.executable,
-        str(HERE / "fake_run.py"),
+        *CLI,
         "embed",
         str(data),
         "--run",
@@ -249,8 +251,8 @@ def test_cli_with_loader_workers_killed_then_resumed_at_once(run_dir, reference,
     the re-run, started at once, is not refused and ends with the uninterrupted store."""
     data, ref = reference
     out = tmp_path / "cli.h5"
-    env = dict(os.environ, **{PAUSE_ENV: "0.3", "PYTHONPATH": str(HERE)})
-    cmd = [sys.executable, str(HERE / "fake_run.py"), "embed", str(data), "--run", str(run_dir), "--out", str(out)]
+    env = dict(os.environ, **{PAUSE_ENV: "0.3"})
+    cmd = [sys.executable, *CLI, "embed", str(data), "--run", str(run_dir), "--out", str(out)]
     cmd += ["--workers", "2", "--batch-size", "2"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + WAIT
@@ -291,7 +293,7 @@ def test_many_random_kills_never_corrupt_or_duplicate(run_dir, reference, tmp_pa
         landed["fold" if (journal_dir(out) / "fold.tmp").exists() else "other"] += 1
         if out.exists():
             assert_no_duplicates(out)
-    run = Run.load(run_dir, registry=fake_registry())
+    run = Run.load(run_dir, registry=parts_registry("store"))
     embed_paths(run, [data], out, EmbedSettings(batch_size=3))
     assert_same_store(out, ref)
     assert landed["fold"] > 0, landed  # some kills landed while a fold was being written

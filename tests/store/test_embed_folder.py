@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from fake_run import BAD, GOOD, write_wav
 
 from ugaar_kit.embedding import EmbedSettings, embed_paths, embed_query
 from ugaar_kit.errors import InputError
 from ugaar_kit.store.reader import Store
+from ugaar_kit.testing.data import BAD_FILES, GOOD_FILES, write_wav
 
 
 def _by_id(store: Store, modality: str) -> dict[str, np.ndarray]:
@@ -23,18 +23,18 @@ def test_folder_with_bad_files_embeds_every_good_one_and_names_each_bad_one(cli,
     out = tmp_path / "emb.h5"
     result = cli("embed", folder, "--run", run_dir, "--out", out, "--workers", 0, "--batch-size", 3)
     assert result.exit_code == 1, result.output  # 1: some files were skipped
-    for name in BAD:
+    for name in BAD_FILES:
         assert name in result.output, f"summary does not name {name}"
     with Store(out) as store:
         assert store.run_id == "fake-0"
         assert set(store.modalities) == {"audio", "sheet", "lyrics"}
-        for modality, files in GOOD.items():
+        for modality, files in GOOD_FILES.items():
             assert set(store.sources(modality).tolist()) == set(files)
         every = [s for m in store.modalities for s in store.sources(m).tolist()]
         assert not any("secret" in s or "more.wav" in s or s.startswith(("escape", "inside-link", ".")) for s in every)
         errors = dict(store.errors)
-        assert set(errors) == set(BAD)
-        for name, word in BAD.items():
+        assert set(errors) == set(BAD_FILES)
+        for name, word in BAD_FILES.items():
             assert word in errors[name], (name, errors[name])
         # nothing from outside: no stored audio row is the embedding of the outside file
         stored = np.stack(list(_by_id(store, "audio").values()))
@@ -45,7 +45,7 @@ def test_folder_with_bad_files_embeds_every_good_one_and_names_each_bad_one(cli,
 def test_rows_are_one_per_item_with_ids_times_and_lines(run, folder, tmp_path):
     out = tmp_path / "emb.h5"
     summary = embed_paths(run, [folder], out, EmbedSettings(batch_size=5))
-    assert summary.files == sum(len(v) for v in GOOD.values())
+    assert summary.files == sum(len(v) for v in GOOD_FILES.values())
     with Store(out) as store:
         audio = store.metadata("audio")
         ids = audio["ids"].tolist()
@@ -158,7 +158,7 @@ def test_shards_partition_the_files_and_merge_into_the_whole(cli, run, run_dir, 
     for part in parts:
         with Store(part) as store:
             sources += [(m, s) for m in store.modalities for s in set(store.sources(m).tolist())]
-    assert len(sources) == len(set(sources)) == sum(len(v) for v in GOOD.values())
+    assert len(sources) == len(set(sources)) == sum(len(v) for v in GOOD_FILES.values())
     merged = tmp_path / "merged.h5"
     result = cli("store", "merge", *parts, "--out", merged)
     assert result.exit_code == 0, result.output

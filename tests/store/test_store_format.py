@@ -7,7 +7,6 @@ import shutil
 import h5py
 import numpy as np
 import pytest
-from fake_run import GOOD
 
 import ugaar_kit
 from ugaar_kit.embedding import EmbedSettings, embed_paths
@@ -15,6 +14,7 @@ from ugaar_kit.errors import InputError
 from ugaar_kit.store.format import FORMAT_VERSION
 from ugaar_kit.store.merge import merge_stores
 from ugaar_kit.store.reader import Store
+from ugaar_kit.testing.data import GOOD_FILES
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_reader_api(store_path):
         assert [r["ids"] for r in rows] == [ids[n - 1], ids[0], ids[n - 1]]
         meta = store.metadata("sheet")
         assert set(meta) == {"ids", "source", "size", "mtime", "start", "end", "line"}
-        assert meta["source"].tolist() == GOOD["sheet"]
+        assert meta["source"].tolist() == GOOD_FILES["sheet"]
         assert (meta["size"] > 0).all() and (meta["line"] == 0).all()
         assert len(store.errors) == 5
         assert "audio=" in repr(store)

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from rich.console import Console
-from tiny_parts import tiny_registry
 
+from ugaar_kit.testing.parts import registry as parts_registry
 from ugaar_kit.training.config import RunConfig, merge
 from ugaar_kit.training.loader import bucket_batches, shard
 from ugaar_kit.training.trainer import Trainer
@@ -28,7 +28,7 @@ def trainer_for(data: Path, out: Path, batch_size: int) -> Trainer:
         "device": "cpu",
         "seed": 5,
     }
-    return Trainer(merge(RunConfig(), settings, NAMES), tiny_registry(), console=Console(quiet=True))
+    return Trainer(merge(RunConfig(), settings, NAMES), parts_registry("trainer"), console=Console(quiet=True))
 
 
 def first_step_gradients(trainer: Trainer) -> tuple[list[str], dict[str, torch.Tensor]]:

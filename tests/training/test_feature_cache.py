@@ -9,10 +9,10 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from tiny_parts import TinyAudio, TinyLyrics, TinySheet
 
 from ugaar_kit.dataset import DatasetFolder
 from ugaar_kit.errors import InputError
+from ugaar_kit.testing.parts import TinyAudio, TinyLyrics, TinySheet
 from ugaar_kit.training.feature_cache import FeatureCache, cache_path, sources
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 import tomllib
-from tiny_parts import TinyTri, write_dataset
 from typer.testing import CliRunner
 
 from ugaar_kit.cli.app import build_app
+from ugaar_kit.testing.data import write_dataset
+from ugaar_kit.testing.parts import TinyTri
 
 FAST = ["--epochs", "2", "--batch-size", "8", "--workers", "0"]
 
@@ -111,7 +112,7 @@ def test_too_many_modalities_for_objective_refused(registry, tiny_data, tmp_path
 
 
 def test_dataset_without_needed_modality_refused(registry, tmp_path):
-    data = write_dataset(tmp_path / "ds", n_train=8, n_valid=2, modalities=("audio", "sheet"))
+    data = write_dataset(tmp_path / "ds", {"train": 8, "valid": 2}, modalities=("audio", "sheet"))
     result = invoke(
         registry, "--data", data, "--out", tmp_path / "run", "--audio", "tiny", "--lyrics", "bag", "--objective", "tri"
     )
@@ -136,7 +137,7 @@ def test_missing_default_encoder_is_named(registry, tiny_data, tmp_path):
         "tri",
     )
     msg = one_line_error(result)
-    assert "needs the lyrics modality and its default encoder 'doc2vec' is not installed" in msg
+    assert "needs the lyrics modality and no installed lyrics encoder is its default" in msg
     assert "known lyrics encoders: bag" in msg
 
 

@@ -9,13 +9,13 @@ import pytest
 import soundfile as sf
 import torch
 from rich.console import Console
-from tiny_parts import TinyAudio, TinyInfoNCE
 from typer.testing import CliRunner
 
 from ugaar_kit import Run
 from ugaar_kit.cli.app import build_app
 from ugaar_kit.dataset import DatasetFolder
 from ugaar_kit.errors import OptionError
+from ugaar_kit.testing.parts import TinyAudio, TinyInfoNCE, TinyLyrics
 from ugaar_kit.training.config import RunConfig, merge
 from ugaar_kit.training.trainer import Trainer
 
@@ -231,8 +231,6 @@ def test_encoder_with_needs_fit_is_fitted_and_saved(registry, tiny_data, tmp_pat
     lyr = loaded.encoders["lyrics"]
     assert lyr.is_fitted and float(lyr.idf.abs().sum()) > 0
     train_lyrics = [it.lyrics for it in DatasetFolder(tiny_data).split("train")]
-    from tiny_parts import TinyLyrics
-
     ref = TinyLyrics()
     ref.fit(train_lyrics)  # fitted on the training split only
     assert torch.equal(ref.idf, lyr.idf)

@@ -6,19 +6,14 @@ plugin registry and the CLI; the built-in encoders, objectives and datasets are 
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from .hookspecs import hookimpl
+from .version import __version__
 
 if TYPE_CHECKING:
     from .run import Run
     from .store.reader import Store
-
-try:
-    __version__ = version("ugaar-kit")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
 
 __all__ = ["Run", "Store", "__version__", "hookimpl"]
 

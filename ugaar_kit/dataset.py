@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from . import options as opts
 from .errors import InputError
+from .modality import AUDIO, BUILTIN_INPUTS, LYRICS, SHEET
 from .options import NoOptions
 from .score import Song
 
@@ -30,7 +31,7 @@ DATASET_INFO = "dataset.json"
 SPLITS = ("train", "valid", "test")
 
 
-LEGACY_INPUTS: dict[str, str] = {"audio": "file", "sheet": "file", "lyrics": "text"}
+LEGACY_INPUTS = BUILTIN_INPUTS
 """The modalities of format 1's manifests, each a top-level key of a row: a file path or the text
 itself. Any other modality's input is in a row's `files` or `texts` object (see docs/formats.md)."""
 
@@ -81,9 +82,9 @@ class Item:
         named = dict(zip(LEGACY_INPUTS, (audio, sheet, lyrics)))
         self.inputs = {m: v for m, v in {**named, **(inputs or {})}.items() if v is not None}
 
-    audio = _input("audio")
-    sheet = _input("sheet")
-    lyrics = _input("lyrics")
+    audio = _input(AUDIO)
+    sheet = _input(SHEET)
+    lyrics = _input(LYRICS)
 
     def get(self, modality: str) -> Any:
         """The input of `modality`, None when the item lacks it."""

@@ -1,10 +1,11 @@
 """`ugaar-kit demo`: the whole job on the bundled, redistributable demo data, in one command.
 
-Builds the demo dataset (public-domain songs from music21's corpus), trains a three-modality
-UGAAR model, a contrastive audio-sheet model on the same budget (UGAAR's reference on
-audio->sheet) and the audio-lyrics deep CCA model of Yu et al., evaluates each on the test split
-(every direction, with chance and the syllable-count baseline), writes an HDF5 store of the
-test split's files and runs two cross-modal searches. Every step is resumable: re-running the
+Follows a recipe (`recipes/demo.toml`, or `--recipe FILE`): by default it builds the demo
+dataset (public-domain songs from music21's corpus), trains a three-modality UGAAR model, a
+contrastive audio-sheet model on the same budget (UGAAR's reference on audio->sheet) and the
+audio-lyrics deep CCA model of Yu et al., evaluates each on the test split (every direction,
+with chance and the baselines), writes an HDF5 store of the test split's files and runs two
+cross-modal searches. Every step is resumable: re-running the
 command skips what is done (a finished dataset, a finished run, a complete store).
 """
 
@@ -26,8 +27,11 @@ from rich.table import Table
 
 from .atomic import write_text
 from .dataset import DatasetFolder, Item
-from .errors import UgaarError
+from .errors import InputError, UgaarError
 from .registry import Registry
+
+RECIPE = Path(__file__).parent / "recipes" / "demo.toml"
+"""The default recipe: what the demo reads its data with, trains, embeds and searches."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class DemoPlan:
     dim: int = 16
     seed: int = 0
     device: str = "auto"
+    recipe: Path = RECIPE
 
 
 @dataclass(frozen=True)
@@ -57,46 +62,69 @@ class DemoModel:
     """Seconds of training (`train --max-time`) on the demo's 1,460 training passages."""
 
 
-def demo_models(plan: DemoPlan) -> list[DemoModel]:
-    """The default encoders and recipe (strided CNN bodies, augmentation, warm-up and cosine
-    decay over a wall-clock budget), `dim` wide: UGAAR at its defaults (its ground truth trained
-    by InfoNCE), the contrastive audio-sheet model it is read against (the same encoders and
-    budget), and the deep CCA of Yu et al., whose covariance needs more rows than dimensions
-    (batch 64, width 16)."""
-    # Deep CCA's covariance from the batch alone: the demo's training split is 22 batches, so
-    # the running covariance (about 20 batches' memory, the default's mix) would lag a whole
-    # epoch of updates (docs/methods.md).
-    dcca = {"batch_weight": 1.0}
-    audio = ("cnn", {"dim": plan.dim})
-    sheet = ("cnn", {"dim": plan.dim})
-    lyrics = ("doc2vec", {"dim": plan.dim})
+@dataclass(frozen=True)
+class Recipe:
+    """A demo recipe (`recipes/demo.toml` is the default; `ugaar-kit demo --recipe FILE`)."""
+
+    source: str
+    store: str
+    models: tuple[DemoModel, ...]
+    searches: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def load_recipe(path: Path = RECIPE) -> Recipe:
+    """Read a recipe; InputError naming the file and the key for anything malformed."""
+    from .training.config import read_toml
+
+    raw = read_toml(path)
+
+    def need(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
+        value = table.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            raise InputError(path, f"{where}: '{key}' must be a {kind.__name__}, got {value!r}")
+        return value
+
+    models = []
+    for k, m in enumerate(raw.get("models") or [], 1):
+        where = f"[[models]] #{k}"
+        components = {}
+        for slot, spec in need(m, "components", dict, where).items():
+            if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+                raise InputError(path, f"{where}: component '{slot}' must be a table with a name")
+            components[slot] = (spec["name"], {o: v for o, v in spec.items() if o != "name"})
+        seconds = need(m, "max_time", (int, float), where)  # type: ignore[arg-type]
+        models.append(
+            DemoModel(need(m, "name", str, where), str(m.get("title") or m["name"]), components, float(seconds))
+        )
+    if not models:
+        raise InputError(path, "the recipe trains no model (no [[models]] table)")
+    searches = []
+    for k, q in enumerate(raw.get("searches") or [], 1):
+        targets = need(q, "targets", list, f"[[searches]] #{k}")
+        searches.append((need(q, "query", str, f"[[searches]] #{k}"), tuple(str(t) for t in targets)))
+    recipe = Recipe(
+        need(raw, "source", str, "recipe"), need(raw, "store", str, "recipe"), tuple(models), tuple(searches)
+    )
+    if recipe.store not in {m.name for m in recipe.models}:
+        raise InputError(path, f"store: '{recipe.store}' is not one of the recipe's models")
+    return recipe
+
+
+def demo_models(plan: DemoPlan, recipe: Recipe | None = None) -> list[DemoModel]:
+    """The recipe's models, every encoder `plan.dim` wide (`--dim`)."""
+    recipe = recipe or load_recipe(plan.recipe)
     return [
         DemoModel(
-            "ugaar",
-            "UGAAR (audio + sheet + lyrics)",
-            {"audio": audio, "sheet": sheet, "lyrics": lyrics, "objective": ("ugaar", {})},
-            max_time=UGAAR_SECONDS,
-        ),
-        DemoModel(
-            "contrastive",
-            "contrastive, audio + sheet (UGAAR's reference on audio->sheet)",
-            {"audio": audio, "sheet": sheet, "objective": ("contrastive", {})},
-            max_time=UGAAR_SECONDS,
-        ),
-        DemoModel(
-            "dcca",
-            "Deep CCA, audio + lyrics (Yu et al.)",
-            {"audio": audio, "lyrics": lyrics, "objective": ("dcca", dcca)},
-            max_time=DCCA_SECONDS,
-        ),
+            m.name,
+            m.title,
+            {
+                slot: (name, dict(options) if slot == "objective" else {**options, "dim": plan.dim})
+                for slot, (name, options) in m.components.items()
+            },
+            m.max_time,
+        )
+        for m in recipe.models
     ]
-
-
-UGAAR_SECONDS = 120.0
-"""UGAAR's budget, and the contrastive model's: the same, so audio->sheet compares."""
-DCCA_SECONDS = 60.0
-"""With the dataset build (about 30 s), caching, evaluation and the store, the demo ends within
-7 minutes on 2 CPU cores (docs/quickstart.md)."""
 
 
 @dataclass
@@ -120,6 +148,7 @@ class Demo:
         self.registry = registry
         self.console = console or Console(stderr=True)
         self.out = Path(plan.out)
+        self.recipe = load_recipe(plan.recipe)
         self.result = DemoResult(self.out, self.out / "data")
 
     def _timed(self, name: str, step: Callable[[], None]) -> None:
@@ -130,7 +159,7 @@ class Demo:
     def run(self) -> DemoResult:
         self.out.mkdir(parents=True, exist_ok=True)
         self._timed("dataset", self.build_data)
-        for model in demo_models(self.plan):
+        for model in demo_models(self.plan, self.recipe):
             self._timed(f"train {model.name}", functools.partial(self.train, model))
         self._timed("evaluate", self.evaluate)
         self._timed("store", self.embed_test_split)
@@ -148,7 +177,7 @@ class Demo:
             self.console.print(f"[1/5] demo dataset: already built in {data}")
             return
         self.console.print(f"[1/5] building the demo dataset in {data} (public-domain songs from music21's corpus)")
-        build_demo(data, self.registry.dataset("musicxml"), limit=self.plan.limit_songs, progress=True)
+        build_demo(data, self.registry.dataset(self.recipe.source), limit=self.plan.limit_songs, progress=True)
 
     def train(self, model: DemoModel) -> None:
         from .options import Seconds
@@ -192,7 +221,8 @@ class Demo:
         return DatasetFolder(self.result.data).split("test")
 
     def embed_test_split(self) -> None:
-        """Link the test split's files into one folder and embed it with the UGAAR run."""
+        """Link the test split's files into one folder (each text modality's inputs as the
+        lines of `MODALITY.txt`) and embed it with the recipe's `store` run."""
         from .embedding import EmbedSettings, embed_paths
         from .run import Run
 
@@ -200,52 +230,56 @@ class Demo:
         folder.mkdir(exist_ok=True)
         items = self._test_items()
         data = self.result.data.resolve()
+        texts: dict[str, list[str]] = {}
         for item in items:
-            for path in (item.audio, item.sheet):
-                if path is not None:
-                    target = folder / path.resolve().relative_to(data)
-                    if not target.exists():
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        _link_or_copy(path, target)
-        lyrics = folder / "lyrics.txt"
-        if not lyrics.exists():
-            write_text(lyrics, "".join(f"{it.lyrics}\n" for it in items if it.lyrics))
+            for modality, value in item.inputs.items():
+                if not isinstance(value, Path):
+                    texts.setdefault(modality, []).append(str(value))
+                    continue
+                target = folder / value.resolve().relative_to(data)
+                if not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    _link_or_copy(value, target)
+        for modality, lines in texts.items():
+            if not (folder / f"{modality}.txt").exists():
+                write_text(folder / f"{modality}.txt", "".join(f"{line}\n" for line in lines if line))
         store = self.out / "test.h5"
         self.console.print(f"[4/5] embedding the test split ({len(items)} passages) into {store}")
-        run = Run.load(self.result.runs["ugaar"])
+        run = Run.load(self.result.runs[self.recipe.store])
         embed_paths(run, [folder], store, EmbedSettings())
         self.result.store = store
 
     def search(self) -> None:
-        """One audio->sheet query and one lyrics query, against the test store."""
+        """The recipe's searches, each a query from the test split's first complete item
+        (its file, or its text for a text modality), against the test store."""
         from .embedding import embed_query
         from .run import Run
         from .search import search_store
         from .store.reader import Store
 
         assert self.result.store is not None
-        run = Run.load(self.result.runs["ugaar"])
-        items = [it for it in self._test_items() if it.audio and it.sheet and it.lyrics]
+        run = Run.load(self.result.runs[self.recipe.store])
+        items = [it for it in self._test_items() if all(it.has(m) for m in run.modalities)]
         if not items:
-            raise UgaarError("the demo's test split has no complete triplet to search with")
+            raise UgaarError("the demo's test split has no item with every modality to search with")
         item = items[0]
         self.console.print("[5/5] searching the store")
         with Store(self.result.store) as store:
-            queries = ((item.audio, "audio file", ["sheet"]), (item.lyrics, "lyrics", ["audio", "sheet"]))
-            for query, kind, targets in queries:
-                if kind == "audio file":
-                    _, vector = embed_query(run, path=query)
+            for modality, targets in self.recipe.searches:
+                query = item.get(modality)
+                is_file = isinstance(query, Path)
+                if is_file:
+                    _, vector = embed_query(run, path=query, modality=modality)
                 else:
-                    _, vector = embed_query(run, text=str(query))
-                hits = search_store(store, vector, targets, k=5)
+                    _, vector = embed_query(run, text=str(query), modality=modality)
+                hits = search_store(store, vector, list(targets), k=5)
+                expected = {m: v.name for m in targets if isinstance(v := item.get(m), Path)}
                 self.result.searches.append(
                     {
                         "query": str(query),
-                        "kind": kind,
-                        "expected": {
-                            "audio": item.audio.name if item.audio else None,
-                            "sheet": item.sheet.name if item.sheet else None,
-                        },
+                        "kind": f"{modality} file" if is_file else modality,
+                        "file": is_file,
+                        "expected": expected,
                         "hits": {m: [h.as_dict() for h in hs] for m, hs in hits.items()},
                     }
                 )
@@ -322,7 +356,7 @@ def search_tables(result: DemoResult) -> list[Table]:
         for modality, hits in s["hits"].items():
             expected = s["expected"].get(modality)
             t = Table(
-                title=f"{s['kind']} query {Path(s['query']).name if s['kind'] == 'audio file' else repr(s['query'])} -> {modality}"
+                title=f"{s['kind']} query {Path(s['query']).name if s.get('file') else repr(s['query'])} -> {modality}"
             )
             for col in ("rank", "score", "item", "the query's own passage?"):
                 t.add_column(col)

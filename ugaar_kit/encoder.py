@@ -26,7 +26,9 @@ import torch
 from torch import Tensor, nn
 
 from . import options as opts
+from .errors import OptionError
 from .options import NoOptions
+from .rows import Rows, file_rows
 
 
 @dataclass
@@ -101,6 +103,9 @@ class Encoder(nn.Module):
     """The options `featurize` depends on (None: all); the others leave cached features valid."""
     feature_version: ClassVar[int] = 1
     """Raise it when `featurize` changes, so caches made by the old code are not reused."""
+    text_input: ClassVar[bool] = False
+    """True when the raw item is text (`ugaar_kit.rows.TextLines` sets it): `--text` queries
+    and a manifest's text reach the encoder."""
 
     def __init__(self, options: Any = None) -> None:
         super().__init__()
@@ -123,6 +128,20 @@ class Encoder(nn.Module):
     def featurize(self, raw: Any) -> Tensor:
         """Raw item to model input; deterministic for given options and fitted state."""
         raise NotImplementedError
+
+    def embed_rows(self, path: Path, window: float, hop: float) -> Rows:
+        """The rows `embed` makes of one file (`ugaar_kit.rows`): by default the file's
+        `load_item` as one row, or, for a 1-D waveform at a known `sample_rate`, its windows of
+        `window` seconds every `hop`. Text encoders mix in `rows.TextLines` (a row a line)."""
+        return file_rows(self, path, window, hop)
+
+    def query_input(self, path: Path | None = None, text: str | None = None) -> Any:
+        """The raw item of one search query: a file (default: `load_item`, whole), or `text`
+        for an encoder with `text_input`."""
+        if text is not None:
+            raise OptionError(f"the {self.modality} encoder '{self.name}' takes files, not --text")
+        assert path is not None
+        return self.load_item(path)
 
     def augment(self, features: Tensor, generator: torch.Generator) -> Tensor:
         """A randomly altered copy of one training item's features (default: unchanged).

@@ -37,7 +37,7 @@ from .dataset import SPLITS, DatasetFolder, Item
 from .discovery import get_registry
 from .errors import InputError, OptionError
 from .lyrics_text import lyric_words
-from .modality import MODALITIES, direction
+from .modality import BUILTIN_INPUTS, MODALITIES, direction
 from .registry import Registry
 from .run import Run
 
@@ -108,12 +108,15 @@ def melody_key(item: Item) -> tuple[tuple[float, ...], ...] | None:
 
 
 def content_key(item: Item, modality: str) -> Any:
-    """What makes two items' `modality` identical for the ceiling: the melody (notes) for audio
-    and sheet, the normalised words for lyrics, None (unlike any other) otherwise."""
-    if modality in ("audio", "sheet"):
+    """What makes two items' `modality` identical for the ceiling: for the built-in file
+    modalities (audio, sheet: renderings of the row's notes) the melody, for the built-in text
+    (lyrics) the normalised words, None (unlike any other) for a plugin's modality."""
+    kind = BUILTIN_INPUTS.get(modality)
+    if kind == "file":
         return melody_key(item)
-    if modality == "lyrics" and item.lyrics is not None:
-        return " ".join(lyric_words(item.lyrics, str(item.meta.get("language") or "en")))
+    value = item.get(modality)
+    if kind == "text" and value is not None:
+        return " ".join(lyric_words(str(value), str(item.meta.get("language") or "en")))
     return None
 
 
@@ -297,7 +300,7 @@ def write_plots(
         mrr = float(np.mean(1.0 / r))
         plot_ranks(r, pool, f"{name}: MRR {mrr:.3f}, R@1 {np.mean(r <= 1):.3f}", path)
         written.append(path)
-    a, b = ("audio", "sheet") if {"audio", "sheet"} <= set(embeddings) else pairs[0]
+    a, b = pairs[0]  # the first pair in the usual order: audio and sheet when the run has both
     n = min(SIMILARITY_ITEMS, len(groups))
     path = folder / f"similarity_{a}_{b}.png"
     plot_similarity(embeddings[a][:n], embeddings[b][:n], (a, b), path)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-MODALITIES: tuple[str, ...] = ("audio", "sheet", "lyrics")
+BUILTIN_INPUTS: dict[str, str] = {"audio": "file", "sheet": "file", "lyrics": "text"}
+"""The built-in modalities in their order, each with its input: a file path or the text itself.
+A dataset folder holds them as top-level keys of its rows (format 1); audio and sheet render
+the melody a row's `notes` hold. Any other modality is a plugin's (`Item.inputs`)."""
+MODALITIES: tuple[str, ...] = tuple(BUILTIN_INPUTS)
 """The three built-in modalities; a plugin may bring an encoder for a new modality name."""
+AUDIO, SHEET, LYRICS = MODALITIES
 
 DIRECTION_SEPARATOR = "->"
 

@@ -99,7 +99,7 @@ class Objective(nn.Module):
     Options: ClassVar[type] = NoOptions
     n_views: ClassVar[tuple[int, ...]] = (2, 3)
     requires: ClassVar[frozenset[str]] = frozenset()
-    default_modalities: ClassVar[tuple[str, ...]] = ("audio", "sheet")
+    default_modalities: ClassVar[tuple[str, ...]] = ()
     trainable: ClassVar[bool] = True
     """False for an objective with nothing to train (linear CCA on fixed features): the trainer
     takes no gradient steps and goes straight to `fit`."""

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from .errors import OptionError
+from .modality import MODALITIES
 
-SLOTS = ("audio", "sheet", "lyrics", "objective")
+SLOTS = (*MODALITIES, "objective")
 """Slots that `-o SLOT.key=value` may address; plugins bringing a new modality add its name."""
 
 _TRUE = {"1", "true", "yes", "on"}

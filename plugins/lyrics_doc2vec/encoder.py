@@ -23,6 +23,7 @@ from ugaar_kit.errors import UgaarError
 from ugaar_kit.layers import COUNT_BUCKETS
 from ugaar_kit.media import load_lyrics
 from ugaar_kit.options import option
+from ugaar_kit.rows import TextLines
 
 from . import paragraph_vectors as pv
 
@@ -52,7 +53,7 @@ class Doc2VecOptions:
     dropout: float = option(0.1, "Dropout after the hidden layer.", min=0.0, max=0.9)
 
 
-class Doc2VecLyrics(Encoder):
+class Doc2VecLyrics(TextLines, Encoder):
     """Lyrics as a Doc2vec paragraph vector (fitted on the training split) through dense layers.
 
     Features: `(F,)` float32, F = vector_size (+ 18 with count_features). Batch: `(B, F)`, no

@@ -36,6 +36,7 @@ from ugaar_kit.encoder import Batch, Encoder, pad_last
 from ugaar_kit.layers import CountEmbedding, DenseHead, MaskedPool, masked_gru
 from ugaar_kit.media import load_lyrics
 from ugaar_kit.options import option
+from ugaar_kit.rows import TextLines
 
 from . import words
 
@@ -90,7 +91,7 @@ def line_features(raw: str, language: str = "en", buckets: int = 4096) -> Tensor
     return out
 
 
-class ProsodyLyrics(Encoder):
+class ProsodyLyrics(TextLines, Encoder):
     """Lyrics as a sequence of syllables with text, word position, stress and vowel, read by a
     BiGRU, pooled with the syllable count, then a dense head.
 

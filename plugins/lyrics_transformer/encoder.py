@@ -33,6 +33,7 @@ from ugaar_kit.layers import CountEmbedding
 from ugaar_kit.media import load_lyrics
 from ugaar_kit.model_folder import copy_folder, folder_sha256
 from ugaar_kit.options import option
+from ugaar_kit.rows import TextLines
 
 from . import model_folder
 
@@ -60,7 +61,7 @@ class TransformerOptions:
     copy_model: bool = option(False, "Copy the model folder into the run folder, so the run no longer needs it.")
 
 
-class TransformerLyrics(Encoder):
+class TransformerLyrics(TextLines, Encoder):
     """Lyrics through a pretrained transformer (local folder), pooled over the attention mask.
 
     Features: `(2, T)` int64, row 0 the token ids, row 1 each token's syllable number (1-based;

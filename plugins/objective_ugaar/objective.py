@@ -35,9 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
-from ugaar_kit_plugins.objective_dcca.objective import DCCAOptions, DeepCCA
 
 from ugaar_kit.cca import joint_covariance, require_rows
+from ugaar_kit.deep_cca import DCCAOptions, DeepCCA
 from ugaar_kit.distributed import gather_views
 from ugaar_kit.errors import OptionError, UgaarError
 from ugaar_kit.infonce import info_nce

@@ -90,3 +90,121 @@ def test_the_shared_test_kit_replaces_the_per_folder_helpers():
     code = "import sys; sys.modules['pytest'] = None\n" + "".join(f"import {m}\n" for m in modules)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+# -- the core names no plugin and few modalities (issue 19) ------------------------------------
+CORE = [p for p in sorted(ROOT.rglob("*.py")) if p.relative_to(ROOT).parts[0] not in ("cli", "testing")]
+"""`ugaar_kit/` outside the CLI and the test kit (which may name the plugins they front)."""
+BUILTIN_NAMES = {
+    *("cnn", "flat", "hf", "doc2vec", "transformer", "prosody"),  # encoders
+    *("ugaar", "dcca", "contrastive", "cca"),  # objectives
+    *("musicxml", "lmd-lyrics", "manifest"),  # formats
+}
+OTHER_SENSES = {("build/notation.py", "flat"), ("store/index.py", "flat")}
+"""The same words meaning something else: a flat accidental, faiss's flat (exact) index."""
+
+
+def string_constants(path: Path) -> list[tuple[int, str]]:
+    """(line, value) of every string literal of a module but its docstrings (module, class,
+    function and attribute docstrings: any string standing alone as a statement)."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    bodies = [body for node in ast.walk(tree) if isinstance(body := getattr(node, "body", None), list)]
+    docs = {
+        id(stmt.value)
+        for body in bodies
+        for stmt in body
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+    }
+    return [
+        (n.lineno, n.value)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
+    ]
+
+
+def test_the_core_names_no_built_in_plugin():
+    """Defaults are what encoders declare (`Encoder.default`), baselines what plugins register,
+    the demo what its recipe (a TOML file) says: no encoder, objective or format name is a string
+    constant of the core."""
+    found = [
+        f"{p.relative_to(ROOT)}:{line} {value!r}"
+        for p in CORE
+        for line, value in string_constants(p)
+        if value in BUILTIN_NAMES and (p.relative_to(ROOT).as_posix(), value) not in OTHER_SENSES
+    ]
+    assert not found, found
+
+
+def test_the_core_names_the_built_in_modalities_in_one_place():
+    """`ugaar_kit.modality` names audio, sheet and lyrics (and `AUDIO`, `SHEET`, `LYRICS` stand
+    for them elsewhere); a plugin's modality goes through every stage without the core naming it."""
+    found = [
+        f"{p.relative_to(ROOT)}:{line} {value!r}"
+        for p in CORE
+        for line, value in string_constants(p)
+        if value in ("audio", "sheet", "lyrics")
+    ]
+    assert len(found) <= 10, found
+    assert all(f.startswith("modality.py:") for f in found), found
+
+
+def test_no_core_module_is_over_450_lines():
+    long = {
+        p.relative_to(ROOT).as_posix(): n for p in CORE if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450
+    }
+    assert not long, f"split them (one module, one job): {long}"
+
+
+def test_the_core_has_no_import_cycle():
+    """No module of `ugaar_kit` reaches itself through its imports (module-level or inside a
+    function: both are a dependency), counting `from pkg import mod` as an import of `mod`."""
+    import ast
+
+    def name_of(p: Path) -> str:
+        parts = list(p.relative_to(ROOT.parent).with_suffix("").parts)
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    modules = {name_of(p): p for p in ROOT.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+                target = ".".join([*base, node.module] if node.module else base)
+                subs = {f"{target}.{a.name}" for a in node.names} & modules.keys()
+                deps |= subs | ({target} if target in modules and len(subs) < len(node.names) else set())
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names} & modules.keys()
+        graph[name] = deps - {name}
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for nxt in sorted(graph[node]):
+                if nxt == start:
+                    return [*path, start]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*path, nxt]))
+        return None
+
+    cycles = [c for m in sorted(graph) if (c := cycle_from(m))]
+    assert not cycles, " -> ".join(cycles[0])
+
+
+def test_every_package_is_listed_in_pyproject():
+    """setuptools installs only the packages pyproject.toml lists: a new subpackage must be there."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT.parent / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"]
+    )
+    found = {".".join(p.parent.relative_to(ROOT.parent).parts) for p in ROOT.rglob("__init__.py")}
+    found |= {"ugaar_kit_plugins." + p.parent.name for p in (ROOT.parent / "plugins").glob("*/__init__.py")}
+    found |= {"ugaar_kit_plugins"}
+    assert found <= listed, sorted(found - listed)

@@ -78,3 +78,24 @@ def test_full_demo(tmp_path):
     check_outputs(out, summary)
     a2s = summary["evaluations"]["ugaar"]["directions"]["audio->sheet"]
     assert a2s["MRR"] > 3 * a2s["chance_MRR"]
+
+
+def test_a_bad_recipe_is_one_line_naming_the_file_and_writes_nothing(tmp_path):
+    recipe = tmp_path / "mine.toml"
+    recipe.write_text('source = "musicxml"\nstore = "x"\n[[models]]\nname = "x"\nmax_time = "soon"\n', encoding="utf-8")
+    result = runner.invoke(build_app(), ["demo", "--out", str(tmp_path / "demo"), "--recipe", str(recipe)])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert str(recipe) in result.output and "'components' must be a dict" in result.output
+    assert not (tmp_path / "demo").exists()
+
+
+def test_the_default_recipe_is_the_design_card_models_and_their_budgets():
+    from ugaar_kit.demo import DemoPlan, demo_models, load_recipe
+
+    recipe = load_recipe()
+    assert (recipe.source, recipe.store) == ("musicxml", "ugaar")
+    models = {m.name: m for m in demo_models(DemoPlan(dim=24), recipe)}
+    assert {n: m.max_time for n, m in models.items()} == {"ugaar": 120.0, "contrastive": 120.0, "dcca": 60.0}
+    assert models["ugaar"].components["lyrics"] == ("doc2vec", {"dim": 24})
+    assert models["dcca"].components["objective"] == ("dcca", {"batch_weight": 1.0})
+    assert recipe.searches == (("audio", ("sheet",)), ("lyrics", ("audio", "sheet")))

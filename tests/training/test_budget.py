@@ -39,7 +39,7 @@ def budget_trainer(registry, data: Path, out: Path, **settings) -> Trainer:
     values = {"data": data, "out": out, "batch_size": 8, "workers": 0, "lr": 1e-2, **settings}
     trainer = Trainer(merge(RunConfig(), values, NAMES), registry, console=QUIET)
     clock = FakeClock()
-    trainer.clock = clock
+    trainer.budget.clock = clock
     step = trainer.step
 
     def timed_step(indices):
@@ -166,14 +166,14 @@ def test_a_machine_that_changes_speed_still_spends_the_budget_and_anneals(
     run = tmp_path / "run"
     budget = 40.0
     trainer = budget_trainer(registry, tiny_data, run, max_time=f"{budget}s", warmup=2)
-    clock, step = trainer.clock, trainer.step
+    clock, step = trainer.budget.clock, trainer.step
     factors: list[float] = []
     progress: list[float] = []
 
     def changing_step(indices):
-        factors.append(trainer.lr_factor())
+        factors.append(trainer.budget.lr_factor())
         progress.append(trainer.objective.progress)
-        clock.now += (before if trainer.global_step < 12 else after) - SECONDS_A_STEP
+        clock.now += (before if trainer.budget.steps < 12 else after) - SECONDS_A_STEP
         return step(indices)
 
     trainer.step = changing_step  # type: ignore[method-assign]
@@ -183,7 +183,7 @@ def test_a_machine_that_changes_speed_still_spends_the_budget_and_anneals(
     assert training["train_seconds"] >= 0.85 * budget  # fixed from the first steps: 17 s or 40 s cut short
     assert training["schedule"]["anchor"] is not None
     assert factors[-1] < 0.05 and rows_of(run)[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
-    decay = factors[trainer.warmup_steps :]
+    decay = factors[trainer.budget.warmup_steps :]
     assert all(a >= b for a, b in zip(decay, decay[1:]))  # still decaying, never back up
     assert max(a - b for a, b in zip(decay, decay[1:])) < 0.2  # and without a jump
     # what the objective is told of the run's progress (two-stage objectives switch on it) never

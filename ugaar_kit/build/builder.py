@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .. import __version__
 from ..dataset import SPLITS, Skipped
 from ..errors import UgaarError
 from ..lyrics_text import normalize_lyrics
+from ..modality import AUDIO, LYRICS, SHEET
 from ..options import option
 from ..score import Passage, Song
+from ..version import __version__
 from .files import safe_name
 from .manifest import read_info, write_info, write_manifest
 from .render import AudioVersion, Job, RenderSettings, init_worker, render_many
@@ -147,13 +148,13 @@ def plan(songs: list[Song], out: Path, options: BuildOptions) -> list[_Planned]:
                 "song": groups[song.id],
                 "song_id": song.id,
                 "split": splits[song.id],
-                "audio": audio,
-                "sheet": sheet,
+                AUDIO: audio,
+                SHEET: sheet,
             }
             if versions:
                 row["audio_versions"] = versions
             row |= {
-                "lyrics": normalize_lyrics(raw, language),
+                LYRICS: normalize_lyrics(raw, language),
                 "lyrics_raw": raw,
                 "group": first_of.setdefault(repeat_key(passage), pid),
                 "notes": [[p, round(on, 6), round(d, 6)] for p, on, d in note_times(passage, options.tempo_bpm)],

@@ -27,7 +27,7 @@ from ..atomic import write_text
 from ..dataset import DATASET_INFO, LEGACY_INPUTS, MANIFEST, SPLITS, Item
 from ..errors import InputError
 from ..lyrics_text import normalize_lyrics
-from ..modality import canonical_order
+from ..modality import LYRICS, canonical_order
 
 FORMAT = "ugaar-kit-dataset"
 FORMAT_VERSION = 1
@@ -109,7 +109,7 @@ def write_dataset_folder(
         counts[split] += 1
         row: dict[str, Any] = {"id": it.id, "song": it.song, "split": split}
         for modality, value in it.inputs.items():
-            if modality == "lyrics":
+            if modality == LYRICS:
                 continue
             if isinstance(value, Path):
                 placed = _place(value, out, modality, it.id, taken.setdefault(modality, set()))
@@ -120,7 +120,7 @@ def write_dataset_folder(
             else:
                 row.setdefault("texts", {})[modality] = str(value)
         if it.lyrics is not None:
-            row["lyrics"] = normalize_lyrics(it.lyrics, language)
+            row[LYRICS] = normalize_lyrics(it.lyrics, language)
             row["lyrics_text"] = it.lyrics
         if it.group is not None:
             row["group"] = it.group

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from .. import __version__
 from ..discovery import get_plugin_manager, get_registry
 from ..errors import UgaarError
 from ..registry import Registry
+from ..version import __version__
 from . import dataset_cmd, demo_cmd, embed_cmd, eval_cmd, plugins_cmd, search_cmd, store_cmd, train_cmd
 from .base import App, err_console, report, show_tracebacks
 

@@ -41,6 +41,14 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         dim: Annotated[int, typer.Option(min=2, help="Output width of every encoder.")] = 16,
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
         device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")] = "auto",
+        recipe: Annotated[
+            Path | None,
+            typer.Option(
+                help="A recipe (TOML) of the data source, models, store and searches [default: the "
+                "built-in ugaar_kit/recipes/demo.toml; copy it to make your own].",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Run the whole job on the redistributable demo data, then show the results.
 
@@ -48,8 +56,9 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         a three-modality UGAAR model, a contrastive audio-sheet model on the same budget and an
         audio-lyrics deep CCA model, evaluates each on the test split in every direction (with
         chance and the syllable-count baseline), writes an HDF5 store of the test split and runs
-        an audio->sheet and a lyrics search. Re-running resumes: finished steps are skipped."""
-        from ..demo import Demo, DemoPlan, results_table, search_tables
+        an audio->sheet and a lyrics search; --recipe runs your own recipe instead. Re-running
+        resumes: finished steps are skipped."""
+        from ..demo import RECIPE, Demo, DemoPlan, results_table, search_tables
 
         seconds = None
         if max_time is not None:
@@ -57,7 +66,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 seconds = parse_duration(max_time)
             except ValueError as exc:
                 raise OptionError(f"--max-time: {exc}") from None
-        plan = DemoPlan(out, limit_songs, epochs, seconds, batch_size, dim, seed, device)
+        plan = DemoPlan(out, limit_songs, epochs, seconds, batch_size, dim, seed, device, recipe or RECIPE)
         result = Demo(plan, get_registry(), console=err_console).run()
         out_console.print(results_table(result))
         for table in search_tables(result):

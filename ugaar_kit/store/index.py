@@ -22,7 +22,7 @@ import numpy as np
 
 from ..atomic import atomic_path, write_text
 from ..errors import MissingExtra as MissingExtra  # re-exported: its home is ugaar_kit.errors
-from ..search import normalize_rows, top_k
+from .exact import normalize_rows, top_k
 from .reader import Store
 from .writer import now
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from ..atomic import atomic_path
 from ..errors import InputError
+from ..version import __version__
 from . import tables
 from .format import FORMAT_VERSION, json_attr, modality_names, open_h5, open_store, text_attr
 from .reader import pending_journal

@@ -35,9 +35,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .. import __version__
 from ..atomic import commit
 from ..errors import InputError
+from ..version import __version__
 from . import tables
 from .format import FORMAT, FORMAT_VERSION, journal_dir, json_attr, modality_names, open_h5, open_store, text_attr
 from .journal import SUFFIX, JournalWriter, Record, read_embeddings, scan

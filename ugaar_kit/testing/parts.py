@@ -47,6 +47,7 @@ from ..lyrics_text import normalize_lyrics
 from ..objective import Objective
 from ..options import option
 from ..registry import Component, Registry
+from ..rows import TextLines
 from .data import HEIGHT, SR
 
 FRAME = 400
@@ -262,7 +263,7 @@ class PixelStats(TinySheet):
 
 
 # -- lyrics --------------------------------------------------------------------------------
-class EvalLyrics(VectorEncoder):
+class EvalLyrics(TextLines, VectorEncoder):
     """Hashed bag of syllables, linear."""
 
     name = "evalbag"
@@ -329,7 +330,7 @@ class TinyLyrics(EvalLyrics):
         return super().featurize(raw) * self.idf
 
 
-class CharCounts(VectorEncoder):
+class CharCounts(TextLines, VectorEncoder):
     """Letter and space frequencies of the normalized lyrics, linear."""
 
     name = "chars"
@@ -358,6 +359,7 @@ class Projection(Objective):
     is the squared distance between the first two views."""
 
     name = "proj"
+    default_modalities: ClassVar[tuple[str, ...]] = ("audio", "sheet")
     description = "a linear map per modality into a normalised shared space, for tests"
 
     @dataclass(frozen=True)
@@ -437,6 +439,7 @@ class TinyCentre(Objective):
     description = "centring fitted on the training split, nothing to train; for tests"
     trainable = False
     n_views = (2, 3)
+    default_modalities = ("audio", "sheet")
 
     def __init__(self, options: Any, dims: Mapping[str, int]) -> None:
         super().__init__(options, dims)

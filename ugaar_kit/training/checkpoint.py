@@ -27,13 +27,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import __version__
 from .. import options as opts
 from ..encoder import Encoder
 from ..errors import InputError, PluginError
 from ..objective import Objective
 from ..registry import Component, Registry
 from ..state import encoder_state, load_safe, restore_encoder, save_atomic
+from ..version import __version__
 
 FORMAT = "ugaar-kit-run"
 FORMAT_VERSION = 1

@@ -13,7 +13,6 @@ import torch
 from rich.progress import Progress
 from torch import nn
 
-from .. import __version__
 from ..dataset import DatasetFolder, Item
 from ..encoder import Encoder
 from ..errors import OptionError
@@ -21,6 +20,7 @@ from ..objective import Objective, Optimizers
 from ..progress import reporter
 from ..registry import Registry
 from ..state import load_safe, save_atomic
+from ..version import __version__
 from . import ddp
 from . import run_folder as rf
 from .assemble import Plan, check_batch_size, plan_run

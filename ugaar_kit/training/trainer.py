@@ -1,12 +1,11 @@
 """The training loop: encoders and an objective trained on a dataset folder into a run folder.
 
-`Trainer(config, registry).run()` does, in order: resolve the components (`assemble`), fit the
-encoders that need it on the training split, build the feature caches, train epoch by epoch
-(the objective's `training_step` does the updates), validate every epoch (`retrieval_metrics`
-on `objective.project`ed embeddings, plus `validation_loss`), keep the best checkpoint by mean
-validation MRR (over the `select` directions when given), stop early after `patience` epochs
-without progress, then reload the best state, call `objective.fit` on the whole training split
-and write `model.pt`.
+`Trainer(config, registry).run()` prepares (`prepare.py`: components resolved by `assemble`,
+encoders fitted, feature caches built, optimizers), trains epoch by epoch (the objective's
+`training_step` does the updates; `budget.py` keeps the steps, seconds and schedule),
+validates (`selection.py`: retrieval MRR of `objective.project`ed embeddings, the best epoch,
+early stopping), checkpoints (`checkpoint.Checkpoints`), then reloads the best state, calls
+`objective.fit` on the whole training split and writes `model.pt` (`run_folder.py`).
 
 The trainer knows no objective by name: it calls `training_step`, `validation_loss`,
 `parameter_groups`, `fit` and `project` only.
@@ -19,7 +18,7 @@ import functools
 import shutil
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,27 +78,6 @@ class Trainer:
         """Steps, seconds and the schedule's length (`budget.py`)."""
         self.selection = Selection(s.patience)
         """The best epoch and early stopping (`selection.py`)."""
-
-    # the budget's figures, as tools and tests read them
-    @property
-    def clock(self) -> Callable[[], float]:
-        """The budget's clock (seconds); tests replace it."""
-        return self.budget.clock
-
-    @clock.setter
-    def clock(self, clock: Callable[[], float]) -> None:
-        self.budget.clock = clock
-
-    @property
-    def global_step(self) -> int:
-        return self.budget.steps
-
-    @property
-    def warmup_steps(self) -> int:
-        return self.budget.warmup_steps
-
-    def lr_factor(self) -> float:
-        return self.budget.lr_factor()
 
     # -- helpers ------------------------------------------------------------------------------
     @property
@@ -288,10 +266,6 @@ class Trainer:
 
     def batches_per_epoch(self) -> int:
         return len(self.train_items) // max(1, self.batch_size * self.world)
-
-    def training_progress(self) -> float:
-        """The schedule's progress in [0, 1] (`Budget.progress`), as objectives get it."""
-        return self.budget.progress()
 
     def _set_lr(self) -> None:
         factor = self.budget.lr_factor()

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from ugaar_kit.encoder import Batch, Encoder, masked_mean
 from ugaar_kit.media import load_lyrics
 from ugaar_kit.options import option
+from ugaar_kit.rows import TextLines
 
 MAX_LEN = 12  # syllables longer than this many characters share the last bucket
 
@@ -21,7 +22,7 @@ class SyllableOptions:
     hidden: int = option(32, "Channels of the 1-D convolution over syllables.", min=1)
 
 
-class SyllableEncoder(Encoder):
+class SyllableEncoder(TextLines, Encoder):
     """Embeds a lyric line from its syllables' lengths and order (not their meaning)."""
 
     name = "syllables"

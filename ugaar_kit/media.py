@@ -35,12 +35,10 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def load_audio(path: Path, sample_rate: int) -> Tensor:
-    """The recording at `path` as a mono float32 waveform `(T,)` at `sample_rate` Hz.
-
-    Channels are averaged; other rates are resampled with `torchaudio.functional.resample`
-    (windowed sinc). Raises InputError for a missing, empty, undecodable or silent-by-length
-    (no samples) file, and for NaN/inf samples."""
+def read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """The recording at `path` as its mono float32 samples `(T,)` (channels averaged) and its
+    sample rate. Raises InputError for a missing, empty, undecodable or silent-by-length (no
+    samples) file, and for NaN/inf samples."""
     import soundfile as sf
 
     path = Path(path)
@@ -53,7 +51,14 @@ def load_audio(path: Path, sample_rate: int) -> Tensor:
         raise InputError(path, "no audio samples (zero-length recording)")
     if not np.isfinite(data).all():
         raise InputError(path, "audio has NaN or infinite samples")
-    wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1, dtype=np.float32)))
+    return np.ascontiguousarray(data.mean(axis=1, dtype=np.float32)), int(rate)
+
+
+def load_audio(path: Path, sample_rate: int) -> Tensor:
+    """The recording at `path` as a mono float32 waveform `(T,)` at `sample_rate` Hz
+    (`read_audio`, then resampled with `torchaudio.functional.resample`, windowed sinc)."""
+    samples, rate = read_audio(path)
+    wave = torch.from_numpy(samples)
     if int(rate) != int(sample_rate):
         import torchaudio.functional as AF
 

@@ -4,6 +4,7 @@ the untrained model."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -73,12 +74,7 @@ def test_a_cell_runs_once_and_is_never_recomputed(split_data: Path, tmp_path: Pa
     on_disk = json.loads((folder / quality.RESULT).read_text())
     assert on_disk == result
     assert set(result["figures"]["directions"]) == {
-        "audio->sheet",
-        "sheet->audio",
-        "audio->lyrics",
-        "lyrics->audio",
-        "sheet->lyrics",
-        "lyrics->sheet",
+        f"{q}->{c}" for q, c in itertools.permutations(("audio", "sheet", "lyrics"), 2)
     }
     assert result["evaluation"]["pool"] == 12 and result["figures"]["directions"]["audio->sheet"]["pool"] == 12
     assert set(result["figures"]["baselines"]["syllable_count"]) >= {"lyrics->audio", "audio->lyrics"}

@@ -67,3 +67,67 @@ from ugaar_kit import hookimpl
 def register_encoder(register):  # singular: no such hook
     pass
 """
+
+NOTES_PLUGIN = """
+# a fourth modality, `notes`: a melody as its MIDI pitches, one a line, in a .notes file
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ugaar_kit import hookimpl
+from ugaar_kit.encoder import Batch, Encoder
+from ugaar_kit.errors import InputError
+from ugaar_kit.options import option
+
+
+@dataclass(frozen=True)
+class PitchOptions:
+    dim: int = option(16, "Output width.", min=1)
+
+
+class Pitches(Encoder):
+    name = "pitches"
+    modality = "notes"
+    description = "A melody's pitch-class and interval histogram, then a linear layer."
+    Options = PitchOptions
+    extensions = (".notes",)
+    default = True
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        self.proj = nn.Linear(24, self.options.dim)
+
+    @property
+    def output_dim(self):
+        return self.options.dim
+
+    def load_item(self, path):
+        try:
+            pitches = [int(x) for x in Path(path).read_text(encoding="utf-8").split()]
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise InputError(path, f"not a notes file ({exc})") from None
+        if not pitches:
+            raise InputError(path, "no notes")
+        return pitches
+
+    def featurize(self, raw):
+        h = torch.zeros(24)
+        for p in raw:
+            h[p % 12] += 1
+        for a, b in zip(raw, raw[1:]):
+            h[12 + (b - a) % 12] += 1
+        return h / len(raw)
+
+    def collate(self, features):
+        return Batch(torch.stack(list(features)))
+
+    def forward(self, batch):
+        return self.proj(batch.data)
+
+
+@hookimpl
+def register_encoders(register):
+    register(Pitches)
+"""

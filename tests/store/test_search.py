@@ -45,13 +45,16 @@ def store_path(run, folder, tmp_path):
     return out
 
 
+def search(cli, query, store_path, run_dir, *more):
+    """`ugaar-kit search QUERY --index STORE --run RUN ...more`."""
+    return cli("search", query, "--index", store_path, "--run", run_dir, *more)
+
+
 def test_search_finds_the_query_itself_first(cli, run_dir, folder, store_path):
-    result = cli(
-        "search",
+    result = search(
+        cli,
         folder / "songs/b.wav",
-        "--index",
         store_path,
-        "--run",
         run_dir,
         "--target",
         "audio",
@@ -98,12 +101,10 @@ def test_search_by_text_and_default_targets(cli, run_dir, store_path):
 
 
 def test_search_prints_a_table(cli, run_dir, folder, store_path):
-    result = cli(
-        "search",
+    result = search(
+        cli,
         folder / "scores/a.png",
-        "--index",
         store_path,
-        "--run",
         run_dir,
         "--target",
         "audio",

@@ -111,5 +111,5 @@ def test_store_info_lists_rows_and_errors(cli, store_path):
     result = cli("store", "info", store_path, "--errors")
     assert result.exit_code == 0, result.output
     assert "run fake-0" in result.output
-    assert "songs/broken.wav: cannot decode audio" in result.output
+    assert "songs/broken.wav: not a readable audio file" in result.output
     assert "skipped files: 5" in result.output

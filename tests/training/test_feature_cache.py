@@ -171,7 +171,7 @@ def test_bad_input_file_is_reported_by_path(tiny_data, tmp_path):
                 enc, sources(items, "audio"), workers=workers, commit_rows=2, min_parallel=1
             )
         assert err.value.path == str(items[5].audio)
-        assert "cannot decode audio" in err.value.problem
+        assert "not a readable audio file" in err.value.problem
 
 
 def test_cache_file_names_stay_inside_the_cache_folder(tmp_path):

@@ -20,6 +20,11 @@ def invoke(registry, *args: str):
     return CliRunner(env={"COLUMNS": "250"}).invoke(build_app(registry), ["train", *map(str, args)])
 
 
+def on(data, tmp_path) -> list:
+    """`--data DATA --out TMP/run --audio tiny`: where most of these runs start."""
+    return ["--data", data, "--out", tmp_path / "run", "--audio", "tiny"]
+
+
 def one_line_error(result) -> str:
     """The error line of a refused command (and check it is one line, no traceback)."""
     assert result.exit_code != 0
@@ -94,12 +99,7 @@ def test_too_many_modalities_for_objective_refused(registry, tiny_data, tmp_path
     registry.add(TwoOnly, "tiny-tests")
     result = invoke(
         registry,
-        "--data",
-        tiny_data,
-        "--out",
-        tmp_path / "run",
-        "--audio",
-        "tiny",
+        *on(tiny_data, tmp_path),
         "--sheet",
         "cnn",
         "--lyrics",
@@ -123,19 +123,7 @@ def test_dataset_without_needed_modality_refused(registry, tmp_path):
 
 def test_missing_default_encoder_is_named(registry, tiny_data, tmp_path):
     # no lyrics encoder called 'doc2vec' in the test registry: the default cannot be used
-    result = invoke(
-        registry,
-        "--data",
-        tiny_data,
-        "--out",
-        tmp_path / "run",
-        "--audio",
-        "tiny",
-        "--sheet",
-        "cnn",
-        "--objective",
-        "tri",
-    )
+    result = invoke(registry, *on(tiny_data, tmp_path), "--sheet", "cnn", "--objective", "tri")
     msg = one_line_error(result)
     assert "needs the lyrics modality and no installed lyrics encoder is its default" in msg
     assert "known lyrics encoders: bag" in msg
@@ -143,21 +131,7 @@ def test_missing_default_encoder_is_named(registry, tiny_data, tmp_path):
 
 def test_batch_smaller_than_objective_minimum_refused(registry, tiny_data, tmp_path):
     result = invoke(
-        registry,
-        "--data",
-        tiny_data,
-        "--out",
-        tmp_path / "run",
-        "--audio",
-        "tiny",
-        "--objective",
-        "infonce",
-        "--batch-size",
-        "4",
-        "-o",
-        "objective.min_rows=6",
-        "--workers",
-        "0",
+        registry, *on(tiny_data, tmp_path), "--objective", "infonce", "--batch-size", "4", "-o", "objective.min_rows=6"
     )
     assert "--batch-size 4: objective 'infonce' needs at least 6 rows per batch" in one_line_error(result)
     assert not (tmp_path / "run").exists()  # a refused run creates nothing
@@ -165,12 +139,7 @@ def test_batch_smaller_than_objective_minimum_refused(registry, tiny_data, tmp_p
 
 def test_existing_run_folder_is_not_overwritten(registry, tiny_data, tmp_path):
     args = [
-        "--data",
-        tiny_data,
-        "--out",
-        tmp_path / "run",
-        "--audio",
-        "tiny",
+        *on(tiny_data, tmp_path),
         "--objective",
         "infonce",
         "--epochs",

@@ -190,7 +190,7 @@ GOOD_FILES = {
 }
 """The good files of `write_embed_folder` by modality (paths relative to the folder)."""
 BAD_FILES = {
-    "songs/broken.wav": "cannot decode audio",
+    "songs/broken.wav": "not a readable audio file",
     "words/empty.txt": "no lyrics",
     "scores/notanimage.png": "cannot read image",
     "songs/outside.wav": "outside the input",

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import soundfile
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -44,6 +43,7 @@ from ..distributed import gather_views
 from ..encoder import Batch, Encoder, masked_mean
 from ..errors import InputError
 from ..lyrics_text import normalize_lyrics
+from ..media import read_audio
 from ..objective import Objective
 from ..options import option
 from ..registry import Component, Registry
@@ -86,9 +86,11 @@ class ConvEncoder(Encoder):
         return self.out(self.drop(masked_mean(h, batch.mask)))
 
 
-class VectorEncoder(Encoder):
-    """One feature vector of `width` values per item; the batch is their stack, the output a
-    linear layer to the `dim` option."""
+class VectorEncoder(TextLines, Encoder):
+    """A lyrics encoder: one feature vector of `width` values per line; the batch is their
+    stack, the output a linear layer to the `dim` option."""
+
+    modality = "lyrics"
 
     def width(self) -> int:
         """The length of `featurize`'s output."""
@@ -107,17 +109,6 @@ class VectorEncoder(Encoder):
 
     def forward(self, batch: Batch) -> Tensor:
         return self.out(batch.data)
-
-
-def read_audio(path: Path) -> tuple[np.ndarray, int]:
-    """A sound file's samples (float32, channels averaged) and sample rate, or InputError."""
-    try:
-        audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:  # noqa: BLE001 - any decoding failure is the file's problem
-        raise InputError(path, f"cannot decode audio ({exc})") from None
-    if audio.shape[0] == 0:
-        raise InputError(path, "no audio samples")
-    return audio.mean(axis=1), int(rate)
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -263,11 +254,10 @@ class PixelStats(TinySheet):
 
 
 # -- lyrics --------------------------------------------------------------------------------
-class EvalLyrics(TextLines, VectorEncoder):
+class EvalLyrics(VectorEncoder):
     """Hashed bag of syllables, linear."""
 
     name = "evalbag"
-    modality = "lyrics"
     description = "hashed bag of syllables (eval tests)"
 
     @dataclass(frozen=True)
@@ -330,13 +320,11 @@ class TinyLyrics(EvalLyrics):
         return super().featurize(raw) * self.idf
 
 
-class CharCounts(TextLines, VectorEncoder):
+class CharCounts(VectorEncoder):
     """Letter and space frequencies of the normalized lyrics, linear."""
 
     name = "chars"
-    modality = "lyrics"
     description = "letter frequencies of the line, for tests"
-    extensions = (".txt",)
 
     @dataclass(frozen=True)
     class Options:

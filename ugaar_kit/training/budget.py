@@ -81,6 +81,13 @@ class Budget:
         """The budget's clock (seconds); tests replace it."""
         self._clock_start = self.clock()
 
+    @classmethod
+    def of(cls, settings: Any, **kwargs: Any) -> Budget:
+        """The budget of a run's `TrainSettings` (`max_time`, `epochs`, `schedule`, `warmup`,
+        `valid_every`); `kwargs`: `main`, `say`, `clock`."""
+        keys = ("max_time", "epochs", "schedule", "warmup", "valid_every")
+        return cls(**{k: getattr(settings, k) for k in keys}, **kwargs)
+
     @property
     def epochs_label(self) -> str:
         """The epoch count as progress shows it: `30`, or `?` under a budget alone."""

@@ -66,15 +66,7 @@ class Trainer:
         self._created_group = False
         self._rng_state: dict[str, Any] | None = None
         s = self.settings
-        self.budget = Budget(
-            max_time=s.max_time,
-            epochs=s.epochs,
-            schedule=s.schedule,
-            warmup=s.warmup,
-            valid_every=s.valid_every,
-            main=self.main,
-            say=self.say,
-        )
+        self.budget = Budget.of(s, main=self.main, say=self.say)
         """Steps, seconds and the schedule's length (`budget.py`)."""
         self.selection = Selection(s.patience)
         """The best epoch and early stopping (`selection.py`)."""

@@ -74,7 +74,7 @@ class Recipe:
 
 def load_recipe(path: Path = RECIPE) -> Recipe:
     """Read a recipe; InputError naming the file and the key for anything malformed."""
-    from .training.config import read_toml
+    from .runfolder.config import read_toml
 
     raw = read_toml(path)
 
@@ -181,7 +181,7 @@ class Demo:
 
     def train(self, model: DemoModel) -> None:
         from .options import Seconds
-        from .training.config import ComponentSpec, RunConfig, TrainSettings
+        from .runfolder.config import ComponentSpec, RunConfig, TrainSettings
         from .training.trainer import train
 
         run = self.out / "runs" / model.name

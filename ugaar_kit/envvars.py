@@ -9,7 +9,7 @@
 | `UGAAR_KIT_EMBED_PAUSE=S` | sleep S seconds after each batch `embed` commits (tests interrupt it) |
 
 Variables of other tools (torchrun's `RANK`, `WORLD_SIZE`, `LOCAL_RANK`) are read where they
-are used, in `ugaar_kit.training.ddp`.
+are used, in `ugaar_kit.distributed`.
 """
 
 from __future__ import annotations

@@ -20,12 +20,12 @@ from torch import Tensor
 
 from .encoder import Encoder
 from .errors import InputError
+from .features import encode_features, featurize_one
 from .objective import Objective
 from .registry import Registry
-from .training import checkpoint as ckpt
-from .training import run_folder as rf
-from .training.config import RunConfig, parse_config
-from .training.loader import encode_features
+from .runfolder import checkpoint as ckpt
+from .runfolder import files as rf
+from .runfolder.config import RunConfig, parse_config
 
 CHECKPOINTS = {"model": rf.MODEL, "best": rf.BEST, "last": rf.LAST}
 
@@ -125,19 +125,11 @@ class Run:
             raise InputError(self.path, f"this run has no {modality} encoder (it has: {', '.join(self.modalities)})")
         return self.encoders[modality]
 
-    def _raw(self, encoder: Encoder, item: Any) -> Any:
-        """A `Path` is read with `load_item`; anything else (e.g. lyrics text) is a raw item given
-        to `featurize`. Strings are never taken for file names, so lyrics such as "oh" cannot
-        be mistaken for a file `./oh`."""
-        if isinstance(item, Path):
-            return encoder.load_item(item)
-        return item
-
     def featurize(self, modality: str, items_or_paths: Sequence[Any]) -> list[Tensor]:
         """Features of raw items or files, as the encoder's `featurize` gives them."""
         enc = self.encoder(modality)
         with torch.no_grad():
-            return [enc.featurize(self._raw(enc, x)) for x in items_or_paths]
+            return [featurize_one(enc, x) for x in items_or_paths]
 
     def encode(self, modality: str, items_or_paths: Sequence[Any], batch_size: int = 64) -> Tensor:
         """Encoder outputs `(N, D_m)` before projection into the shared space."""

@@ -208,3 +208,18 @@ def test_every_package_is_listed_in_pyproject():
     found |= {"ugaar_kit_plugins." + p.parent.name for p in (ROOT.parent / "plugins").glob("*/__init__.py")}
     found |= {"ugaar_kit_plugins"}
     assert found <= listed, sorted(found - listed)
+
+
+def test_reading_a_run_imports_nothing_of_the_trainer():
+    """`Run`, `eval`, `embed` and `search` read run folders through `ugaar_kit.runfolder` (its
+    format), never through `ugaar_kit.training`."""
+    fixture = ROOT.parent / "tests" / "fixtures" / "v0_1_0" / "run"
+    code = (
+        "import sys\n"
+        "import ugaar_kit.run, ugaar_kit.embedding, ugaar_kit.evaluation, ugaar_kit.search, ugaar_kit.store.index\n"
+        f"ugaar_kit.run.Run.load({str(fixture)!r})\n"
+        "print(sorted(m for m in sys.modules if m.startswith('ugaar_kit.training')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -96,9 +96,9 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         and kept in the store's errors table), 2 on an error."""
         import os
 
+        from ..distributed import pick_device
         from ..embedding import EmbedSettings, embed_paths, parse_shard
         from ..run import Run
-        from ..training.ddp import pick_device
 
         dev = pick_device(device or "auto")
         loaded = Run.load(run, registry=get_registry(), device=dev)

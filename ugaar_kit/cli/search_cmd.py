@@ -63,12 +63,12 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         Searches every modality of the store but the query's own unless --target says which
         (a lyrics-only store needs --target lyrics). A lyrics file is one query: its lines are
         joined into one passage; an audio file is embedded whole."""
+        from ..distributed import pick_device
         from ..embedding import embed_query
         from ..errors import InputError, OptionError
         from ..run import Run
         from ..search import search_store
         from ..store.reader import Store
-        from ..training.ddp import pick_device
 
         with Store(index) as store:
             loaded = Run.load(run, registry=get_registry(), device=pick_device(device or "auto"))

@@ -142,8 +142,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         it needs, with default encoders, and says so. Every flag is also a key of --config
         (component options in [audio], [sheet], [lyrics], [objective] tables); the resolved
         config is written to RUN/config.toml."""
+        from ..runfolder.config import resolve_config
         from ..training.assemble import slots_of
-        from ..training.config import resolve_config
         from ..training.trainer import train as run_training
 
         registry = get_registry()

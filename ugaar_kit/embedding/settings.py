@@ -118,7 +118,7 @@ def run_config_json(run: Any) -> str:
     config = state.get("config") if isinstance(state, Mapping) else None
     if config is None:
         config = getattr(run, "config", {})
-        from ..training.config import RunConfig, to_toml_dict
+        from ..runfolder.config import RunConfig, to_toml_dict
 
         if isinstance(config, RunConfig):
             config = to_toml_dict(config)

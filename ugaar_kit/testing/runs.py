@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ..registry import Registry
-from ..training import checkpoint as ckpt
+from ..runfolder import checkpoint as ckpt
 from . import parts
 from .data import MODALITIES
 

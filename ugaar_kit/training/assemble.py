@@ -19,7 +19,7 @@ from ..errors import OptionError, PluginError
 from ..modality import canonical_order
 from ..objective import Objective
 from ..registry import Component, Registry
-from .config import ComponentSpec, RunConfig
+from ..runfolder.config import ComponentSpec, RunConfig
 
 
 def slots_of(registry: Registry) -> tuple[str, ...]:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..options import format_duration
+from ..runfolder.config import DEFAULT_EPOCHS
 from . import schedule as sched
-from .config import DEFAULT_EPOCHS
 
 
 def _same_int(value: int) -> int:

@@ -41,6 +41,7 @@ from torch import Tensor
 from ..encoder import Encoder
 from ..errors import CacheError as CacheError  # re-exported: its home is ugaar_kit.errors
 from ..errors import InputError, PluginError, UgaarError
+from ..features import featurize_one
 from ..state import encoder_state, restore_encoder
 
 FORMAT = "ugaar-kit-features"
@@ -96,12 +97,6 @@ def cache_path(folder: Path, modality: str, key: str) -> Path:
         return re.sub(r"[^A-Za-z0-9_.-]", "_", text).strip(".") or "_"
 
     return Path(folder) / f"features-{safe(modality)}-{safe(key)}.h5"
-
-
-def featurize_one(encoder: Encoder, value: Any) -> Tensor:
-    """A path is read with `load_item` first; any other value is a raw item."""
-    raw = encoder.load_item(value) if isinstance(value, Path) else value
-    return encoder.featurize(raw)
 
 
 # Worker processes: each rebuilds the encoder once from its state and featurizes chunks.

@@ -8,7 +8,7 @@ computes the same global batches of `batch_size * world` items and takes its own
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +16,11 @@ import torch
 from torch import Tensor
 
 from ..encoder import Batch, Encoder
+from ..features import (  # the last two re-exported: their home is ugaar_kit.features
+    encode_batches,
+    encode_features,
+    eval_batches,
+)
 from .feature_cache import FeatureCache
 
 POOL_BATCHES = 32
@@ -111,43 +116,4 @@ class SplitData:
         return out
 
 
-def eval_batches(lengths: Sequence[float], batch_size: int) -> list[list[int]]:
-    """All items in batches sorted by length (no shuffling, nothing dropped)."""
-    order = np.argsort(np.asarray(lengths, dtype=np.float64), kind="stable")
-    return [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
-
-
-def encode_batches(
-    encoder: Encoder,
-    lengths: Sequence[int],
-    fetch: Callable[[list[int]], list[Tensor]],
-    batch_size: int,
-    device: torch.device | str = "cpu",
-) -> Tensor:
-    """`(N, D)` float32 encoder outputs of N items in their order, in eval mode, no gradients.
-
-    Items are batched by length (`eval_batches`); `fetch(indices)` gives their features. The
-    trainer's validation and `Run.embed` both come here, so they give the same numbers."""
-    device = torch.device(device)
-    out: list[Tensor | None] = [None] * len(lengths)
-    was = encoder.training
-    encoder.eval()
-    try:
-        with torch.no_grad():
-            for idx in eval_batches(lengths, batch_size):
-                z = encoder(encoder.collate(fetch(idx)).to(device)).float()
-                for j, i in enumerate(idx):
-                    out[i] = z[j]
-    finally:
-        encoder.train(was)
-    if not out:
-        return torch.zeros(0, encoder.output_dim, device=device)
-    return torch.stack([t for t in out if t is not None])
-
-
-def encode_features(
-    encoder: Encoder, features: Sequence[Tensor], batch_size: int, device: torch.device | str = "cpu"
-) -> Tensor:
-    """`encode_batches` over a list of featurized items `(N, D)`."""
-    lengths = [int(f.shape[-1]) if f.ndim else 1 for f in features]
-    return encode_batches(encoder, lengths, lambda idx: [features[i] for i in idx], batch_size, device)
+__all__ = ["SplitData", "bucket_batches", "encode_batches", "encode_features", "eval_batches", "length_key", "shard"]

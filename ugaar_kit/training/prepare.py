@@ -13,18 +13,19 @@ import torch
 from rich.progress import Progress
 from torch import nn
 
+from .. import distributed as ddp
 from ..dataset import DatasetFolder, Item
 from ..encoder import Encoder
 from ..errors import OptionError
+from ..features import raw_input
 from ..objective import Objective, Optimizers
 from ..progress import reporter
 from ..registry import Registry
+from ..runfolder import files as rf
+from ..runfolder.config import RunConfig
 from ..state import load_safe, save_atomic
 from ..version import __version__
-from . import ddp
-from . import run_folder as rf
 from .assemble import Plan, check_batch_size, plan_run
-from .config import RunConfig
 from .feature_cache import FeatureCache, cache_path, sources
 from .selection import check_select
 
@@ -38,11 +39,6 @@ def usable_items(data: DatasetFolder, split: str, modalities: Sequence[str], say
     if len(usable) < len(items):
         say(f"{split}: {len(items) - len(usable)} of {len(items)} items lack one of {', '.join(modalities)}; skipped")
     return usable
-
-
-def raw_input(encoder: Encoder, value: Any) -> Any:
-    """An item's input as the encoder takes it: a file path goes through `load_item`."""
-    return encoder.load_item(value) if isinstance(value, Path) else value
 
 
 def fit_encoders(encoders: Mapping[str, Encoder], items: Sequence[Item], out: Path, *, main: bool, say: Say) -> None:

@@ -20,10 +20,11 @@ comes first: the budget or the end of the schedule.
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
-Schedule = Literal["cosine", "constant"]
-SCHEDULES: tuple[str, ...] = ("cosine", "constant")
+from ..runfolder.config import SCHEDULES, Schedule
+
+__all__ = ["SCHEDULES", "Schedule"]  # re-exported: the config format names them
 MEASURE_STEPS = 30
 """Steps timed before a budgeted run fixes its schedule's length (the first five are not timed:
 allocators and caches warm up)."""

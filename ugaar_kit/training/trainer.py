@@ -28,19 +28,19 @@ from rich.console import Console
 from rich.progress import Progress
 from torch import Tensor
 
+from .. import distributed as ddp
 from ..distributed import local_only
 from ..errors import InputError
 from ..objective import Objective
 from ..options import format_duration
 from ..progress import progress_bar
 from ..registry import Registry
-from . import checkpoint as ckpt
-from . import ddp
+from ..runfolder import checkpoint as ckpt
+from ..runfolder import files as rf
+from ..runfolder.config import RunConfig, to_toml_dict, write_config
 from . import prepare as prep
-from . import run_folder as rf
 from .assemble import choose_batch_size
 from .budget import Budget
-from .config import RunConfig, to_toml_dict, write_config
 from .curves import plot_curves
 from .feature_cache import default_workers
 from .loader import SplitData, bucket_batches, shard

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .hookspecs import hookimpl
-from .version import __version__
+from ugaar_kit.hookspecs import hookimpl
+from ugaar_kit.version import __version__
 
 if TYPE_CHECKING:
-    from .run import Run
-    from .store.reader import Store
+    from ugaar_kit.run import Run
+    from ugaar_kit.store.reader import Store
 
 __all__ = ["Run", "Store", "__version__", "hookimpl"]
 
@@ -21,11 +21,11 @@ __all__ = ["Run", "Store", "__version__", "hookimpl"]
 def __getattr__(name: str) -> Any:
     """Lazy exports, so `import ugaar_kit` does not import torch models."""
     if name == "Run":
-        from .run import Run
+        from ugaar_kit.run import Run
 
         return Run
     if name == "Store":
-        from .store.reader import Store
+        from ugaar_kit.store.reader import Store
 
         return Store
     raise AttributeError(f"module 'ugaar_kit' has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """`python -m ugaar_kit` runs the CLI."""
 
-from .cli.app import main
+from ugaar_kit.cli.app import main
 
 main()

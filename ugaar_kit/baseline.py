@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .dataset import Item
-from .options import NoOptions
+from ugaar_kit.dataset import Item
+from ugaar_kit.options import NoOptions
 
 
 @dataclass(frozen=True)

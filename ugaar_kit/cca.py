@@ -31,8 +31,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from .errors import BatchTooSmall as BatchTooSmall  # its home is ugaar_kit.errors (re-exported)
-from .errors import UgaarError
+from ugaar_kit.errors import BatchTooSmall as BatchTooSmall  # its home is ugaar_kit.errors (re-exported)
+from ugaar_kit.errors import UgaarError
 
 Scaling = Literal["maxvar", "sumcor"]
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from . import options as opts
-from .errors import InputError
-from .modality import AUDIO, BUILTIN_INPUTS, LYRICS, SHEET
-from .options import NoOptions
-from .score import Song
+from ugaar_kit import options as opts
+from ugaar_kit.errors import InputError
+from ugaar_kit.modality import AUDIO, BUILTIN_INPUTS, LYRICS, SHEET
+from ugaar_kit.options import NoOptions
+from ugaar_kit.score import Song
 
 MANIFEST = "manifest.jsonl"
 DATASET_INFO = "dataset.json"
@@ -267,6 +267,6 @@ class DatasetFolder:
     def inputs_of(self) -> tuple[str, ...]:
         """Every modality some item of the folder has: the built-in ones in their order, then
         the others sorted."""
-        from .modality import canonical_order
+        from ugaar_kit.modality import canonical_order
 
         return canonical_order(m for it in self.items for m in it.inputs)

@@ -25,10 +25,10 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from .atomic import write_text
-from .dataset import DatasetFolder, Item
-from .errors import InputError, UgaarError
-from .registry import Registry
+from ugaar_kit.atomic import write_text
+from ugaar_kit.dataset import DatasetFolder, Item
+from ugaar_kit.errors import InputError, UgaarError
+from ugaar_kit.registry import Registry
 
 RECIPE = Path(__file__).parent / "recipes" / "demo.toml"
 """The default recipe: what the demo reads its data with, trains, embeds and searches."""
@@ -74,7 +74,7 @@ class Recipe:
 
 def load_recipe(path: Path = RECIPE) -> Recipe:
     """Read a recipe; InputError naming the file and the key for anything malformed."""
-    from .runfolder.config import read_toml
+    from ugaar_kit.runfolder.config import read_toml
 
     raw = read_toml(path)
 
@@ -170,7 +170,7 @@ class Demo:
     # -- steps ---------------------------------------------------------------------------
 
     def build_data(self) -> None:
-        from .build.demo import build_demo
+        from ugaar_kit.build.demo import build_demo
 
         data = self.result.data
         if (data / "dataset.json").is_file() and (data / "manifest.jsonl").is_file():
@@ -180,9 +180,9 @@ class Demo:
         build_demo(data, self.registry.dataset(self.recipe.source), limit=self.plan.limit_songs, progress=True)
 
     def train(self, model: DemoModel) -> None:
-        from .options import Seconds
-        from .runfolder.config import ComponentSpec, RunConfig, TrainSettings
-        from .training.trainer import train
+        from ugaar_kit.options import Seconds
+        from ugaar_kit.runfolder.config import ComponentSpec, RunConfig, TrainSettings
+        from ugaar_kit.training.trainer import train
 
         run = self.out / "runs" / model.name
         self.result.runs[model.name] = run
@@ -209,7 +209,7 @@ class Demo:
         train(RunConfig(settings, components), self.registry, console=self.console)
 
     def evaluate(self) -> None:
-        from .evaluation import evaluate
+        from ugaar_kit.evaluation import evaluate
 
         self.console.print(f"[3/5] evaluating the {len(self.result.runs)} models on the test split")
         for name, run in self.result.runs.items():
@@ -223,8 +223,8 @@ class Demo:
     def embed_test_split(self) -> None:
         """Link the test split's files into one folder (each text modality's inputs as the
         lines of `MODALITY.txt`) and embed it with the recipe's `store` run."""
-        from .embedding import EmbedSettings, embed_paths
-        from .run import Run
+        from ugaar_kit.embedding import EmbedSettings, embed_paths
+        from ugaar_kit.run import Run
 
         folder = self.out / "test-split"
         folder.mkdir(exist_ok=True)
@@ -252,10 +252,10 @@ class Demo:
     def search(self) -> None:
         """The recipe's searches, each a query from the test split's first complete item
         (its file, or its text for a text modality), against the test store."""
-        from .embedding import embed_query
-        from .run import Run
-        from .search import search_store
-        from .store.reader import Store
+        from ugaar_kit.embedding import embed_query
+        from ugaar_kit.run import Run
+        from ugaar_kit.search import search_store
+        from ugaar_kit.store.reader import Store
 
         assert self.result.store is not None
         run = Run.load(self.result.runs[self.recipe.store])

@@ -20,9 +20,9 @@ from typing import Any
 
 import pluggy
 
-from . import envvars, hookspecs
-from .errors import PluginError
-from .registry import DISTRIBUTION, Registry
+from ugaar_kit import envvars, hookspecs
+from ugaar_kit.errors import PluginError
+from ugaar_kit.registry import DISTRIBUTION, Registry
 
 GROUP = "ugaar_kit"
 BUILTIN_DISTRIBUTION = DISTRIBUTION

@@ -95,13 +95,13 @@ def pick_device(device: str) -> torch.device:
     if device == "cuda" and is_distributed():
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        from ..errors import OptionError
+        from ugaar_kit.errors import OptionError
 
         raise OptionError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
     try:
         return torch.device(device)
     except RuntimeError:
-        from ..errors import OptionError
+        from ugaar_kit.errors import OptionError
 
         raise OptionError(f"--device {device!r}: expected auto, cpu, cuda or cuda:N") from None
 

@@ -25,10 +25,10 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from . import options as opts
-from .errors import OptionError
-from .options import NoOptions
-from .rows import Rows, file_rows
+from ugaar_kit import options as opts
+from ugaar_kit.errors import OptionError
+from ugaar_kit.options import NoOptions
+from ugaar_kit.rows import Rows, file_rows
 
 
 @dataclass

@@ -31,15 +31,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import metrics
-from .baseline import Baseline, Split
-from .dataset import SPLITS, DatasetFolder, Item
-from .discovery import get_registry
-from .errors import InputError, OptionError
-from .lyrics_text import lyric_words
-from .modality import BUILTIN_INPUTS, MODALITIES, direction
-from .registry import Registry
-from .run import Run
+from ugaar_kit import metrics
+from ugaar_kit.baseline import Baseline, Split
+from ugaar_kit.dataset import SPLITS, DatasetFolder, Item
+from ugaar_kit.discovery import get_registry
+from ugaar_kit.errors import InputError, OptionError
+from ugaar_kit.lyrics_text import lyric_words
+from ugaar_kit.modality import BUILTIN_INPUTS, MODALITIES, direction
+from ugaar_kit.registry import Registry
+from ugaar_kit.run import Run
 
 KEYS = ("R@1", "R@5", "R@10", "MRR", "MedR")
 """The figures reported per direction (each with `_std` when pooled), then `pool`, `chance_MRR`."""

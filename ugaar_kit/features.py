@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .encoder import Encoder
+from ugaar_kit.encoder import Encoder
 
 
 def raw_input(encoder: Encoder, value: Any) -> Any:

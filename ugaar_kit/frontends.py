@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .options import option
+from ugaar_kit.options import option
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .options import option
+from ugaar_kit.options import option
 
 Pooling = Literal["mean", "max", "mean+max", "mean+max+sum", "bins"]
 Arch = Literal["strided", "vgg"]

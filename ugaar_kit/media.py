@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import InputError
+from ugaar_kit.errors import InputError
 
 IMAGE_FORMATS = ("PNG", "JPEG")
 LYRICS_MAX_BYTES = 1 << 20
@@ -134,7 +134,7 @@ def read_text(path: Path, max_bytes: int = LYRICS_MAX_BYTES) -> str:
 def load_lyrics(path: Path) -> str:
     """One lyrics passage from a `.txt` file, normalized like the datasets' lyrics
     (`ugaar_kit.lyrics_text.normalize_lyrics`); InputError when it holds no words."""
-    from .lyrics_text import normalize_lyrics
+    from ugaar_kit.lyrics_text import normalize_lyrics
 
     lyrics = normalize_lyrics(read_text(path))
     if not lyrics:

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from ugaar_kit.errors import InputError
 
 _sha_cache: dict[tuple[Any, ...], str] = {}
 

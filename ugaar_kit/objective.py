@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from . import options as opts
-from .options import NoOptions
+from ugaar_kit import options as opts
+from ugaar_kit.options import NoOptions
 
 Views = Mapping[str, Tensor]
 """Encoder outputs of one batch by modality: `{"audio": (B, D_a), "sheet": (B, D_s), ...}`."""

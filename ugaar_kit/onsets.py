@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .frontends import LogMel, LogMelOptions
-from .media import load_audio
+from ugaar_kit.frontends import LogMel, LogMelOptions
+from ugaar_kit.media import load_audio
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from .errors import OptionError
-from .modality import MODALITIES
+from ugaar_kit.errors import OptionError
+from ugaar_kit.modality import MODALITIES
 
 SLOTS = (*MODALITIES, "objective")
 """Slots that `-o SLOT.key=value` may address; plugins bringing a new modality add its name."""

@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
-from .errors import InputError
-from .state import load_safe
+from ugaar_kit.errors import InputError
+from ugaar_kit.state import load_safe
 
 RUN_FILES = ("model.pt", "checkpoint.pt", "best.pt", "last.pt")
 
@@ -105,7 +105,7 @@ class PretrainedBody:
         if (state["modality"], state["name"]) != (self.modality, self.name):
             raise InputError(where, f"holds a {state['modality']}/{state['name']} encoder, not {label}")
         self.check_saved_state(state, where)
-        from . import options as opts
+        from ugaar_kit import options as opts
 
         mine = opts.to_dict(self.options)
         theirs = opts.upgrade(type(self.options), state["options"])

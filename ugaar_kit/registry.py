@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .baseline import Baseline
-from .dataset import ItemSource, ScoreSource
-from .encoder import Encoder
-from .errors import PluginError
-from .objective import Objective
+from ugaar_kit.baseline import Baseline
+from ugaar_kit.dataset import ItemSource, ScoreSource
+from ugaar_kit.encoder import Encoder
+from ugaar_kit.errors import PluginError
+from ugaar_kit.objective import Objective
 
 KINDS = ("encoder", "objective", "dataset", "baseline")
 DISTRIBUTION = "ugaar-kit"

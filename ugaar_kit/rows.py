@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .errors import InputError, OptionError
-from .lyrics_text import normalize_lyrics
-from .media import read_text
+from ugaar_kit.errors import InputError, OptionError
+from ugaar_kit.lyrics_text import normalize_lyrics
+from ugaar_kit.media import read_text
 
 TEXT_MAX_BYTES = 16 << 20
 """The largest text file `TextLines` reads."""

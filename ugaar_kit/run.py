@@ -18,14 +18,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .encoder import Encoder
-from .errors import InputError
-from .features import encode_features, featurize_one
-from .objective import Objective
-from .registry import Registry
-from .runfolder import checkpoint as ckpt
-from .runfolder import files as rf
-from .runfolder.config import RunConfig, parse_config
+from ugaar_kit.encoder import Encoder
+from ugaar_kit.errors import InputError
+from ugaar_kit.features import encode_features, featurize_one
+from ugaar_kit.objective import Objective
+from ugaar_kit.registry import Registry
+from ugaar_kit.runfolder import checkpoint as ckpt
+from ugaar_kit.runfolder import files as rf
+from ugaar_kit.runfolder.config import RunConfig, parse_config
 
 CHECKPOINTS = {"model": rf.MODEL, "best": rf.BEST, "last": rf.LAST}
 
@@ -74,7 +74,7 @@ class Run:
         else:
             file, folder = path, path.parent
         if registry is None:
-            from .discovery import get_registry
+            from ugaar_kit.discovery import get_registry
 
             registry = get_registry()
         state = ckpt.load(file)

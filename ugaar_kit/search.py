@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .store.exact import BLOCK_BYTES, normalize_rows, top_k
-from .store.reader import Store
+from ugaar_kit.store.exact import BLOCK_BYTES, normalize_rows, top_k
+from ugaar_kit.store.reader import Store
 
 __all__ = ["BLOCK_BYTES", "Hit", "normalize_rows", "search_store", "top_k"]
 
@@ -53,7 +53,7 @@ def search_store(
 
     Uses the store's faiss index of a modality when one is present and fresh (unless `exact`),
     else exact blocked search; `notes` collects why an index was not used."""
-    from .store.index import load_index, search_index
+    from ugaar_kit.store.index import load_index, search_index
 
     q = np.asarray(query, dtype=np.float32).reshape(1, -1)
     out: dict[str, list[Hit]] = {}

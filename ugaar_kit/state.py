@@ -12,10 +12,10 @@ from typing import Any
 
 import torch
 
-from . import options as opts
-from .atomic import atomic_open
-from .encoder import Encoder
-from .errors import InputError
+from ugaar_kit import options as opts
+from ugaar_kit.atomic import atomic_open
+from ugaar_kit.encoder import Encoder
+from ugaar_kit.errors import InputError
 
 
 def save_atomic(obj: Any, path: Path) -> None:

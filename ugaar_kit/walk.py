@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from ugaar_kit.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -17,19 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..dataset import SPLITS, Skipped
-from ..errors import UgaarError
-from ..lyrics_text import normalize_lyrics
-from ..modality import AUDIO, LYRICS, SHEET
-from ..options import option
-from ..score import Passage, Song
-from ..version import __version__
-from .files import safe_name
-from .manifest import read_info, write_info, write_manifest
-from .render import AudioVersion, Job, RenderSettings, init_worker, render_many
-from .segment import repeat_key, segment
-from .split import SongPrint, assign_splits
-from .synth import note_times
+from ugaar_kit.build.files import safe_name
+from ugaar_kit.build.manifest import read_info, write_info, write_manifest
+from ugaar_kit.build.render import AudioVersion, Job, RenderSettings, init_worker, render_many
+from ugaar_kit.build.segment import repeat_key, segment
+from ugaar_kit.build.split import SongPrint, assign_splits
+from ugaar_kit.build.synth import note_times
+from ugaar_kit.dataset import SPLITS, Skipped
+from ugaar_kit.errors import UgaarError
+from ugaar_kit.lyrics_text import normalize_lyrics
+from ugaar_kit.modality import AUDIO, LYRICS, SHEET
+from ugaar_kit.options import option
+from ugaar_kit.score import Passage, Song
+from ugaar_kit.version import __version__
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def _settings_record(options: BuildOptions) -> dict[str, Any]:
 
 def _run(jobs: list[Job], settings: RenderSettings, workers: int, progress: bool) -> dict[str, str]:
     """Render jobs on `workers` processes (in this one if 1); id -> reason for each failure."""
-    from ..progress import progress_bar
+    from ugaar_kit.progress import progress_bar
 
     failed: dict[str, str] = {}
     chunks: list[list[Job]] = []

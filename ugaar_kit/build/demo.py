@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..dataset import ScoreSource, Skipped
-from ..errors import InputError, UgaarError
-from ..lyrics_text import normalize_lyrics
-from ..score import Song
+from ugaar_kit.dataset import ScoreSource, Skipped
+from ugaar_kit.errors import InputError, UgaarError
+from ugaar_kit.lyrics_text import normalize_lyrics
+from ugaar_kit.score import Song
 
 DUPLICATE_SHARE = 0.3
 """A song sharing this share of its lines or melodies with a kept song is a duplicate."""
@@ -189,7 +189,7 @@ def build_demo(
     Returns the builder's summary and the corpus files left out (no lyrics, or a duplicate),
     which are expected and kept out of the summary. `build_options` override fields of
     `ugaar_kit.build.builder.BuildOptions` (e.g. `workers`)."""
-    from .builder import BuildOptions, build_dataset
+    from ugaar_kit.build.builder import BuildOptions, build_dataset
 
     known = {f.name for f in dataclasses.fields(BuildOptions)}
     unknown = sorted(set(build_options) - known)

@@ -23,11 +23,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_text
-from ..dataset import DATASET_INFO, LEGACY_INPUTS, MANIFEST, SPLITS, Item
-from ..errors import InputError
-from ..lyrics_text import normalize_lyrics
-from ..modality import LYRICS, canonical_order
+from ugaar_kit.atomic import write_text
+from ugaar_kit.dataset import DATASET_INFO, LEGACY_INPUTS, MANIFEST, SPLITS, Item
+from ugaar_kit.errors import InputError
+from ugaar_kit.lyrics_text import normalize_lyrics
+from ugaar_kit.modality import LYRICS, canonical_order
 
 FORMAT = "ugaar-kit-dataset"
 FORMAT_VERSION = 1

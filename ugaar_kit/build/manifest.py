@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..dataset import DATASET_INFO, MANIFEST
-from .files import write_atomic
+from ugaar_kit.build.files import write_atomic
+from ugaar_kit.dataset import DATASET_INFO, MANIFEST
 
 FORMAT_VERSION = 1
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..score import Passage
-from .engrave import engrave, png_bytes
-from .files import write_atomic
-from .synth import TIMBRES, note_times, synthesize, wav_bytes
+from ugaar_kit.build.engrave import engrave, png_bytes
+from ugaar_kit.build.files import write_atomic
+from ugaar_kit.build.synth import TIMBRES, note_times, synthesize, wav_bytes
+from ugaar_kit.score import Passage
 
 
 @dataclass(frozen=True)

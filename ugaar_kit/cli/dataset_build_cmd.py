@@ -8,16 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from ..registry import Registry
-from . import params
-from .base import out_console
+from ugaar_kit.cli import params
+from ugaar_kit.cli.base import out_console
+from ugaar_kit.registry import Registry
 
 
 def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
     """Add the `build` command to the `dataset` group."""
 
     def complete_format(incomplete: str) -> list[str]:
-        from ..dataset import ItemSource, ScoreSource
+        from ugaar_kit.dataset import ItemSource, ScoreSource
 
         reg = get_registry()
         kinds = (ScoreSource, ItemSource)
@@ -93,16 +93,16 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         of your audio, sheet images, lyrics and plugin modalities; split by --split and --seed).
 
         Re-running with the same settings resumes: passages whose files exist are kept."""
-        from ..build.builder import BuildOptions, build_dataset
-        from ..dataset import ItemSource, ScoreSource
-        from ..errors import UgaarError
-        from ..options import build as build_options
-        from ..options import parse_overrides
+        from ugaar_kit.build.builder import BuildOptions, build_dataset
+        from ugaar_kit.dataset import ItemSource, ScoreSource
+        from ugaar_kit.errors import UgaarError
+        from ugaar_kit.options import build as build_options
+        from ugaar_kit.options import parse_overrides
 
         source_cls: Any = get_registry().dataset(format)
         source = source_cls.from_options(parse_overrides(option or [], ("source",)).get("source"))
         if isinstance(source, ItemSource):
-            from ..build.items import write_dataset_folder
+            from ugaar_kit.build.items import write_dataset_folder
 
             fractions = tuple(float(x) for x in split.split(","))
             if len(fractions) != 3:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import typer
 
-from ..registry import Registry
-from . import dataset_build_cmd, dataset_demo_cmd
-from .base import App
+from ugaar_kit.cli import dataset_build_cmd, dataset_demo_cmd
+from ugaar_kit.cli.base import App
+from ugaar_kit.registry import Registry
 
 
 def make(get_registry: Callable[[], Registry]) -> typer.Typer:

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..registry import Registry
-from .base import out_console
+from ugaar_kit.cli.base import out_console
+from ugaar_kit.registry import Registry
 
 
 def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
@@ -36,8 +36,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
 
         Nothing is downloaded: the scores are those installed with music21. About 1,400 passages;
         see docs/datasets.md for provenance, licences, size and build time."""
-        from ..build.demo import build_demo, demo_songs
-        from ..dataset import Skipped
+        from ugaar_kit.build.demo import build_demo, demo_songs
+        from ugaar_kit.dataset import Skipped
 
         source_cls = get_registry().dataset("musicxml")
         if list_only:

@@ -12,10 +12,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from ..progress import progress_bar, reporter
-from ..registry import Registry
-from . import params
-from .base import err_console, out_console
+from ugaar_kit.cli import params
+from ugaar_kit.cli.base import err_console, out_console
+from ugaar_kit.progress import progress_bar, reporter
+from ugaar_kit.registry import Registry
 
 
 def say(text: str) -> None:
@@ -96,9 +96,9 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         and kept in the store's errors table), 2 on an error."""
         import os
 
-        from ..distributed import pick_device
-        from ..embedding import EmbedSettings, embed_paths, parse_shard
-        from ..run import Run
+        from ugaar_kit.distributed import pick_device
+        from ugaar_kit.embedding import EmbedSettings, embed_paths, parse_shard
+        from ugaar_kit.run import Run
 
         dev = pick_device(device or "auto")
         loaded = Run.load(run, registry=get_registry(), device=dev)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..registry import Registry
+from ugaar_kit.registry import Registry
 
 DEVICES = ("auto", "cpu", "cuda")
 

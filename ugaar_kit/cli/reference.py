@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 from typer.cli import get_docs_for_click
 
-from .. import envvars
+from ugaar_kit import envvars
 
 HEADER = """# Command reference
 
@@ -29,7 +29,7 @@ this file is out of date. Every command also answers `--help`.
 def render() -> str:
     """The Markdown reference of every command and option."""
     os.environ[envvars.DISABLE_PLUGIN_AUTOLOAD] = "1"
-    from .app import build_app
+    from ugaar_kit.cli.app import build_app
 
     app = build_app()
     command = typer.main.get_command(app)

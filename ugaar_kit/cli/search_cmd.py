@@ -14,9 +14,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..registry import Registry
-from . import params
-from .base import err_console, out_console
+from ugaar_kit.cli import params
+from ugaar_kit.cli.base import err_console, out_console
+from ugaar_kit.registry import Registry
 
 
 def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
@@ -63,12 +63,12 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         Searches every modality of the store but the query's own unless --target says which
         (a lyrics-only store needs --target lyrics). A lyrics file is one query: its lines are
         joined into one passage; an audio file is embedded whole."""
-        from ..distributed import pick_device
-        from ..embedding import embed_query
-        from ..errors import InputError, OptionError
-        from ..run import Run
-        from ..search import search_store
-        from ..store.reader import Store
+        from ugaar_kit.distributed import pick_device
+        from ugaar_kit.embedding import embed_query
+        from ugaar_kit.errors import InputError, OptionError
+        from ugaar_kit.run import Run
+        from ugaar_kit.search import search_store
+        from ugaar_kit.store.reader import Store
 
         with Store(index) as store:
             loaded = Run.load(run, registry=get_registry(), device=pick_device(device or "auto"))

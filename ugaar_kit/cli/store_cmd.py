@@ -11,8 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..registry import Registry
-from .base import App, err_console, out_console
+from ugaar_kit.cli.base import App, err_console, out_console
+from ugaar_kit.registry import Registry
 
 
 def say(text: str) -> None:
@@ -30,7 +30,7 @@ def make(get_registry: Callable[[], Registry]) -> typer.Typer:
         errors: Annotated[bool, typer.Option("--errors", help="List every skipped file with its reason.")] = False,
     ) -> None:
         """Show a store's run, rows per modality, settings and skipped files."""
-        from ..store.reader import Store
+        from ugaar_kit.store.reader import Store
 
         with Store(store) as s:
             say(
@@ -63,7 +63,7 @@ def make(get_registry: Callable[[], Registry]) -> typer.Typer:
         ],
     ) -> None:
         """Join stores made by the same run into one; a file in several keeps the last one's rows."""
-        from ..store.merge import merge_stores
+        from ugaar_kit.store.merge import merge_stores
 
         report = merge_stores(stores, out)
         rows = ", ".join(f"{m} {n}" for m, n in report.rows.items()) or "no rows"
@@ -89,7 +89,7 @@ def make(get_registry: Callable[[], Registry]) -> typer.Typer:
     ) -> None:
         """Build an approximate faiss index beside the store (needs the `faiss` extra) and report
         its recall@10 against exact search; `search` uses it while the store is unchanged."""
-        from ..store.index import build_index
+        from ugaar_kit.store.index import build_index
 
         reports = build_index(store, modality or None, nlist=nlist, nprobe=nprobe)
         table = Table("modality", "rows", "index", "recall@10", "seconds")

@@ -11,10 +11,10 @@ from typing import Annotated
 
 import typer
 
-from .. import options as opts
-from ..registry import Registry
-from . import params
-from .base import err_console
+from ugaar_kit import options as opts
+from ugaar_kit.cli import params
+from ugaar_kit.cli.base import err_console
+from ugaar_kit.registry import Registry
 
 
 def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
@@ -142,9 +142,9 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         it needs, with default encoders, and says so. Every flag is also a key of --config
         (component options in [audio], [sheet], [lyrics], [objective] tables); the resolved
         config is written to RUN/config.toml."""
-        from ..runfolder.config import resolve_config
-        from ..training.assemble import slots_of
-        from ..training.trainer import train as run_training
+        from ugaar_kit.runfolder.config import resolve_config
+        from ugaar_kit.training.assemble import slots_of
+        from ugaar_kit.training.trainer import train as run_training
 
         registry = get_registry()
         slots = slots_of(registry)

@@ -17,11 +17,10 @@ Works with any run object with `.encoders` (modality -> Encoder), `.objective` (
 `.run_id`, `.modalities` and a config (`.state["config"]` or `.config`): `ugaar_kit.Run`.
 """
 
-from ..rows import cut_windows, sample_rate_of, seconds_label
-from .files import FileItems, Prepared, die_with_parent, prepare
-from .pipeline import PAUSE_ENV, embed_paths
-from .query import embed_query
-from .settings import (
+from ugaar_kit.embedding.files import FileItems, Prepared, die_with_parent, prepare
+from ugaar_kit.embedding.pipeline import PAUSE_ENV, embed_paths
+from ugaar_kit.embedding.query import embed_query
+from ugaar_kit.embedding.settings import (
     DEFAULT_HOP,
     DEFAULT_WINDOW,
     EmbedSettings,
@@ -33,6 +32,7 @@ from .settings import (
     shard_of,
     window_defaults,
 )
+from ugaar_kit.rows import cut_windows, sample_rate_of, seconds_label
 
 __all__ = [
     "DEFAULT_HOP",

@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
-from ..errors import InputError
-from ..walk import Found
+from ugaar_kit.errors import InputError
+from ugaar_kit.walk import Found
 
 
 @dataclass

@@ -17,13 +17,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import envvars
-from ..errors import InputError, OptionError
-from ..store.tables import FileRows
-from ..store.writer import StoreWriter
-from ..walk import Found, Rejected, Walker
-from .files import FileItems, Prepared, _identity, _start_worker
-from .settings import EmbedSettings, EmbedSummary, extension_routes, resolve_window, run_config_json, shard_of
+from ugaar_kit import envvars
+from ugaar_kit.embedding.files import FileItems, Prepared, _identity, _start_worker
+from ugaar_kit.embedding.settings import (
+    EmbedSettings,
+    EmbedSummary,
+    extension_routes,
+    resolve_window,
+    run_config_json,
+    shard_of,
+)
+from ugaar_kit.errors import InputError, OptionError
+from ugaar_kit.store.tables import FileRows
+from ugaar_kit.store.writer import StoreWriter
+from ugaar_kit.walk import Found, Rejected, Walker
 
 PAUSE_ENV = envvars.EMBED_PAUSE
 """Seconds to sleep after each committed batch: lets tests kill a run in the middle."""

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import InputError, OptionError
-from .settings import extension_routes
+from ugaar_kit.embedding.settings import extension_routes
+from ugaar_kit.errors import InputError, OptionError
 
 
 def embed_query(

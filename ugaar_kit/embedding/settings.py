@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InputError, OptionError
+from ugaar_kit.errors import InputError, OptionError
 
 DEFAULT_WINDOW = 5.0
 """Seconds of audio per row when neither the command nor the run says (FINDINGS: the median
@@ -118,7 +118,7 @@ def run_config_json(run: Any) -> str:
     config = state.get("config") if isinstance(state, Mapping) else None
     if config is None:
         config = getattr(run, "config", {})
-        from ..runfolder.config import RunConfig, to_toml_dict
+        from ugaar_kit.runfolder.config import RunConfig, to_toml_dict
 
         if isinstance(config, RunConfig):
             config = to_toml_dict(config)

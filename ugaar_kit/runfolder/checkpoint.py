@@ -27,13 +27,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import options as opts
-from ..encoder import Encoder
-from ..errors import InputError, PluginError
-from ..objective import Objective
-from ..registry import Component, Registry
-from ..state import encoder_state, load_safe, restore_encoder, save_atomic
-from ..version import __version__
+from ugaar_kit import options as opts
+from ugaar_kit.encoder import Encoder
+from ugaar_kit.errors import InputError, PluginError
+from ugaar_kit.objective import Objective
+from ugaar_kit.registry import Component, Registry
+from ugaar_kit.state import encoder_state, load_safe, restore_encoder, save_atomic
+from ugaar_kit.version import __version__
 
 FORMAT = "ugaar-kit-run"
 FORMAT_VERSION = 1

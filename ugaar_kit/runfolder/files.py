@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_open, write_text
-from ..errors import InputError, OptionError
+from ugaar_kit.atomic import atomic_open, write_text
+from ugaar_kit.errors import InputError, OptionError
 
 CONFIG = "config.toml"
 INFO = "run.json"

@@ -24,7 +24,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..errors import InputError
+from ugaar_kit.errors import InputError
 
 FORMAT = "ugaar-kit-embeddings"
 FORMAT_VERSION = 1

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_path, write_text
-from ..errors import MissingExtra as MissingExtra  # re-exported: its home is ugaar_kit.errors
-from .exact import normalize_rows, top_k
-from .reader import Store
-from .writer import now
+from ugaar_kit.atomic import atomic_path, write_text
+from ugaar_kit.errors import MissingExtra as MissingExtra  # re-exported: its home is ugaar_kit.errors
+from ugaar_kit.store.exact import normalize_rows, top_k
+from ugaar_kit.store.reader import Store
+from ugaar_kit.store.writer import now
 
 IVF_MIN_ROWS = 20_000
 ADD_ROWS = 65536

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
-from ..errors import InputError
-from ..version import __version__
-from . import tables
-from .format import FORMAT_VERSION, json_attr, modality_names, open_h5, open_store, text_attr
-from .reader import pending_journal
-from .writer import now
+from ugaar_kit.atomic import atomic_path
+from ugaar_kit.errors import InputError
+from ugaar_kit.store import tables
+from ugaar_kit.store.format import FORMAT_VERSION, json_attr, modality_names, open_h5, open_store, text_attr
+from ugaar_kit.store.reader import pending_journal
+from ugaar_kit.store.writer import now
+from ugaar_kit.version import __version__
 
 
 @dataclass

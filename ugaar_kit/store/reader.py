@@ -19,10 +19,10 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..errors import InputError
-from . import tables
-from .format import COLUMNS, journal_dir, json_attr, modality_names, open_store, text_attr
-from .journal import SUFFIX
+from ugaar_kit.errors import InputError
+from ugaar_kit.store import tables
+from ugaar_kit.store.format import COLUMNS, journal_dir, json_attr, modality_names, open_store, text_attr
+from ugaar_kit.store.journal import SUFFIX
 
 
 def pending_journal(store: Path) -> bool:

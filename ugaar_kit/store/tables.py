@@ -11,7 +11,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .format import COLUMNS, ERRORS, NO_LINE, STR, check_modality_name
+from ugaar_kit.store.format import COLUMNS, ERRORS, NO_LINE, STR, check_modality_name
 
 COPY_ROWS = 65536
 """Rows copied at a time when a store is rebuilt: bounded memory whatever the store's size."""

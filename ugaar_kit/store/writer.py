@@ -35,12 +35,21 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..atomic import commit
-from ..errors import InputError
-from ..version import __version__
-from . import tables
-from .format import FORMAT, FORMAT_VERSION, journal_dir, json_attr, modality_names, open_h5, open_store, text_attr
-from .journal import SUFFIX, JournalWriter, Record, read_embeddings, scan
+from ugaar_kit.atomic import commit
+from ugaar_kit.errors import InputError
+from ugaar_kit.store import tables
+from ugaar_kit.store.format import (
+    FORMAT,
+    FORMAT_VERSION,
+    journal_dir,
+    json_attr,
+    modality_names,
+    open_h5,
+    open_store,
+    text_attr,
+)
+from ugaar_kit.store.journal import SUFFIX, JournalWriter, Record, read_embeddings, scan
+from ugaar_kit.version import __version__
 
 FOLD_MIN_ROWS = 200_000
 """Rows the journal may hold before a fold during a run, at least (see the module doc)."""

@@ -18,6 +18,6 @@ The shared kit the test suite is built on, in submodules (none needs pytest):
 - `ugaar_kit.testing.tiny_models`: tiny Hugging Face models saved to a folder.
 """
 
-from .conformance import check_encoder, check_objective
+from ugaar_kit.testing.conformance import check_encoder, check_objective
 
 __all__ = ["check_encoder", "check_objective"]

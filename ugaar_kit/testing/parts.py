@@ -39,16 +39,16 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
-from ..distributed import gather_views
-from ..encoder import Batch, Encoder, masked_mean
-from ..errors import InputError
-from ..lyrics_text import normalize_lyrics
-from ..media import read_audio
-from ..objective import Objective
-from ..options import option
-from ..registry import Component, Registry
-from ..rows import TextLines
-from .data import HEIGHT, SR
+from ugaar_kit.distributed import gather_views
+from ugaar_kit.encoder import Batch, Encoder, masked_mean
+from ugaar_kit.errors import InputError
+from ugaar_kit.lyrics_text import normalize_lyrics
+from ugaar_kit.media import read_audio
+from ugaar_kit.objective import Objective
+from ugaar_kit.options import option
+from ugaar_kit.registry import Component, Registry
+from ugaar_kit.rows import TextLines
+from ugaar_kit.testing.data import HEIGHT, SR
 
 FRAME = 400
 """Samples per frame of `WaveStats` (50 ms at 8 kHz)."""
@@ -474,7 +474,7 @@ def _installed_baselines() -> tuple[Component, ...]:
     """The baselines the installed plugins register (ugaar-kit's own `baseline-counts` among
     them), found by discovery as `ugaar-kit` finds them (a fresh load: the process-wide registry
     is left alone)."""
-    from ..discovery import load_registry
+    from ugaar_kit.discovery import load_registry
 
     return tuple(load_registry()[0].all("baseline"))
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import torch
 
-from ..registry import Registry
-from ..runfolder import checkpoint as ckpt
-from . import parts
-from .data import MODALITIES
+from ugaar_kit.registry import Registry
+from ugaar_kit.runfolder import checkpoint as ckpt
+from ugaar_kit.testing import parts
+from ugaar_kit.testing.data import MODALITIES
 
 
 def write_run(

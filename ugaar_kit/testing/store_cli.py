@@ -11,14 +11,14 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ..registry import Registry
-from . import parts
+from ugaar_kit.registry import Registry
+from ugaar_kit.testing import parts
 
 
 def store_app(registry: Registry | None = None) -> Any:
     """The app: `embed`, `search` and `store` over `registry`."""
-    from ..cli import embed_cmd, search_cmd, store_cmd
-    from ..cli.base import App
+    from ugaar_kit.cli import embed_cmd, search_cmd, store_cmd
+    from ugaar_kit.cli.base import App
 
     reg = registry if registry is not None else parts.registry("store")
     app = App(name="ugaar-kit", rich_markup_mode="markdown")

@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import options as opts
-from ..encoder import Encoder
-from ..errors import OptionError, PluginError
-from ..modality import canonical_order
-from ..objective import Objective
-from ..registry import Component, Registry
-from ..runfolder.config import ComponentSpec, RunConfig
+from ugaar_kit import options as opts
+from ugaar_kit.encoder import Encoder
+from ugaar_kit.errors import OptionError, PluginError
+from ugaar_kit.modality import canonical_order
+from ugaar_kit.objective import Objective
+from ugaar_kit.registry import Component, Registry
+from ugaar_kit.runfolder.config import ComponentSpec, RunConfig
 
 
 def slots_of(registry: Registry) -> tuple[str, ...]:

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..options import format_duration
-from ..runfolder.config import DEFAULT_EPOCHS
-from . import schedule as sched
+from ugaar_kit.options import format_duration
+from ugaar_kit.runfolder.config import DEFAULT_EPOCHS
+from ugaar_kit.training import schedule as sched
 
 
 def _same_int(value: int) -> int:

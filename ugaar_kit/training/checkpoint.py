@@ -3,6 +3,6 @@ the trainer); this path is the same module and keeps working."""
 
 import sys
 
-from ..runfolder import checkpoint as _moved
+from ugaar_kit.runfolder import checkpoint as _moved
 
 sys.modules[__name__] = _moved

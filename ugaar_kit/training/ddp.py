@@ -1,7 +1,7 @@
 """Moved: the process group, devices and gradient synchronisation of `torchrun` runs live in
 `ugaar_kit.distributed` with the rest of the multi-process helpers; this path keeps working."""
 
-from ..distributed import (
+from ugaar_kit.distributed import (
     average_gradients_of,
     barrier,
     broadcast_flag,

@@ -38,11 +38,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..encoder import Encoder
-from ..errors import CacheError as CacheError  # re-exported: its home is ugaar_kit.errors
-from ..errors import InputError, PluginError, UgaarError
-from ..features import featurize_one
-from ..state import encoder_state, restore_encoder
+from ugaar_kit.encoder import Encoder
+from ugaar_kit.errors import CacheError as CacheError  # re-exported: its home is ugaar_kit.errors
+from ugaar_kit.errors import InputError, PluginError, UgaarError
+from ugaar_kit.features import featurize_one
+from ugaar_kit.state import encoder_state, restore_encoder
 
 FORMAT = "ugaar-kit-features"
 FORMAT_VERSION = 1

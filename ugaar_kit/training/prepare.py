@@ -13,21 +13,21 @@ import torch
 from rich.progress import Progress
 from torch import nn
 
-from .. import distributed as ddp
-from ..dataset import DatasetFolder, Item
-from ..encoder import Encoder
-from ..errors import OptionError
-from ..features import raw_input
-from ..objective import Objective, Optimizers
-from ..progress import reporter
-from ..registry import Registry
-from ..runfolder import files as rf
-from ..runfolder.config import RunConfig
-from ..state import load_safe, save_atomic
-from ..version import __version__
-from .assemble import Plan, check_batch_size, plan_run
-from .feature_cache import FeatureCache, cache_path, sources
-from .selection import check_select
+from ugaar_kit import distributed as ddp
+from ugaar_kit.dataset import DatasetFolder, Item
+from ugaar_kit.encoder import Encoder
+from ugaar_kit.errors import OptionError
+from ugaar_kit.features import raw_input
+from ugaar_kit.objective import Objective, Optimizers
+from ugaar_kit.progress import reporter
+from ugaar_kit.registry import Registry
+from ugaar_kit.runfolder import files as rf
+from ugaar_kit.runfolder.config import RunConfig
+from ugaar_kit.state import load_safe, save_atomic
+from ugaar_kit.training.assemble import Plan, check_batch_size, plan_run
+from ugaar_kit.training.feature_cache import FeatureCache, cache_path, sources
+from ugaar_kit.training.selection import check_select
+from ugaar_kit.version import __version__
 
 Say = Callable[[str], None]
 

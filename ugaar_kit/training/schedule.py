@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ..runfolder.config import SCHEDULES, Schedule
+from ugaar_kit.runfolder.config import SCHEDULES, Schedule
 
 __all__ = ["SCHEDULES", "Schedule"]  # re-exported: the config format names them
 MEASURE_STEPS = 30

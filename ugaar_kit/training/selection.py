@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import OptionError
+from ugaar_kit.errors import OptionError
 
 
 def mean_mrr(metrics: Mapping[str, Mapping[str, float]], directions: Sequence[str] = ()) -> float:
@@ -93,7 +93,7 @@ def validation_row(
 ) -> dict[str, Any]:
     """An epoch's validation entries: `valid` (metrics per direction), `valid_mrr` (their mean
     MRR), `valid_loss`, and `valid_score` (the mean over `select`) when a run selects."""
-    from ..metrics import retrieval_metrics
+    from ugaar_kit.metrics import retrieval_metrics
 
     metrics = retrieval_metrics(dict(projected), list(groups))
     out: dict[str, Any] = {

@@ -28,23 +28,23 @@ from rich.console import Console
 from rich.progress import Progress
 from torch import Tensor
 
-from .. import distributed as ddp
-from ..distributed import local_only
-from ..errors import InputError
-from ..objective import Objective
-from ..options import format_duration
-from ..progress import progress_bar
-from ..registry import Registry
-from ..runfolder import checkpoint as ckpt
-from ..runfolder import files as rf
-from ..runfolder.config import RunConfig, to_toml_dict, write_config
-from . import prepare as prep
-from .assemble import choose_batch_size
-from .budget import Budget
-from .curves import plot_curves
-from .feature_cache import default_workers
-from .loader import SplitData, bucket_batches, shard
-from .selection import Selection, project_views, validation_row
+from ugaar_kit import distributed as ddp
+from ugaar_kit.distributed import local_only
+from ugaar_kit.errors import InputError
+from ugaar_kit.objective import Objective
+from ugaar_kit.options import format_duration
+from ugaar_kit.progress import progress_bar
+from ugaar_kit.registry import Registry
+from ugaar_kit.runfolder import checkpoint as ckpt
+from ugaar_kit.runfolder import files as rf
+from ugaar_kit.runfolder.config import RunConfig, to_toml_dict, write_config
+from ugaar_kit.training import prepare as prep
+from ugaar_kit.training.assemble import choose_batch_size
+from ugaar_kit.training.budget import Budget
+from ugaar_kit.training.curves import plot_curves
+from ugaar_kit.training.feature_cache import default_workers
+from ugaar_kit.training.loader import SplitData, bucket_batches, shard
+from ugaar_kit.training.selection import Selection, project_views, validation_row
 
 
 class Trainer:

@@ -53,12 +53,12 @@ def child(run_dir: str, data: str, out: str, workers: int, batch: int, real: boo
     the fake run's registry)."""
     import torch
 
-    from ugaar_kit.embedding import EmbedSettings, embed_paths
-    from ugaar_kit.run import Run
+    from ugaar_kit.inference.embedding import EmbedSettings, embed_paths
+    from ugaar_kit.inference.run import Run
 
     torch.set_num_threads(1)
     if real:
-        from ugaar_kit.discovery import get_registry
+        from ugaar_kit.registry.discovery import get_registry
 
         registry = get_registry()
     else:

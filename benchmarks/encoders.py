@@ -31,7 +31,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ugaar_kit.encoder import Encoder
+from ugaar_kit.interfaces.encoder import Encoder
 
 
 def melody(seconds: float, rate: int, rng: np.random.Generator) -> torch.Tensor:

@@ -37,11 +37,11 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from ugaar_kit_plugins.baseline_counts.counts import lyric_syllables, note_count, syllable_count_baseline
 
-from ugaar_kit import metrics
-from ugaar_kit.dataset import DatasetFolder, Item
-from ugaar_kit.encoder import Batch, pad_last
-from ugaar_kit.evaluation import group_keys
-from ugaar_kit.layers import CountEmbedding, MaskedPool, masked_gru
+from ugaar_kit.interfaces.dataset import DatasetFolder, Item
+from ugaar_kit.interfaces.encoder import Batch, pad_last
+from ugaar_kit.retrieval import metrics
+from ugaar_kit.retrieval.evaluation import group_keys
+from ugaar_kit.toolkit.layers import CountEmbedding, MaskedPool, masked_gru
 
 DEFAULT_DATA = Path(__file__).parent / "results" / "data" / "lmd-200"
 

@@ -24,8 +24,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ugaar_kit.encoder import Encoder
-from ugaar_kit.lyrics_text import normalize_lyrics
+from ugaar_kit.data.lyrics_text import normalize_lyrics
+from ugaar_kit.interfaces.encoder import Encoder
 
 LMD = Path(
     os.environ.get("UGAAR_KIT_LMD", Path(__file__).resolve().parents[2] / "shared" / "data" / "lmd-lyrics-melody")
@@ -34,8 +34,8 @@ LMD = Path(
 
 def lmd_lines(limit: int) -> list[str] | None:
     """Normalized lyric lines of the LMD sample through a registered score source, or None."""
-    from ugaar_kit.dataset import ScoreSource, Skipped
-    from ugaar_kit.discovery import get_registry
+    from ugaar_kit.interfaces.dataset import ScoreSource, Skipped
+    from ugaar_kit.registry.discovery import get_registry
 
     folder = LMD / "Sentence_Parsing"
     if not folder.is_dir():

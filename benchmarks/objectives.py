@@ -21,8 +21,8 @@ from ugaar_kit_plugins.objective_cca.objective import LinearCCA
 from ugaar_kit_plugins.objective_contrastive.objective import Contrastive
 from ugaar_kit_plugins.objective_dcca.objective import DeepCCA
 
-from ugaar_kit.cca import fit_pca
-from ugaar_kit.metrics import retrieval_metrics
+from ugaar_kit.retrieval.metrics import retrieval_metrics
+from ugaar_kit.toolkit.cca import fit_pca
 
 
 def median_ms(fn: Callable[[], object], repeats: int) -> float:

@@ -50,8 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ugaar_kit_plugins.baseline_counts.counts import note_count
 
     from ugaar_kit.errors import UgaarError
-    from ugaar_kit.evaluation import embed_items, load_split, open_folder
-    from ugaar_kit.run import Run
+    from ugaar_kit.inference.run import Run
+    from ugaar_kit.retrieval.evaluation import embed_items, load_split, open_folder
 
     torch.set_num_threads(1)
     try:

@@ -462,9 +462,9 @@ def ensure_dataset(
 
 def dataset_summary(data: Path) -> dict[str, Any]:
     """Songs, items and candidates per split, and the manifest's hash (results name the data)."""
-    from ugaar_kit.dataset import SPLITS, DatasetFolder
-    from ugaar_kit.evaluation import group_keys
-    from ugaar_kit.metrics import group_ids
+    from ugaar_kit.interfaces.dataset import SPLITS, DatasetFolder
+    from ugaar_kit.retrieval.evaluation import group_keys
+    from ugaar_kit.retrieval.metrics import group_ids
 
     folder = DatasetFolder(data)
     digest = folder.identity()["manifest_sha256"]
@@ -544,8 +544,8 @@ def encoder_overrides(ctx: Context, names: dict[str, str], trained: bool = True)
 
 def run_config(cell: Cell, ctx: Context, run_dir: Path, resume: bool) -> Any:
     """The `RunConfig` of a cell: a fresh run, or the resumption of the one in `run_dir`."""
+    from ugaar_kit.runfolder.config import resolve_config
     from ugaar_kit.training.assemble import slots_of
-    from ugaar_kit.training.config import resolve_config
 
     slots = slots_of(ctx.registry)
     if resume:
@@ -614,7 +614,7 @@ def effective_pool(ctx: Context) -> int | None:
 
 def training_record(run_dir: Path) -> dict[str, Any]:
     """From the run folder: epochs, best epoch, validation MRR and the seconds the epochs took."""
-    from ugaar_kit.training import run_folder as rf
+    from ugaar_kit.runfolder import files as rf
 
     info = read_json(run_dir / rf.INFO) or {}
     rows = []
@@ -649,7 +649,7 @@ def run_cell(cell: Cell, ctx: Context, say: Callable[[str], None] = print) -> di
     """Train (or resume, or skip when trained) and evaluate one cell; write and return its result.
 
     A cell with a result is returned as it is, never recomputed."""
-    from ugaar_kit.evaluation import evaluate
+    from ugaar_kit.retrieval.evaluation import evaluate
     from ugaar_kit.training.trainer import train
 
     folder = cell_folder(ctx.root, cell)
@@ -848,7 +848,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import torch
 
-    from ugaar_kit.discovery import get_registry
+    from ugaar_kit.registry.discovery import get_registry
 
     cores = torch.get_num_threads()
     shard = f"-{args.shard[0]}-of-{args.shard[1]}" if args.shard else ""

@@ -193,7 +193,7 @@ def section_train(args: argparse.Namespace) -> dict[str, Any]:
     import quality
     import torch
 
-    from ugaar_kit.discovery import get_registry
+    from ugaar_kit.registry.discovery import get_registry
     from ugaar_kit.training.loader import bucket_batches
 
     data = dataset(args)
@@ -272,7 +272,7 @@ def pair_rate(arch: str, threads: int, batch: int, steps: int) -> dict[str, floa
     from ugaar_kit_plugins.audio_cnn.encoder import AudioCNN
     from ugaar_kit_plugins.sheet_cnn.encoder import SheetCNN
 
-    from ugaar_kit.encoder import Batch
+    from ugaar_kit.interfaces.encoder import Batch
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -443,8 +443,8 @@ def section_frontend(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    from ugaar_kit.dataset import DatasetFolder
-    from ugaar_kit.discovery import get_registry
+    from ugaar_kit.interfaces.dataset import DatasetFolder
+    from ugaar_kit.registry.discovery import get_registry
 
     enc = get_registry().encoder("audio", "cnn")()
     o = enc.options
@@ -547,7 +547,7 @@ def embed_run(args: argparse.Namespace, data: Path, folder: Path) -> Path:
     when it is trained, else such a run trained here (0 epochs: the speed of a trained run)."""
     import quality
 
-    from ugaar_kit.discovery import get_registry
+    from ugaar_kit.registry.discovery import get_registry
     from ugaar_kit.training.trainer import train
 
     if args.run is not None:
@@ -594,7 +594,7 @@ def section_embed(args: argparse.Namespace) -> dict[str, Any]:
     """`embed` of 1k and 10k dataset files in a child process: files/s, audio s/s, peak memory."""
     import embed as embed_bench
 
-    from ugaar_kit.dataset import DatasetFolder
+    from ugaar_kit.interfaces.dataset import DatasetFolder
 
     data = dataset(args)
     items = DatasetFolder(data).items
@@ -717,7 +717,7 @@ def section_search(args: argparse.Namespace) -> dict[str, Any]:
     import h5py
     import numpy as np
 
-    from ugaar_kit.search import normalize_rows, top_k
+    from ugaar_kit.retrieval.search import normalize_rows, top_k
 
     dim, k = args.dim, 10
     rng = np.random.default_rng(0)
@@ -745,11 +745,13 @@ def section_search(args: argparse.Namespace) -> dict[str, Any]:
                 return np.argsort(-scores, axis=1)[:, :k]
 
             cases: list[tuple[str, Callable[[], Any]]] = [
-                ("ugaar_kit.search.top_k, rows in memory", one(lambda q, s=stored: top_k(q, s, k))),
+                ("ugaar_kit.retrieval.search.top_k, rows in memory", one(lambda q, s=stored: top_k(q, s, k))),
             ]
             with h5py.File(path, "r") as f:
                 ds = f["e"]
-                cases.append(("ugaar_kit.search.top_k, rows read from HDF5", one(lambda q, ds=ds: top_k(q, ds, k))))
+                cases.append(
+                    ("ugaar_kit.retrieval.search.top_k, rows read from HDF5", one(lambda q, ds=ds: top_k(q, ds, k)))
+                )
                 cases.append(("alternative: full scores + np.argsort", one(argsort_all)))
                 cases.append(("rows normalised once: one matmul + argpartition", one(prenormalised)))
                 if faiss is not None:
@@ -841,7 +843,7 @@ def section_index(args: argparse.Namespace) -> dict[str, Any]:
         import faiss  # type: ignore[import-not-found]
     except ImportError:
         raise SystemExit("the index section needs faiss: pip install 'ugaar-kit[faiss]'") from None
-    from ugaar_kit.search import top_k
+    from ugaar_kit.retrieval.search import top_k
     from ugaar_kit.store.index import build_index, load_index, search_index
     from ugaar_kit.store.reader import Store
 
@@ -905,7 +907,7 @@ def section_index(args: argparse.Namespace) -> dict[str, Any]:
         f"{faiss.__version__} with {faiss.omp_get_max_threads()} OpenMP thread(s)). Build time includes training, "
         "adding, the recall check and saving. 'reported' is the recall@10 the command prints: 1,000 stored rows as "
         f"queries, each of which finds itself; 'held-out' uses {args.queries} new queries from the same distribution. "
-        "Search times: one query at a time, median; exact is `ugaar_kit.search.top_k` reading the store's rows from "
+        "Search times: one query at a time, median; exact is `ugaar_kit.retrieval.search.top_k` reading the store's rows from "
         "HDF5, as `ugaar-kit search --exact` does.",
     ]
     columns = [

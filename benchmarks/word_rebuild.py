@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from ugaar_kit.lyrics_text import lyric_words, syllabify
+from ugaar_kit.data.lyrics_text import lyric_words, syllabify
 
 ENGLISH_CORPUS = (
     "beach/prayer_of_a_tired_child.musicxml",

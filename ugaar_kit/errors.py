@@ -35,6 +35,10 @@ class InputError(UgaarError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str]]:
+        """Pickled as its path and problem (it crosses from worker processes whole)."""
+        return (type(self), (self.path, self.problem))
+
 
 class MissingExtra(UgaarError):
     """An optional dependency that is not installed (faiss): the message says how to install it."""

@@ -9,7 +9,7 @@ gain, and per-item statistics keep `featurize` deterministic and cacheable. Audi
 `max_seconds` is cut to its first `max_seconds` (the `embed` command windows long recordings
 before this, so only training passages above the limit lose their tail).
 
-The body (`arch`) is by default `strided` (`ugaar_kit.layers.StridedConvStack`): five 3x3 conv
+The body (`arch`) is by default `strided` (`ugaar_kit.toolkit.layers.StridedConvStack`): five 3x3 conv
 blocks of 16, 32, 64, 64, 64 channels, the first four with stride 2, the remaining mel rows folded
 into channels, a 1-D conv of 256 channels over time (each position then sees about 3 s), mean
 and max over time concatenated and one linear layer to `dim`. It trains about 20 times faster
@@ -22,7 +22,7 @@ from song to song, while the score does not show it), and one band of mel bands 
 frames masked (SpecAugment).
 
 The body may start from saved weights and be frozen (`weights`, `freeze`; see
-`ugaar_kit.pretrained`).
+`ugaar_kit.toolkit.pretrained`).
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from ugaar_kit.augment import log_uniform, mask_span, stretch
-from ugaar_kit.encoder import Batch, Encoder
-from ugaar_kit.frontends import LOG_MEL_OPTIONS, LogMel, LogMelOptions
-from ugaar_kit.layers import ConvBodyOptions, CountEmbedding, DenseHead, MaskedPool, conv_body
-from ugaar_kit.media import load_audio
-from ugaar_kit.onsets import OnsetRule, onset_frames
-from ugaar_kit.options import option
-from ugaar_kit.pretrained import PretrainedBody
+from ugaar_kit.data.media import load_audio
+from ugaar_kit.interfaces.encoder import Batch, Encoder
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.toolkit.augment import log_uniform, mask_span, stretch
+from ugaar_kit.toolkit.frontends import LOG_MEL_OPTIONS, LogMel, LogMelOptions
+from ugaar_kit.toolkit.layers import ConvBodyOptions, CountEmbedding, DenseHead, MaskedPool, conv_body
+from ugaar_kit.toolkit.onsets import OnsetRule, onset_frames
+from ugaar_kit.toolkit.pretrained import PretrainedBody
 
 FEATURE_VERSION = 1
 FEATURE_OPTIONS = (*LOG_MEL_OPTIONS, "onsets")
@@ -59,7 +59,7 @@ class AudioCNNOptions(ConvBodyOptions, LogMelOptions):
     )
     onsets: bool = option(
         False,
-        "Count note onsets in the waveform (spectral flux, ugaar_kit.onsets) and append the count to the "
+        "Count note onsets in the waveform (spectral flux, ugaar_kit.toolkit.onsets) and append the count to the "
         "pooled features: the cue lyrics share with a melody (one syllable a note).",
     )
     count_dim: int = option(16, "Width of the learnt onset-count embedding (onsets=true).", min=1, max=1024)

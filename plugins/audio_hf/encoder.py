@@ -21,7 +21,7 @@ into the checkpoint; the checkpoint stores the folder's path and the sha256 of i
 refuses to load over different files) plus the trainable parts (the head, and the model when
 `freeze=false`).
 
-Pretrained branch (`ugaar_kit.pretrained`): `-o audio.weights=PATH` starts the model from the
+Pretrained branch (`ugaar_kit.toolkit.pretrained`): `-o audio.weights=PATH` starts the model from the
 fine-tuned weights of an earlier `audio/hf` run made with `freeze=false` on the same model
 folder (same sha256), e.g. to fine-tune once against the sheet music and then keep that model
 fixed (`freeze=true`) while another branch trains. Such a model is no longer the folder's, so
@@ -41,13 +41,13 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from ugaar_kit.encoder import Batch, Encoder, masked_mean, pad_last
+from ugaar_kit.data.media import load_audio
 from ugaar_kit.errors import InputError, UgaarError
-from ugaar_kit.layers import DenseHead
-from ugaar_kit.media import load_audio
-from ugaar_kit.model_folder import folder_sha256
-from ugaar_kit.options import option
-from ugaar_kit.pretrained import PretrainedBody
+from ugaar_kit.interfaces.encoder import Batch, Encoder, masked_mean, pad_last
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.toolkit.layers import DenseHead
+from ugaar_kit.toolkit.model_folder import folder_sha256
+from ugaar_kit.toolkit.pretrained import PretrainedBody
 
 from . import model_folder
 

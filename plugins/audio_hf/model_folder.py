@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ugaar_kit.errors import InputError
-from ugaar_kit.model_folder import check_model_folder as _check
+from ugaar_kit.toolkit.model_folder import check_model_folder as _check
 
 
 def load_pretrained(folder: Path, trust_remote_code: bool) -> tuple[Any, Any]:

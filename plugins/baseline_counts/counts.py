@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ugaar_kit import metrics
-from ugaar_kit.baseline import Baseline, Split
-from ugaar_kit.dataset import Item
-from ugaar_kit.evaluation import report_row
-from ugaar_kit.lyrics_text import syllable_count
-from ugaar_kit.metrics import DEFAULT_KS, Ties
-from ugaar_kit.modality import direction
+from ugaar_kit.data.lyrics_text import syllable_count
+from ugaar_kit.interfaces.baseline import Baseline, Split
+from ugaar_kit.interfaces.dataset import Item
+from ugaar_kit.interfaces.modality import direction
+from ugaar_kit.retrieval import metrics
+from ugaar_kit.retrieval.evaluation import report_row
+from ugaar_kit.retrieval.metrics import DEFAULT_KS, Ties
 
 
 def note_count(item: Item) -> int | None:
@@ -100,7 +100,7 @@ class OnsetCount(Baseline):
     needs = frozenset({"lyrics", "audio"})
 
     def figures(self, split: Split) -> dict[str, dict[str, Any]] | None:
-        from ugaar_kit.onsets import count_file_onsets
+        from ugaar_kit.toolkit.onsets import count_file_onsets
 
         onsets = count_file_onsets([it.audio for it in split.items if it.audio is not None])
         syllables = [int(lyric_syllables(it) or 0) for it in split.items]

@@ -22,9 +22,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ugaar_kit.dataset import ScoreSource
 from ugaar_kit.errors import InputError
-from ugaar_kit.score import Note, Passage, Song, Syllable
+from ugaar_kit.interfaces.dataset import ScoreSource
+from ugaar_kit.interfaces.score import Note, Passage, Song, Syllable
 
 from .key import key_fifths
 from .unpickle import load_array

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ugaar_kit.dataset import SPLITS, Item, ItemSource, resolve_inside
+from ugaar_kit.data.media import read_text
 from ugaar_kit.errors import InputError
-from ugaar_kit.media import read_text
-from ugaar_kit.modality import MODALITIES
-from ugaar_kit.options import option
+from ugaar_kit.interfaces.dataset import SPLITS, Item, ItemSource, resolve_inside
+from ugaar_kit.interfaces.modality import MODALITIES
+from ugaar_kit.interfaces.options import option
 
 from .rows import Row, RowProblem, read_rows
 

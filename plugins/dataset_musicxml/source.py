@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ugaar_kit.dataset import ScoreSource
 from ugaar_kit.errors import InputError
-from ugaar_kit.options import option
-from ugaar_kit.score import Note, Passage, Song, Syllable
+from ugaar_kit.interfaces.dataset import ScoreSource
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.interfaces.score import Note, Passage, Song, Syllable
 
 from .container import read_score_xml
 from .lines import LineRule, SungSyllable, split_lines

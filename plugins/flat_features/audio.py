@@ -1,4 +1,4 @@
-"""The `flat` audio encoder: the audio `cnn` encoder's log-mel front end (`ugaar_kit.frontends`,
+"""The `flat` audio encoder: the audio `cnn` encoder's log-mel front end (`ugaar_kit.toolkit.frontends`,
 same options and defaults), resized along time to `frames` steps (bilinear, antialiased, so a
 long passage is averaged rather than sampled) and flattened to `n_mels * frames` values.
 
@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from ugaar_kit.frontends import LogMel, LogMelOptions, resize_2d
-from ugaar_kit.media import load_audio
-from ugaar_kit.options import option
+from ugaar_kit.data.media import load_audio
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.toolkit.frontends import LogMel, LogMelOptions, resize_2d
 
 from .flat_encoder import FlatEncoder
 

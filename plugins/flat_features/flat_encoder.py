@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ugaar_kit.encoder import Batch, Encoder
+from ugaar_kit.interfaces.encoder import Batch, Encoder
 
 
 class FlatEncoder(Encoder):

@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from ugaar_kit.frontends import greyscale, ink
-from ugaar_kit.media import load_image
-from ugaar_kit.options import option
+from ugaar_kit.data.media import load_image
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.toolkit.frontends import greyscale, ink
 
 from .flat_encoder import FlatEncoder
 

@@ -18,12 +18,12 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from ugaar_kit.encoder import Batch, Encoder
+from ugaar_kit.data.media import load_lyrics
 from ugaar_kit.errors import UgaarError
-from ugaar_kit.layers import COUNT_BUCKETS
-from ugaar_kit.media import load_lyrics
-from ugaar_kit.options import option
-from ugaar_kit.rows import TextLines
+from ugaar_kit.interfaces.encoder import Batch, Encoder
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.interfaces.rows import TextLines
+from ugaar_kit.toolkit.layers import COUNT_BUCKETS
 
 from . import paragraph_vectors as pv
 

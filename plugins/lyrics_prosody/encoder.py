@@ -32,11 +32,11 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
-from ugaar_kit.encoder import Batch, Encoder, pad_last
-from ugaar_kit.layers import CountEmbedding, DenseHead, MaskedPool, masked_gru
-from ugaar_kit.media import load_lyrics
-from ugaar_kit.options import option
-from ugaar_kit.rows import TextLines
+from ugaar_kit.data.media import load_lyrics
+from ugaar_kit.interfaces.encoder import Batch, Encoder, pad_last
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.interfaces.rows import TextLines
+from ugaar_kit.toolkit.layers import CountEmbedding, DenseHead, MaskedPool, masked_gru
 
 from . import words
 

@@ -1,7 +1,7 @@
 """Words rebuilt from a line's syllables, and what the CMU dictionary says about each syllable.
 
 Dataset lyrics reach an encoder as normalized syllables (`wan na be start ing`, see
-`ugaar_kit.lyrics_text`): the word boundaries are gone (LMD never had them). `rebuild` finds
+`ugaar_kit.data.lyrics_text`): the word boundaries are gone (LMD never had them). `rebuild` finds
 them again: it splits the line into runs of consecutive syllables whose concatenation is a word
 of the CMU Pronouncing Dictionary with as many vowels as the run has syllables (`wan`+`na` ->
 `wanna`, two vowels), fewest words first, a syllable no word covers standing alone. Where two

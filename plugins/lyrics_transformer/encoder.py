@@ -26,14 +26,14 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
-from ugaar_kit.dataset import resolve_inside
-from ugaar_kit.encoder import Batch, Encoder, masked_mean
+from ugaar_kit.data.media import load_lyrics
 from ugaar_kit.errors import InputError
-from ugaar_kit.layers import CountEmbedding
-from ugaar_kit.media import load_lyrics
-from ugaar_kit.model_folder import copy_folder, folder_sha256
-from ugaar_kit.options import option
-from ugaar_kit.rows import TextLines
+from ugaar_kit.interfaces.dataset import resolve_inside
+from ugaar_kit.interfaces.encoder import Batch, Encoder, masked_mean
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.interfaces.rows import TextLines
+from ugaar_kit.toolkit.layers import CountEmbedding
+from ugaar_kit.toolkit.model_folder import copy_folder, folder_sha256
 
 from . import model_folder
 
@@ -185,7 +185,7 @@ class TransformerLyrics(TextLines, Encoder):
 
     @classmethod
     def options_for_run(cls, state: dict[str, Any], run_dir: Path) -> dict[str, Any]:
-        """The option values of a saved encoder (`ugaar_kit.state.encoder_state` output) with
+        """The option values of a saved encoder (`ugaar_kit.interfaces.state.encoder_state` output) with
         `model` pointing at the run's copy of the model when `copy_model_to` made one; build the
         encoder from these before `load_state_dict`. Other encoders need no such step."""
         values = dict(state["options"])

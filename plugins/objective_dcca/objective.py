@@ -1,10 +1,10 @@
 """The `dcca` objective: deep CCA (Andrew et al. 2013; Yu et al. for audio and lyrics), whose
-implementation is the core's `ugaar_kit.deep_cca` (UGAAR composes the same class)."""
+implementation is the core's `ugaar_kit.toolkit.deep_cca` (UGAAR composes the same class)."""
 
 from __future__ import annotations
 
-from ugaar_kit.deep_cca import DCCAOptions
-from ugaar_kit.deep_cca import DeepCCA as DeepCCAPart
+from ugaar_kit.toolkit.deep_cca import DCCAOptions
+from ugaar_kit.toolkit.deep_cca import DeepCCA as DeepCCAPart
 
 __all__ = ["DCCAOptions", "DeepCCA"]
 

@@ -36,13 +36,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ugaar_kit.cca import joint_covariance, require_rows
-from ugaar_kit.deep_cca import DCCAOptions, DeepCCA
-from ugaar_kit.distributed import gather_views
 from ugaar_kit.errors import OptionError, UgaarError
-from ugaar_kit.infonce import info_nce
-from ugaar_kit.objective import Objective, Optimizers, Views
-from ugaar_kit.options import option
+from ugaar_kit.infra.distributed import gather_views
+from ugaar_kit.interfaces.objective import Objective, Optimizers, Views
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.toolkit.cca import joint_covariance, require_rows
+from ugaar_kit.toolkit.deep_cca import DCCAOptions, DeepCCA
+from ugaar_kit.toolkit.infonce import info_nce
 
 PAIR = ("audio", "sheet")
 

@@ -13,7 +13,7 @@ augmented: width stretched by up to 1 +- `stretch` (engravings differ in spacing
 or down by up to `shift` px.
 
 The body may start from saved weights and be frozen (`weights`, `freeze`; see
-`ugaar_kit.pretrained`).
+`ugaar_kit.toolkit.pretrained`).
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from ugaar_kit.augment import log_uniform, shift_rows, stretch
-from ugaar_kit.encoder import Batch, Encoder
-from ugaar_kit.frontends import greyscale, ink
-from ugaar_kit.layers import ConvBodyOptions, DenseHead, MaskedPool, conv_body
-from ugaar_kit.media import load_image
-from ugaar_kit.options import option
-from ugaar_kit.pretrained import PretrainedBody
+from ugaar_kit.data.media import load_image
+from ugaar_kit.interfaces.encoder import Batch, Encoder
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.toolkit.augment import log_uniform, shift_rows, stretch
+from ugaar_kit.toolkit.frontends import greyscale, ink
+from ugaar_kit.toolkit.layers import ConvBodyOptions, DenseHead, MaskedPool, conv_body
+from ugaar_kit.toolkit.pretrained import PretrainedBody
 
 FEATURE_VERSION = 1
 FEATURE_OPTIONS = ("height", "max_width")

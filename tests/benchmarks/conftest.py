@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ugaar_kit.registry import Registry
+from ugaar_kit.registry.components import Registry
 from ugaar_kit.testing.parts import registry as parts_registry
 
 

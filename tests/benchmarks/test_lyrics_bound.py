@@ -10,7 +10,7 @@ import pytest
 import torch
 from ugaar_kit_plugins.lyrics_prosody.encoder import line_features
 
-from ugaar_kit.dataset import Item
+from ugaar_kit.interfaces.dataset import Item
 
 WORDS = ["a ma zing", "hap py", "to day", "go", "be fore", "yes ter day", "mo ment", "the", "for get"]
 

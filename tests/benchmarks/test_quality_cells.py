@@ -161,7 +161,7 @@ def test_list_needs_no_dataset_and_runs_nothing(tmp_path: Path, monkeypatch: pyt
 
 
 def test_cca_cells_fit_flat_features_at_default_widths() -> None:
-    from ugaar_kit.discovery import get_registry
+    from ugaar_kit.registry.discovery import get_registry
 
     ctx = quality.Context(data=Path("."), registry=get_registry())
     cca = quality.encoder_names(Cell("cca", ASL, "doc2vec"), ctx)
@@ -175,7 +175,7 @@ def test_cca_cells_fit_flat_features_at_default_widths() -> None:
 
 
 def test_cells_under_a_wall_clock_budget_run_what_a_user_types() -> None:
-    from ugaar_kit.discovery import get_registry
+    from ugaar_kit.registry.discovery import get_registry
 
     ctx = quality.Context(data=quality.REPO / "benchmarks/results/data/lmd-200", registry=get_registry())
     rank = Cell("dcca", AS, None, "rank", 1, "15m")
@@ -206,6 +206,6 @@ def test_cells_under_a_wall_clock_budget_run_what_a_user_types() -> None:
 
 
 def quality_spec(name: str, **options: str):
-    from ugaar_kit.training.config import ComponentSpec
+    from ugaar_kit.runfolder.config import ComponentSpec
 
     return ComponentSpec(name, options)

@@ -12,7 +12,7 @@ import pytest
 import quality
 from quality import ASL, Cell
 
-from ugaar_kit.registry import Registry
+from ugaar_kit.registry.components import Registry
 from ugaar_kit.testing.parts import TinyTri
 
 BUDGET = quality.Budget(epochs=10, batch_size=8, lr=1e-2, patience=0, dim=16)
@@ -141,7 +141,7 @@ def test_a_failing_cell_is_recorded_and_retried(
 ) -> None:
     monkeypatch.setattr(quality, "QUALITY", tmp_path / "quality")
     monkeypatch.setattr(quality, "grid", lambda seeds=quality.SEEDS: [Cell("nosuch", ASL, "bag")])
-    monkeypatch.setattr("ugaar_kit.discovery.get_registry", lambda: reg)
+    monkeypatch.setattr("ugaar_kit.registry.discovery.get_registry", lambda: reg)
     code = quality.main(["--data", str(split_data), "--keep-going"])
     assert code == 1
     folder = tmp_path / "quality" / "nosuch-asl-bag-s0"

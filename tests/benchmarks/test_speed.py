@@ -12,7 +12,7 @@ import speed
 import torch
 from ugaar_kit_plugins.objective_dcca.objective import DeepCCA
 
-from ugaar_kit.dataset import DatasetFolder
+from ugaar_kit.interfaces.dataset import DatasetFolder
 
 
 def correlated(n: int = 512, d: int = 16, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,8 +59,8 @@ def test_search_section_records_every_method_per_size() -> None:
     assert result["section"] == "search" and result["command"].endswith("--only search")
     methods = [row[1] for row in result["rows"]]
     assert methods[:4] == [
-        "ugaar_kit.search.top_k, rows in memory",
-        "ugaar_kit.search.top_k, rows read from HDF5",
+        "ugaar_kit.retrieval.search.top_k, rows in memory",
+        "ugaar_kit.retrieval.search.top_k, rows read from HDF5",
         "alternative: full scores + np.argsort",
         "rows normalised once: one matmul + argpartition",
     ]

@@ -35,7 +35,7 @@ def test_index_section_reports_build_and_recall_per_data_kind() -> None:
 
 
 def test_synthetic_rows_and_recall() -> None:
-    from ugaar_kit.search import top_k
+    from ugaar_kit.retrieval.search import top_k
 
     nearest = {}
     for kind in ("clustered", "unstructured"):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 
-from ugaar_kit.dataset import Skipped
-from ugaar_kit.score import Song
+from ugaar_kit.interfaces.dataset import Skipped
+from ugaar_kit.interfaces.score import Song
 
 SONG_IDS = ("000203a04a64ad57329a058f11e235cb", "001784858d9e607c0db054e68cab8c6c", "004ab2763c2055cee741cb2aa9724def")
 PASSAGES_PER_SONG = 6

@@ -12,7 +12,7 @@ from ugaar_kit_plugins.dataset_lmd.source import LmdLyricsSource
 
 from ugaar_kit.build.builder import BuildOptions, build_dataset
 from ugaar_kit.cli.app import build_app
-from ugaar_kit.dataset import DatasetFolder
+from ugaar_kit.interfaces.dataset import DatasetFolder
 
 
 def test_dataset_folder_reads_the_build(built) -> None:  # noqa: ANN001

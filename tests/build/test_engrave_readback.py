@@ -13,7 +13,7 @@ from ugaar_kit_plugins.dataset_lmd.source import LmdLyricsSource
 
 from ugaar_kit.build.engrave import to_mei
 from ugaar_kit.build.notation import DIVISIONS, passage_to_musicxml
-from ugaar_kit.score import Note, Passage, Syllable
+from ugaar_kit.interfaces.score import Note, Passage, Syllable
 
 MEI = "{http://www.music-encoding.org/ns/mei}"
 _PC = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}

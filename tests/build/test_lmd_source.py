@@ -14,8 +14,8 @@ from ugaar_kit_plugins.dataset_lmd.source import LmdLyricsSource
 from ugaar_kit_plugins.dataset_lmd.unpickle import load_array
 
 from ugaar_kit.build.builder import BuildOptions, build_dataset
-from ugaar_kit.dataset import Skipped
 from ugaar_kit.errors import InputError
+from ugaar_kit.interfaces.dataset import Skipped
 
 
 class _Evil:

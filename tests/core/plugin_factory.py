@@ -24,8 +24,8 @@ GOOD_PLUGIN = """
 from dataclasses import dataclass
 import torch
 from ugaar_kit import hookimpl
-from ugaar_kit.encoder import Encoder
-from ugaar_kit.options import option
+from ugaar_kit.interfaces.encoder import Encoder
+from ugaar_kit.interfaces.options import option
 
 @dataclass(frozen=True)
 class Opts:
@@ -48,7 +48,7 @@ import a_module_that_does_not_exist  # noqa: F401
 
 DUPLICATE = """
 from ugaar_kit import hookimpl
-from ugaar_kit.encoder import Encoder
+from ugaar_kit.interfaces.encoder import Encoder
 
 class AlsoChroma(Encoder):
     name = "chroma"
@@ -77,9 +77,9 @@ import torch
 from torch import nn
 
 from ugaar_kit import hookimpl
-from ugaar_kit.encoder import Batch, Encoder
+from ugaar_kit.interfaces.encoder import Batch, Encoder
 from ugaar_kit.errors import InputError
-from ugaar_kit.options import option
+from ugaar_kit.interfaces.options import option
 
 
 @dataclass(frozen=True)

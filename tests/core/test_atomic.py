@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from ugaar_kit.atomic import atomic_open, atomic_path, write_bytes, write_text
+from ugaar_kit.infra.atomic import atomic_open, atomic_path, write_bytes, write_text
 
 
 def test_a_write_replaces_the_whole_file_and_leaves_no_temporary(tmp_path):

@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 
 from ugaar_kit import __version__
 from ugaar_kit.cli.app import build_app
-from ugaar_kit.encoder import Encoder
-from ugaar_kit.objective import Objective
-from ugaar_kit.options import option
-from ugaar_kit.registry import Registry
+from ugaar_kit.interfaces.encoder import Encoder
+from ugaar_kit.interfaces.objective import Objective
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.registry.components import Registry
 
 runner = CliRunner()
 

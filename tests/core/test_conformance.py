@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from ugaar_kit.encoder import Batch, Encoder, masked_mean
-from ugaar_kit.objective import Objective
+from ugaar_kit.interfaces.encoder import Batch, Encoder, masked_mean
+from ugaar_kit.interfaces.objective import Objective
 from ugaar_kit.testing import check_encoder, check_objective
 
 ITEMS = [torch.randn(3, 5), torch.randn(3, 9)]

@@ -10,8 +10,8 @@ import sys
 import pytest
 from plugin_factory import BROKEN_IMPORT, DUPLICATE, GOOD_PLUGIN, MISSPELT_HOOK, make_distribution
 
-from ugaar_kit.discovery import load_registry
 from ugaar_kit.errors import PluginError
+from ugaar_kit.registry.discovery import load_registry
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ugaar_kit.dataset import DatasetFolder
-from ugaar_kit.run import Run
+from ugaar_kit.inference.run import Run
+from ugaar_kit.interfaces.dataset import DatasetFolder
 from ugaar_kit.store.reader import Store
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "v0_1_0"

@@ -39,9 +39,9 @@ def test_every_error_class_of_the_core_is_in_errors_and_is_a_ugaar_error():
 
 
 def test_old_import_paths_of_moved_errors_still_work():
-    from ugaar_kit.cca import BatchTooSmall
+    from ugaar_kit.features.cache import CacheError
     from ugaar_kit.store.index import MissingExtra
-    from ugaar_kit.training.feature_cache import CacheError
+    from ugaar_kit.toolkit.cca import BatchTooSmall
 
     assert (BatchTooSmall, MissingExtra, CacheError) == (errors.BatchTooSmall, errors.MissingExtra, errors.CacheError)
 
@@ -49,9 +49,12 @@ def test_old_import_paths_of_moved_errors_still_work():
 @pytest.mark.parametrize(
     ("pattern", "home"),
     [
-        (r"\bos\.replace\(|\.replace\(path\)|mkstemp\(", "ugaar_kit/atomic.py"),  # atomic writes
-        (r"\bProgress\(", "ugaar_kit/progress.py"),  # rich progress bars
-        (r"environ\.get\(\s*[\"']UGAAR_KIT_|[\"']UGAAR_KIT_[A-Z_]+[\"']", "ugaar_kit/envvars.py"),  # our variables
+        (r"\bos\.replace\(|\.replace\(path\)|mkstemp\(", "ugaar_kit/infra/atomic.py"),  # atomic writes
+        (r"\bProgress\(", "ugaar_kit/infra/progress.py"),  # rich progress bars
+        (
+            r"environ\.get\(\s*[\"']UGAAR_KIT_|[\"']UGAAR_KIT_[A-Z_]+[\"']",
+            "ugaar_kit/infra/envvars.py",
+        ),  # our variables
     ],
 )
 def test_a_mechanism_has_one_home(pattern, home):
@@ -138,7 +141,7 @@ def test_the_core_names_no_built_in_plugin():
 
 
 def test_the_core_names_the_built_in_modalities_in_one_place():
-    """`ugaar_kit.modality` names audio, sheet and lyrics (and `AUDIO`, `SHEET`, `LYRICS` stand
+    """`ugaar_kit.interfaces.modality` names audio, sheet and lyrics (and `AUDIO`, `SHEET`, `LYRICS` stand
     for them elsewhere); a plugin's modality goes through every stage without the core naming it."""
     found = [
         f"{p.relative_to(ROOT)}:{line} {value!r}"
@@ -147,7 +150,7 @@ def test_the_core_names_the_built_in_modalities_in_one_place():
         if value in ("audio", "sheet", "lyrics")
     ]
     assert len(found) <= 10, found
-    assert all(f.startswith("modality.py:") for f in found), found
+    assert all(f.startswith("interfaces/modality.py:") for f in found), found
 
 
 def test_no_core_module_is_over_450_lines():
@@ -216,8 +219,8 @@ def test_reading_a_run_imports_nothing_of_the_trainer():
     fixture = ROOT.parent / "tests" / "fixtures" / "v0_1_0" / "run"
     code = (
         "import sys\n"
-        "import ugaar_kit.run, ugaar_kit.embedding, ugaar_kit.evaluation, ugaar_kit.search, ugaar_kit.store.index\n"
-        f"ugaar_kit.run.Run.load({str(fixture)!r})\n"
+        "import ugaar_kit.inference.run, ugaar_kit.inference.embedding, ugaar_kit.retrieval.evaluation, ugaar_kit.retrieval.search, ugaar_kit.store.index\n"
+        f"ugaar_kit.inference.run.Run.load({str(fixture)!r})\n"
         "print(sorted(m for m in sys.modules if m.startswith('ugaar_kit.training')))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

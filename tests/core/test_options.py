@@ -4,9 +4,9 @@ from typing import Literal
 
 import pytest
 
-from ugaar_kit import options as opts
 from ugaar_kit.errors import OptionError
-from ugaar_kit.options import option
+from ugaar_kit.interfaces import options as opts
+from ugaar_kit.interfaces.options import option
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,9 @@ def test_describe_lists_types_defaults_help():
 def test_every_float_option_of_every_component_refuses_non_finite_values():
     """`-o objective.temperature=nan` and the like: NaN passes every range check, so it is
     refused by name before anything runs, for every float option of every built-in component."""
-    from ugaar_kit.discovery import get_registry
     from ugaar_kit.errors import OptionError
-    from ugaar_kit.options import build, describe
+    from ugaar_kit.interfaces.options import build, describe
+    from ugaar_kit.registry.discovery import get_registry
 
     checked = []
     for component in get_registry():

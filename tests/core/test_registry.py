@@ -1,9 +1,9 @@
 import pytest
 
-from ugaar_kit.encoder import Encoder
 from ugaar_kit.errors import PluginError
-from ugaar_kit.objective import Objective
-from ugaar_kit.registry import Registry
+from ugaar_kit.interfaces.encoder import Encoder
+from ugaar_kit.interfaces.objective import Objective
+from ugaar_kit.registry.components import Registry
 
 
 class AudioCnn(Encoder):

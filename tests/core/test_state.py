@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ugaar_kit.errors import InputError
-from ugaar_kit.state import load_safe, save_atomic
+from ugaar_kit.interfaces.state import load_safe, save_atomic
 
 RAN: list[str] = []
 

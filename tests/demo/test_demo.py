@@ -84,7 +84,7 @@ def test_a_bad_recipe_is_one_line_naming_the_file_and_writes_nothing(tmp_path):
 
 
 def test_the_default_recipe_is_the_design_card_models_and_their_budgets():
-    from ugaar_kit.demo import DemoPlan, demo_models, load_recipe
+    from ugaar_kit.recipes.demo import DemoPlan, demo_models, load_recipe
 
     recipe = load_recipe()
     assert (recipe.source, recipe.store) == ("musicxml", "ugaar")

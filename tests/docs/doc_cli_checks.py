@@ -16,9 +16,9 @@ import typer
 from typer.core import TyperGroup
 
 from ugaar_kit.cli.app import build_app
-from ugaar_kit.discovery import load_registry
-from ugaar_kit.options import describe
-from ugaar_kit.registry import Registry
+from ugaar_kit.interfaces.options import describe
+from ugaar_kit.registry.components import Registry
+from ugaar_kit.registry.discovery import load_registry
 
 
 class UnknownCommand(Exception):
@@ -181,8 +181,8 @@ def batch_problem(config: Any, world_size: int = 1) -> str | None:
 
 def train_config(args: tuple[str, ...]) -> Any:
     """The RunConfig `ugaar-kit train ARGS` would start from (its flags, names and `-o`)."""
-    from ugaar_kit.options import parse_overrides
-    from ugaar_kit.training.config import RunConfig, load_config, merge
+    from ugaar_kit.interfaces.options import parse_overrides
+    from ugaar_kit.runfolder.config import RunConfig, load_config, merge
 
     command, path, rest = resolve(args)
     assert path == ["train"], args

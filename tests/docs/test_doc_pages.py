@@ -31,7 +31,7 @@ from doc_commands import (
 )
 from doc_workflow import PLAN, ParseOnly
 
-from ugaar_kit.training.config import parse_config
+from ugaar_kit.runfolder.config import parse_config
 
 PAGES = doc_pages()
 COMMANDS = [c for page in PAGES for c in doc_commands(page)]
@@ -226,7 +226,7 @@ def _run_configs():
 
 @pytest.mark.parametrize("text", list(_run_configs()))
 def test_config_file_example_is_a_valid_train_config(text):
-    from ugaar_kit.options import build
+    from ugaar_kit.interfaces.options import build
 
     registry = builtin_registry()
     config = parse_config(tomllib.loads(text), ("audio", "sheet", "lyrics", "objective"))

@@ -142,7 +142,7 @@ def test_manifest_snippet_writes_a_dataset_folder(workspace: Workspace):
     """docs/datasets.md: a manifest of your own files becomes a dataset folder."""
     from PIL import Image
 
-    from ugaar_kit.dataset import DatasetFolder
+    from ugaar_kit.interfaces.dataset import DatasetFolder
 
     mine = workspace.root / "mine"
     mine.mkdir()
@@ -158,7 +158,7 @@ def test_manifest_snippet_writes_a_dataset_folder(workspace: Workspace):
 
 def test_plugin_options_snippet_defines_options():
     """docs/plugins.md: the options dataclass of the guide, as `plugins show` would list it."""
-    from ugaar_kit.options import build, describe
+    from ugaar_kit.interfaces.options import build, describe
 
     ns = exec_snippet(snippet("docs/plugins.md", "class ChromaOptions"))
     options = ns["ChromaOptions"]

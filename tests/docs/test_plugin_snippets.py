@@ -53,7 +53,7 @@ def test_the_plugin_of_the_page_installs_and_conforms(tmp_path: Path) -> None:
     check = textwrap.dedent(
         """
         import math, torch
-        from ugaar_kit.discovery import load_registry
+        from ugaar_kit.registry.discovery import load_registry
         from ugaar_kit.testing import check_encoder
 
         registry, _ = load_registry(strict=True)

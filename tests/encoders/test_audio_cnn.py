@@ -10,8 +10,8 @@ import torch
 from encoder_items import SAMPLE_RATE, synthesize
 from ugaar_kit_plugins.audio_cnn.encoder import AudioCNN
 
-from ugaar_kit.embedding import cut_windows, sample_rate_of
 from ugaar_kit.errors import InputError, OptionError
+from ugaar_kit.inference.embedding import cut_windows, sample_rate_of
 from ugaar_kit.testing import check_encoder
 
 

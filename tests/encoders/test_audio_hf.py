@@ -9,9 +9,9 @@ import pytest
 import torch
 from ugaar_kit_plugins.audio_hf.encoder import HFAudio
 
-from ugaar_kit.embedding import sample_rate_of
 from ugaar_kit.errors import InputError, UgaarError
-from ugaar_kit.state import encoder_state, restore_encoder, save_atomic
+from ugaar_kit.inference.embedding import sample_rate_of
+from ugaar_kit.interfaces.state import encoder_state, restore_encoder, save_atomic
 from ugaar_kit.testing import check_encoder
 from ugaar_kit.testing.tiny_models import tiny_wav2vec2
 

@@ -6,7 +6,7 @@ import torch
 from ugaar_kit_plugins.audio_cnn.encoder import AudioCNN
 from ugaar_kit_plugins.sheet_cnn.encoder import SheetCNN
 
-from ugaar_kit.augment import log_uniform, mask_span, shift_rows, stretch
+from ugaar_kit.toolkit.augment import log_uniform, mask_span, shift_rows, stretch
 
 
 def gen(seed: int = 0) -> torch.Generator:

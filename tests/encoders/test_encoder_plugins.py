@@ -7,7 +7,7 @@ import re
 from typer.testing import CliRunner
 
 from ugaar_kit.cli.app import build_app
-from ugaar_kit.discovery import get_registry
+from ugaar_kit.registry.discovery import get_registry
 
 
 def test_registered_under_their_modalities():

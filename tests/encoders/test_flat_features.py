@@ -18,10 +18,10 @@ from ugaar_kit_plugins.flat_features.audio import FlatAudio
 from ugaar_kit_plugins.flat_features.sheet import FlatSheet
 from ugaar_kit_plugins.sheet_cnn.encoder import SheetCNN
 
-from ugaar_kit import options as opts
-from ugaar_kit.discovery import get_registry
 from ugaar_kit.errors import OptionError
-from ugaar_kit.state import encoder_state, restore_encoder
+from ugaar_kit.interfaces import options as opts
+from ugaar_kit.interfaces.state import encoder_state, restore_encoder
+from ugaar_kit.registry.discovery import get_registry
 from ugaar_kit.testing import check_encoder
 
 

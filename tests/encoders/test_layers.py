@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ugaar_kit.encoder import pad_last
-from ugaar_kit.layers import SUM_SCALE, DenseHead, MaskedConvStack, MaskedPool, StridedConvStack, pool_mask
+from ugaar_kit.interfaces.encoder import pad_last
+from ugaar_kit.toolkit.layers import SUM_SCALE, DenseHead, MaskedConvStack, MaskedPool, StridedConvStack, pool_mask
 
 
 def test_pool_mask_rounds_up():
@@ -128,7 +128,7 @@ def test_options_saved_before_arch_existed_rebuild_the_vgg_body():
     from ugaar_kit_plugins.audio_cnn.encoder import AudioCNN, AudioCNNOptions
     from ugaar_kit_plugins.sheet_cnn.encoder import SheetCNNOptions
 
-    from ugaar_kit import options as opts
+    from ugaar_kit.interfaces import options as opts
 
     for cls in (AudioCNNOptions, SheetCNNOptions):
         saved = opts.to_dict(cls(arch="vgg"))

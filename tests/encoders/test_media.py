@@ -10,8 +10,8 @@ import soundfile as sf
 import torch
 from encoder_items import SAMPLE_RATE, engrave_png, png_of, synthesize
 
+from ugaar_kit.data.media import load_audio, load_image
 from ugaar_kit.errors import InputError
-from ugaar_kit.media import load_audio, load_image
 
 
 def _error(fn, *args) -> InputError:  # noqa: ANN001

@@ -13,9 +13,9 @@ from torch.nn import functional as F
 from ugaar_kit_plugins.audio_cnn.encoder import AudioCNN
 from ugaar_kit_plugins.sheet_cnn.encoder import SheetCNN
 
-from ugaar_kit.encoder import Encoder
 from ugaar_kit.errors import InputError
-from ugaar_kit.state import encoder_state, restore_encoder, save_atomic
+from ugaar_kit.interfaces.encoder import Encoder
+from ugaar_kit.interfaces.state import encoder_state, restore_encoder, save_atomic
 from ugaar_kit.testing import check_encoder
 
 AUDIO = {"channels": "8,16,32", "hidden": 64, "dim": 32, "dropout": 0.0}

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from ugaar_kit.cli import eval_cmd
 from ugaar_kit.cli.base import App
-from ugaar_kit.registry import Registry
+from ugaar_kit.registry.components import Registry
 from ugaar_kit.testing.data import write_songs
 from ugaar_kit.testing.parts import registry as parts_registry
 from ugaar_kit.testing.runs import write_run

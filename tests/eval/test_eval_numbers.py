@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from ugaar_kit.dataset import DatasetFolder, Item
-from ugaar_kit.evaluation import directions_of, evaluate, query_ranks
-from ugaar_kit.run import Run
+from ugaar_kit.inference.run import Run
+from ugaar_kit.interfaces.dataset import DatasetFolder, Item
+from ugaar_kit.retrieval.evaluation import directions_of, evaluate, query_ranks
 
 SIX = ["audio->sheet", "sheet->audio", "audio->lyrics", "lyrics->audio", "sheet->lyrics", "lyrics->sheet"]
 KEYS = {"R@1", "R@5", "R@10", "MRR", "MedR", "pool", "chance_MRR"}
@@ -105,7 +105,7 @@ def expected(run_dir: Path, registry, items: list[Item]) -> tuple[dict, dict]:
 
 def brute_force_ceiling(items: list[Item], candidate: str) -> float:
     """1 / (1 + other groups whose `candidate` content equals the answer's), averaged over items."""
-    from ugaar_kit.evaluation import content_key
+    from ugaar_kit.retrieval.evaluation import content_key
 
     groups = [f"{it.song}/{it.group}" for it in items]
     content = [content_key(it, candidate) for it in items]
@@ -151,7 +151,7 @@ def test_json_equals_brute_force_three_modalities(invoke, run3, songs, registry)
     items = split_items(songs)
     from ugaar_kit_plugins.baseline_counts.counts import lyric_syllables
 
-    from ugaar_kit.onsets import count_file_onsets
+    from ugaar_kit.toolkit.onsets import count_file_onsets
 
     onsets = count_file_onsets([it.audio for it in items])
     syllables = [lyric_syllables(it) for it in items]

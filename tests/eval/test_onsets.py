@@ -9,7 +9,7 @@ import torch
 
 from ugaar_kit.build.synth import TIMBRES, synthesize, wav_bytes
 from ugaar_kit.errors import InputError
-from ugaar_kit.onsets import OnsetRule, count_file_onsets, count_onsets
+from ugaar_kit.toolkit.onsets import OnsetRule, count_file_onsets, count_onsets
 
 
 def melody(pitches: list[int], step: float = 0.3, length: float = 0.25) -> list[tuple[int, float, float]]:

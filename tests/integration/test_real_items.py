@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from ugaar_kit.build.builder import BuildOptions, build_dataset
-from ugaar_kit.dataset import DatasetFolder, Item
-from ugaar_kit.discovery import get_registry
 from ugaar_kit.errors import InputError
-from ugaar_kit.score import Song
+from ugaar_kit.interfaces.dataset import DatasetFolder, Item
+from ugaar_kit.interfaces.score import Song
+from ugaar_kit.registry.discovery import get_registry
 from ugaar_kit.testing import check_encoder
 
 SONGS = ("000203a04a64ad57329a058f11e235cb", "001784858d9e607c0db054e68cab8c6c")

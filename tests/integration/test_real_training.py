@@ -17,9 +17,9 @@ from rich.console import Console
 
 from ugaar_kit import Run
 from ugaar_kit.build.builder import BuildOptions, build_dataset
-from ugaar_kit.discovery import get_registry
-from ugaar_kit.evaluation import evaluate
-from ugaar_kit.training.config import RunConfig, merge
+from ugaar_kit.registry.discovery import get_registry
+from ugaar_kit.retrieval.evaluation import evaluate
+from ugaar_kit.runfolder.config import RunConfig, merge
 from ugaar_kit.training.trainer import Trainer
 
 pytestmark = pytest.mark.slow  # about 30 CPU minutes: `pytest -m slow tests/integration/test_real_training.py`

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ugaar_kit.lyrics_text import normalize_lyrics
+from ugaar_kit.data.lyrics_text import normalize_lyrics
 
 # Public-domain texts: "The Star" (Jane Taylor, 1806), "Amazing Grace" (John Newton, 1779),
 # "Mary Had a Little Lamb" (Sarah Josepha Hale, 1830), "Oh! Susanna" (Stephen Foster, 1848),

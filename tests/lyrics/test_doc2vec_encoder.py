@@ -13,10 +13,10 @@ import pytest
 import torch
 from ugaar_kit_plugins.lyrics_doc2vec.encoder import COUNT_BUCKETS, Doc2VecLyrics
 
-from ugaar_kit.discovery import load_registry
+from ugaar_kit.data.lyrics_text import normalize_lyrics
 from ugaar_kit.errors import InputError, UgaarError
-from ugaar_kit.lyrics_text import normalize_lyrics
-from ugaar_kit.state import encoder_state, load_safe, restore_encoder, save_atomic
+from ugaar_kit.interfaces.state import encoder_state, load_safe, restore_encoder, save_atomic
+from ugaar_kit.registry.discovery import load_registry
 from ugaar_kit.testing import check_encoder
 
 SMALL = {"vector_size": 32, "epochs": 40, "min_count": 1, "hidden": 32, "dim": 16}
@@ -117,7 +117,7 @@ def test_feature_key_follows_the_fitted_model(lyric_lines: list[str], fitted: Do
 _CHILD = """
 import json, sys
 import torch
-from ugaar_kit.state import load_safe, restore_encoder
+from ugaar_kit.interfaces.state import load_safe, restore_encoder
 from ugaar_kit_plugins.lyrics_doc2vec.encoder import Doc2VecLyrics
 checkpoint, lines_file, out = sys.argv[1:4]
 lines = json.loads(open(lines_file, encoding="utf-8").read())

@@ -20,9 +20,9 @@ from ugaar_kit_plugins.lyrics_prosody.encoder import (
     syllable_id,
 )
 
-from ugaar_kit.discovery import load_registry
-from ugaar_kit.encoder import Batch
-from ugaar_kit.lyrics_text import normalize_lyrics
+from ugaar_kit.data.lyrics_text import normalize_lyrics
+from ugaar_kit.interfaces.encoder import Batch
+from ugaar_kit.registry.discovery import load_registry
 from ugaar_kit.testing import check_encoder
 
 SMALL = {"buckets": 256, "text_dim": 8, "hidden_size": 16, "hidden": 32, "dim": 16}

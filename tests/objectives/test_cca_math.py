@@ -1,4 +1,4 @@
-"""ugaar_kit.cca against NumPy/SciPy references."""
+"""ugaar_kit.toolkit.cca against NumPy/SciPy references."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 import scipy.linalg
 import torch
 
-from ugaar_kit.cca import (
+from ugaar_kit.errors import UgaarError
+from ugaar_kit.toolkit.cca import (
     BatchTooSmall,
     FittedProjections,
     canonical_correlations,
@@ -22,7 +23,6 @@ from ugaar_kit.cca import (
     mcca_weights,
     total_correlation,
 )
-from ugaar_kit.errors import UgaarError
 
 
 def correlated(n, dims, latent=4, noise=1.0, seed=0):

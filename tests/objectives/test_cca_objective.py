@@ -9,7 +9,7 @@ import torch
 from ugaar_kit_plugins.objective_cca.objective import LinearCCA
 
 from ugaar_kit.errors import UgaarError
-from ugaar_kit.metrics import retrieval_metrics
+from ugaar_kit.retrieval.metrics import retrieval_metrics
 from ugaar_kit.testing import check_objective
 
 

@@ -11,8 +11,8 @@ from ugaar_kit_plugins.objective_contrastive.objective import Contrastive
 from ugaar_kit_plugins.objective_contrastive.pair_weights import parse_pair_weights
 
 from ugaar_kit.errors import OptionError
-from ugaar_kit.metrics import retrieval_metrics
-from ugaar_kit.objective import Optimizers
+from ugaar_kit.interfaces.objective import Optimizers
+from ugaar_kit.retrieval.metrics import retrieval_metrics
 from ugaar_kit.testing import check_objective
 
 

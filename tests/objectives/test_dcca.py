@@ -12,11 +12,11 @@ import torch
 from torch import nn
 from ugaar_kit_plugins.objective_dcca.objective import DeepCCA
 
-from ugaar_kit.cca import BatchTooSmall
 from ugaar_kit.errors import OptionError, UgaarError, UgaarWarning
-from ugaar_kit.metrics import retrieval_metrics
-from ugaar_kit.objective import Optimizers
+from ugaar_kit.interfaces.objective import Optimizers
+from ugaar_kit.retrieval.metrics import retrieval_metrics
 from ugaar_kit.testing import check_objective
+from ugaar_kit.toolkit.cca import BatchTooSmall
 
 
 def whiten(s):

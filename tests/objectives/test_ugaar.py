@@ -10,12 +10,12 @@ from torch import nn
 from ugaar_kit_plugins.objective_dcca.objective import DCCAOptions, DeepCCA
 from ugaar_kit_plugins.objective_ugaar.objective import UGAAR, UGAAROptions
 
-from ugaar_kit import options
 from ugaar_kit.errors import OptionError
-from ugaar_kit.infonce import info_nce
-from ugaar_kit.metrics import retrieval_metrics
-from ugaar_kit.objective import Optimizers
+from ugaar_kit.interfaces import options
+from ugaar_kit.interfaces.objective import Optimizers
+from ugaar_kit.retrieval.metrics import retrieval_metrics
 from ugaar_kit.testing import check_objective
+from ugaar_kit.toolkit.infonce import info_nce
 
 DIMS = {"audio": 8, "sheet": 8, "lyrics": 8}
 

@@ -8,8 +8,8 @@ from ugaar_kit_plugins.dataset_musicxml.source import MusicXMLSource
 
 from ugaar_kit.build.demo import WORKS, corpus_dir, demo_files, demo_songs
 from ugaar_kit.cli.app import build_app
-from ugaar_kit.dataset import Skipped
-from ugaar_kit.lyrics_text import normalize_lyrics
+from ugaar_kit.data.lyrics_text import normalize_lyrics
+from ugaar_kit.interfaces.dataset import Skipped
 
 pytest.importorskip("music21")
 
@@ -65,7 +65,7 @@ def test_demo_list_command() -> None:
 
 def test_demo_build_command_writes_a_dataset_folder(tmp_path) -> None:  # noqa: ANN001
     pytest.importorskip("ugaar_kit.build.builder")
-    from ugaar_kit.dataset import DatasetFolder
+    from ugaar_kit.interfaces.dataset import DatasetFolder
 
     out = tmp_path / "demo"
     result = CliRunner().invoke(build_app(), ["dataset", "demo", "--out", str(out), "--limit", "3", "--workers", "1"])

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ugaar_kit.discovery import get_registry
+from ugaar_kit.data.lyrics_text import normalize_lyrics, syllable_count
 from ugaar_kit.errors import PluginError
-from ugaar_kit.lyrics_text import normalize_lyrics, syllable_count
+from ugaar_kit.registry.discovery import get_registry
 
 pytestmark = pytest.mark.data
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ugaar_kit.lyrics_text import lyric_words, normalize_lyrics, syllabify, syllable_count
+from ugaar_kit.data.lyrics_text import lyric_words, normalize_lyrics, syllabify, syllable_count
 
 # (LMD syllable form as stored in the sample, the same line as a user writes it, normalized)
 SAME = [

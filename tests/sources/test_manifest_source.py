@@ -10,8 +10,8 @@ import pytest
 from ugaar_kit_plugins.dataset_manifest.folder import assign_splits, write_dataset_folder
 from ugaar_kit_plugins.dataset_manifest.source import ManifestError, ManifestSource
 
-from ugaar_kit.dataset import DatasetFolder
 from ugaar_kit.errors import InputError
+from ugaar_kit.interfaces.dataset import DatasetFolder
 
 
 @pytest.fixture

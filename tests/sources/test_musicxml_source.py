@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from ugaar_kit_plugins.dataset_musicxml.source import MusicXMLSource
 
-from ugaar_kit.dataset import Skipped
+from ugaar_kit.data.lyrics_text import normalize_lyrics
 from ugaar_kit.errors import InputError
-from ugaar_kit.lyrics_text import normalize_lyrics
+from ugaar_kit.interfaces.dataset import Skipped
 
 HEADER = """<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 3.1 Partwise//EN" "http://www.musicxml.org/dtds/partwise.dtd">
@@ -296,8 +296,8 @@ def test_built_triplets_carry_the_scores_syllables(tmp_path: Path, song_file: Pa
     import soundfile
     from PIL import Image
 
-    from ugaar_kit.dataset import DatasetFolder
-    from ugaar_kit.lyrics_text import syllable_count
+    from ugaar_kit.data.lyrics_text import syllable_count
+    from ugaar_kit.interfaces.dataset import DatasetFolder
 
     (song,) = MusicXMLSource().songs([song_file])
     out = tmp_path / "built"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ugaar_kit.registry import Registry
-from ugaar_kit.run import Run
+from ugaar_kit.inference.run import Run
+from ugaar_kit.registry.components import Registry
 from ugaar_kit.testing.data import write_embed_folder
 from ugaar_kit.testing.parts import registry as parts_registry
 from ugaar_kit.testing.runs import write_run

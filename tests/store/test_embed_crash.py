@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ugaar_kit.embedding import PAUSE_ENV, EmbedSettings, embed_paths
-from ugaar_kit.run import Run
+from ugaar_kit.inference.embedding import PAUSE_ENV, EmbedSettings, embed_paths
+from ugaar_kit.inference.run import Run
 from ugaar_kit.store.format import journal_dir
 from ugaar_kit.store.journal import scan
 from ugaar_kit.store.reader import Store

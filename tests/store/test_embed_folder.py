@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from ugaar_kit.embedding import EmbedSettings, embed_paths, embed_query
 from ugaar_kit.errors import InputError
+from ugaar_kit.inference.embedding import EmbedSettings, embed_paths, embed_query
 from ugaar_kit.store.reader import Store
 from ugaar_kit.testing.data import BAD_FILES, GOOD_FILES, write_wav
 

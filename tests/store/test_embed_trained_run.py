@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from ugaar_kit.embedding import EmbedSettings, embed_paths
-from ugaar_kit.run import Run
-from ugaar_kit.search import top_k
+from ugaar_kit.inference.embedding import EmbedSettings, embed_paths
+from ugaar_kit.inference.run import Run
+from ugaar_kit.retrieval.search import top_k
 from ugaar_kit.store.reader import Store
 from ugaar_kit.testing.data import write_dataset
 from ugaar_kit.testing.parts import registry as parts_registry
 
 
 def test_store_of_a_trained_run_equals_run_embed_and_retrieves_above_chance(tmp_path):
-    from ugaar_kit.training.config import RunConfig, merge
+    from ugaar_kit.runfolder.config import RunConfig, merge
     from ugaar_kit.training.trainer import train
 
     registry = parts_registry("trainer")

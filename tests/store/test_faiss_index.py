@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ugaar_kit.embedding import EmbedSettings, embed_paths
-from ugaar_kit.search import search_store, top_k
+from ugaar_kit.inference.embedding import EmbedSettings, embed_paths
+from ugaar_kit.retrieval.search import search_store, top_k
 from ugaar_kit.store.index import IVF_MIN_ROWS, build_index, index_path, load_index, meta_path, search_index
 from ugaar_kit.store.reader import Store
 from ugaar_kit.store.tables import FileRows

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from ugaar_kit.embedding import EmbedSettings, embed_paths
-from ugaar_kit.search import top_k
+from ugaar_kit.inference.embedding import EmbedSettings, embed_paths
+from ugaar_kit.retrieval.search import top_k
 
 
 @pytest.mark.parametrize("block", [1, 7, 100, 4096])

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import ugaar_kit
-from ugaar_kit.embedding import EmbedSettings, embed_paths
 from ugaar_kit.errors import InputError
+from ugaar_kit.inference.embedding import EmbedSettings, embed_paths
 from ugaar_kit.store.format import FORMAT_VERSION
 from ugaar_kit.store.merge import merge_stores
 from ugaar_kit.store.reader import Store
@@ -83,7 +83,7 @@ def test_writer_refuses_a_newer_store(run, folder, store_path, tmp_path):
 
 
 def test_merge_refuses_stores_of_different_runs(cli, run, other_run_dir, registry, folder, tmp_path):
-    from ugaar_kit.run import Run
+    from ugaar_kit.inference.run import Run
 
     a, b = tmp_path / "a.h5", tmp_path / "b.h5"
     embed_paths(run, [folder / "words"], a)

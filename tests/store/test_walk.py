@@ -6,8 +6,8 @@ import os
 
 import pytest
 
+from ugaar_kit.data.walk import Found, Rejected, Walker
 from ugaar_kit.errors import InputError
-from ugaar_kit.walk import Found, Rejected, Walker
 
 
 def test_walk_sorted_skips_hidden_and_reports_links_out(folder):

@@ -9,8 +9,8 @@ import torch
 import torch.distributed as dist
 from rich.console import Console
 
+from ugaar_kit.runfolder.config import RunConfig, merge
 from ugaar_kit.testing.parts import registry as parts_registry
-from ugaar_kit.training.config import RunConfig, merge
 from ugaar_kit.training.loader import bucket_batches, shard
 from ugaar_kit.training.trainer import Trainer
 

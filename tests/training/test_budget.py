@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from ugaar_kit import Run
 from ugaar_kit.cli.app import build_app
 from ugaar_kit.errors import OptionError
-from ugaar_kit.evaluation import evaluate
-from ugaar_kit.options import parse_duration
+from ugaar_kit.interfaces.options import parse_duration
+from ugaar_kit.retrieval.evaluation import evaluate
+from ugaar_kit.runfolder.config import RunConfig, merge
 from ugaar_kit.training import schedule as sched
-from ugaar_kit.training.config import RunConfig, merge
 from ugaar_kit.training.trainer import Trainer
 
 QUIET = Console(quiet=True)
@@ -228,7 +228,7 @@ def test_budget_steps_leave_room_for_the_validations():
 
 
 def test_an_old_run_folder_resumes_with_the_constant_schedule(tmp_path):
-    from ugaar_kit.training.config import resolve_config
+    from ugaar_kit.runfolder.config import resolve_config
 
     folder = tmp_path / "old"
     folder.mkdir()
@@ -239,8 +239,8 @@ def test_an_old_run_folder_resumes_with_the_constant_schedule(tmp_path):
 
 
 def test_non_finite_numbers_are_refused_as_options():
-    from ugaar_kit import options as opts
-    from ugaar_kit.training.config import TrainSettings
+    from ugaar_kit.interfaces import options as opts
+    from ugaar_kit.runfolder.config import TrainSettings
 
     for value in ("nan", "inf", float("nan")):
         with pytest.raises(OptionError, match="finite"):

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from ugaar_kit.dataset import DatasetFolder
 from ugaar_kit.errors import InputError
+from ugaar_kit.features.cache import FeatureCache, cache_path, sources
+from ugaar_kit.interfaces.dataset import DatasetFolder
 from ugaar_kit.testing.parts import TinyAudio, TinyLyrics, TinySheet
-from ugaar_kit.training.feature_cache import FeatureCache, cache_path, sources
 
 
 class CountingAudio(TinyAudio):
@@ -184,7 +184,7 @@ def test_a_cache_another_process_holds_is_waited_for(tiny_data, tmp_path, monkey
     import subprocess
     import sys
 
-    from ugaar_kit.training import feature_cache
+    from ugaar_kit.features import cache as feature_cache
 
     items = DatasetFolder(tiny_data).items
     enc = TinyAudio()

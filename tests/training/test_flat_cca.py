@@ -12,9 +12,9 @@ from ugaar_kit_plugins.flat_features.sheet import FlatSheet
 from ugaar_kit_plugins.objective_cca.objective import LinearCCA
 
 from ugaar_kit import Run
-from ugaar_kit.dataset import DatasetFolder
-from ugaar_kit.registry import Registry
-from ugaar_kit.training.config import RunConfig, merge
+from ugaar_kit.interfaces.dataset import DatasetFolder
+from ugaar_kit.registry.components import Registry
+from ugaar_kit.runfolder.config import RunConfig, merge
 from ugaar_kit.training.trainer import Trainer
 
 

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from ugaar_kit.errors import InputError, OptionError
-from ugaar_kit.training.config import ComponentSpec, RunConfig, dumps, merge, parse_config, resolve_config, write_config
+from ugaar_kit.runfolder.config import (
+    ComponentSpec,
+    RunConfig,
+    dumps,
+    merge,
+    parse_config,
+    resolve_config,
+    write_config,
+)
 
 SLOTS = ("audio", "sheet", "lyrics", "objective")
 

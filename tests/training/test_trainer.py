@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from ugaar_kit import Run
 from ugaar_kit.cli.app import build_app
-from ugaar_kit.dataset import DatasetFolder
 from ugaar_kit.errors import OptionError
+from ugaar_kit.interfaces.dataset import DatasetFolder
+from ugaar_kit.runfolder.config import RunConfig, merge
 from ugaar_kit.testing.parts import TinyAudio, TinyInfoNCE, TinyLyrics
-from ugaar_kit.training.config import RunConfig, merge
 from ugaar_kit.training.trainer import Trainer
 
 QUIET = Console(quiet=True)

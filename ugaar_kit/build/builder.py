@@ -23,12 +23,12 @@ from ugaar_kit.build.render import AudioVersion, Job, RenderSettings, init_worke
 from ugaar_kit.build.segment import repeat_key, segment
 from ugaar_kit.build.split import SongPrint, assign_splits
 from ugaar_kit.build.synth import note_times
-from ugaar_kit.dataset import SPLITS, Skipped
+from ugaar_kit.data.lyrics_text import normalize_lyrics
 from ugaar_kit.errors import UgaarError
-from ugaar_kit.lyrics_text import normalize_lyrics
-from ugaar_kit.modality import AUDIO, LYRICS, SHEET
-from ugaar_kit.options import option
-from ugaar_kit.score import Passage, Song
+from ugaar_kit.interfaces.dataset import SPLITS, Skipped
+from ugaar_kit.interfaces.modality import AUDIO, LYRICS, SHEET
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.interfaces.score import Passage, Song
 from ugaar_kit.version import __version__
 
 
@@ -182,7 +182,7 @@ def _settings_record(options: BuildOptions) -> dict[str, Any]:
 
 def _run(jobs: list[Job], settings: RenderSettings, workers: int, progress: bool) -> dict[str, str]:
     """Render jobs on `workers` processes (in this one if 1); id -> reason for each failure."""
-    from ugaar_kit.progress import progress_bar
+    from ugaar_kit.infra.progress import progress_bar
 
     failed: dict[str, str] = {}
     chunks: list[list[Job]] = []

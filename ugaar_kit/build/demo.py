@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ugaar_kit.dataset import ScoreSource, Skipped
+from ugaar_kit.data.lyrics_text import normalize_lyrics
 from ugaar_kit.errors import InputError, UgaarError
-from ugaar_kit.lyrics_text import normalize_lyrics
-from ugaar_kit.score import Song
+from ugaar_kit.interfaces.dataset import ScoreSource, Skipped
+from ugaar_kit.interfaces.score import Song
 
 DUPLICATE_SHARE = 0.3
 """A song sharing this share of its lines or melodies with a kept song is a duplicate."""

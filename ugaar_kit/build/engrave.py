@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ugaar_kit.build.notation import passage_to_musicxml
-from ugaar_kit.score import Passage
+from ugaar_kit.interfaces.score import Passage
 
 TEXT_FONT = "DejaVu Serif"
 """Font resvg uses for verovio's lyrics text (`Times, serif`), shipped with most Linux systems."""

@@ -7,7 +7,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from ugaar_kit.atomic import write_bytes
+from ugaar_kit.infra.atomic import write_bytes
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -1,5 +1,5 @@
 """Writing aligned items as a dataset folder (`manifest.jsonl` + `dataset.json`) that
-`ugaar_kit.dataset.DatasetFolder`, and so `train`, `eval` and `embed`, read.
+`ugaar_kit.interfaces.dataset.DatasetFolder`, and so `train`, `eval` and `embed`, read.
 
 Items without a split are assigned one by song: the songs are shuffled with a seed and cut
 into train / valid / test by the given fractions, so every passage of a song lands in one split
@@ -7,7 +7,7 @@ and the same input and seed always give the same folder. Files already inside th
 are referenced where they are; others are hard-linked (copied when linking fails, e.g. across
 file systems) into `audio/` and `sheet/` beside the manifest, since a dataset folder must hold
 its files (a plugin modality's files go to a folder of its name, listed in a row's `files`;
-its texts in `texts`). Lyrics are stored normalized (`ugaar_kit.lyrics_text.normalize_lyrics`), as the
+its texts in `texts`). Lyrics are stored normalized (`ugaar_kit.data.lyrics_text.normalize_lyrics`), as the
 lyrics encoders expect; the text as given is kept in `lyrics_text`.
 """
 
@@ -23,11 +23,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ugaar_kit.atomic import write_text
-from ugaar_kit.dataset import DATASET_INFO, LEGACY_INPUTS, MANIFEST, SPLITS, Item
+from ugaar_kit.data.lyrics_text import normalize_lyrics
 from ugaar_kit.errors import InputError
-from ugaar_kit.lyrics_text import normalize_lyrics
-from ugaar_kit.modality import LYRICS, canonical_order
+from ugaar_kit.infra.atomic import write_text
+from ugaar_kit.interfaces.dataset import DATASET_INFO, LEGACY_INPUTS, MANIFEST, SPLITS, Item
+from ugaar_kit.interfaces.modality import LYRICS, canonical_order
 
 FORMAT = "ugaar-kit-dataset"
 FORMAT_VERSION = 1

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ugaar_kit.build.files import write_atomic
-from ugaar_kit.dataset import DATASET_INFO, MANIFEST
+from ugaar_kit.interfaces.dataset import DATASET_INFO, MANIFEST
 
 FORMAT_VERSION = 1
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from ugaar_kit.score import Passage
+from ugaar_kit.interfaces.score import Passage
 
 DIVISIONS = 8
 """Grid steps per quarter note: one step is a 32nd note."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from ugaar_kit.build.engrave import engrave, png_bytes
 from ugaar_kit.build.files import write_atomic
 from ugaar_kit.build.synth import TIMBRES, note_times, synthesize, wav_bytes
-from ugaar_kit.score import Passage
+from ugaar_kit.interfaces.score import Passage
 
 
 @dataclass(frozen=True)

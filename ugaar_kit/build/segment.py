@@ -7,7 +7,7 @@ import hashlib
 import json
 from dataclasses import replace
 
-from ugaar_kit.score import Note, Passage, Song, Syllable
+from ugaar_kit.interfaces.score import Note, Passage, Song, Syllable
 
 
 def join_lines(passages: list[Passage]) -> Passage:

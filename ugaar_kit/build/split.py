@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ugaar_kit.dataset import SPLITS
+from ugaar_kit.interfaces.dataset import SPLITS
 
 VERSION_SHARE = 0.3
 """Share of lyric lines two files of one song have in common (see FINDINGS: 156 of 1,500)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ugaar_kit.score import Passage
+from ugaar_kit.interfaces.score import Passage
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ import typer
 
 from ugaar_kit.cli import dataset_cmd, demo_cmd, embed_cmd, eval_cmd, plugins_cmd, search_cmd, store_cmd, train_cmd
 from ugaar_kit.cli.base import App, err_console, report, show_tracebacks
-from ugaar_kit.discovery import get_plugin_manager, get_registry
 from ugaar_kit.errors import UgaarError
-from ugaar_kit.registry import Registry
+from ugaar_kit.registry.components import Registry
+from ugaar_kit.registry.discovery import get_plugin_manager, get_registry
 from ugaar_kit.version import __version__
 
 HELP = """Sheet music, audio and lyrics in one embedding space.

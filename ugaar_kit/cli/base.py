@@ -14,8 +14,8 @@ from typing import Any, TextIO
 import typer
 from rich.console import Console, ConsoleDimensions
 
-from ugaar_kit import envvars
 from ugaar_kit.errors import UgaarError, UgaarWarning
+from ugaar_kit.infra import envvars
 
 PIPED_WIDTH = 1000
 """Columns of standard output when it is not a terminal: room for the widest table."""

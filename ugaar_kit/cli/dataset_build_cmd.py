@@ -10,14 +10,14 @@ import typer
 
 from ugaar_kit.cli import params
 from ugaar_kit.cli.base import out_console
-from ugaar_kit.registry import Registry
+from ugaar_kit.registry.components import Registry
 
 
 def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
     """Add the `build` command to the `dataset` group."""
 
     def complete_format(incomplete: str) -> list[str]:
-        from ugaar_kit.dataset import ItemSource, ScoreSource
+        from ugaar_kit.interfaces.dataset import ItemSource, ScoreSource
 
         reg = get_registry()
         kinds = (ScoreSource, ItemSource)
@@ -94,10 +94,10 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
 
         Re-running with the same settings resumes: passages whose files exist are kept."""
         from ugaar_kit.build.builder import BuildOptions, build_dataset
-        from ugaar_kit.dataset import ItemSource, ScoreSource
         from ugaar_kit.errors import UgaarError
-        from ugaar_kit.options import build as build_options
-        from ugaar_kit.options import parse_overrides
+        from ugaar_kit.interfaces.dataset import ItemSource, ScoreSource
+        from ugaar_kit.interfaces.options import build as build_options
+        from ugaar_kit.interfaces.options import parse_overrides
 
         source_cls: Any = get_registry().dataset(format)
         source = source_cls.from_options(parse_overrides(option or [], ("source",)).get("source"))

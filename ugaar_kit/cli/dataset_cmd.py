@@ -8,7 +8,7 @@ import typer
 
 from ugaar_kit.cli import dataset_build_cmd, dataset_demo_cmd
 from ugaar_kit.cli.base import App
-from ugaar_kit.registry import Registry
+from ugaar_kit.registry.components import Registry
 
 
 def make(get_registry: Callable[[], Registry]) -> typer.Typer:

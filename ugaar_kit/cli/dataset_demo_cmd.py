@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from ugaar_kit.cli.base import out_console
-from ugaar_kit.registry import Registry
+from ugaar_kit.registry.components import Registry
 
 
 def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
@@ -37,7 +37,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         Nothing is downloaded: the scores are those installed with music21. About 1,400 passages;
         see docs/datasets.md for provenance, licences, size and build time."""
         from ugaar_kit.build.demo import build_demo, demo_songs
-        from ugaar_kit.dataset import Skipped
+        from ugaar_kit.interfaces.dataset import Skipped
 
         source_cls = get_registry().dataset("musicxml")
         if list_only:

@@ -10,8 +10,8 @@ import typer
 
 from ugaar_kit.cli.base import err_console, out_console
 from ugaar_kit.errors import OptionError
-from ugaar_kit.options import parse_duration
-from ugaar_kit.registry import Registry
+from ugaar_kit.interfaces.options import parse_duration
+from ugaar_kit.registry.components import Registry
 
 
 def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
@@ -58,7 +58,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         chance and the syllable-count baseline), writes an HDF5 store of the test split and runs
         an audio->sheet and a lyrics search; --recipe runs your own recipe instead. Re-running
         resumes: finished steps are skipped."""
-        from ugaar_kit.demo import RECIPE, Demo, DemoPlan, results_table, search_tables
+        from ugaar_kit.recipes.demo import RECIPE, Demo, DemoPlan, results_table, search_tables
 
         seconds = None
         if max_time is not None:

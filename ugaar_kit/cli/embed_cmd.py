@@ -1,7 +1,7 @@
 """`ugaar-kit embed`: embed files and folders into an HDF5 store with a trained run.
 
 The command gathers flags, shows progress and the summary; the work is
-`ugaar_kit.embedding.embed_paths`. (No `from __future__ import annotations`: Typer reads the
+`ugaar_kit.inference.embedding.embed_paths`. (No `from __future__ import annotations`: Typer reads the
 parameter types.)
 """
 
@@ -14,8 +14,8 @@ from rich.markup import escape
 
 from ugaar_kit.cli import params
 from ugaar_kit.cli.base import err_console, out_console
-from ugaar_kit.progress import progress_bar, reporter
-from ugaar_kit.registry import Registry
+from ugaar_kit.infra.progress import progress_bar, reporter
+from ugaar_kit.registry.components import Registry
 
 
 def say(text: str) -> None:
@@ -96,9 +96,9 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         and kept in the store's errors table), 2 on an error."""
         import os
 
-        from ugaar_kit.distributed import pick_device
-        from ugaar_kit.embedding import EmbedSettings, embed_paths, parse_shard
-        from ugaar_kit.run import Run
+        from ugaar_kit.inference.embedding import EmbedSettings, embed_paths, parse_shard
+        from ugaar_kit.inference.run import Run
+        from ugaar_kit.infra.distributed import pick_device
 
         dev = pick_device(device or "auto")
         loaded = Run.load(run, registry=get_registry(), device=dev)

@@ -1,6 +1,6 @@
 """`ugaar-kit eval`: retrieval figures of a run on a dataset split, as a table or JSON.
 
-The work is `ugaar_kit.evaluation.evaluate`; this module gathers the flags, shows the progress
+The work is `ugaar_kit.retrieval.evaluation.evaluate`; this module gathers the flags, shows the progress
 bar and prints the result.
 """
 
@@ -16,8 +16,8 @@ from rich.table import Table
 
 from ugaar_kit.cli import params
 from ugaar_kit.cli.base import err_console, out_console
-from ugaar_kit.progress import progress_bar
-from ugaar_kit.registry import Registry
+from ugaar_kit.infra.progress import progress_bar
+from ugaar_kit.registry.components import Registry
 
 
 def _value(row: dict[str, Any], key: str, digits: int = 3) -> str:
@@ -93,7 +93,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         For every ordered pair of the run's modalities: R@1, R@5, R@10, MRR, median rank, the
         candidate pool and chance; beside lyrics directions the syllable-count baseline on the
         same items and pools. Verbatim repeats of a passage count as one candidate."""
-        from ugaar_kit.evaluation import evaluate
+        from ugaar_kit.retrieval.evaluation import evaluate
 
         if data is None:
             raise typer.BadParameter("give the dataset folder to evaluate on", param_hint="--data")

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ugaar_kit.registry import Registry
+from ugaar_kit.registry.components import Registry
 
 DEVICES = ("auto", "cpu", "cuda")
 

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ugaar_kit import options as opts
 from ugaar_kit.cli.base import App, out_console
 from ugaar_kit.errors import PluginError
-from ugaar_kit.registry import Component, Registry
+from ugaar_kit.interfaces import options as opts
+from ugaar_kit.registry.components import Component, Registry
 
 
 def component_json(c: Component) -> dict[str, Any]:

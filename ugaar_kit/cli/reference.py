@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 from typer.cli import get_docs_for_click
 
-from ugaar_kit import envvars
+from ugaar_kit.infra import envvars
 
 HEADER = """# Command reference
 

@@ -1,7 +1,7 @@
 """`ugaar-kit search`: the stored items nearest to a query file or lyrics text.
 
-The query is embedded by `ugaar_kit.embedding.embed_query` and searched by
-`ugaar_kit.search.search_store`; this module only prints. (No `from __future__ import
+The query is embedded by `ugaar_kit.inference.embedding.embed_query` and searched by
+`ugaar_kit.retrieval.search.search_store`; this module only prints. (No `from __future__ import
 annotations`: Typer reads the parameter types.)
 """
 
@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ugaar_kit.cli import params
 from ugaar_kit.cli.base import err_console, out_console
-from ugaar_kit.registry import Registry
+from ugaar_kit.registry.components import Registry
 
 
 def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
@@ -63,11 +63,11 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         Searches every modality of the store but the query's own unless --target says which
         (a lyrics-only store needs --target lyrics). A lyrics file is one query: its lines are
         joined into one passage; an audio file is embedded whole."""
-        from ugaar_kit.distributed import pick_device
-        from ugaar_kit.embedding import embed_query
         from ugaar_kit.errors import InputError, OptionError
-        from ugaar_kit.run import Run
-        from ugaar_kit.search import search_store
+        from ugaar_kit.inference.embedding import embed_query
+        from ugaar_kit.inference.run import Run
+        from ugaar_kit.infra.distributed import pick_device
+        from ugaar_kit.retrieval.search import search_store
         from ugaar_kit.store.reader import Store
 
         with Store(index) as store:

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ugaar_kit.cli.base import App, err_console, out_console
-from ugaar_kit.registry import Registry
+from ugaar_kit.registry.components import Registry
 
 
 def say(text: str) -> None:

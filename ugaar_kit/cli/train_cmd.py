@@ -11,10 +11,10 @@ from typing import Annotated
 
 import typer
 
-from ugaar_kit import options as opts
 from ugaar_kit.cli import params
 from ugaar_kit.cli.base import err_console
-from ugaar_kit.registry import Registry
+from ugaar_kit.interfaces import options as opts
+from ugaar_kit.registry.components import Registry
 
 
 def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:

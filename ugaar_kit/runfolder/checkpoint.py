@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ugaar_kit import options as opts
-from ugaar_kit.encoder import Encoder
 from ugaar_kit.errors import InputError, PluginError
-from ugaar_kit.objective import Objective
-from ugaar_kit.registry import Component, Registry
-from ugaar_kit.state import encoder_state, load_safe, restore_encoder, save_atomic
+from ugaar_kit.interfaces import options as opts
+from ugaar_kit.interfaces.encoder import Encoder
+from ugaar_kit.interfaces.objective import Objective
+from ugaar_kit.interfaces.state import encoder_state, load_safe, restore_encoder, save_atomic
+from ugaar_kit.registry.components import Component, Registry
 from ugaar_kit.version import __version__
 
 FORMAT = "ugaar-kit-run"

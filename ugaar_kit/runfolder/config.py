@@ -28,10 +28,10 @@ from typing import Any, Literal
 
 import tomllib
 
-from ugaar_kit import options as opts
-from ugaar_kit.atomic import write_text
 from ugaar_kit.errors import InputError, OptionError
-from ugaar_kit.options import Seconds, option
+from ugaar_kit.infra.atomic import write_text
+from ugaar_kit.interfaces import options as opts
+from ugaar_kit.interfaces.options import Seconds, option
 
 Schedule = Literal["cosine", "constant"]
 SCHEDULES: tuple[str, ...] = ("cosine", "constant")

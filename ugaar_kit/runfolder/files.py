@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ugaar_kit.atomic import atomic_open, write_text
 from ugaar_kit.errors import InputError, OptionError
+from ugaar_kit.infra.atomic import atomic_open, write_text
 
 CONFIG = "config.toml"
 INFO = "run.json"

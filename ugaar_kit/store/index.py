@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ugaar_kit.atomic import atomic_path, write_text
 from ugaar_kit.errors import MissingExtra as MissingExtra  # re-exported: its home is ugaar_kit.errors
+from ugaar_kit.infra.atomic import atomic_path, write_text
 from ugaar_kit.store.exact import normalize_rows, top_k
 from ugaar_kit.store.reader import Store
 from ugaar_kit.store.writer import now

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ugaar_kit.atomic import fsync_dir
+from ugaar_kit.infra.atomic import fsync_dir
 
 MAGIC = b"UGJ1"
 HEAD = struct.Struct("<4sIQI")

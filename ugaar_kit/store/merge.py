@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ugaar_kit.atomic import atomic_path
 from ugaar_kit.errors import InputError
+from ugaar_kit.infra.atomic import atomic_path
 from ugaar_kit.store import tables
 from ugaar_kit.store.format import FORMAT_VERSION, json_attr, modality_names, open_h5, open_store, text_attr
 from ugaar_kit.store.reader import pending_journal

@@ -35,8 +35,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ugaar_kit.atomic import commit
 from ugaar_kit.errors import InputError
+from ugaar_kit.infra.atomic import commit
 from ugaar_kit.store import tables
 from ugaar_kit.store.format import (
     FORMAT,

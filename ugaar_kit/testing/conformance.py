@@ -9,10 +9,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ugaar_kit import options as opts
-from ugaar_kit.encoder import Encoder
-from ugaar_kit.objective import Objective, Optimizers
-from ugaar_kit.state import encoder_state, restore_encoder
+from ugaar_kit.interfaces import options as opts
+from ugaar_kit.interfaces.encoder import Encoder
+from ugaar_kit.interfaces.objective import Objective, Optimizers
+from ugaar_kit.interfaces.state import encoder_state, restore_encoder
 
 
 def _roundtrip(obj: Any) -> Any:

@@ -39,15 +39,15 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
-from ugaar_kit.distributed import gather_views
-from ugaar_kit.encoder import Batch, Encoder, masked_mean
+from ugaar_kit.data.lyrics_text import normalize_lyrics
+from ugaar_kit.data.media import read_audio
 from ugaar_kit.errors import InputError
-from ugaar_kit.lyrics_text import normalize_lyrics
-from ugaar_kit.media import read_audio
-from ugaar_kit.objective import Objective
-from ugaar_kit.options import option
-from ugaar_kit.registry import Component, Registry
-from ugaar_kit.rows import TextLines
+from ugaar_kit.infra.distributed import gather_views
+from ugaar_kit.interfaces.encoder import Batch, Encoder, masked_mean
+from ugaar_kit.interfaces.objective import Objective
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.interfaces.rows import TextLines
+from ugaar_kit.registry.components import Component, Registry
 from ugaar_kit.testing.data import HEIGHT, SR
 
 FRAME = 400
@@ -474,7 +474,7 @@ def _installed_baselines() -> tuple[Component, ...]:
     """The baselines the installed plugins register (ugaar-kit's own `baseline-counts` among
     them), found by discovery as `ugaar-kit` finds them (a fresh load: the process-wide registry
     is left alone)."""
-    from ugaar_kit.discovery import load_registry
+    from ugaar_kit.registry.discovery import load_registry
 
     return tuple(load_registry()[0].all("baseline"))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ugaar_kit.registry import Registry
+from ugaar_kit.registry.components import Registry
 from ugaar_kit.runfolder import checkpoint as ckpt
 from ugaar_kit.testing import parts
 from ugaar_kit.testing.data import MODALITIES

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ugaar_kit.registry import Registry
+from ugaar_kit.registry.components import Registry
 from ugaar_kit.testing import parts
 
 

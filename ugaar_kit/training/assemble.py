@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ugaar_kit import options as opts
-from ugaar_kit.encoder import Encoder
 from ugaar_kit.errors import OptionError, PluginError
-from ugaar_kit.modality import canonical_order
-from ugaar_kit.objective import Objective
-from ugaar_kit.registry import Component, Registry
+from ugaar_kit.interfaces import options as opts
+from ugaar_kit.interfaces.encoder import Encoder
+from ugaar_kit.interfaces.modality import canonical_order
+from ugaar_kit.interfaces.objective import Objective
+from ugaar_kit.registry.components import Component, Registry
 from ugaar_kit.runfolder.config import ComponentSpec, RunConfig
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ugaar_kit.options import format_duration
+from ugaar_kit.interfaces.options import format_duration
 from ugaar_kit.runfolder.config import DEFAULT_EPOCHS
 from ugaar_kit.training import schedule as sched
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ugaar_kit.atomic import atomic_path
+from ugaar_kit.infra.atomic import atomic_path
 
 
 def plot_curves(rows: Sequence[dict[str, Any]], path: Path) -> None:

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ugaar_kit.encoder import Batch, Encoder
-from ugaar_kit.features import encode_batches, encode_features, eval_batches
-from ugaar_kit.training.feature_cache import FeatureCache
+from ugaar_kit.features.cache import FeatureCache
+from ugaar_kit.features.encode import encode_batches, encode_features, eval_batches
+from ugaar_kit.interfaces.encoder import Batch, Encoder
 
 POOL_BATCHES = 32
 """Batches per sorting pool: larger pools pad less but batches vary less from epoch to epoch."""

@@ -13,19 +13,19 @@ import torch
 from rich.progress import Progress
 from torch import nn
 
-from ugaar_kit import distributed as ddp
-from ugaar_kit.dataset import DatasetFolder, Item
-from ugaar_kit.encoder import Encoder
 from ugaar_kit.errors import OptionError
-from ugaar_kit.features import raw_input
-from ugaar_kit.objective import Objective, Optimizers
-from ugaar_kit.progress import reporter
-from ugaar_kit.registry import Registry
+from ugaar_kit.features.cache import FeatureCache, cache_path, sources
+from ugaar_kit.features.encode import raw_input
+from ugaar_kit.infra import distributed as ddp
+from ugaar_kit.infra.progress import reporter
+from ugaar_kit.interfaces.dataset import DatasetFolder, Item
+from ugaar_kit.interfaces.encoder import Encoder
+from ugaar_kit.interfaces.objective import Objective, Optimizers
+from ugaar_kit.interfaces.state import load_safe, save_atomic
+from ugaar_kit.registry.components import Registry
 from ugaar_kit.runfolder import files as rf
 from ugaar_kit.runfolder.config import RunConfig
-from ugaar_kit.state import load_safe, save_atomic
 from ugaar_kit.training.assemble import Plan, check_batch_size, plan_run
-from ugaar_kit.training.feature_cache import FeatureCache, cache_path, sources
 from ugaar_kit.training.selection import check_select
 from ugaar_kit.version import __version__
 

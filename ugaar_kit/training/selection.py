@@ -93,7 +93,7 @@ def validation_row(
 ) -> dict[str, Any]:
     """An epoch's validation entries: `valid` (metrics per direction), `valid_mrr` (their mean
     MRR), `valid_loss`, and `valid_score` (the mean over `select`) when a run selects."""
-    from ugaar_kit.metrics import retrieval_metrics
+    from ugaar_kit.retrieval.metrics import retrieval_metrics
 
     metrics = retrieval_metrics(dict(projected), list(groups))
     out: dict[str, Any] = {

@@ -28,13 +28,14 @@ from rich.console import Console
 from rich.progress import Progress
 from torch import Tensor
 
-from ugaar_kit import distributed as ddp
-from ugaar_kit.distributed import local_only
 from ugaar_kit.errors import InputError
-from ugaar_kit.objective import Objective
-from ugaar_kit.options import format_duration
-from ugaar_kit.progress import progress_bar
-from ugaar_kit.registry import Registry
+from ugaar_kit.features.cache import default_workers
+from ugaar_kit.infra import distributed as ddp
+from ugaar_kit.infra.distributed import local_only
+from ugaar_kit.infra.progress import progress_bar
+from ugaar_kit.interfaces.objective import Objective
+from ugaar_kit.interfaces.options import format_duration
+from ugaar_kit.registry.components import Registry
 from ugaar_kit.runfolder import checkpoint as ckpt
 from ugaar_kit.runfolder import files as rf
 from ugaar_kit.runfolder.config import RunConfig, to_toml_dict, write_config
@@ -42,7 +43,6 @@ from ugaar_kit.training import prepare as prep
 from ugaar_kit.training.assemble import choose_batch_size
 from ugaar_kit.training.budget import Budget
 from ugaar_kit.training.curves import plot_curves
-from ugaar_kit.training.feature_cache import default_workers
 from ugaar_kit.training.loader import SplitData, bucket_batches, shard
 from ugaar_kit.training.selection import Selection, project_views, validation_row
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ugaar_kit.encoder import Batch, Encoder, masked_mean
-from ugaar_kit.media import load_lyrics
-from ugaar_kit.options import option
-from ugaar_kit.rows import TextLines
+from ugaar_kit.data.media import load_lyrics
+from ugaar_kit.interfaces.encoder import Batch, Encoder, masked_mean
+from ugaar_kit.interfaces.options import option
+from ugaar_kit.interfaces.rows import TextLines
 
 MAX_LEN = 12  # syllables longer than this many characters share the last bucket
 

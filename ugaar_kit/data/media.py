@@ -1,0 +1,142 @@
+"""Decoding media files: audio to a mono waveform, images to a greyscale array, lyrics to text.
+
+Every failure a file can cause (missing, empty, not audio/an image, corrupt, no samples or
+pixels) raises `InputError(path, problem)`, one line naming the file, never a raw traceback.
+Audio is decoded with soundfile (WAV, FLAC, OGG, MP3; `torchaudio.load` needs TorchCodec) and
+resampled with torchaudio; images are read with Pillow (PNG, JPEG).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ugaar_kit.errors import InputError
+
+IMAGE_FORMATS = ("PNG", "JPEG")
+LYRICS_MAX_BYTES = 1 << 20
+"""A lyrics file is a passage, a song or an album's words: a larger file is refused."""
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if not path.is_file():
+        raise InputError(path, "not a file")
+    if path.stat().st_size == 0:
+        raise InputError(path, "empty file (0 bytes)")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """The recording at `path` as its mono float32 samples `(T,)` (channels averaged) and its
+    sample rate. Raises InputError for a missing, empty, undecodable or silent-by-length (no
+    samples) file, and for NaN/inf samples."""
+    import soundfile as sf
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # noqa: BLE001 - any decoding failure is the file's problem
+        raise InputError(path, f"not a readable audio file ({_first_line(exc)})") from None
+    if data.shape[0] == 0:
+        raise InputError(path, "no audio samples (zero-length recording)")
+    if not np.isfinite(data).all():
+        raise InputError(path, "audio has NaN or infinite samples")
+    return np.ascontiguousarray(data.mean(axis=1, dtype=np.float32)), int(rate)
+
+
+def load_audio(path: Path, sample_rate: int) -> Tensor:
+    """The recording at `path` as a mono float32 waveform `(T,)` at `sample_rate` Hz
+    (`read_audio`, then resampled with `torchaudio.functional.resample`, windowed sinc)."""
+    samples, rate = read_audio(path)
+    wave = torch.from_numpy(samples)
+    if int(rate) != int(sample_rate):
+        import torchaudio.functional as AF
+
+        wave = AF.resample(wave, int(rate), int(sample_rate))
+    return wave.contiguous()
+
+
+def _is_pdf(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(5) == b"%PDF-"
+
+
+def load_image(path: Path) -> Tensor:
+    """The PNG or JPEG image at `path` as greyscale `(H, W)` float32 in [0, 1] (1 = white).
+
+    Transparent pixels are composited onto white first: rasterised SVG (verovio + resvg) is
+    black ink on a transparent background. A PDF is refused with what to do instead (whole
+    pages are not supported yet); so is any other format, a corrupt or truncated file, an
+    image with no pixels, or one over Pillow's decompression-bomb limit."""
+    from PIL import Image
+
+    path = Path(path)
+    _check_file(path)
+    if _is_pdf(path):
+        raise InputError(path, "multi-page PDF / whole pages are not supported yet: crop passages to PNG")
+    try:
+        with Image.open(path) as img:
+            if img.format not in IMAGE_FORMATS:
+                raise InputError(path, f"{img.format} images are not supported (expected PNG or JPEG)")
+            img.load()
+            if img.width == 0 or img.height == 0:
+                raise InputError(path, "image has no pixels")
+            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+                rgba = img.convert("RGBA")
+                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                grey = Image.alpha_composite(white, rgba).convert("L")
+            elif img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+                deep = np.asarray(img, dtype=np.float64)  # 16-bit greyscale PNG
+                scale = 65535.0 if float(deep.max()) > 255 else 255.0
+                return torch.from_numpy((deep / scale).clip(0, 1).astype(np.float32))
+            else:
+                grey = img.convert("L")
+    except InputError:
+        raise
+    except Image.DecompressionBombError:
+        raise InputError(path, "image is too large (Pillow's decompression-bomb limit)") from None
+    except Exception as exc:  # noqa: BLE001 - any decoding failure is the file's problem
+        raise InputError(path, f"not a readable PNG or JPEG image ({_first_line(exc)})") from None
+    arr = np.asarray(grey, dtype=np.float32) / 255.0
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def read_text(path: Path, max_bytes: int = LYRICS_MAX_BYTES) -> str:
+    """A UTF-8 text file (a byte-order mark allowed; an empty file gives ""); InputError when
+    missing, too large, binary or not UTF-8."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if not path.is_file():
+        raise InputError(path, "not a file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InputError(path, f"{size} bytes is too large for a lyrics file (at most {max_bytes})")
+    data = path.read_bytes()
+    if b"\0" in data:
+        raise InputError(path, "binary file, expected UTF-8 lyrics text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def load_lyrics(path: Path) -> str:
+    """One lyrics passage from a `.txt` file, normalized like the datasets' lyrics
+    (`ugaar_kit.data.lyrics_text.normalize_lyrics`); InputError when it holds no words."""
+    from ugaar_kit.data.lyrics_text import normalize_lyrics
+
+    lyrics = normalize_lyrics(read_text(path))
+    if not lyrics:
+        raise InputError(path, "no lyrics in the file (empty or no words)")
+    return lyrics

@@ -1,0 +1,103 @@
+"""The one worker pool that featurizes: `work(encoder, task)` over many tasks, in this process or
+in worker processes, results in the tasks' order.
+
+Both the training feature cache (chunks of items) and `embed` (one file a task: read, cut into
+rows, featurize) come here. Workers are DataLoader worker processes: one torch thread each, the
+encoder in eval mode, no gradients, and on Linux they die with their parent, so a killed job
+leaves no process holding its files. On the CPU they are forked (the encoder is shared, not
+copied); when the encoder lives on a GPU they get a CPU copy of it and are spawned.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import torch
+
+from ugaar_kit.features.encode import device_of, evaluating
+from ugaar_kit.interfaces.encoder import Encoder
+
+T = TypeVar("T")
+R = TypeVar("R")
+PREFETCH = 4
+"""Tasks each worker runs ahead of the consumer (bounds memory when the consumer is slower)."""
+
+
+class _Tasks(torch.utils.data.Dataset):
+    """The tasks as a map-style dataset whose item `i` is `work(encoder, tasks[i])`."""
+
+    def __init__(self, encoder: Encoder, tasks: Sequence[Any], work: Callable[[Encoder, Any], Any]) -> None:
+        self.encoder = encoder
+        self.tasks = tasks
+        self.work = work
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __getitem__(self, i: int) -> Any:
+        with torch.no_grad():
+            return self.work(self.encoder, self.tasks[i])
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+def _start_worker(parent: int, _: int) -> None:
+    """A worker: one torch thread, the encoder in eval mode, and it ends with its parent."""
+    torch.set_num_threads(1)
+    info = torch.utils.data.get_worker_info()
+    if info is not None and isinstance(info.dataset, _Tasks):
+        info.dataset.encoder.eval()
+    die_with_parent(parent)
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies (`PR_SET_PDEATHSIG`), so a worker
+    does not outlive a killed job holding its files; elsewhere nothing happens."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def featurized(encoder: Encoder, tasks: Sequence[T], work: Callable[[Encoder, T], R], workers: int = 0) -> Iterator[R]:
+    """`work(encoder, task)` for every task, in order, with the encoder in eval mode and no
+    gradients; in `min(workers, len(tasks))` worker processes when that is above 0.
+
+    `work` must be a module-level function (workers may be spawned) whose results pickle
+    cheaply: NumPy arrays, not tensors that share storage with the encoder. Results are
+    produced as the consumer asks for them, each worker at most `PREFETCH` tasks ahead."""
+    workers = min(workers, len(tasks))
+    if workers <= 0:
+        with evaluating(encoder):
+            for task in tasks:
+                yield work(encoder, task)
+        return
+    on_cpu = device_of(encoder).type == "cpu"
+    # Forked workers share a CPU encoder; a model on a GPU is copied to the CPU for spawned ones.
+    shared = encoder if on_cpu else copy.deepcopy(encoder).cpu()
+    loader = torch.utils.data.DataLoader(
+        _Tasks(shared, tasks, work),
+        batch_size=None,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=_identity,
+        worker_init_fn=functools.partial(_start_worker, os.getpid()),
+        prefetch_factor=PREFETCH,
+        multiprocessing_context=None if on_cpu else "spawn",
+    )
+    yield from loader

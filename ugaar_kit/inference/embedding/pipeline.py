@@ -1,0 +1,247 @@
+"""The embed pipeline: walk the inputs, route files by extension, drop done files and other
+shards, prepare each file's rows (`files.py`), batch them through the encoder and
+`objective.project`, and commit file by file to the store (crash-safe, resumable)."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ugaar_kit.data.walk import Found, Rejected, Walker
+from ugaar_kit.errors import InputError, OptionError
+from ugaar_kit.features.encode import evaluating, forward
+from ugaar_kit.features.pool import featurized
+from ugaar_kit.inference.embedding.files import Prepared, prepare
+from ugaar_kit.inference.embedding.settings import (
+    EmbedSettings,
+    EmbedSummary,
+    extension_routes,
+    resolve_window,
+    run_config_json,
+    shard_of,
+)
+from ugaar_kit.infra import envvars
+from ugaar_kit.store.tables import FileRows
+from ugaar_kit.store.writer import StoreWriter
+
+PAUSE_ENV = envvars.EMBED_PAUSE
+"""Seconds to sleep after each committed batch: lets tests kill a run in the middle."""
+
+
+def embed_paths(
+    run: Any,
+    inputs: Sequence[str | Path],
+    out: str | Path,
+    settings: EmbedSettings = EmbedSettings(),
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> EmbedSummary:
+    """Embed every file under `inputs` into the store `out` and return what was done.
+
+    Resumes: files already in the store with the same size and mtime are skipped; changed
+    ones are re-embedded with `settings.refresh`. `on_progress(done, total)` is called as
+    files finish (for a progress bar). With `settings.strict` the first bad file raises
+    `InputError` (rows committed until then are kept)."""
+    t0 = time.perf_counter()
+    if settings.modality is not None and settings.modality not in run.encoders:
+        raise OptionError(
+            f"--modality {settings.modality}: the run has no such encoder (it has: {', '.join(run.modalities)})"
+        )
+    if settings.batch_size < 1:
+        raise OptionError("--batch-size must be at least 1")
+    routes = extension_routes(run)
+    window, hop = resolve_window(run, settings.window, settings.hop)
+    summary = EmbedSummary(window=window, hop=hop)
+    walker = Walker(
+        inputs, (lambda _suffix: True) if settings.modality else (lambda suffix: suffix in routes), exclude=[out]
+    )
+    writer = StoreWriter(
+        out,
+        run_id=run.run_id,
+        config_json=run_config_json(run),
+        settings={"window": window, "hop": hop},
+        fold_rows=settings.fold_rows,
+    )
+    with writer:
+        summary.notes += writer.notes
+        todo = _plan(walker, writer, settings, routes, summary)
+        summary.ignored = walker.ignored
+        total = sum(len(v) for v in todo.values())
+        progress = _Progress(total, on_progress)
+        for modality in run.modalities:
+            if todo.get(modality):
+                _ModalityJob(run, modality, todo[modality], writer, settings, window, hop, summary, progress).run()
+        notes_before = len(writer.notes)
+    summary.notes += writer.notes[notes_before:]
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _plan(
+    walker: Iterable[Found | Rejected],
+    writer: StoreWriter,
+    settings: EmbedSettings,
+    routes: Mapping[str, str],
+    summary: EmbedSummary,
+) -> dict[str, list[Found]]:
+    """The files to embed by modality; skipped entries recorded (and raised when strict)."""
+    done = writer.done_files()
+    todo: dict[str, list[Found]] = {}
+    seen: set[tuple[str, str]] = set()
+    for entry in walker:
+        if isinstance(entry, Rejected):
+            _skip(writer, summary, settings, entry.source, entry.reason)
+            continue
+        modality = settings.modality or routes[entry.suffix]
+        key = (modality, entry.source)
+        if settings.shard is not None and shard_of(entry.source, settings.shard[1]) != settings.shard[0]:
+            summary.other_shards += 1
+            continue
+        if key in seen:
+            _skip(writer, summary, settings, entry.source, "the same id as an earlier input file")
+            continue
+        seen.add(key)
+        prev = done.get(key)
+        if prev is not None:
+            if prev == (entry.size, entry.mtime):
+                summary.already += 1
+                continue
+            if not settings.refresh:
+                summary.changed.append(entry.source)
+                continue
+            summary.refreshed += 1
+        todo.setdefault(modality, []).append(entry)
+    return todo
+
+
+def _skip(
+    writer: StoreWriter,
+    summary: EmbedSummary,
+    settings: EmbedSettings,
+    source: str,
+    reason: str,
+    path: Path | None = None,
+) -> None:
+    summary.skipped.append((source, reason))
+    writer.add_errors([(source, reason)])
+    if settings.strict:
+        raise InputError(path or source, f"{reason} (--strict stops at the first bad file)")
+
+
+class _Progress:
+    def __init__(self, total: int, callback: Callable[[int, int], None] | None) -> None:
+        self.total = total
+        self.done = 0
+        self.callback = callback
+        if callback:
+            callback(0, total)
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.callback and n:
+            self.callback(self.done, self.total)
+
+
+@dataclass
+class _Open:
+    """A file whose rows are being embedded."""
+
+    found: Found
+    prepared: Prepared
+    embeddings: np.ndarray | None = None
+    filled: int = 0
+
+    def rows(self) -> FileRows:
+        assert self.embeddings is not None
+        p = self.prepared
+        return FileRows(
+            self.found.source, self.found.size, self.found.mtime, p.ids, self.embeddings, p.start, p.end, p.line
+        )
+
+
+class _ModalityJob:
+    """Embed the files of one modality: prepare in workers, batch rows, encode, commit."""
+
+    def __init__(
+        self,
+        run: Any,
+        modality: str,
+        files: list[Found],
+        writer: StoreWriter,
+        settings: EmbedSettings,
+        window: float,
+        hop: float,
+        summary: EmbedSummary,
+        progress: _Progress,
+    ) -> None:
+        self.modality = modality
+        self.files = files
+        self.encoder = run.encoders[modality]
+        self.objective = run.objective
+        self.writer = writer
+        self.settings = settings
+        self.window, self.hop = window, hop
+        self.summary = summary
+        self.progress = progress
+        param = next(iter(self.encoder.parameters()), None)
+        self.device = param.device if param is not None else torch.device(getattr(run, "device", "cpu"))
+        self.open: dict[int, _Open] = {}
+        self.queue: deque[tuple[int, int, Any]] = deque()
+        self.pause = envvars.seconds(PAUSE_ENV)
+
+    def _prepared(self) -> Iterator[Prepared]:
+        work = functools.partial(prepare, window=self.window, hop=self.hop)
+        return featurized(self.encoder, list(enumerate(self.files)), work, self.settings.workers)
+
+    def run(self) -> None:
+        with evaluating(self.encoder):
+            for p in self._prepared():
+                found = self.files[p.index]
+                if p.error is not None:
+                    self.progress.advance(1)
+                    if self.settings.strict:
+                        self._drain()
+                    _skip(self.writer, self.summary, self.settings, found.source, p.error, found.path)
+                    continue
+                self.open[p.index] = _Open(found, p)
+                self.summary.audio_seconds += p.seconds
+                for r, feature in enumerate(p.features):
+                    self.queue.append((p.index, r, feature))
+                p.features = []
+                while len(self.queue) >= self.settings.batch_size:
+                    self._batch()
+            self._drain()
+
+    def _drain(self) -> None:
+        while self.queue:
+            self._batch()
+
+    def _batch(self) -> None:
+        items = [self.queue.popleft() for _ in range(min(self.settings.batch_size, len(self.queue)))]
+        feats = [torch.from_numpy(f) if isinstance(f, np.ndarray) else f for _, _, f in items]
+        project = functools.partial(self.objective.project, self.modality)
+        z = forward(self.encoder, feats, self.device, project).cpu().numpy()
+        for (idx, r, _), row in zip(items, z):
+            o = self.open[idx]
+            if o.embeddings is None:
+                o.embeddings = np.empty((len(o.prepared.ids), z.shape[1]), dtype=np.float32)
+            o.embeddings[r] = row
+            o.filled += 1
+        ready = [i for i, o in self.open.items() if o.filled == len(o.prepared.ids)]
+        if not ready:
+            return
+        files = [self.open.pop(i).rows() for i in ready]
+        self.writer.add_files(self.modality, files)
+        self.summary.files += len(files)
+        self.summary.rows += sum(len(f) for f in files)
+        self.progress.advance(len(files))
+        if self.pause:
+            time.sleep(self.pause)

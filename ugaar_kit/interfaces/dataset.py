@@ -1,0 +1,272 @@
+"""Dataset interfaces: score sources that the builder turns into triplets, and aligned items.
+
+Two kinds of dataset plugin exist, both registered with `register_datasets`:
+
+- a `ScoreSource` reads a source format (LMD lyrics-melody arrays, MusicXML) into `Song`s of
+  `Passage`s; `ugaar-kit dataset build --format NAME` engraves, synthesizes and writes them as a
+  dataset folder;
+- an `ItemSource` yields aligned `Item`s directly from a user's own files (a CSV or JSONL
+  manifest of audio paths, image paths and lyrics).
+
+A dataset folder (`manifest.jsonl` + `dataset.json`, see docs/formats.md) is read by
+`DatasetFolder`, which every command that takes `--data` uses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ugaar_kit.errors import InputError
+from ugaar_kit.interfaces import options as opts
+from ugaar_kit.interfaces.modality import AUDIO, BUILTIN_INPUTS, LYRICS, SHEET
+from ugaar_kit.interfaces.options import NoOptions
+from ugaar_kit.interfaces.score import Song
+
+MANIFEST = "manifest.jsonl"
+DATASET_INFO = "dataset.json"
+SPLITS = ("train", "valid", "test")
+
+
+LEGACY_INPUTS = BUILTIN_INPUTS
+"""The modalities of format 1's manifests, each a top-level key of a row: a file path or the text
+itself. Any other modality's input is in a row's `files` or `texts` object (see docs/formats.md)."""
+
+
+def _input(modality: str) -> Any:
+    def get(self: Item) -> Any:
+        return self.inputs.get(modality)
+
+    def put(self: Item, value: Any) -> None:
+        if value is None:
+            self.inputs.pop(modality, None)
+        else:
+            self.inputs[modality] = value
+
+    return property(get, put, doc=f"The {modality} input (`inputs['{modality}']`), None when absent.")
+
+
+@dataclass(init=False)
+class Item:
+    """One aligned passage: `inputs` maps each modality it has to its input, a `Path` (absolute
+    once read) for a file or the text itself; any subset of modalities may be set, a plugin's
+    own among them. `item.audio`, `item.sheet` and `item.lyrics` read and set `inputs` too.
+
+    `song` identifies the song (all versions of one song share it) for splitting; `group`
+    marks verbatim repeats inside a song, which evaluation counts as one answer."""
+
+    id: str
+    song: str
+    split: str | None
+    group: str | None
+    meta: dict[str, Any]
+    inputs: dict[str, Any]
+
+    def __init__(
+        self,
+        id: str,
+        song: str,
+        split: str | None = None,
+        audio: Path | None = None,
+        sheet: Path | None = None,
+        lyrics: str | None = None,
+        group: str | None = None,
+        meta: dict[str, Any] | None = None,
+        inputs: dict[str, Any] | None = None,
+    ) -> None:
+        self.id, self.song, self.split, self.group = id, song, split, group
+        self.meta = dict(meta or {})
+        named = dict(zip(LEGACY_INPUTS, (audio, sheet, lyrics)))
+        self.inputs = {m: v for m, v in {**named, **(inputs or {})}.items() if v is not None}
+
+    audio = _input(AUDIO)
+    sheet = _input(SHEET)
+    lyrics = _input(LYRICS)
+
+    def get(self, modality: str) -> Any:
+        """The input of `modality`, None when the item lacks it."""
+        return self.inputs.get(modality)
+
+    def has(self, modality: str) -> bool:
+        return self.inputs.get(modality) is not None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A source file a source could not read, with the reason (for the build summary)."""
+
+    path: str
+    reason: str
+
+
+class ScoreSource:
+    """A source format of songs with melody and lyrics. Subclass, set `name`, `description`,
+    `Options`, `extensions`, and implement `songs`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type] = NoOptions
+    extensions: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, options: Any = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+    @classmethod
+    def from_options(cls, values: dict[str, Any] | None = None) -> ScoreSource:
+        return cls(opts.build(cls.Options, values, prefix="source"))
+
+    def files(self, paths: Sequence[Path]) -> list[Path]:
+        """The source files under `paths` (files or folders), sorted, hidden files skipped."""
+        found: list[Path] = []
+        for p in paths:
+            if p.is_dir():
+                found += [
+                    f
+                    for f in sorted(p.rglob("*"))
+                    if f.is_file()
+                    and f.suffix.lower() in self.extensions
+                    and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                ]
+            elif p.exists():
+                found.append(p)
+            else:
+                raise InputError(p, "no such file or folder")
+        return found
+
+    def read(self, path: Path) -> list[Song]:
+        """The songs in one source file; raise `InputError` for a file that cannot be read."""
+        raise NotImplementedError
+
+    def songs(self, paths: Sequence[Path]) -> Iterator[Song | Skipped]:
+        """Every song under `paths`, with a `Skipped` for each unreadable file."""
+        for f in self.files(paths):
+            try:
+                yield from self.read(f)
+            except InputError as exc:
+                yield Skipped(str(f), exc.problem)
+
+
+class ItemSource:
+    """Aligned items from a user's own files. Subclass and implement `items`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type] = NoOptions
+
+    def __init__(self, options: Any = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+    @classmethod
+    def from_options(cls, values: dict[str, Any] | None = None) -> ItemSource:
+        return cls(opts.build(cls.Options, values, prefix="source"))
+
+    def items(self, path: Path) -> Iterator[Item]:
+        """Every item described at `path`; raise `InputError` naming the file and row."""
+        raise NotImplementedError
+
+
+def resolve_inside(root: Path, relative: str, where: str) -> Path:
+    """`root / relative`, refusing absolute paths and any path that escapes `root`."""
+    rel = Path(relative)
+    if rel.is_absolute():
+        raise InputError(where, f"path '{relative}' must be relative to the dataset folder")
+    full = (root / rel).resolve()
+    if not full.is_relative_to(root.resolve()):
+        raise InputError(where, f"path '{relative}' points outside the dataset folder")
+    return full
+
+
+class DatasetFolder:
+    """A built dataset folder: `manifest.jsonl` (one passage a line) and `dataset.json`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        manifest = self.root / MANIFEST
+        if not manifest.is_file():
+            raise InputError(
+                self.root, f"not a dataset folder (no {MANIFEST}); build one with 'ugaar-kit dataset build'"
+            )
+        self.info: dict[str, Any] = {}
+        info = self.root / DATASET_INFO
+        if info.is_file():
+            try:
+                self.info = json.loads(info.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise InputError(info, f"invalid JSON ({exc.msg} at line {exc.lineno})") from None
+        self.items: list[Item] = list(self._read(manifest))
+
+    def identity(self) -> dict[str, Any]:
+        """What names this dataset in a run's `run.json`: its name (`dataset.json`'s, else the
+        folder's), source format, songs and passages, and the first 16 hex digits of the SHA-256
+        of its manifest (two builds with the same digest have the same items and splits)."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        with (self.root / MANIFEST).open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        out: dict[str, Any] = {"name": str(self.info.get("name") or self.root.resolve().name)}
+        for key in ("id", "version", "source_format"):
+            if key in self.info:
+                out[key] = self.info[key]
+        out["songs"] = len({it.song for it in self.items})
+        out["passages"] = len(self.items)
+        out["manifest_sha256"] = digest.hexdigest()[:16]
+        return out
+
+    def _read(self, manifest: Path) -> Iterator[Item]:
+        with manifest.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                where = f"{manifest}:{lineno}"
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(where, f"invalid JSON ({exc.msg})") from None
+                if not isinstance(row, dict) or "id" not in row:
+                    raise InputError(where, "each line must be a JSON object with an 'id'")
+                yield self._item(row, where)
+
+    def _item(self, row: dict[str, Any], where: str) -> Item:
+        inputs: dict[str, Any] = {}
+        for modality, kind in LEGACY_INPUTS.items():
+            value = row.get(modality)
+            if value if kind == "file" else value is not None:
+                inputs[modality] = value
+        for kind, key in (("file", "files"), ("text", "texts")):
+            table = row.get(key) or {}
+            if not isinstance(table, dict):
+                raise InputError(where, f"'{key}' must be an object of modality names to {kind}s")
+            inputs.update({str(m): v for m, v in table.items() if v is not None})
+        kinds = {**LEGACY_INPUTS, **dict.fromkeys(row.get("files") or {}, "file")}
+        for modality, value in inputs.items():
+            if kinds.get(modality, "text") == "file":
+                inputs[modality] = resolve_inside(self.root, str(value), where)
+        known = {"id", "song", "split", "group", "files", "texts", *LEGACY_INPUTS}
+        return Item(
+            id=str(row["id"]),
+            song=str(row.get("song", row["id"])),
+            split=row.get("split"),
+            group=row.get("group"),
+            meta={k: v for k, v in row.items() if k not in known},
+            inputs=inputs,
+        )
+
+    def split(self, name: str) -> list[Item]:
+        """The items of one split (`train`, `valid`, `test`)."""
+        return [it for it in self.items if it.split == name]
+
+    def modalities(self) -> tuple[str, ...]:
+        """The modalities every item of the folder has, in the order of `inputs_of`."""
+        return tuple(m for m in self.inputs_of() if all(it.has(m) for it in self.items))
+
+    def inputs_of(self) -> tuple[str, ...]:
+        """Every modality some item of the folder has: the built-in ones in their order, then
+        the others sorted."""
+        from ugaar_kit.interfaces.modality import canonical_order
+
+        return canonical_order(m for it in self.items for m in it.inputs)

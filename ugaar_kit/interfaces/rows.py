@@ -1,0 +1,133 @@
+"""How `embed` cuts one file into rows, and how a query file or text becomes one input: the
+`Rows` an encoder's `embed_rows` returns, and the two cuts the built-in encoders use.
+
+- `file_rows`: one row, the file's `load_item` (sheet images, most plugin modalities); a 1-D
+  waveform from an encoder that tells its rate (a `sample_rate` attribute or option) is cut
+  into windows instead (`waveform_rows`).
+- `waveform_rows`: windows of `window` seconds every `hop` seconds; the last ends at the end of
+  the recording, so it may be shorter (never shorter than `window - hop`); a recording no
+  longer than one window is one row; `window=0` embeds whole files. Fragments `t=START-END`
+  (seconds, at most 3 decimals).
+- `TextLines`, a mixin for encoders whose raw item is text (the lyrics encoders): a UTF-8 file
+  is embedded line by line, each line normalized with `normalize_lyrics`; blank lines are
+  skipped but counted; fragments `L12` (1-based). As a query, a file's lines are joined into
+  one passage, and `--text` reaches the encoder normalized alike.
+
+A row id is the file's source id, with `#FRAGMENT` when the file gives more than one row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ugaar_kit.data.lyrics_text import normalize_lyrics
+from ugaar_kit.data.media import read_text
+from ugaar_kit.errors import InputError, OptionError
+
+TEXT_MAX_BYTES = 16 << 20
+"""The largest text file `TextLines` reads."""
+
+
+@dataclass
+class Rows:
+    """One file's rows before featurizing: raw inputs with their id fragments, and (for the
+    store's metadata) times in seconds, line numbers, the recording's length."""
+
+    raws: list[Any]
+    fragments: list[str]
+    start: list[float] = field(default_factory=list)
+    end: list[float] = field(default_factory=list)
+    line: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def sample_rate_of(encoder: Any) -> int | None:
+    """The rate of an encoder's raw waveforms: its `sample_rate` attribute or option."""
+    for owner in (encoder, getattr(encoder, "options", None)):
+        rate = getattr(owner, "sample_rate", None)
+        if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0:
+            return int(rate)
+    return None
+
+
+def cut_windows(length: int, rate: int, window: float, hop: float) -> list[tuple[int, int]]:
+    """Sample ranges `[a, b)` of the windows over `length` samples (see the module doc)."""
+    if length <= 0:
+        return []
+    win = max(1, round(window * rate))
+    step = max(1, round(hop * rate))
+    if window <= 0 or length <= win:
+        return [(0, length)]
+    out = []
+    a = 0
+    while True:
+        b = min(a + win, length)
+        out.append((a, b))
+        if b >= length:
+            return out
+        a += step
+
+
+def seconds_label(t: float) -> str:
+    """`12.5`, `175`, `0.333`: seconds with at most 3 decimals, for ids."""
+    return f"{t:.3f}".rstrip("0").rstrip(".")
+
+
+def waveform_rows(raw: Any, rate: int, window: float, hop: float, path: Path) -> Rows:
+    """The windows of a waveform `(S,)` at `rate` (see the module doc)."""
+    length = int(raw.shape[0])
+    pieces = cut_windows(length, rate, window, hop)
+    if not pieces:
+        raise InputError(path, "no audio samples (empty recording)")
+    start = [a / rate for a, _ in pieces]
+    end = [b / rate for _, b in pieces]
+    return Rows(
+        raws=[raw] if len(pieces) == 1 else [raw[a:b] for a, b in pieces],
+        fragments=[f"t={seconds_label(s)}-{seconds_label(e)}" for s, e in zip(start, end)],
+        start=start,
+        end=end,
+        seconds=length / rate,
+    )
+
+
+def file_rows(encoder: Any, path: Path, window: float, hop: float) -> Rows:
+    """The default cut: the file's `load_item` as one row, or its windows for a waveform."""
+    raw = encoder.load_item(path)
+    rate = sample_rate_of(encoder)
+    if rate and getattr(raw, "ndim", None) == 1:
+        return waveform_rows(raw, rate, window, hop, path)
+    return Rows(raws=[raw], fragments=[""])
+
+
+def read_text_lines(path: Path) -> list[tuple[int, str]]:
+    """(1-based line number, normalized text) of every non-blank line of a UTF-8 text file."""
+    lines = [(n, normalize_lyrics(line)) for n, line in enumerate(read_text(path, TEXT_MAX_BYTES).splitlines(), 1)]
+    return [(n, t) for n, t in lines if t]
+
+
+class TextLines:
+    """Mixin for an encoder whose raw item is text (put it before `Encoder`): `embed` reads a
+    file line by line, a query file as one passage, and `--text` queries reach it."""
+
+    text_input: ClassVar[bool] = True
+    extensions: ClassVar[tuple[str, ...]] = (".txt",)
+
+    def embed_rows(self, path: Path, window: float, hop: float) -> Rows:
+        lines = read_text_lines(path)
+        if not lines:
+            raise InputError(path, "no lyrics in the file (empty or no words)")
+        return Rows(raws=[t for _, t in lines], fragments=[f"L{n}" for n, _ in lines], line=[n for n, _ in lines])
+
+    def query_input(self, path: Path | None = None, text: str | None = None) -> Any:
+        if text is not None:
+            raw = normalize_lyrics(text)
+            if not raw:
+                raise OptionError("--text has no words")
+            return raw
+        assert path is not None
+        raw = " ".join(t for _, t in read_text_lines(path))
+        if not raw:
+            raise InputError(path, "no lyrics in the file (empty or no words)")
+        return raw

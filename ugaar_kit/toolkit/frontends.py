@@ -1,0 +1,106 @@
+"""Fixed front ends shared by the built-in encoders: audio to a log-mel spectrogram, an engraved
+snippet to an ink image of a given size. Both are deterministic, so their outputs can be cached.
+
+`LogMelOptions` holds the audio front end's options; an encoder's options class extends it (so
+`plugins show` lists them and the feature cache key can name them: `LOG_MEL_OPTIONS`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from ugaar_kit.interfaces.options import option
+
+
+@dataclass(frozen=True)
+class LogMelOptions:
+    sample_rate: int = option(22050, "Sample rate (Hz) audio is resampled to.", min=4000, max=192000)
+    n_fft: int = option(2048, "STFT window length in samples.", min=64, max=16384)
+    hop: int = option(1024, "STFT hop in samples (1024 at 22.05 kHz = 21.5 frames/s).", min=16, max=16384)
+    n_mels: int = option(80, "Mel bands (the spectrogram's height).", min=8, max=512)
+    f_min: float = option(30.0, "Lowest mel band edge (Hz).", min=0.0)
+    f_max: float = option(8000.0, "Highest mel band edge (Hz); at most half the sample rate.", min=100.0)
+    max_seconds: float = option(30.0, "Longer audio is cut to its first max_seconds.", min=0.1, max=3600.0)
+    normalize: Literal["item", "none"] = option("item", "Standardise each log-mel spectrogram (item) or not (none).")
+
+    def __post_init__(self) -> None:
+        if self.f_max > self.sample_rate / 2:
+            raise ValueError(f"f_max {self.f_max} is above half the sample rate ({self.sample_rate / 2})")
+        if self.f_min >= self.f_max:
+            raise ValueError(f"f_min {self.f_min} must be below f_max {self.f_max}")
+
+
+LOG_MEL_OPTIONS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LogMelOptions))
+"""The options the log-mel front end depends on."""
+
+
+class LogMel:
+    """Waveform `(S,)` at `sample_rate` -> log-mel `(n_mels, T)` float32, `T = 1 + S' // hop`
+    (S' = S cut to `max_seconds`): power mel spectrogram in dB, floored 80 dB below the item's
+    peak, standardised per item with `normalize=item`. A plain object, not a module: nothing of
+    it goes into an encoder's state; the torchaudio transform is built on first use."""
+
+    def __init__(self, options: LogMelOptions) -> None:
+        self.options = options
+        self._transform: nn.Module | None = None
+
+    def _build(self) -> nn.Module:
+        if self._transform is None:
+            import torchaudio
+
+            o = self.options
+            mel = torchaudio.transforms.MelSpectrogram(
+                sample_rate=o.sample_rate,
+                n_fft=o.n_fft,
+                hop_length=o.hop,
+                n_mels=o.n_mels,
+                f_min=o.f_min,
+                f_max=o.f_max,
+                power=2.0,
+                pad_mode="constant",  # zeros around the clip: any length works, even below n_fft / 2
+            )
+            db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=80.0)
+            self._transform = nn.Sequential(mel, db)
+        return self._transform
+
+    def __call__(self, raw: Any) -> Tensor:
+        o = self.options
+        wave = torch.as_tensor(raw, dtype=torch.float32).reshape(-1)
+        wave = wave[: int(round(o.max_seconds * o.sample_rate))]
+        if wave.numel() == 0:
+            raise ValueError("cannot featurize an empty waveform")
+        with torch.no_grad():
+            spec = self._build()(wave)
+            if o.normalize == "item":
+                spec = (spec - spec.mean()) / spec.std(unbiased=False).clamp_min(1e-3)
+        return spec.contiguous()
+
+
+def resize_2d(x: Tensor, height: int, width: int) -> Tensor:
+    """`(H, W)` -> `(height, width)`, bilinear and antialiased (so shrinking averages, not
+    samples); returned as it is when the size already matches."""
+    if tuple(x.shape) == (height, width):
+        return x
+    return F.interpolate(x[None, None], size=(height, width), mode="bilinear", antialias=True, align_corners=False)[
+        0, 0
+    ]
+
+
+def greyscale(raw: Any) -> Tensor:
+    """A raw image as a float32 `(H, W)` tensor, checked to be 2-D and non-empty."""
+    img = torch.as_tensor(raw, dtype=torch.float32)
+    if img.ndim != 2 or img.shape[0] == 0 or img.shape[1] == 0:
+        raise ValueError(f"expected a non-empty greyscale image (H, W), got shape {tuple(img.shape)}")
+    return img
+
+
+def ink(img: Tensor, height: int, width: int) -> Tensor:
+    """Greyscale `(H, W)` in [0, 1] (1 = white) -> ink `(height, width)` in [0, 1] (1 = ink,
+    0 = paper, so padding with 0 is blank paper)."""
+    return resize_2d(1.0 - img.clamp(0.0, 1.0), height, width).clamp(0.0, 1.0).contiguous()

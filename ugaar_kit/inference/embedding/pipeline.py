@@ -23,6 +23,7 @@ from ugaar_kit.inference.embedding.files import Prepared, prepare
 from ugaar_kit.inference.embedding.settings import (
     EmbedSettings,
     EmbedSummary,
+    TrainedModel,
     extension_routes,
     resolve_window,
     run_config_json,
@@ -37,7 +38,7 @@ PAUSE_ENV = envvars.EMBED_PAUSE
 
 
 def embed_paths(
-    run: Any,
+    run: TrainedModel,
     inputs: Sequence[str | Path],
     out: str | Path,
     settings: EmbedSettings = EmbedSettings(),
@@ -172,7 +173,7 @@ class _ModalityJob:
 
     def __init__(
         self,
-        run: Any,
+        run: TrainedModel,
         modality: str,
         files: list[Found],
         writer: StoreWriter,

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ugaar_kit.errors import InputError, OptionError
 from ugaar_kit.features.encode import device_of, evaluating, forward
-from ugaar_kit.inference.embedding.settings import extension_routes
+from ugaar_kit.inference.embedding.settings import TrainedModel, extension_routes
 
 
 def embed_query(
-    run: Any, path: str | Path | None = None, text: str | None = None, modality: str | None = None
+    run: TrainedModel, path: str | Path | None = None, text: str | None = None, modality: str | None = None
 ) -> tuple[str, np.ndarray]:
     """(modality, `(D,)` shared-space embedding) of one query: a file, or `text`.
 
@@ -24,6 +23,7 @@ def embed_query(
     (`text_input`: lyrics), or to `modality`."""
     if (path is None) == (text is None):
         raise OptionError("give a query file or --text, not both")
+    file = Path(path) if path is not None else None
     if text is not None:
         if modality is None:
             texts = [m for m in run.modalities if getattr(run.encoders[m], "text_input", False)]
@@ -33,22 +33,21 @@ def embed_query(
                     "choose one with --modality"
                 )
             modality = texts[0]
-    else:
-        path = Path(path)  # type: ignore[arg-type]
-        if not path.is_file():
-            raise InputError(path, "no such file" if not path.exists() else "not a file")
+    elif file is not None:
+        if not file.is_file():
+            raise InputError(file, "no such file" if not file.exists() else "not a file")
         if modality is None:
             routes = extension_routes(run)
-            modality = routes.get(path.suffix.lower())
+            modality = routes.get(file.suffix.lower())
             if modality is None:
                 known = ", ".join(sorted(routes)) or "none"
                 raise InputError(
-                    path, f"cannot tell the modality of '{path.suffix}' files (the run reads {known}); use --modality"
+                    file, f"cannot tell the modality of '{file.suffix}' files (the run reads {known}); use --modality"
                 )
-    if modality not in run.encoders:
+    if modality is None or modality not in run.encoders:
         raise OptionError(f"the run has no {modality} encoder (it has: {', '.join(run.modalities)})")
     encoder = run.encoders[modality]
-    raw = encoder.query_input(path, text)
+    raw = encoder.query_input(file, text)
     with evaluating(encoder):
         z = forward(
             encoder, [encoder.featurize(raw)], device_of(encoder), functools.partial(run.objective.project, modality)

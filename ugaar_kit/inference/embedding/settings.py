@@ -6,16 +6,36 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 from ugaar_kit.errors import InputError, OptionError
+from ugaar_kit.interfaces.encoder import Encoder
+from ugaar_kit.interfaces.objective import Objective
 
 DEFAULT_WINDOW = 5.0
 """Seconds of audio per row when neither the command nor the run says (FINDINGS: the median
 training passage lasts 4.75 s)."""
 DEFAULT_HOP = 2.5
+
+
+class TrainedModel(Protocol):
+    """What embedding needs of a trained run: `ugaar_kit.Run` is one. Optional attributes are read
+    when present: `info` (`run.json`: the window), `state` or `config` (recorded in the store),
+    `device`."""
+
+    @property
+    def encoders(self) -> Mapping[str, Encoder]: ...
+
+    @property
+    def objective(self) -> Objective: ...
+
+    @property
+    def modalities(self) -> Sequence[str]: ...
+
+    @property
+    def run_id(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -73,7 +93,7 @@ def shard_of(source: str, n: int) -> int:
     return int.from_bytes(digest[:8], "big") % n + 1
 
 
-def window_defaults(run: Any) -> tuple[float, float]:
+def window_defaults(run: TrainedModel) -> tuple[float, float]:
     """(window, hop) in seconds: `run.json`'s `embed` table when the run records one, else
     5 s and 2.5 s."""
     try:
@@ -87,7 +107,7 @@ def window_defaults(run: Any) -> tuple[float, float]:
     return DEFAULT_WINDOW, DEFAULT_HOP
 
 
-def resolve_window(run: Any, window: float | None, hop: float | None) -> tuple[float, float]:
+def resolve_window(run: TrainedModel, window: float | None, hop: float | None) -> tuple[float, float]:
     """The window and hop to use: given values, else the run's, else the defaults; a window
     given without a hop hops by half of it."""
     if window is None:
@@ -102,7 +122,7 @@ def resolve_window(run: Any, window: float | None, hop: float | None) -> tuple[f
     return float(window), float(hop)
 
 
-def extension_routes(run: Any) -> dict[str, str]:
+def extension_routes(run: TrainedModel) -> dict[str, str]:
     """Suffix (lower case, with the dot) -> modality, from the run's encoders' `extensions`."""
     routes: dict[str, str] = {}
     for m in run.modalities:
@@ -112,7 +132,7 @@ def extension_routes(run: Any) -> dict[str, str]:
     return routes
 
 
-def run_config_json(run: Any) -> str:
+def run_config_json(run: TrainedModel) -> str:
     """The run's config as JSON, for the store's `config` attribute."""
     state = getattr(run, "state", None)
     config = state.get("config") if isinstance(state, Mapping) else None

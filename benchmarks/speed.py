@@ -22,6 +22,7 @@ Sections, each writing `benchmarks/results/speed/<section>.json`:
   fake encoders and 1 and 2 loader workers: the pipeline's own cost;
 - `search`: exact top-10 cosine search at 10^4, 10^5, 10^6 stored rows (NumPy, in memory and
   from HDF5) against a full argsort, and faiss when importable;
+- `long`: a 10-hour recording through `embed` and `search`: peak memory beside a 10-s one;
 - `index`: `store index`'s faiss index on stores of 10^5 and 10^6 synthetic rows: build time,
   recall@10 reported and on new queries, a query's time against exact search (needs faiss);
 - `objectives`, `lyrics`: the figures of benchmarks/objectives.py and benchmarks/lyrics_encoders.py.
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import statistics
@@ -57,6 +59,7 @@ SECTIONS = (
     "embed",
     "pipeline",
     "search",
+    "long",
     "index",
     "objectives",
     "lyrics",
@@ -712,16 +715,22 @@ def cycling(queries: Any) -> Callable[[Callable[[Any], Any]], Callable[[], Any]]
     return one
 
 
+ANCHOR = "anchor: rows normalised once, in memory: one matmul + argpartition"
+
+
 def section_search(args: argparse.Namespace) -> dict[str, Any]:
-    """Top-10 exact cosine search: blocked NumPy (in memory, from HDF5) against a full argsort."""
-    import h5py
+    """Exact top-10 cosine search of a store's unit rows (memory-mapped) against the anchor (a
+    matmul + argpartition over rows normalised once), the 0.1.0 way (every row normalised at
+    every call) and faiss's flat index; a batch of queries; and at the largest size the whole
+    `ugaar-kit search` command beside `ugaar-kit --version`, with its parts."""
     import numpy as np
 
     from ugaar_kit.retrieval.search import normalize_rows, top_k
+    from ugaar_kit.store.reader import Store
 
     dim, k = args.dim, 10
     rng = np.random.default_rng(0)
-    rows, data = [], []
+    rows, data, notes = [], [], []
     try:
         import faiss  # type: ignore[import-not-found]
     except ImportError:
@@ -731,32 +740,32 @@ def section_search(args: argparse.Namespace) -> dict[str, Any]:
             stored = rng.standard_normal((n, dim), dtype=np.float32)
             queries = rng.standard_normal((args.queries, dim), dtype=np.float32)
             path = Path(tmp) / f"rows{n}.h5"
-            with h5py.File(path, "w") as f:
-                f.create_dataset("e", data=stored, chunks=(min(n, 4096), dim))
+            write_store(path, stored)
             one = cycling(queries)
             unit = normalize_rows(stored)
 
-            def prenormalised(q: np.ndarray, unit: np.ndarray = unit) -> Any:
+            def anchor(q: np.ndarray, unit: np.ndarray = unit) -> Any:
                 scores = normalize_rows(q) @ unit.T
                 return np.argpartition(-scores, k - 1, axis=1)[:, :k]
 
-            def argsort_all(q: np.ndarray, stored: np.ndarray = stored) -> Any:
-                scores = normalize_rows(q) @ normalize_rows(stored).T
-                return np.argsort(-scores, axis=1)[:, :k]
-
-            cases: list[tuple[str, Callable[[], Any]]] = [
-                ("ugaar_kit.retrieval.search.top_k, rows in memory", one(lambda q, s=stored: top_k(q, s, k))),
-            ]
-            with h5py.File(path, "r") as f:
-                ds = f["e"]
-                cases.append(
-                    ("ugaar_kit.retrieval.search.top_k, rows read from HDF5", one(lambda q, ds=ds: top_k(q, ds, k)))
-                )
-                cases.append(("alternative: full scores + np.argsort", one(argsort_all)))
-                cases.append(("rows normalised once: one matmul + argpartition", one(prenormalised)))
+            with Store(path) as store:
+                mapped = store.unit("audio")
+                assert mapped is not None, "the store writer wrote no unit rows"
+                cases: list[tuple[str, Callable[[], Any]]] = [
+                    (ANCHOR, one(anchor)),
+                    (
+                        "top_k over the store's unit rows, memory-mapped",
+                        one(lambda q, u=mapped: top_k(q, u, k, unit=True)),
+                    ),
+                    ("0.1.0: top_k normalising every row per call, in memory", one(lambda q, s=stored: top_k(q, s, k))),
+                    (
+                        "0.1.0: top_k normalising every row per call, from HDF5",
+                        one(lambda q, ds=store.embeddings("audio"): top_k(q, ds, k)),
+                    ),
+                ]
                 if faiss is not None:
                     index = faiss.IndexFlatIP(dim)
-                    index.add(normalize_rows(stored))
+                    index.add(unit)
                     cases.append(("faiss IndexFlatIP", one(lambda q, index=index: index.search(normalize_rows(q), k))))
                 reps = max(5, min(args.queries, int(2e7 / n)))
                 base = None
@@ -766,28 +775,226 @@ def section_search(args: argparse.Namespace) -> dict[str, Any]:
                     rows.append([f"{n:,}", label, f"{1000 * t:.2f}", f"{t / base:.2f}"])
                     data.append({"rows": n, "case": label, "ms_per_query": 1000 * t, "repeats": reps})
                 batch = queries[: args.queries]
-                t, _ = best_of(lambda b=batch, s=stored: top_k(b, s, k), 3)
-                rows.append(
-                    [
-                        f"{n:,}",
-                        f"top_k, {len(batch)} queries at once, per query",
-                        f"{1000 * t / len(batch):.3f}",
-                        f"{t / len(batch) / base:.2f}",
-                    ]
-                )
+                t, _ = best_of(lambda b=batch, u=mapped: top_k(b, u, k, unit=True), 3)
+                label = f"top_k over the unit rows, {len(batch)} queries at once, per query"
+                rows.append([f"{n:,}", label, f"{1000 * t / len(batch):.3f}", f"{t / len(batch) / base:.2f}"])
                 data.append(
                     {"rows": n, "case": "batched", "ms_per_query": 1000 * t / len(batch), "queries": len(batch)}
                 )
+            if n == max(args.search_rows) and args.search_cli:
+                cli_rows, cli_data, cli_notes = search_cli(args, Path(tmp), stored.shape[0])
+                rows += cli_rows
+                data += cli_data
+                notes += cli_notes
+            path.unlink()
     notes = [
         f"Top {k} by cosine over float32 rows of {dim} dimensions, one query at a time (median over repeats), "
-        f"NumPy with {blas_threads()}. Ratio: time over the first row of the same size.",
-        "`top_k` normalises every stored row on every call (a store keeps raw embeddings); the row 'rows normalised once' "
-        "is the cost of the same search on rows normalised in advance, i.e. what caching unit rows would save.",
+        f"NumPy with {blas_threads()}, torch with {torch_threads()}. Ratio: time over the anchor of the same size, "
+        "measured in the same run on the same rows.",
+        "The store's rows are written by the store writer, which keeps a unit-length copy (`unit`) that `top_k` reads "
+        "through a memory map; the 0.1.0 rows normalise every stored row at every call.",
         "faiss is not installed: no faiss rows (pip install 'ugaar-kit[faiss]')."
         if faiss is None
         else "faiss flat index: exact inner product.",
+        *notes,
     ]
     return record("search", ["stored rows", "method", "ms/query", "ratio"], rows, notes, data, right_from=2)
+
+
+def torch_threads() -> str:
+    import torch
+
+    return f"{torch.get_num_threads()} thread(s)"
+
+
+SEARCH_PARTS = """
+import json, sys, time
+t0 = time.perf_counter()
+from ugaar_kit.registry.discovery import get_registry
+from ugaar_kit.inference.run import Run
+from ugaar_kit.inference.embedding import embed_query
+from ugaar_kit.retrieval.search import search_many
+from ugaar_kit.store.reader import Store
+registry = get_registry()
+t1 = time.perf_counter()
+run = Run.load(sys.argv[1], registry=registry)
+t2 = time.perf_counter()
+modality, vector = embed_query(run, sys.argv[3])
+t3 = time.perf_counter()
+with Store(sys.argv[2]) as store:
+    hits = search_many(store, vector[None], ["audio"], 10)
+t4 = time.perf_counter()
+print(json.dumps({"imports and plugin discovery": t1 - t0, "Run.load (the model)": t2 - t1,
+                  "the query's embedding": t3 - t2, "store opened and searched": t4 - t3}))
+"""
+
+
+def search_cli(args: argparse.Namespace, tmp: Path, n: int) -> tuple[list[list[str]], list[dict[str, Any]], list[str]]:
+    """`ugaar-kit search` on a store of `n` rows of a run's width against `ugaar-kit --version`
+    (both whole processes, median of `--cli-repeats` after one warm-up), and its parts timed in
+    one more process."""
+    import numpy as np
+
+    from ugaar_kit.inference.run import Run
+    from ugaar_kit.registry.discovery import get_registry
+
+    run_dir, query = search_run(args, tmp)
+    run = Run.load(run_dir, registry=get_registry())
+    store = tmp / f"cli{n}.h5"
+    rows = np.random.default_rng(1).standard_normal((n, run.shared_dim), dtype=np.float32)
+    write_store(store, rows, run_id=run.run_id)
+    exe = str(Path(sys.executable).with_name("ugaar-kit"))
+    version = [exe, "--version"]
+    search = [exe, "search", str(query), "--index", str(store), "--run", str(run_dir), "--target", "audio", "--json"]
+    times = {}
+    for label, cmd in (("ugaar-kit --version", version), ("ugaar-kit search, one query", search)):
+        subprocess.run(cmd, check=True, capture_output=True)
+        samples = []
+        for _ in range(args.cli_repeats):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            samples.append(time.perf_counter() - t0)
+        times[label] = statistics.median(samples)
+    parts = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", SEARCH_PARTS, str(run_dir), str(store), str(query)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    base = times["ugaar-kit --version"]
+    out = [[f"{n:,}", label, f"{1000 * t:.0f}", f"{t / base:.2f}"] for label, t in times.items()]
+    out.append([f"{n:,}", "search minus --version", f"{1000 * (times['ugaar-kit search, one query'] - base):.0f}", ""])
+    out += [[f"{n:,}", f"  part: {label}", f"{1000 * t:.0f}", ""] for label, t in parts.items()]
+    data = [{"rows": n, "case": label, "ms": 1000 * t} for label, t in {**times, **parts}.items()]
+    notes = [
+        f"The command rows are whole processes (ms, not per query; ratio over `--version`), median of {args.cli_repeats} "
+        f"after a warm-up, on a store of {n:,} rows of the run's {run.shared_dim} dimensions; the query is one "
+        f"recording of the demo data, the run untrained ({run_dir.name}: the speed of a trained one). The parts are "
+        "timed inside one more process."
+    ]
+    return out, data, notes
+
+
+def search_run(args: argparse.Namespace, tmp: Path) -> tuple[Path, Path]:
+    """(`--run`, else an untrained audio-sheet run on the demo data built here; a query recording)."""
+    from ugaar_kit.interfaces.dataset import DatasetFolder
+
+    data = tmp / "demo-data"
+    subprocess.run(
+        [sys.executable, "-m", "ugaar_kit", "dataset", "demo", "--out", str(data)], check=True, capture_output=True
+    )
+    query = next(it.audio for it in DatasetFolder(data).items if it.audio is not None)
+    if args.run is not None:
+        return args.run, query
+    run_dir = tmp / "search-run"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ugaar_kit",
+            "train",
+            "--data",
+            str(data),
+            "--out",
+            str(run_dir),
+            "--audio",
+            "cnn",
+            "--sheet",
+            "cnn",
+            "--objective",
+            "contrastive",
+            "--epochs",
+            "0",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return run_dir, query
+
+
+# -- long recordings ------------------------------------------------------------------------
+PEAK = """
+import json, resource, subprocess, sys, time
+t0 = time.perf_counter()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(json.dumps([resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter() - t0]))
+"""
+
+
+def peak_and_seconds(cmd: Sequence[object]) -> tuple[float, float]:
+    """(peak resident MiB, wall seconds) of one command, measured from a process of its own."""
+    out = subprocess.run([sys.executable, "-c", PEAK, *map(str, cmd)], check=True, capture_output=True, text=True)
+    kib, seconds = json.loads(out.stdout)
+    return kib / 1024, seconds
+
+
+def write_noise(path: Path, seconds: float, rate: int = 22050) -> float:
+    """A mono 16-bit WAV of `seconds` of noise, written a minute at a time; its size in MB."""
+    import numpy as np
+    import soundfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    with soundfile.SoundFile(path, "w", samplerate=rate, channels=1, subtype="PCM_16") as fh:
+        left = int(seconds * rate)
+        while left > 0:
+            n = min(left, 60 * rate)
+            fh.write((0.1 * rng.standard_normal(n)).astype(np.float32))
+            left -= n
+    return path.stat().st_size / 1e6
+
+
+def section_long(args: argparse.Namespace) -> dict[str, Any]:
+    """A `--long-hours`-hour recording through `embed` and `search` (one process, `--workers 0`)
+    with a run of the default `cnn` audio encoder: peak memory and seconds beside the same
+    commands on a 10-second recording, whose peak is the loaded model's."""
+    rows, data = [], []
+    with tempfile.TemporaryDirectory(prefix="bench-long-") as tmp_name:
+        tmp = Path(tmp_name)
+        run_dir, _ = search_run(args, tmp)
+        exe = str(Path(sys.executable).with_name("ugaar-kit"))
+        sizes = {
+            "10 s": write_noise(tmp / "short" / "ten.wav", 10.0),
+            f"{args.long_hours:g} h": write_noise(tmp / "long" / "hours.wav", 3600.0 * args.long_hours),
+        }
+        base: dict[str, float] = {}
+        for (label, mb), folder in zip(sizes.items(), ("short", "long")):
+            store = tmp / f"{folder}.h5"
+            embed = [exe, "embed", tmp / folder, "--run", run_dir, "--out", store, "--workers", "0"]
+            query = tmp / folder / ("ten.wav" if folder == "short" else "hours.wav")
+            search = [
+                exe,
+                "search",
+                query,
+                "--index",
+                tmp / "short.h5",
+                "--run",
+                run_dir,
+                "--target",
+                "audio",
+                "--json",
+            ]
+            for command, cmd in (("embed", embed), ("search", search)):
+                peak, seconds = peak_and_seconds(cmd)
+                base.setdefault(command, peak)
+                above = peak - base[command]
+                rows.append([command, f"{label} ({mb:,.0f} MB WAV)", f"{seconds:.1f}", f"{peak:,.0f}", f"{above:,.0f}"])
+                data.append(
+                    {"command": command, "recording": label, "seconds": seconds, "peak_mib": peak, "above_mib": above}
+                )
+    notes = [
+        "Generated noise, 22,050 Hz mono 16-bit WAV; the run is an untrained contrastive audio-sheet run of the "
+        "default `cnn` encoders on the demo data (the speed and memory of a trained one). `embed` cuts 5-s windows "
+        "every 2.5 s; `search` makes every window of the query one query (the 10-s store as the index).",
+        "Peak: the process's maximum resident memory (one process: `--workers 0`); 'above' is over the same command "
+        "on the 10-s recording, i.e. over the loaded model. Before 0.2 a recording was decoded and resampled whole: "
+        "10 hours peaked at 10.4 GB in `embed` (measured when issue 20 was filed, not in this run).",
+    ]
+    return record(
+        "long", ["command", "recording", "seconds", "peak MiB", "above 10 s MiB"], rows, notes, data, right_from=2
+    )
 
 
 # -- index -------------------------------------------------------------------------------
@@ -802,12 +1009,12 @@ def synthetic_rows(kind: str, n: int, dim: int, rng: Any) -> Any:
     return centres[rng.integers(0, len(centres), n)] + np.float32(0.3) * rng.standard_normal((n, dim), dtype=np.float32)
 
 
-def write_store(path: Path, rows: Any, rows_per_file: int = 4) -> None:
+def write_store(path: Path, rows: Any, rows_per_file: int = 4, run_id: str = "bench") -> None:
     """`rows` through the store writer as audio files of `rows_per_file` windows each."""
     from ugaar_kit.store.tables import FileRows
     from ugaar_kit.store.writer import StoreWriter
 
-    with StoreWriter(path, run_id="bench", settings={"window": 5.0, "hop": 2.5}) as w:
+    with StoreWriter(path, run_id=run_id, settings={"window": 5.0, "hop": 2.5}) as w:
         step = 256 * rows_per_file
         for a in range(0, len(rows), step):
             w.add_files(
@@ -975,6 +1182,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "embed": section_embed,
     "pipeline": section_pipeline,
     "search": section_search,
+    "long": section_long,
     "index": section_index,
     "objectives": section_objectives,
     "lyrics": section_lyrics,
@@ -1029,6 +1237,14 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--search-rows", type=int, nargs="+", default=[10**4, 10**5, 10**6], help="stored rows of the search section"
     )
+    ap.add_argument(
+        "--search-cli",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="time the whole `ugaar-kit search` command at the largest size (builds the demo data and a run)",
+    )
+    ap.add_argument("--long-hours", type=float, default=10.0, help="hours of the long section's recording")
+    ap.add_argument("--cli-repeats", type=int, default=5, help="runs of each command timed by the search section")
     ap.add_argument(
         "--index-rows", type=int, nargs="+", default=[10**5, 10**6], help="stored rows of the index section"
     )

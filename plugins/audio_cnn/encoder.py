@@ -37,6 +37,7 @@ from torch import Tensor
 from ugaar_kit.data.media import load_audio
 from ugaar_kit.interfaces.encoder import Batch, Encoder
 from ugaar_kit.interfaces.options import option
+from ugaar_kit.interfaces.rows import Waveform
 from ugaar_kit.toolkit.augment import log_uniform, mask_span, stretch
 from ugaar_kit.toolkit.frontends import LOG_MEL_OPTIONS, LogMel, LogMelOptions
 from ugaar_kit.toolkit.layers import ConvBodyOptions, CountEmbedding, DenseHead, MaskedPool, conv_body
@@ -75,7 +76,7 @@ class AudioCNNOptions(ConvBodyOptions, LogMelOptions):
     """Options of runs from before `arch` existed (their every other option is recorded)."""
 
 
-class AudioCNN(PretrainedBody, Encoder):
+class AudioCNN(Waveform, PretrainedBody, Encoder):
     """Audio through a log-mel spectrogram and a strided (or VGG-style) CNN.
 
     Raw: waveform `(S,)` float32 at `sample_rate`. Features: `(n_mels, T)` float32 (`(n_mels + 1,

@@ -45,6 +45,7 @@ from ugaar_kit.data.media import load_audio
 from ugaar_kit.errors import InputError, UgaarError
 from ugaar_kit.interfaces.encoder import Batch, Encoder, masked_mean, pad_last
 from ugaar_kit.interfaces.options import option
+from ugaar_kit.interfaces.rows import Waveform
 from ugaar_kit.toolkit.layers import DenseHead
 from ugaar_kit.toolkit.model_folder import folder_sha256
 from ugaar_kit.toolkit.pretrained import PretrainedBody
@@ -69,7 +70,7 @@ class HFAudioOptions:
     )
 
 
-class HFAudio(PretrainedBody, Encoder):
+class HFAudio(Waveform, PretrainedBody, Encoder):
     """Audio through a pretrained transformer from a local folder, mean-pooled over frames.
 
     Raw: waveform `(S,)` at the extractor's `sampling_rate`. Features: frozen, the model's

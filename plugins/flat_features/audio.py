@@ -17,6 +17,7 @@ from torch import Tensor
 
 from ugaar_kit.data.media import load_audio
 from ugaar_kit.interfaces.options import option
+from ugaar_kit.interfaces.rows import Waveform
 from ugaar_kit.toolkit.frontends import LogMel, LogMelOptions, resize_2d
 
 from .flat_encoder import FlatEncoder
@@ -27,7 +28,7 @@ class FlatAudioOptions(LogMelOptions):
     frames: int = option(64, "Time steps the log-mel spectrogram is resized to (output: n_mels x frames).", min=1)
 
 
-class FlatAudio(FlatEncoder):
+class FlatAudio(Waveform, FlatEncoder):
     """Audio as a time-resized log-mel spectrogram, flattened.
 
     Raw: waveform `(S,)` float32 at `sample_rate`. Features: `(n_mels * frames,)` float32, mel

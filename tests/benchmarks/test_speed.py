@@ -54,16 +54,17 @@ def test_link_files_takes_audio_and_sheet_in_turn(split_data: Path, tmp_path: Pa
 
 
 def test_search_section_records_every_method_per_size() -> None:
-    args = speed.parser().parse_args(["--search-rows", "3000", "--queries", "4", "--dim", "8"])
+    args = speed.parser().parse_args(["--search-rows", "3000", "--queries", "4", "--dim", "8", "--no-search-cli"])
     result = speed.section_search(args)
     assert result["section"] == "search" and result["command"].endswith("--only search")
     methods = [row[1] for row in result["rows"]]
     assert methods[:4] == [
-        "ugaar_kit.retrieval.search.top_k, rows in memory",
-        "ugaar_kit.retrieval.search.top_k, rows read from HDF5",
-        "alternative: full scores + np.argsort",
-        "rows normalised once: one matmul + argpartition",
+        speed.ANCHOR,
+        "top_k over the store's unit rows, memory-mapped",
+        "0.1.0: top_k normalising every row per call, in memory",
+        "0.1.0: top_k normalising every row per call, from HDF5",
     ]
+    assert methods[-1] == "top_k over the unit rows, 4 queries at once, per query"
     assert result["rows"][0][0] == "3,000" and result["rows"][0][3] == "1.00"
     assert all(d["ms_per_query"] > 0 for d in result["data"])
 

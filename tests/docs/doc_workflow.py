@@ -147,6 +147,16 @@ def _merged(ws: Workspace, result: Any) -> None:
         assert sum(merged.rows(m) for m in merged.modalities) == rows > 0
 
 
+def _hits_jsonl(ws: Workspace, result: Any) -> None:
+    """A JSON line per query (a window of each recording, the image, each lyrics line), each with
+    its audio hits."""
+    lines = [json.loads(line) for line in (ws.root / "hits.jsonl").read_text().splitlines()]
+    queries = {line["query"] for line in lines}
+    assert {"the first line", "the second line"} <= {q.removeprefix("--text ").strip("'") for q in queries}
+    assert {line["query_modality"] for line in lines} == {"audio", "sheet", "lyrics"}
+    assert all(line["results"]["audio"] for line in lines)
+
+
 def _says(*words: str) -> Callable[[Workspace, Any], None]:
     def check(ws: Workspace, result: Any) -> None:
         for word in words:
@@ -262,6 +272,9 @@ PLAN: dict[str, Execute | ParseOnly] = {
     "ugaar-kit store merge part-1.h5 part-2.h5 part-3.h5 part-4.h5 --out music.h5": Execute(
         before=("shards 3 and 4",), check=_merged
     ),
+    "ugaar-kit search queries/ --lines lines.txt --index music.h5 --run runs/ugaar --target audio --json > hits.jsonl": (
+        Execute(before=("queries",), check=_hits_jsonl)
+    ),
     "pip install 'ugaar-kit[faiss]'": ParseOnly("installs packages; `store index` below runs with or without faiss"),
     "ugaar-kit store index music.h5": Execute(
         exit_code=0 if _faiss_available() else 2,
@@ -342,6 +355,11 @@ class Workspace:
             (self.home / "lyrics" / "song.txt").write_text(text + "\n", encoding="utf-8")
         elif name == "query":
             shutil.copy(next((self.home / "music").glob("*.wav")), self.root / "query.wav")
+        elif name == "queries":  # a folder of query files and a file of lyrics lines
+            (self.root / "queries").mkdir()
+            for f in sorted((self.home / "music").glob("*.wav"))[:2] + sorted((self.home / "scores").glob("*.png"))[:1]:
+                shutil.copy(f, self.root / "queries" / f.name)
+            (self.root / "lines.txt").write_text("the first line\n\nthe second line\n", encoding="utf-8")
         elif name == "shards 3 and 4":
             for k in (3, 4):
                 args = ["embed", "home/music", "--run", "runs/ugaar", "--out", f"part-{k}.h5", "--shard", f"{k}/4"]

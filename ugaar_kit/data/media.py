@@ -8,6 +8,8 @@ resampled with torchaudio; images are read with Pillow (PNG, JPEG).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +66,89 @@ def load_audio(path: Path, sample_rate: int) -> Tensor:
 
         wave = AF.resample(wave, int(rate), int(sample_rate))
     return wave.contiguous()
+
+
+BLOCK_SECONDS = 30.0
+"""Seconds of a recording `stream_audio` decodes and resamples at a time."""
+
+
+def _resample_margin(orig: int, new: int) -> int:
+    """Input samples either side of a block that `torchaudio.functional.resample` (windowed sinc,
+    6 zero crossings, roll-off 0.99) reads for the block's outputs: a whole number of its input
+    stride `orig` (`orig`, `new` reduced by their gcd), at least its kernel's half width."""
+    width = math.ceil(6 * orig / (min(orig, new) * 0.99)) + 1
+    return orig * (width // orig + 2)
+
+
+def stream_audio(path: Path, sample_rate: int, block_seconds: float = BLOCK_SECONDS) -> Iterator[Tensor]:
+    """The recording at `path` as consecutive mono float32 blocks at `sample_rate`, decoded and
+    resampled a block at a time: their concatenation equals `load_audio(path, sample_rate)` (to
+    float rounding), while memory holds about one block, whatever the recording's length.
+
+    Each block is resampled with enough of its neighbours' samples that the filter sees what
+    it sees in the whole recording. Raises InputError like `read_audio`, for a block with NaN or
+    infinite samples when it is reached."""
+    import soundfile as sf
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        fh = sf.SoundFile(str(path))
+    except Exception as exc:  # noqa: BLE001 - any decoding failure is the file's problem
+        raise InputError(path, f"not a readable audio file ({_first_line(exc)})") from None
+    with fh:
+        rate = int(fh.samplerate)
+        g = math.gcd(rate, int(sample_rate))
+        orig, new = rate // g, int(sample_rate) // g
+        margin = 0 if orig == new else _resample_margin(orig, new)
+        step = orig * max(1, round(block_seconds * rate / orig))
+        buf = np.zeros(0, dtype=np.float32)
+        start = 0  # the recording's sample at buf[0], a multiple of `orig`
+        done = 0  # resampling steps (of `orig` input samples) already given out
+        length = 0
+        while True:
+            try:
+                chunk = fh.read(step, dtype="float32", always_2d=True)
+            except Exception as exc:  # noqa: BLE001
+                raise InputError(path, f"not a readable audio file ({_first_line(exc)})") from None
+            if chunk.shape[0] and not np.isfinite(chunk).all():
+                raise InputError(path, "audio has NaN or infinite samples")
+            mono = chunk.mean(axis=1, dtype=np.float32)
+            length += len(mono)
+            buf = np.concatenate([buf, mono])
+            last = len(mono) < step
+            if last and length == 0:
+                raise InputError(path, "no audio samples (zero-length recording)")
+            if orig == new:
+                if len(mono):
+                    yield torch.from_numpy(np.ascontiguousarray(mono))
+                buf = buf[:0]
+            else:
+                # Steps [done, upto) have all the input their outputs read (or the recording ended).
+                upto = -(-new * length // orig) // new + 1 if last else (length - margin) // orig
+                if upto > done:
+                    yield _resample_steps(buf, start, done, upto, orig, new, margin, length if last else None)
+                    done = upto
+                keep = max(0, done * orig - margin)  # a multiple of `orig`
+                buf, start = buf[keep - start :], keep
+            if last:
+                return
+
+
+def _resample_steps(
+    buf: np.ndarray, start: int, first: int, upto: int, orig: int, new: int, margin: int, length: int | None
+) -> Tensor:
+    """The resampled samples of steps [first, upto) (`new` per step) from `buf` (the recording
+    from sample `start`), cut at the recording's resampled length when it is known."""
+    import torchaudio.functional as AF
+
+    left = first * orig - start  # input samples before the first step: a multiple of `orig`
+    out = AF.resample(torch.from_numpy(buf), orig, new)
+    lo = left // orig * new
+    hi = lo + (upto - first) * new
+    if length is not None:
+        hi = min(hi, -(-new * length // orig) - (start // orig) * new)
+    return out[lo:hi].contiguous()
 
 
 def _is_pdf(path: Path) -> bool:

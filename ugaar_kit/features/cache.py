@@ -310,11 +310,10 @@ class FeatureCache:
     def _compute(self, encoder: Encoder, todo: Sequence[Source], workers: int) -> Iterator[tuple[str, np.ndarray]]:
         size = commit_chunk(len(todo), workers) if workers > 0 else 1  # here: item by item
         chunks = [[(s.id, s.input) for s in todo[i : i + size]] for i in range(0, len(todo), size)]
-        for result in featurized(encoder, chunks, _featurize_chunk, workers):
-            for item_id, array in result:
-                if isinstance(array, UgaarError):
-                    raise array
-                yield item_id, array
+        for item_id, array in featurized(encoder, chunks, _featurize_chunk, workers):
+            if isinstance(array, UgaarError):
+                raise array
+            yield item_id, array
 
     def _append(self, fh: h5py.File, rows: Sequence[tuple[Source, np.ndarray]]) -> None:
         """Append rows, flush them, then raise `committed`: a crash keeps whole rows only."""

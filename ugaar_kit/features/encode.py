@@ -74,16 +74,19 @@ def encode_batches(
     fetch: Callable[[list[int]], list[Tensor]],
     batch_size: int,
     device: torch.device | str = "cpu",
+    project: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
-    """`(N, D)` float32 encoder outputs of N items in their order, in eval mode, no gradients.
+    """`(N, D)` float32 encoder outputs of N items in their order (mapped into the shared space
+    by `project` when given), in eval mode, no gradients.
 
     Items are batched by length (`eval_batches`); `fetch(indices)` gives their features. The
-    trainer's validation and `Run.embed` both come here, so they give the same numbers."""
+    trainer's validation, `Run.embed` and search queries all come here, so they give the same
+    numbers."""
     device = torch.device(device)
     out: list[Tensor | None] = [None] * len(lengths)
     with evaluating(encoder):
         for idx in eval_batches(lengths, batch_size):
-            z = forward(encoder, fetch(idx), device)
+            z = forward(encoder, fetch(idx), device, project)
             for j, i in enumerate(idx):
                 out[i] = z[j]
     if not out:
@@ -92,8 +95,12 @@ def encode_batches(
 
 
 def encode_features(
-    encoder: Encoder, features: Sequence[Tensor], batch_size: int, device: torch.device | str = "cpu"
+    encoder: Encoder,
+    features: Sequence[Tensor],
+    batch_size: int,
+    device: torch.device | str = "cpu",
+    project: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
     """`encode_batches` over a list of featurized items `(N, D)`."""
     lengths = [int(f.shape[-1]) if f.ndim else 1 for f in features]
-    return encode_batches(encoder, lengths, lambda idx: [features[i] for i in idx], batch_size, device)
+    return encode_batches(encoder, lengths, lambda idx: [features[i] for i in idx], batch_size, device, project)

@@ -1,8 +1,10 @@
 """The one worker pool that featurizes: `work(encoder, task)` over many tasks, in this process or
-in worker processes, results in the tasks' order.
+in worker processes; each task gives any number of results, handed on as they are made.
 
 Both the training feature cache (chunks of items) and `embed` (one file a task: read, cut into
-rows, featurize) come here. Workers are DataLoader worker processes: one torch thread each, the
+rows and featurized a part at a time, so a long recording never sits whole in memory) come here.
+Task `i` runs in worker `i % workers`; results come from the workers in turn, so they keep the
+order of their tasks within a worker but not across workers: each result says what it is. Workers are DataLoader worker processes: one torch thread each, the
 encoder in eval mode, no gradients, and on Linux they die with their parent, so a killed job
 leaves no process holding its files. On the CPU they are forked (the encoder is shared, not
 copied); when the encoder lives on a GPU they get a CPU copy of it and are spawned.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import torch
@@ -27,20 +29,20 @@ PREFETCH = 4
 """Tasks each worker runs ahead of the consumer (bounds memory when the consumer is slower)."""
 
 
-class _Tasks(torch.utils.data.Dataset):
-    """The tasks as a map-style dataset whose item `i` is `work(encoder, tasks[i])`."""
+class _Tasks(torch.utils.data.IterableDataset):
+    """The results of `work(encoder, task)` over this worker's share of the tasks."""
 
-    def __init__(self, encoder: Encoder, tasks: Sequence[Any], work: Callable[[Encoder, Any], Any]) -> None:
+    def __init__(self, encoder: Encoder, tasks: Sequence[Any], work: Callable[[Encoder, Any], Iterable[Any]]) -> None:
         self.encoder = encoder
         self.tasks = tasks
         self.work = work
 
-    def __len__(self) -> int:
-        return len(self.tasks)
-
-    def __getitem__(self, i: int) -> Any:
-        with torch.no_grad():
-            return self.work(self.encoder, self.tasks[i])
+    def __iter__(self) -> Iterator[Any]:
+        info = torch.utils.data.get_worker_info()
+        mine = self.tasks if info is None else self.tasks[info.id :: info.num_workers]
+        for task in mine:
+            with torch.no_grad():
+                yield from self.work(self.encoder, task)
 
 
 def _identity(x: Any) -> Any:
@@ -74,18 +76,21 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def featurized(encoder: Encoder, tasks: Sequence[T], work: Callable[[Encoder, T], R], workers: int = 0) -> Iterator[R]:
-    """`work(encoder, task)` for every task, in order, with the encoder in eval mode and no
-    gradients; in `min(workers, len(tasks))` worker processes when that is above 0.
+def featurized(
+    encoder: Encoder, tasks: Sequence[T], work: Callable[[Encoder, T], Iterable[R]], workers: int = 0
+) -> Iterator[R]:
+    """The results of `work(encoder, task)` for every task (an iterable each: a generator gives
+    its results one at a time), with the encoder in eval mode and no gradients; in
+    `min(workers, len(tasks))` worker processes when that is above 0, else here, in order.
 
     `work` must be a module-level function (workers may be spawned) whose results pickle
     cheaply: NumPy arrays, not tensors that share storage with the encoder. Results are
-    produced as the consumer asks for them, each worker at most `PREFETCH` tasks ahead."""
+    produced as the consumer asks for them, each worker at most `PREFETCH` results ahead."""
     workers = min(workers, len(tasks))
     if workers <= 0:
         with evaluating(encoder):
             for task in tasks:
-                yield work(encoder, task)
+                yield from work(encoder, task)
         return
     on_cpu = device_of(encoder).type == "cpu"
     # Forked workers share a CPU encoder; a model on a GPU is copied to the CPU for spawned ones.

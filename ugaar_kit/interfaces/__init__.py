@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ugaar_kit.interfaces.encoder import Batch, Encoder, masked_mean
     from ugaar_kit.interfaces.objective import Objective, Optimizers, Views
     from ugaar_kit.interfaces.options import NoOptions, option
-    from ugaar_kit.interfaces.rows import Rows, TextLines
+    from ugaar_kit.interfaces.rows import Rows, TextLines, Waveform
     from ugaar_kit.interfaces.score import Note, Passage, Song, Syllable
 
 _HOMES = {
@@ -27,7 +27,7 @@ _HOMES = {
     "encoder": ("Batch", "Encoder", "masked_mean"),
     "objective": ("Objective", "Optimizers", "Views"),
     "options": ("NoOptions", "option"),
-    "rows": ("Rows", "TextLines"),
+    "rows": ("Rows", "TextLines", "Waveform"),
     "score": ("Note", "Passage", "Song", "Syllable"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
@@ -51,6 +51,7 @@ __all__ = [
     "Syllable",
     "TextLines",
     "Views",
+    "Waveform",
     "masked_mean",
     "option",
 ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -134,6 +134,12 @@ class Encoder(nn.Module):
         `load_item` as one row, or, for a 1-D waveform at a known `sample_rate`, its windows of
         `window` seconds every `hop`. Text encoders mix in `rows.TextLines` (a row a line)."""
         return file_rows(self, path, window, hop)
+
+    def embed_parts(self, path: Path, window: float, hop: float) -> Iterator[Rows]:
+        """The rows `embed` makes of one file, in parts it featurizes and hands on one at a time:
+        by default `embed_rows` as one part. Audio encoders mix in `rows.Waveform`, which cuts a
+        recording into windows as it decodes it, so a long one needs no more memory than a short one."""
+        yield self.embed_rows(path, window, hop)
 
     def query_input(self, path: Path | None = None, text: str | None = None) -> Any:
         """The raw item of one search query: a file (default: `load_item`, whole), or `text`

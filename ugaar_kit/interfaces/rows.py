@@ -18,13 +18,17 @@ A row id is the file's source id, with `#FRAGMENT` when the file gives more than
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ugaar_kit.data.lyrics_text import normalize_lyrics
 from ugaar_kit.data.media import read_text
 from ugaar_kit.errors import InputError, OptionError
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 TEXT_MAX_BYTES = 16 << 20
 """The largest text file `TextLines` reads."""
@@ -99,6 +103,79 @@ def file_rows(encoder: Any, path: Path, window: float, hop: float) -> Rows:
     if rate and getattr(raw, "ndim", None) == 1:
         return waveform_rows(raw, rate, window, hop, path)
     return Rows(raws=[raw], fragments=[""])
+
+
+PART_ROWS = 64
+"""Rows of one file `embed` featurizes and hands on at a time (`Waveform.embed_parts`), so a long
+recording costs the memory of this many windows, not of the recording."""
+
+
+def window_parts(
+    blocks: Iterable[Tensor], rate: int, window: float, hop: float, path: Path, part_rows: int = PART_ROWS
+) -> Iterator[Rows]:
+    """The windows `waveform_rows` cuts from a whole recording, cut from its consecutive blocks
+    as they come (`stream_audio`), in parts of at most `part_rows` rows; only the last part's
+    `seconds` holds the recording's length. `window=0` keeps the whole recording as one row."""
+    import torch
+
+    win, step = max(1, round(window * rate)), max(1, round(hop * rate))
+    buf = torch.zeros(0)
+    buf_start = 0  # the recording's sample at buf[0]
+    a = 0  # the next window's first sample
+    total = 0
+    part = Rows(raws=[], fragments=[])
+
+    def add(a: int, b: int) -> None:
+        part.raws.append(buf[a - buf_start : b - buf_start].clone())
+        part.start.append(a / rate)
+        part.end.append(b / rate)
+        part.fragments.append(f"t={seconds_label(a / rate)}-{seconds_label(b / rate)}")
+
+    for block in blocks:
+        buf = torch.cat([buf, block]) if len(buf) else block
+        total += len(block)
+        if window <= 0:
+            continue
+        while a + win < total:  # a whole window, and more of the recording follows: not the last
+            add(a, a + win)
+            a += step
+            if len(part.raws) >= part_rows:
+                yield part
+                part = Rows(raws=[], fragments=[])
+        cut = min(a, total)  # a hop longer than the window may start the next one past the end
+        if cut > buf_start:
+            buf, buf_start = buf[cut - buf_start :], cut
+    if total == 0:
+        raise InputError(path, "no audio samples (empty recording)")
+    for x, y in cut_windows(total, rate, window, hop):
+        if x >= a:
+            add(x, y)
+            if len(part.raws) >= part_rows:
+                yield part
+                part = Rows(raws=[], fragments=[])
+    part.seconds = total / rate
+    yield part
+
+
+class Waveform:
+    """Mixin for an encoder whose raw item is a mono waveform `(S,)` at its `sample_rate`, read
+    with `load_audio` (put it before `Encoder`): `embed` cuts a recording into windows as it
+    decodes it, a block at a time (`stream_audio`, `window_parts`), and `search` does the same
+    with a query recording, so memory does not grow with the recording's length."""
+
+    def load_item(self, path: Path) -> Any:
+        from ugaar_kit.data.media import load_audio
+
+        rate = sample_rate_of(self)
+        assert rate is not None, f"{type(self).__name__} mixes in Waveform but has no sample_rate"
+        return load_audio(path, rate)
+
+    def embed_parts(self, path: Path, window: float, hop: float) -> Iterator[Rows]:
+        from ugaar_kit.data.media import stream_audio
+
+        rate = sample_rate_of(self)
+        assert rate is not None, f"{type(self).__name__} mixes in Waveform but has no sample_rate"
+        return window_parts(stream_audio(path, rate), rate, window, hop, path)
 
 
 def read_text_lines(path: Path) -> list[tuple[int, str]]:

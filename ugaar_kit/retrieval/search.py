@@ -1,10 +1,7 @@
-"""Exact nearest neighbours by cosine similarity, in blocks of rows (bounded memory).
+"""Searching a store: the stored rows nearest to queries in the shared space, as `Hit`s.
 
-Each block of stored rows is normalised, scored against the queries with one matmul and cut to
-its best `k` with `argpartition`; the running best `k` are merged block by block. On this
-machine kind, a blocked numpy matmul + argpartition beat faiss's flat index (FINDINGS: 3.9 ms
-a query over 10^6 x 128), so this is the default; `ugaar_kit.store.index` adds an
-approximate faiss index for larger stores.
+Exact search (`ugaar_kit.store.exact.top_k`) over the store's unit-length rows, memory-mapped,
+is the default; a fresh faiss index (`ugaar_kit.store.index`) is used where one was built.
 """
 
 from __future__ import annotations
@@ -20,7 +17,7 @@ import numpy as np
 from ugaar_kit.store.exact import BLOCK_BYTES, normalize_rows, top_k
 from ugaar_kit.store.reader import Store
 
-__all__ = ["BLOCK_BYTES", "Hit", "normalize_rows", "search_store", "top_k"]
+__all__ = ["BLOCK_BYTES", "Hit", "normalize_rows", "search_many", "search_store", "top_k"]
 
 
 @dataclass(frozen=True)
@@ -49,34 +46,66 @@ def search_store(
     exact: bool = False,
     notes: list[str] | None = None,
 ) -> dict[str, list[Hit]]:
-    """The `k` rows of each target modality nearest to `query` `(D,)`, best first.
+    """The `k` rows of each target modality nearest to `query` `(D,)`, best first
+    (`search_many` of one query)."""
+    return search_many(store, np.asarray(query, dtype=np.float32).reshape(1, -1), targets, k, exact=exact, notes=notes)[
+        0
+    ]
+
+
+def search_many(
+    store: Store,
+    queries: np.ndarray,
+    targets: Sequence[str],
+    k: int = 10,
+    *,
+    exact: bool = False,
+    notes: list[str] | None = None,
+) -> list[dict[str, list[Hit]]]:
+    """For each query of `queries` `(Q, D)`, the `k` rows of each target modality nearest to it,
+    best first; all queries are scored in one pass over the rows (a matrix product), which
+    costs little more than one query.
 
     Uses the store's faiss index of a modality when one is present and fresh (unless `exact`),
-    else exact blocked search; `notes` collects why an index was not used."""
+    else exact search over the store's unit-length rows (memory-mapped), or over its raw rows
+    normalised block by block for a store of 0.1.0; `notes` collects why an index or the unit
+    rows were not used."""
     from ugaar_kit.store.index import load_index, search_index
 
-    q = np.asarray(query, dtype=np.float32).reshape(1, -1)
-    out: dict[str, list[Hit]] = {}
+    q = np.asarray(queries, dtype=np.float32).reshape(len(queries), -1)
+    out: list[dict[str, list[Hit]]] = [{} for _ in range(len(q))]
     for m in targets:
         index = None if exact else load_index(store, m, notes)
         if index is not None:
             scores, indices = search_index(index, q, min(k, store.rows(m)))
         else:
-            scores, indices = top_k(q, store.embeddings(m), k)
-        keep = indices[0] >= 0
-        sel_s, sel_i = scores[0][keep], indices[0][keep]
-        rows = store.rows_at(m, sel_i)
-        out[m] = [
-            Hit(
-                modality=m,
-                rank=r + 1,
-                id=str(row["ids"]),
-                score=float(s),
-                source=str(row["source"]),
-                start=None if math.isnan(row["start"]) else float(row["start"]),
-                end=None if math.isnan(row["end"]) else float(row["end"]),
-                line=int(row["line"]) or None,
-            )
-            for r, (s, row) in enumerate(zip(sel_s.tolist(), rows))
-        ]
+            unit = store.unit(m)
+            if unit is None and store.rows(m) and notes is not None:
+                notes.append(
+                    f"{store.path}: no unit-length {m} rows (a store of 0.1.0): each search normalises every row; "
+                    f"'ugaar-kit store merge {store.path} --out NEW.h5' writes a store that has them"
+                )
+            rows = unit if unit is not None else store.embeddings(m)
+            scores, indices = top_k(q, rows, k, unit=unit is not None)
+        found = indices[indices >= 0]
+        meta = dict(zip(found.tolist(), store.rows_at(m, found))) if found.size else {}
+        for qi in range(len(q)):
+            out[qi][m] = [
+                _hit(m, r + 1, float(s), meta[int(i)])
+                for r, (s, i) in enumerate(zip(scores[qi].tolist(), indices[qi].tolist()))
+                if i >= 0
+            ]
     return out
+
+
+def _hit(modality: str, rank: int, score: float, row: dict[str, Any]) -> Hit:
+    return Hit(
+        modality=modality,
+        rank=rank,
+        id=str(row["ids"]),
+        score=score,
+        source=str(row["source"]),
+        start=None if math.isnan(row["start"]) else float(row["start"]),
+        end=None if math.isnan(row["end"]) else float(row["end"]),
+        line=int(row["line"]) or None,
+    )

@@ -7,6 +7,10 @@ One HDF5 file (see docs/formats.md, "Embedding store"):
     /<modality>/      attrs: dim
         ids           (N,)   UTF-8   `source`, `source#t=START-END` (a window), `source#L12` (a line)
         embeddings    (N, D) float32 chunked, maxshape (None, D)
+        unit          (N, D) float32 contiguous: `embeddings` scaled to unit length, which exact
+                                     search memory-maps; attrs: revision (the store's when written).
+                                     Written at every fold and merge; absent in stores of 0.1.0
+                                     (search then normalises blocks as it reads them)
         source        (N,)   UTF-8   the file, relative to its root (prefixed by the root's name
                                      when several roots were embedded)
         size, mtime   (N,)   int64 bytes, float64 seconds since the epoch: the file when embedded
@@ -28,6 +32,8 @@ from ugaar_kit.errors import InputError
 
 FORMAT = "ugaar-kit-embeddings"
 FORMAT_VERSION = 1
+UNIT = "unit"
+"""The dataset of unit-length rows inside a modality group (see the module doc)."""
 ERRORS = "errors"
 """The group of the error table; no modality may take this name."""
 

@@ -97,6 +97,7 @@ def merge_stores(inputs: Sequence[str | Path], out: str | Path) -> MergeReport:
                         if m in f:
                             tables.copy_rows(f[m], g, kept.get(m))
                     report.rows[m] = int(g["embeddings"].shape[0])
+                    tables.write_unit(g, 1)
                 embedded = set().union(*later.values()) if later else set()
                 errors = tables.merge_errors([], [e for f in stores for e in tables.read_errors(f)], embedded)
                 tables.write_errors(dst, errors)

@@ -3,6 +3,7 @@
     with Store("emb.h5") as store:
         store.modalities                  # ('audio', 'lyrics')
         z = store.embeddings("audio")     # h5py dataset (N, D): slicing reads only those chunks
+        u = store.unit("audio")           # the same rows at unit length, memory-mapped (or None)
         store.ids("audio")[:3]            # ['songs/a.wav#t=0-5', ...]
         store.metadata("audio")           # columns: ids, source, size, mtime, start, end, line
         store.errors                      # [(path, message), ...] of the skipped files
@@ -13,6 +14,7 @@ reading the version it opened.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import numpy as np
 
 from ugaar_kit.errors import InputError
 from ugaar_kit.store import tables
-from ugaar_kit.store.format import COLUMNS, journal_dir, json_attr, modality_names, open_store, text_attr
+from ugaar_kit.store.format import COLUMNS, UNIT, journal_dir, json_attr, modality_names, open_store, text_attr
 from ugaar_kit.store.journal import SUFFIX
 
 
@@ -37,6 +39,7 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.file: h5py.File = open_store(self.path)
+        self._units: dict[str, np.ndarray | None] = {}
 
     # -- header --------------------------------------------------------------------------------
     def attr(self, name: str, default: Any = None) -> Any:
@@ -99,6 +102,32 @@ class Store:
         """The `(N, D)` float32 embeddings, read lazily: `[a:b]` reads those rows only."""
         return self._group(modality)["embeddings"]
 
+    def unit(self, modality: str) -> np.ndarray | None:
+        """The `(N, D)` unit-length rows exact search reads, memory-mapped from the file (read
+        once into the page cache, then shared by every search of this process and others);
+        None when the store has none for this revision (a store of 0.1.0)."""
+        if modality in self._units:
+            return self._units[modality]
+        g = self._group(modality)
+        ds = g.get(UNIT)
+        rows = None
+        if (
+            ds is not None
+            and ds.shape == g["embeddings"].shape
+            and ds.dtype == np.float32
+            and ds.chunks is None
+            and ds.compression is None
+            and int(ds.attrs.get("revision", -1)) == self.revision
+        ):
+            offset = ds.id.get_offset()
+            if offset is not None:
+                # Map the file this Store opened (its descriptor), not whatever the path names now:
+                # a writer may have renamed a newer store over it since.
+                with os.fdopen(os.dup(self.file.id.get_vfd_handle()), "rb") as fh:
+                    rows = np.memmap(fh, dtype=np.float32, mode="r", offset=offset, shape=ds.shape)
+        self._units[modality] = rows
+        return rows
+
     def ids(self, modality: str) -> np.ndarray:
         """The `(N,)` row ids as an object array of `str`."""
         return self._group(modality)["ids"].asstr()[:]
@@ -142,6 +171,7 @@ class Store:
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:
+        self._units.clear()
         self.file.close()
 
     def __enter__(self) -> Store:

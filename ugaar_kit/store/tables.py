@@ -11,7 +11,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ugaar_kit.store.format import COLUMNS, ERRORS, NO_LINE, STR, check_modality_name
+from ugaar_kit.store.exact import normalize_rows
+from ugaar_kit.store.format import COLUMNS, ERRORS, NO_LINE, STR, UNIT, check_modality_name
 
 COPY_ROWS = 65536
 """Rows copied at a time when a store is rebuilt: bounded memory whatever the store's size."""
@@ -128,6 +129,23 @@ def copy_rows(src: h5py.Group, dst: h5py.Group, keep: np.ndarray | None = None) 
         append(dst, cols, emb)
         copied += int(emb.shape[0])
     return copied
+
+
+def write_unit(group: h5py.Group, revision: int) -> None:
+    """`unit`: the group's embeddings scaled to unit length, float32, stored contiguous so a
+    reader can memory-map it (`Store.unit`); written in blocks, tagged with the store revision it
+    belongs to. Replaces an older one (callers write into a fresh file, so nothing is left behind)."""
+    if UNIT in group:
+        del group[UNIT]
+    emb = group["embeddings"]
+    n, dim = (int(x) for x in emb.shape)
+    if n == 0:
+        return
+    ds = group.create_dataset(UNIT, shape=(n, dim), dtype="float32")  # no chunks: contiguous
+    for a in range(0, n, COPY_ROWS):
+        b = min(n, a + COPY_ROWS)
+        ds[a:b] = normalize_rows(emb[a:b])
+    ds.attrs["revision"] = int(revision)
 
 
 def sources(group: h5py.Group) -> np.ndarray:

@@ -5,8 +5,9 @@ the store file is never modified in place:
 
 1. Each batch of finished files is committed to a journal, `EMB.h5.journal/<session>.wal`
    (checksummed records, fsynced; see `journal.py`). A crash loses at most the batch in flight.
-2. Folding copies the store to a temporary file in the journal folder, appends the journal's
-   new records, fsyncs it and renames it over the store (atomic on POSIX). The store records
+2. Folding copies the store's rows to a temporary file in the journal folder, appends the
+   journal's new records, writes the unit-length copy exact search memory-maps, fsyncs it and
+   renames it over the store (atomic on POSIX). The store records
    how many records of each journal file it holds (attribute `journal`), so a crash between
    the rename and the removal of the journal folds nothing twice.
 3. A new writer first folds whatever an interrupted writer left (recovery).
@@ -26,7 +27,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import shutil
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -309,23 +309,16 @@ class StoreWriter:
         tmp = self.dir / _FOLD_TMP
         tmp.unlink(missing_ok=True)
         with open_store(self.path) as old:
-            drop: dict[str, np.ndarray] = {}
+            # A fresh file every time (never a copy appended to): `unit` is rewritten whole, and a
+            # copied file would keep the space of the old one.
+            f = open_h5(tmp, "w")
+            tables.copy_attrs(old, f)
             for m in modality_names(old):
                 fresh = [s for (mod, s) in last if mod == m]
-                if fresh:
-                    mask = tables.member(tables.sources(old[m]), fresh)
-                    if mask.any():
-                        drop[m] = mask
-            if drop:  # rebuild without the replaced rows
-                f = open_h5(tmp, "w")
-                tables.copy_attrs(old, f)
-                for m in modality_names(old):
-                    g = tables.create_modality(f, m, int(old[m].attrs["dim"]))
-                    tables.copy_rows(old[m], g, ~drop[m] if m in drop else None)
-                tables.write_errors(f, tables.read_errors(old))
-        if not drop:  # only appending: copy the file as it is
-            shutil.copyfile(self.path, tmp)
-            f = open_h5(tmp, "r+")
+                replaced = tables.member(tables.sources(old[m]), fresh) if fresh else None
+                g = tables.create_modality(f, m, int(old[m].attrs["dim"]))
+                tables.copy_rows(old[m], g, ~replaced if replaced is not None and replaced.any() else None)
+            tables.write_errors(f, tables.read_errors(old))
         added = 0
         pending: dict[tuple[str, int], list[tables.FileRows]] = {}
         pending_rows: dict[tuple[str, int], int] = {}
@@ -371,7 +364,10 @@ class StoreWriter:
             errors = [(p, m) for p, m in tables.read_errors(f) if p not in events]
             errors += [(p, m) for p, m in events.items() if m is not None]
             tables.write_errors(f, errors)
-            f.attrs["revision"] = int(f.attrs.get("revision", 0)) + 1
+            revision = int(f.attrs.get("revision", 0)) + 1
+            for m in modality_names(f):
+                tables.write_unit(f[m], revision)
+            f.attrs["revision"] = revision
             f.attrs["journal"] = json.dumps(journal, sort_keys=True)
             f.attrs["updated"] = now()
             f.attrs["tool_version"] = __version__

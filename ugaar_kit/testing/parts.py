@@ -46,7 +46,7 @@ from ugaar_kit.infra.distributed import gather_views
 from ugaar_kit.interfaces.encoder import Batch, Encoder, masked_mean
 from ugaar_kit.interfaces.objective import Objective
 from ugaar_kit.interfaces.options import option
-from ugaar_kit.interfaces.rows import TextLines
+from ugaar_kit.interfaces.rows import TextLines, Waveform
 from ugaar_kit.registry.components import Component, Registry
 from ugaar_kit.testing.data import HEIGHT, SR
 
@@ -165,9 +165,10 @@ class EvalAudio(TinyAudio):
     activation = "tanh"
 
 
-class WaveStats(ConvEncoder):
+class WaveStats(Waveform, ConvEncoder):
     """Per 50 ms frame the mean absolute value, standard deviation and zero-crossing rate of the
-    waveform (resampled to `sample_rate`), then the convolution body."""
+    waveform (resampled to `sample_rate`; `Waveform` reads it, a block at a time in `embed`),
+    then the convolution body."""
 
     name = "wavestats"
     modality = "audio"
@@ -181,15 +182,6 @@ class WaveStats(ConvEncoder):
 
     def channels(self) -> int:
         return 3
-
-    def load_item(self, path: Path) -> Tensor:
-        audio, rate = read_audio(path)
-        wave = torch.from_numpy(audio)
-        if rate != self.options.sample_rate:
-            import torchaudio
-
-            wave = torchaudio.functional.resample(wave, rate, self.options.sample_rate)
-        return wave
 
     def featurize(self, raw: Tensor) -> Tensor:
         wave = torch.as_tensor(raw, dtype=torch.float32)

@@ -11,7 +11,7 @@ lyrics lines (`source#L12`, via the `TextLines` mixin), one row per file for any
 (sheet images, a plugin's modality); a file of one row has the id `source`.
 
 Modules: `settings` (settings, summary, shards, window, routes), `files` (one file to
-rows), `pipeline` (`embed_paths`), `query` (`embed_query`).
+rows), `pipeline` (`embed_paths`), `query` (`gather_queries`, `embed_queries`).
 
 Works with any run object with `.encoders` (modality -> Encoder), `.objective` (`project`),
 `.run_id`, `.modalities` and a config (`.state["config"]` or `.config`): `ugaar_kit.Run`.
@@ -19,7 +19,7 @@ Works with any run object with `.encoders` (modality -> Encoder), `.objective` (
 
 from ugaar_kit.inference.embedding.files import Prepared, prepare
 from ugaar_kit.inference.embedding.pipeline import PAUSE_ENV, embed_paths
-from ugaar_kit.inference.embedding.query import embed_query
+from ugaar_kit.inference.embedding.query import Embedded, Query, embed_queries, embed_query, gather_queries
 from ugaar_kit.inference.embedding.settings import (
     DEFAULT_HOP,
     DEFAULT_WINDOW,
@@ -39,12 +39,16 @@ __all__ = [
     "DEFAULT_WINDOW",
     "PAUSE_ENV",
     "EmbedSettings",
+    "Embedded",
     "EmbedSummary",
     "Prepared",
+    "Query",
     "cut_windows",
     "embed_paths",
+    "embed_queries",
     "embed_query",
     "extension_routes",
+    "gather_queries",
     "parse_shard",
     "prepare",
     "resolve_window",

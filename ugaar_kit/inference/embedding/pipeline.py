@@ -8,7 +8,7 @@ import functools
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -153,18 +153,37 @@ class _Progress:
 
 @dataclass
 class _Open:
-    """A file whose rows are being embedded."""
+    """A file whose rows are being embedded: its parts' rows so far, and whether the last part
+    has come (then, once every row is embedded, the file is committed)."""
 
     found: Found
-    prepared: Prepared
-    embeddings: np.ndarray | None = None
+    ids: list[str] = field(default_factory=list)
+    start: list[float] = field(default_factory=list)
+    end: list[float] = field(default_factory=list)
+    line: list[int] = field(default_factory=list)
+    embeddings: list[np.ndarray | None] = field(default_factory=list)
     filled: int = 0
+    complete: bool = False
+
+    def add(self, part: Prepared) -> int:
+        """Take a part's rows; the row number of its first."""
+        first = len(self.ids)
+        self.ids += part.ids
+        self.start += part.start
+        self.end += part.end
+        self.line += part.line
+        self.embeddings += [None] * len(part.ids)
+        self.complete = part.last
+        return first
+
+    @property
+    def done(self) -> bool:
+        return self.complete and self.filled == len(self.ids)
 
     def rows(self) -> FileRows:
-        assert self.embeddings is not None
-        p = self.prepared
+        emb = np.stack([e for e in self.embeddings if e is not None]).astype(np.float32, copy=False)
         return FileRows(
-            self.found.source, self.found.size, self.found.mtime, p.ids, self.embeddings, p.start, p.end, p.line
+            self.found.source, self.found.size, self.found.mtime, self.ids, emb, self.start, self.end, self.line
         )
 
 
@@ -208,17 +227,21 @@ class _ModalityJob:
                 found = self.files[p.index]
                 if p.error is not None:
                     self.progress.advance(1)
+                    if p.index in self.open:  # a part of it was embedded: drop what was
+                        del self.open[p.index]
+                        self.queue = deque(q for q in self.queue if q[0] != p.index)
                     if self.settings.strict:
                         self._drain()
                     _skip(self.writer, self.summary, self.settings, found.source, p.error, found.path)
                     continue
-                self.open[p.index] = _Open(found, p)
+                first = self.open.setdefault(p.index, _Open(found)).add(p)
                 self.summary.audio_seconds += p.seconds
                 for r, feature in enumerate(p.features):
-                    self.queue.append((p.index, r, feature))
+                    self.queue.append((p.index, first + r, feature))
                 p.features = []
                 while len(self.queue) >= self.settings.batch_size:
                     self._batch()
+                self._commit()
             self._drain()
 
     def _drain(self) -> None:
@@ -232,11 +255,13 @@ class _ModalityJob:
         z = forward(self.encoder, feats, self.device, project).cpu().numpy()
         for (idx, r, _), row in zip(items, z):
             o = self.open[idx]
-            if o.embeddings is None:
-                o.embeddings = np.empty((len(o.prepared.ids), z.shape[1]), dtype=np.float32)
             o.embeddings[r] = row
             o.filled += 1
-        ready = [i for i, o in self.open.items() if o.filled == len(o.prepared.ids)]
+        self._commit()
+
+    def _commit(self) -> None:
+        """Commit the files whose every row is embedded."""
+        ready = [i for i, o in self.open.items() if o.done]
         if not ready:
             return
         files = [self.open.pop(i).rows() for i in ready]

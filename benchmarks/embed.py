@@ -88,6 +88,49 @@ def child(run_dir: str, data: str, out: str, workers: int, batch: int, real: boo
     )
 
 
+def forward_child(run_dir: str, data: str, batch: int) -> None:
+    """The encoders' forward pass alone over the rows `embed` makes of every file of `data`,
+    read and featurized first (not timed), in length-sorted batches with the projection into
+    the shared space, on this process's torch threads; print a JSON line of figures."""
+    import torch
+
+    from ugaar_kit.data.walk import Found, Walker
+    from ugaar_kit.features.encode import device_of, encode_features
+    from ugaar_kit.inference.embedding.settings import extension_routes, resolve_window
+    from ugaar_kit.inference.run import Run
+    from ugaar_kit.registry.discovery import get_registry
+
+    torch.set_num_threads(1)
+    run = Run.load(run_dir, registry=get_registry())
+    window, hop = resolve_window(run, None, None)
+    routes = extension_routes(run)
+    files = [e for e in Walker([data], accept=lambda s: s in routes) if isinstance(e, Found)]
+    features: dict[str, list[torch.Tensor]] = {}
+    audio_seconds = 0.0
+    with torch.no_grad():
+        for f in files:
+            m = routes[f.suffix]
+            enc = run.encoders[m]
+            for rows in enc.embed_parts(f.path, window, hop):
+                features.setdefault(m, []).extend(enc.featurize(r) for r in rows.raws)
+                audio_seconds += rows.seconds
+    t0 = time.perf_counter()
+    rows_done = 0
+    for m, feats in features.items():
+        enc = run.encoders[m]
+        project = lambda z, m=m: run.objective.project(m, z)  # noqa: E731
+        rows_done += len(encode_features(enc, feats, batch, device_of(enc), project))
+    wall = time.perf_counter() - t0
+    print(json.dumps({"files": len(files), "rows": rows_done, "audio_seconds": audio_seconds, "seconds": wall}))
+
+
+def forward_pass(run_dir: Path, data: Path, batch: int) -> dict:
+    """`forward_child` in a child process; its figures."""
+    cmd = [sys.executable, __file__, "--batch-size", str(batch), "--forward", str(run_dir), str(data)]
+    out_lines = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()
+    return json.loads(out_lines[-1])
+
+
 def embed_pass(run_dir: Path, data: Path, out: Path, workers: int, batch: int, real: bool = False) -> dict:
     """Embed `data` into the store `out` in a child process; its figures (see `child`)."""
     cmd = [sys.executable, __file__, "--workers", str(workers), "--batch-size", str(batch)]
@@ -136,7 +179,11 @@ def main() -> None:
     ap.add_argument("--writer-rows", type=int, default=500_000, help="rows for the store-writer-alone figure (0: skip)")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--real", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--forward", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.forward:
+        forward_child(*args.forward, batch=args.batch_size)
+        return
     if args.child:
         child(*args.child, workers=args.workers, batch=args.batch_size, real=args.real)
         return

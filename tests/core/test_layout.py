@@ -226,3 +226,19 @@ def test_reading_a_run_imports_nothing_of_the_trainer():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_console_script_imports_no_torch_until_a_command_needs_it():
+    """`import ugaar_kit`, the CLI's modules and the dataset sources stay light: the build's
+    spawned worker processes import the console script's module, and would otherwise each pay for
+    torch, and so would `dataset build` itself (issue 20)."""
+    code = (
+        "import sys\n"
+        "import ugaar_kit, ugaar_kit.cli.app, ugaar_kit.registry.components, ugaar_kit.build.render\n"
+        "from ugaar_kit.registry.discovery import get_registry\n"
+        "assert 'lmd-lyrics' in get_registry().names('dataset')  # dataset sources: no encoder loaded\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -65,3 +65,24 @@ def test_encoder_without_modality_refused():
 
     with pytest.raises(PluginError, match="has no 'modality'"):
         Registry().add(NoModality, "a")
+
+
+def test_a_deferred_kind_is_filled_once_when_first_asked_for():
+    from ugaar_kit.registry.components import Registry
+    from ugaar_kit.testing import parts
+
+    reg = Registry()
+    calls = []
+
+    def fill() -> None:
+        calls.append(1)
+        reg.add(parts.TinyAudio, "test", "1.0", "tests")
+
+    reg.defer("encoder", fill)
+    assert reg.names("dataset") == [] and calls == []  # another kind: nothing loaded
+    assert reg.names("encoder", "audio") == ["tiny"] and calls == [1]
+    assert reg.get("encoder", "tiny", "audio").cls is parts.TinyAudio and calls == [1]
+    seen = []
+    reg.on_problem = seen.append
+    reg.add_problem("plugin 'x' from y: broken; skipped")
+    assert seen == reg.problems == ["plugin 'x' from y: broken; skipped"]

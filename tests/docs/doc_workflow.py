@@ -259,7 +259,7 @@ PLAN: dict[str, Execute | ParseOnly] = {
         before=("query",), check=_says(".png")
     ),
     'ugaar-kit search --text "a mighty fortress is our god" --index collection.h5 --run runs/ugaar': Execute(
-        check=_says(".wav", ".png")
+        check=_says(".flac", ".png")
     ),
     "ugaar-kit plugins": Execute(check=_says("doc2vec", "ugaar", "musicxml")),
     # scaling.md: shards 3 and 4 are the elided `...` line of the page
@@ -349,15 +349,18 @@ class Workspace:
             for sub in ("music", "scores", "lyrics"):
                 (self.home / sub).mkdir(parents=True)
             for r in rows:
-                shutil.copy(self._dataset() / r["audio"], self.home / "music" / f"{r['id']}.wav")
+                audio = Path(r["audio"])
+                shutil.copy(self._dataset() / audio, self.home / "music" / f"{r['id']}{audio.suffix}")
                 shutil.copy(self._dataset() / r["sheet"], self.home / "scores" / f"{r['id']}.png")
             text = "\n".join(r.get("lyrics_raw") or r["lyrics"] for r in rows)
             (self.home / "lyrics" / "song.txt").write_text(text + "\n", encoding="utf-8")
         elif name == "query":
-            shutil.copy(next((self.home / "music").glob("*.wav")), self.root / "query.wav")
+            shutil.copy(next((self.home / "music").glob("*.flac")), self.root / "query.wav")  # FLAC inside
         elif name == "queries":  # a folder of query files and a file of lyrics lines
             (self.root / "queries").mkdir()
-            for f in sorted((self.home / "music").glob("*.wav"))[:2] + sorted((self.home / "scores").glob("*.png"))[:1]:
+            for f in (
+                sorted((self.home / "music").glob("*.flac"))[:2] + sorted((self.home / "scores").glob("*.png"))[:1]
+            ):
                 shutil.copy(f, self.root / "queries" / f.name)
             (self.root / "lines.txt").write_text("the first line\n\nthe second line\n", encoding="utf-8")
         elif name == "shards 3 and 4":

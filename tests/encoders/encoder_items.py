@@ -77,7 +77,7 @@ _toolkit = None
 def engrave_png(melody: Melody) -> bytes:
     """The melody engraved by verovio and rasterised by resvg: PNG bytes, black on white."""
     global _toolkit
-    import resvg_py
+    import svg2png_py
     import verovio
 
     if _toolkit is None:
@@ -95,7 +95,7 @@ def engrave_png(melody: Melody) -> bytes:
             }
         )
     assert _toolkit.loadData(musicxml(melody))
-    png = bytes(resvg_py.svg_to_bytes(svg_string=_toolkit.renderToSVG(1), background="#ffffff"))
+    png = bytes(svg2png_py.svg_to_png_cached(_toolkit.renderToSVG(1), bg_color=(255, 255, 255, 255)))
     return crop_to_ink(png)
 
 

@@ -43,7 +43,10 @@ class BuildOptions:
     )
     height: int = option(128, "Height of the sheet images in pixels (width follows the passage).", min=16, max=1024)
     print_lyrics: bool = option(False, "Print the lyrics under the notes in the sheet images.")
-    sample_rate: int = option(22050, "Audio sample rate (Hz) of the WAV files.", min=8000, max=96000)
+    sample_rate: int = option(22050, "Audio sample rate (Hz) of the audio files.", min=8000, max=96000)
+    audio_format: Literal["flac", "wav"] = option(
+        "flac", "Audio files: FLAC (lossless: the samples of a 16-bit WAV in about a quarter of its space), or WAV."
+    )
     tempo_bpm: float = option(100.0, "Tempo (quarter notes a minute) for sources without real timing.", min=10, max=400)
     audio_versions: tuple[str, ...] = option(
         (), "Extra audio renderings per passage, TIMBRE[@TEMPO] (timbres: piano, soft, bright, clarinet)."
@@ -58,7 +61,9 @@ class BuildOptions:
             versions = tuple(AudioVersion.parse(v) for v in self.audio_versions)
         except ValueError as exc:
             raise UgaarError(str(exc)) from None
-        return RenderSettings(self.height, self.print_lyrics, self.sample_rate, self.tempo_bpm, versions)
+        return RenderSettings(
+            self.height, self.print_lyrics, self.sample_rate, self.tempo_bpm, versions, self.audio_format
+        )
 
 
 @dataclass
@@ -75,6 +80,9 @@ class BuildSummary:
     splits: dict[str, int] = field(default_factory=dict)
     song_splits: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
+    """Seconds per stage: reading and planning (this process), then each rendering stage summed
+    over the build's processes (`ugaar_kit.build.render.STAGES`)."""
 
     def __str__(self) -> str:
         lines = [
@@ -83,6 +91,11 @@ class BuildSummary:
             "splits: "
             + ", ".join(f"{s} {self.splits.get(s, 0)} passages / {self.song_splits.get(s, 0)} songs" for s in SPLITS),
         ]
+        if self.stages:
+            lines.append(
+                "stage seconds (summed over processes): "
+                + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in self.stages.items())
+            )
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} source file(s):")
             lines += [f"  {s.path}: {s.reason}" for s in self.skipped]
@@ -139,8 +152,9 @@ def plan(songs: list[Song], out: Path, options: BuildOptions) -> list[_Planned]:
         for i, passage in enumerate(per_song[song.id]):
             pid = f"{song.id}-{i:03d}"
             sheet = f"sheet/{folder}/{i:03d}.png"
-            audio = f"audio/{folder}/{i:03d}.wav"
-            versions = [f"audio/{folder}/{i:03d}.v{k + 1}.wav" for k in range(len(settings.versions))]
+            ext = settings.audio_format
+            audio = f"audio/{folder}/{i:03d}.{ext}"
+            versions = [f"audio/{folder}/{i:03d}.v{k + 1}.{ext}" for k in range(len(settings.versions))]
             job = Job(pid, passage, out / sheet, out / audio, tuple(out / v for v in versions))
             raw = passage.lyrics
             row: dict[str, Any] = {
@@ -177,25 +191,33 @@ def _settings_record(options: BuildOptions) -> dict[str, Any]:
         {k: getattr(options, k) for k in ("segment", "window", "height", "print_lyrics", "sample_rate", "tempo_bpm")}
         | {"audio_versions": list(options.audio_versions)}
         | ({"lines": options.lines} if options.lines != 1 else {})
+        | ({"audio_format": options.audio_format} if options.audio_format != "wav" else {})
     )
 
 
-def _run(jobs: list[Job], settings: RenderSettings, workers: int, progress: bool) -> dict[str, str]:
-    """Render jobs on `workers` processes (in this one if 1); id -> reason for each failure."""
+def _run(
+    jobs: list[Job], settings: RenderSettings, workers: int, progress: bool
+) -> tuple[dict[str, str], dict[str, float]]:
+    """Render jobs on `workers` processes (in this one if 1): id -> reason for each failure, and
+    the seconds of each stage summed over the processes."""
     from ugaar_kit.infra.progress import progress_bar
 
     failed: dict[str, str] = {}
+    stages: dict[str, float] = {}
     chunks: list[list[Job]] = []
-    size = max(1, min(32, len(jobs) // (workers * 8) or 1))
+    size = max(1, min(8, len(jobs) // (workers * 8) or 1))  # small: the last chunks end together
     for start in range(0, len(jobs), size):
         chunks.append(jobs[start : start + size])
     with progress_bar("building", enabled=progress, transient=False, unit="passages") as bar:
         task = bar.add_task("build", total=len(jobs))
 
-        def collect(results: list[tuple[str, str | None]]) -> None:
+        def collect(done: tuple[list[tuple[str, str | None]], dict[str, float]]) -> None:
+            results, seconds = done
             for pid, reason in results:
                 if reason is not None:
                     failed[pid] = reason
+            for stage, t in seconds.items():
+                stages[stage] = stages.get(stage, 0.0) + t
             bar.advance(task, len(results))
 
         if workers <= 1 or len(chunks) <= 1:
@@ -210,7 +232,7 @@ def _run(jobs: list[Job], settings: RenderSettings, workers: int, progress: bool
                 futures = [pool.submit(render_many, chunk, settings) for chunk in chunks]
                 for fut in as_completed(futures):
                     collect(fut.result())
-    return failed
+    return failed, stages
 
 
 def build_dataset(
@@ -243,7 +265,8 @@ def build_dataset(
         out, {**{k: v for k, v in previous.items() if k != "format_version"}, "render": record, "complete": False}
     )
     workers = options.workers or os.cpu_count() or 1
-    failed = _run(todo, settings, workers, progress) if todo else {}
+    planned_at = time.perf_counter()
+    failed, stages = _run(todo, settings, workers, progress) if todo else ({}, {})
 
     rows = [p.row for p in planned if p.job.id not in failed]
     write_manifest(out, rows)
@@ -276,6 +299,7 @@ def build_dataset(
         splits={s: split_counts.get(s, 0) for s in SPLITS},
         song_splits={s: song_counts.get(s, 0) for s in SPLITS},
         seconds=time.perf_counter() - start,
+        stages={"read and plan": planned_at - start, **stages},
     )
 
 

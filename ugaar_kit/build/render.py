@@ -3,12 +3,13 @@ Runs in the build's worker processes; each call is independent."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ugaar_kit.build.engrave import engrave, png_bytes
+from ugaar_kit.build.engrave import png_bytes, rasterize, to_svg
 from ugaar_kit.build.files import write_atomic
-from ugaar_kit.build.synth import TIMBRES, note_times, synthesize, wav_bytes
+from ugaar_kit.build.synth import TIMBRES, audio_bytes, note_times, synthesize
 from ugaar_kit.interfaces.score import Passage
 
 
@@ -43,6 +44,7 @@ class RenderSettings:
     sample_rate: int
     tempo_bpm: float
     versions: tuple[AudioVersion, ...] = ()
+    audio_format: str = "flac"
 
 
 @dataclass(frozen=True)
@@ -59,27 +61,62 @@ class Job:
         return (self.sheet, self.audio, *self.versions)
 
 
-def render(job: Job, settings: RenderSettings) -> None:
+STAGES = ("engrave", "rasterize", "encode image", "synthesize", "encode audio", "write")
+"""The stages of a passage whose times a build reports (seconds, summed over its processes)."""
+
+
+class Stopwatch:
+    """Seconds spent per stage: `with watch("engrave"): ...`."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        self._stage = ""
+
+    def __call__(self, stage: str) -> Stopwatch:
+        self._stage = stage
+        return self
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds[self._stage] += time.perf_counter() - self._start
+
+
+def render(job: Job, settings: RenderSettings, watch: Stopwatch | None = None) -> None:
     """Write the job's PNG and WAV files (each atomically); ValueError if it cannot be engraved."""
-    write_atomic(job.sheet, png_bytes(engrave(job.passage, settings.height, print_lyrics=settings.print_lyrics)))
-    notes = note_times(job.passage, settings.tempo_bpm)
-    write_atomic(job.audio, wav_bytes(synthesize(notes, settings.sample_rate), settings.sample_rate))
-    for path, version in zip(job.versions, settings.versions):
-        notes = note_times(job.passage, settings.tempo_bpm, version.tempo)
-        audio = synthesize(notes, settings.sample_rate, TIMBRES[version.timbre])
-        write_atomic(path, wav_bytes(audio, settings.sample_rate))
+    watch = watch or Stopwatch()
+    with watch("engrave"):
+        svg = to_svg(job.passage, print_lyrics=settings.print_lyrics)
+    with watch("rasterize"):
+        image = rasterize(svg, settings.height)
+    with watch("encode image"):
+        png = png_bytes(image)
+    with watch("write"):
+        write_atomic(job.sheet, png)
+    renditions = [(job.audio, 1.0, TIMBRES["piano"])]
+    renditions += [(path, v.tempo, TIMBRES[v.timbre]) for path, v in zip(job.versions, settings.versions)]
+    for path, tempo, timbre in renditions:
+        with watch("synthesize"):
+            audio = synthesize(note_times(job.passage, settings.tempo_bpm, tempo), settings.sample_rate, timbre)
+        with watch("encode audio"):
+            data = audio_bytes(audio, settings.sample_rate, settings.audio_format)
+        with watch("write"):
+            write_atomic(path, data)
 
 
-def render_many(jobs: list[Job], settings: RenderSettings) -> list[tuple[str, str | None]]:
-    """Render jobs in order; (id, None) for each done, (id, reason) for each that failed."""
+def render_many(jobs: list[Job], settings: RenderSettings) -> tuple[list[tuple[str, str | None]], dict[str, float]]:
+    """Render jobs in order: (id, None) for each done, (id, reason) for each that failed; and the
+    seconds spent in each stage."""
     out: list[tuple[str, str | None]] = []
+    watch = Stopwatch()
     for job in jobs:
         try:
-            render(job, settings)
+            render(job, settings, watch)
             out.append((job.id, None))
         except (ValueError, RuntimeError) as exc:
             out.append((job.id, f"{type(exc).__name__}: {exc}"))
-    return out
+    return out, watch.seconds
 
 
 def init_worker() -> None:

@@ -45,8 +45,13 @@ def build_app(
         reg = get()
         if not warned:
             warned.append(True)
-            for problem in reg.problems:
+
+            def warn(problem: str) -> None:
                 err_console.print(f"[yellow]warning:[/] {problem}", markup=True)
+
+            for problem in reg.problems:
+                warn(problem)
+            reg.on_problem = warn  # problems of kinds filled later (a broken encoder plugin)
         return reg
 
     app = App(name="ugaar-kit", help=HELP, rich_markup_mode="markdown")

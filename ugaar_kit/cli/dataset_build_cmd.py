@@ -62,6 +62,13 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         sample_rate: Annotated[
             int, typer.Option("--sample-rate", min=8000, max=96000, help="Audio sample rate (Hz).")
         ] = 22050,
+        audio_format: Annotated[
+            str,
+            typer.Option(
+                "--audio-format",
+                help="Audio files: flac (lossless: the samples of a 16-bit WAV in about a quarter of its space) or wav.",
+            ),
+        ] = "flac",
         tempo: Annotated[
             float,
             typer.Option(
@@ -88,7 +95,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     ) -> None:
-        """Build a dataset folder (manifest.jsonl, sheet/*.png, audio/*.wav) from a score source,
+        """Build a dataset folder (manifest.jsonl, sheet/*.png, audio/*.wav or .flac) from a score source,
         or write one from an item source's aligned files (--format manifest: a CSV, TSV or JSONL
         of your audio, sheet images, lyrics and plugin modalities; split by --split and --seed).
 
@@ -131,6 +138,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             "height": height,
             "print_lyrics": print_lyrics,
             "sample_rate": sample_rate,
+            "audio_format": audio_format,
             "tempo_bpm": tempo,
             "audio_versions": tuple(audio_version or ()),
             "split": split,

@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import Tensor
+
+if TYPE_CHECKING:  # torch is imported by the readers that return tensors, when they run
+    from torch import Tensor
 
 from ugaar_kit.errors import InputError
 
@@ -59,6 +61,8 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
 def load_audio(path: Path, sample_rate: int) -> Tensor:
     """The recording at `path` as a mono float32 waveform `(T,)` at `sample_rate` Hz
     (`read_audio`, then resampled with `torchaudio.functional.resample`, windowed sinc)."""
+    import torch
+
     samples, rate = read_audio(path)
     wave = torch.from_numpy(samples)
     if int(rate) != int(sample_rate):
@@ -89,6 +93,7 @@ def stream_audio(path: Path, sample_rate: int, block_seconds: float = BLOCK_SECO
     it sees in the whole recording. Raises InputError like `read_audio`, for a block with NaN or
     infinite samples when it is reached."""
     import soundfile as sf
+    import torch
 
     path = Path(path)
     _check_file(path)
@@ -140,6 +145,7 @@ def _resample_steps(
 ) -> Tensor:
     """The resampled samples of steps [first, upto) (`new` per step) from `buf` (the recording
     from sample `start`), cut at the recording's resampled length when it is known."""
+    import torch
     import torchaudio.functional as AF
 
     left = first * orig - start  # input samples before the first step: a multiple of `orig`
@@ -163,6 +169,7 @@ def load_image(path: Path) -> Tensor:
     black ink on a transparent background. A PDF is refused with what to do instead (whole
     pages are not supported yet); so is any other format, a corrupt or truncated file, an
     image with no pixels, or one over Pillow's decompression-bomb limit."""
+    import torch
     from PIL import Image
 
     path = Path(path)

@@ -6,14 +6,15 @@ the distribution that registered it, so a duplicate is reported with both owners
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ugaar_kit.errors import PluginError
-from ugaar_kit.interfaces.baseline import Baseline
-from ugaar_kit.interfaces.dataset import ItemSource, ScoreSource
-from ugaar_kit.interfaces.encoder import Encoder
-from ugaar_kit.interfaces.objective import Objective
+
+if TYPE_CHECKING:  # imported where needed: Encoder and Objective import torch
+    from ugaar_kit.interfaces.encoder import Encoder
+    from ugaar_kit.interfaces.objective import Objective
 
 KINDS = ("encoder", "objective", "dataset", "baseline")
 DISTRIBUTION = "ugaar-kit"
@@ -53,9 +54,22 @@ class Component:
 
 
 def kind_of(cls: type) -> tuple[str, str | None]:
-    """(kind, modality) of a component class, or PluginError if it is none of the interfaces."""
+    """(kind, modality) of a component class, or PluginError if it is none of the interfaces.
+
+    The interfaces are imported here, and torch's (`Encoder`, `Objective`) only for a class that
+    is not a dataset source or a baseline, so registering those keeps torch unloaded."""
+    from ugaar_kit.interfaces.baseline import Baseline
+    from ugaar_kit.interfaces.dataset import ItemSource, ScoreSource
+
     if not isinstance(cls, type):
         raise PluginError(f"register() takes a class, got {type(cls).__name__} (register classes, not instances)")
+    if issubclass(cls, (ScoreSource, ItemSource)):
+        return "dataset", None
+    if issubclass(cls, Baseline):
+        return "baseline", None
+    from ugaar_kit.interfaces.encoder import Encoder
+    from ugaar_kit.interfaces.objective import Objective
+
     if issubclass(cls, Encoder):
         modality = getattr(cls, "modality", None)
         if not isinstance(modality, str) or not modality:
@@ -63,20 +77,39 @@ def kind_of(cls: type) -> tuple[str, str | None]:
         return "encoder", modality
     if issubclass(cls, Objective):
         return "objective", None
-    if issubclass(cls, (ScoreSource, ItemSource)):
-        return "dataset", None
-    if issubclass(cls, Baseline):
-        return "baseline", None
     raise PluginError(f"{cls.__qualname__} is not an Encoder, Objective, ScoreSource, ItemSource or Baseline subclass")
 
 
 class Registry:
-    """Components by (kind, modality, name)."""
+    """Components by (kind, modality, name).
+
+    A kind may be filled on first use (`defer`): the process-wide registry asks the plugins for
+    their encoders (which import torch) only when a command looks for an encoder, so building a
+    dataset or reading a store never loads a model library."""
 
     def __init__(self) -> None:
         self._components: dict[tuple[str, str | None, str], Component] = {}
+        self._unfilled: dict[str, Callable[[], None]] = {}
         self.problems: list[str] = []
         """One line per plugin that failed to load or register (reported, then skipped)."""
+        self.on_problem: Callable[[str], None] | None = None
+        """Told of each problem found from now on (the CLI prints it as a warning)."""
+
+    def add_problem(self, message: str) -> None:
+        self.problems.append(message)
+        if self.on_problem is not None:
+            self.on_problem(message)
+
+    def defer(self, kind: str, fill: Callable[[], None]) -> None:
+        """Call `fill` (which registers the components of `kind`) when that kind is first asked for."""
+        self._unfilled[kind] = fill
+
+    def _ensure(self, kind: str | None = None) -> None:
+        """Fill `kind` (every kind when None) if it was deferred."""
+        for k in [kind] if kind is not None else list(self._unfilled):
+            fill = self._unfilled.pop(k, None)
+            if fill is not None:
+                fill()
 
     def add(self, cls: type, distribution: str = "unknown", version: str = "", plugin: str = "") -> Component:
         """Record `cls`; raise PluginError naming both owners if its key is taken."""
@@ -95,13 +128,17 @@ class Registry:
         return comp
 
     def __iter__(self):
+        self._ensure()
         return iter(sorted(self._components.values(), key=lambda c: (KINDS.index(c.kind), c.modality or "", c.name)))
 
     def __len__(self) -> int:
+        self._ensure()
         return len(self._components)
 
     def all(self, kind: str | None = None, modality: str | None = None) -> list[Component]:
-        return [c for c in self if (kind is None or c.kind == kind) and (modality is None or c.modality == modality)]
+        self._ensure(kind)
+        ordered = sorted(self._components.values(), key=lambda c: (KINDS.index(c.kind), c.modality or "", c.name))
+        return [c for c in ordered if (kind is None or c.kind == kind) and (modality is None or c.modality == modality)]
 
     def names(self, kind: str, modality: str | None = None) -> list[str]:
         return [c.name for c in self.all(kind, modality)]
@@ -121,6 +158,7 @@ class Registry:
 
     def get(self, kind: str, name: str, modality: str | None = None) -> Component:
         """The component, or PluginError listing the known names."""
+        self._ensure(kind)
         comp = self._components.get((kind, modality, name))
         if comp is not None:
             return comp

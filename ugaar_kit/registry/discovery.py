@@ -28,6 +28,7 @@ from ugaar_kit.registry.components import DISTRIBUTION, Registry
 GROUP = "ugaar_kit"
 BUILTIN_DISTRIBUTION = DISTRIBUTION
 REGISTER_HOOKS = ("register_encoders", "register_objectives", "register_datasets", "register_baselines")
+HOOK_OF_KIND = dict(zip(("encoder", "objective", "dataset", "baseline"), REGISTER_HOOKS))
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class PluginLoader:
         """A broken plugin: skipped with a warning, or, under UGAAR_KIT_STRICT_PLUGINS, an error."""
         if self.strict:
             raise PluginError(f"{message} (UGAAR_KIT_STRICT_PLUGINS is set: stopping)")
-        self.registry.problems.append(f"{message}; skipped" if skipped else message)
+        self.registry.add_problem(f"{message}; skipped" if skipped else message)
 
     def add_plugin(self, module: Any, name: str, distribution: str, version: str = "") -> None:
         """Register one plugin object (a module or class holding hook implementations)."""
@@ -131,8 +132,8 @@ class PluginLoader:
 
         return register
 
-    def call_register_hooks(self) -> None:
-        for hook_name in REGISTER_HOOKS:
+    def call_register_hooks(self, hooks: tuple[str, ...] = REGISTER_HOOKS) -> None:
+        for hook_name in hooks:
             caller = getattr(self.pm.hook, hook_name)
             for impl in caller.get_hookimpls():  # registration order
                 name = self.pm.get_name(impl.plugin) or "?"
@@ -170,7 +171,15 @@ def load_registry(
 
 @functools.cache
 def _default() -> tuple[Registry, PluginLoader]:
-    return load_registry()
+    """The process-wide plugins: entry points loaded and hooks checked now (cheap: a plugin
+    imports its classes inside its hooks), each kind's `register_*` hooks called when that kind
+    is first asked for (encoders import torch)."""
+    loader = PluginLoader()
+    loader.load_entry_points()
+    loader.check_hooks()
+    for kind, hook in HOOK_OF_KIND.items():
+        loader.registry.defer(kind, functools.partial(loader.call_register_hooks, (hook,)))
+    return loader.registry, loader
 
 
 def get_registry() -> Registry:

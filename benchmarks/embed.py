@@ -89,9 +89,10 @@ def child(run_dir: str, data: str, out: str, workers: int, batch: int, real: boo
 
 
 def forward_child(run_dir: str, data: str, batch: int) -> None:
-    """The encoders' forward pass alone over the rows `embed` makes of every file of `data`,
-    read and featurized first (not timed), in length-sorted batches with the projection into
-    the shared space, on this process's torch threads; print a JSON line of figures."""
+    """The encoders alone over the rows `embed` makes of every file of `data`, read (decoded) first
+    and not timed: `featurize` (log-mel, ink) then the forward pass with the projection into the
+    shared space, in length-sorted batches, on this process's torch threads. Prints a JSON line:
+    the seconds of each."""
     import torch
 
     from ugaar_kit.data.walk import Found, Walker
@@ -105,23 +106,35 @@ def forward_child(run_dir: str, data: str, batch: int) -> None:
     window, hop = resolve_window(run, None, None)
     routes = extension_routes(run)
     files = [e for e in Walker([data], accept=lambda s: s in routes) if isinstance(e, Found)]
-    features: dict[str, list[torch.Tensor]] = {}
+    raws: dict[str, list[object]] = {}
     audio_seconds = 0.0
-    with torch.no_grad():
-        for f in files:
-            m = routes[f.suffix]
-            enc = run.encoders[m]
-            for rows in enc.embed_parts(f.path, window, hop):
-                features.setdefault(m, []).extend(enc.featurize(r) for r in rows.raws)
-                audio_seconds += rows.seconds
+    for f in files:
+        m = routes[f.suffix]
+        for rows in run.encoders[m].embed_parts(f.path, window, hop):
+            raws.setdefault(m, []).extend(rows.raws)
+            audio_seconds += rows.seconds
     t0 = time.perf_counter()
+    with torch.no_grad():
+        features = {m: [run.encoders[m].featurize(r) for r in rs] for m, rs in raws.items()}
+    t1 = time.perf_counter()
     rows_done = 0
     for m, feats in features.items():
         enc = run.encoders[m]
         project = lambda z, m=m: run.objective.project(m, z)  # noqa: E731
         rows_done += len(encode_features(enc, feats, batch, device_of(enc), project))
-    wall = time.perf_counter() - t0
-    print(json.dumps({"files": len(files), "rows": rows_done, "audio_seconds": audio_seconds, "seconds": wall}))
+    t2 = time.perf_counter()
+    print(
+        json.dumps(
+            {
+                "files": len(files),
+                "rows": rows_done,
+                "audio_seconds": audio_seconds,
+                "featurize_seconds": t1 - t0,
+                "forward_seconds": t2 - t1,
+                "seconds": t2 - t0,
+            }
+        )
+    )
 
 
 def forward_pass(run_dir: Path, data: Path, batch: int) -> dict:

@@ -609,28 +609,6 @@ def section_frontend(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # -- embed -------------------------------------------------------------------------------
-def embed_run(args: argparse.Namespace, data: Path, folder: Path) -> Path:
-    """`--run`, else the quality benchmark's untrained cell `contrastive-asl-doc2vec-random-s0`
-    when it is trained, else such a run trained here (0 epochs: the speed of a trained run)."""
-    import quality
-
-    from ugaar_kit.registry.discovery import get_registry
-    from ugaar_kit.training.trainer import train
-
-    if args.run is not None:
-        return args.run
-    cell = quality.Cell("contrastive", quality.ASL, "doc2vec", "random", 0)
-    existing = quality.cell_folder(quality.QUALITY, cell) / quality.RUN
-    if (existing / "model.pt").is_file():
-        return existing
-    ctx = quality.Context(data=data, registry=get_registry(), workers=args.workers)
-    config = quality.run_config(cell, ctx, folder, resume=False)
-    from rich.console import Console
-
-    train(config, ctx.registry, console=Console(file=open(os.devnull, "w")), progress=False)  # noqa: SIM115
-    return folder
-
-
 def link_files(items: Sequence[Any], n: int, out: Path) -> float:
     """Hard links (copies across file systems) to the audio and sheet files of the first items,
     `n` files in all; returns the seconds of audio linked."""
@@ -659,8 +637,11 @@ def link_files(items: Sequence[Any], n: int, out: Path) -> float:
 
 def section_embed(args: argparse.Namespace) -> dict[str, Any]:
     """`embed` of 1k and 10k dataset files (half passages' audio, half their sheet snippets) in a
-    child process, beside the encoders' forward pass alone over the same files' rows, read and
-    featurized beforehand: files/s, audio s/s, the ratio, peak memory."""
+    child process, beside the encoders alone (featurize and forward) over the same files' rows,
+    decoded beforehand: files/s, audio s/s, the ratio, peak memory; each pass `--embed-repeats`
+    times, the two in turn."""
+    import statistics as stats
+
     import embed as embed_bench
 
     from ugaar_kit.interfaces.dataset import DatasetFolder
@@ -669,46 +650,47 @@ def section_embed(args: argparse.Namespace) -> dict[str, Any]:
     items = DatasetFolder(data).items
     rows, records = [], []
     with tempfile.TemporaryDirectory(prefix="bench-embed-") as tmp:
-        run = embed_run(args, data, Path(tmp) / "run")
+        run, _ = search_run(args, Path(tmp))
         for n in args.embed_files:
             folder = Path(tmp) / f"files{n}"
             audio = link_files(items, n, folder)
-            r = embed_bench.embed_pass(run, folder, Path(tmp) / f"emb{n}.h5", args.embed_workers, 64, real=True)
-            f = embed_bench.forward_pass(run, folder, 64)
-            r.update(
-                {
-                    "n": n,
-                    "audio_linked": audio,
-                    "store_mib": (Path(tmp) / f"emb{n}.h5").stat().st_size / 2**20,
-                    "forward": f,
-                }
-            )
+            passes, forwards = [], []
+            for k in range(args.embed_repeats):
+                store = Path(tmp) / f"emb{n}-{k}.h5"
+                passes.append(embed_bench.embed_pass(run, folder, store, args.embed_workers, 64, real=True))
+                forwards.append(embed_bench.forward_pass(run, folder, 64))
+                store_mib = store.stat().st_size / 2**20
+                store.unlink()
+            ratios = [(f["seconds"] / r["seconds"]) for r, f in zip(passes, forwards)]  # same files: rates' ratio
+            r = sorted(passes, key=lambda p: p["seconds"])[len(passes) // 2]
+            f = sorted(forwards, key=lambda p: p["seconds"])[len(forwards) // 2]
+            r.update({"n": n, "audio_linked": audio, "store_mib": store_mib, "forward": f, "ratios": ratios})
             records.append(r)
-            embed_rate = (r["files"] + r["already"]) / r["seconds"]
-            forward_rate = f["files"] / f["seconds"]
             rows.append(
                 [
                     f"{n:,}",
-                    f"{r['seconds']:.0f}",
+                    f"{r['seconds']:.1f}",
                     *embed_rate_cells(r),
-                    fmt(forward_rate),
+                    fmt(f["files"] / f["seconds"]),
                     fmt(f["audio_seconds"] / f["seconds"]),
-                    f"{embed_rate / forward_rate:.2f}",
-                    f"{r['store_mib']:.1f}",
+                    f"{stats.median(ratios):.2f}",
+                    f"{store_mib:.1f}",
                 ]
             )
         writer = embed_bench.writer_alone(args.writer_rows, 128, 4, 256, Path(tmp)) if args.writer_rows else None
     flat = records[-1]["rss_peak_mb"] / records[0]["rss_peak_mb"] - 1 if len(records) > 1 else 0.0
     notes = [
-        f"Half audio (WAV passages, {records[0]['audio_linked'] / max(1, records[0]['n'] // 2):.1f} s each on average), half "
-        f"sheet PNGs of the quality dataset, embedded by `embed_paths` in a child process with {args.embed_workers} loader "
-        f"worker(s), batch 64, one torch thread, with an untrained run of the quality cells' encoders (audio `cnn`, sheet "
-        "`cnn`; speed does not depend on training). Peak memory is the largest resident set (ru_maxrss) of the main "
-        f"process, and of its loader workers; the main process's peak at {records[-1]['n']:,} files is "
-        f"{100 * flat:+.0f}% of its peak at {records[0]['n']:,}.",
-        "Forward only: the same files' rows (the windows and snippets `embed` makes), read and featurized first, then "
-        "the encoders and the projection alone, one torch thread, batches of 64 sorted by length: the model's speed. "
-        "Ratio: `embed`'s files/s over it.",
+        f"Half audio (FLAC passages, {records[0]['audio_linked'] / max(1, records[0]['n'] // 2):.1f} s each on "
+        f"average), half sheet PNGs of the quality dataset, embedded by `embed_paths` in a child process with "
+        f"{args.embed_workers} loader worker(s) (the default on 2 cores), batch 64, one torch thread, with an untrained "
+        "run of the default encoders (audio `cnn`, sheet `cnn`, trained for 0 epochs on the demo data; speed does "
+        "not depend on training). Peak memory is the largest resident set (ru_maxrss) of the main process, and of "
+        f"its loader workers; the main process's peak at {records[-1]['n']:,} files is {100 * flat:+.0f}% of its peak "
+        f"at {records[0]['n']:,}. Medians of {args.embed_repeats} passes.",
+        "Encoders alone: the same files' rows (the windows and snippets `embed` makes), decoded first (not timed), "
+        "then `featurize` and the forward pass with the projection, one torch thread, batches of 64 sorted by length, "
+        "in one process: the speed of the model. Ratio: `embed`'s files/s over it, the median of the passes paired "
+        "in turn.",
     ]
     if writer is not None:
         notes.append(
@@ -723,8 +705,8 @@ def section_embed(args: argparse.Namespace) -> dict[str, Any]:
         "audio s/s",
         "peak MiB",
         "worker peak MiB",
-        "forward-only files/s",
-        "forward-only audio s/s",
+        "encoders alone files/s",
+        "encoders alone audio s/s",
         "ratio",
         "store MiB",
     ]
@@ -1332,10 +1314,14 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--repeats", type=int, default=20, help="repeats of the loss timings")
     ap.add_argument("--clips", type=int, default=200, help="audio clips of the frontend section")
     ap.add_argument(
-        "--run", type=Path, default=None, help="run folder for the embed section (default: an untrained run)"
+        "--run",
+        type=Path,
+        default=None,
+        help="run folder of the embed, search and long sections (default: an untrained run)",
     )
     ap.add_argument("--embed-files", type=int, nargs="+", default=[1000, 10000], help="files embedded per pass")
-    ap.add_argument("--embed-workers", type=int, default=1, help="loader workers of embed")
+    ap.add_argument("--embed-workers", type=int, default=2, help="loader workers of embed (the default on 2 cores)")
+    ap.add_argument("--embed-repeats", type=int, default=3, help="embed passes per size (the median is shown)")
     ap.add_argument("--writer-rows", type=int, default=500_000, help="rows through the store writer alone (0: skip)")
     ap.add_argument(
         "--pipeline-files", type=int, nargs="+", default=[1000, 10000], help="generated files per pipeline pass"

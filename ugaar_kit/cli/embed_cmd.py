@@ -79,7 +79,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         workers: Annotated[
             int | None,
             typer.Option(
-                help="Processes reading and featurizing files; 0 = this one [default: cores - 1, at most 4].",
+                help="Processes reading and featurizing files; 0 = this one [default: one per core, at most 4].",
                 min=0,
                 show_default=False,
             ),
@@ -106,7 +106,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             window=window,
             hop=hop,
             batch_size=batch_size,
-            workers=workers if workers is not None else max(0, min(4, (os.cpu_count() or 1) - 1)),
+            workers=workers if workers is not None else min(4, os.cpu_count() or 1),
             shard=parse_shard(shard) if shard else None,
             refresh=refresh,
             strict=strict,

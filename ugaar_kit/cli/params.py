@@ -95,3 +95,8 @@ def component_option(
         str | None,
         typer.Option(*decls, callback=check, autocompletion=complete, help=help, show_default=False),
     ]
+
+
+def repeatable(flag: str, help: str) -> Any:
+    """A `typer.Option` given any number of times (a `list[str] | None` parameter)."""
+    return typer.Option(flag, help=help, show_default=False)

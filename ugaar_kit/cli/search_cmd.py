@@ -19,6 +19,15 @@ from ugaar_kit.cli import params
 from ugaar_kit.cli.base import err_console, out_console
 from ugaar_kit.registry.components import Registry
 
+Texts = Annotated[
+    list[str] | None,
+    params.repeatable("--text", "Lyrics to search with (normalized as training lyrics were); repeatable."),
+]
+Targets = Annotated[
+    list[str] | None,
+    params.repeatable("--target", "Modality to search (repeatable) [default: every other one in the store]."),
+]
+
 
 def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
     """Add the `search` command to the root app."""
@@ -40,14 +49,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 show_default=False,
             ),
         ] = None,
-        text: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--text",
-                help="Lyrics to search with (normalized as training lyrics were); repeatable.",
-                show_default=False,
-            ),
-        ] = None,
+        text: Texts = None,
         lines: Annotated[
             Path | None,
             typer.Option(
@@ -55,14 +57,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             ),
         ] = None,
         top: Annotated[int, typer.Option("--top", help="Results per target modality.", min=1)] = 10,
-        target: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--target",
-                help="Modality to search (repeatable) [default: every other one in the store].",
-                show_default=False,
-            ),
-        ] = None,
+        target: Targets = None,
         modality: Annotated[
             str | None,
             typer.Option("--modality", help="The queries' modality [default: by extension].", show_default=False),

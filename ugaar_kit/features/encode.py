@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ugaar_kit.interfaces.encoder import Encoder
+from ugaar_kit.interfaces.encoder import Encoder, padding_buckets
 
 
 def raw_input(encoder: Encoder, value: Any) -> Any:
@@ -54,9 +54,12 @@ def forward(
     device: torch.device | str,
     project: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
-    """`(B, D)` float32 outputs of one batch of featurized items: collated, moved to `device`,
-    encoded and, with `project`, mapped into the shared space. Call it inside `evaluating`."""
-    z = encoder(encoder.collate(list(features)).to(device))
+    """`(B, D)` float32 outputs of one batch of featurized items: collated (padded to a few
+    lengths an octave: `padding_buckets`), moved to `device`, encoded and, with `project`, mapped
+    into the shared space. Call it inside `evaluating`."""
+    with padding_buckets():
+        batch = encoder.collate(list(features))
+    z = encoder(batch.to(device))
     if project is not None:
         z = project(z)
     return z.float()

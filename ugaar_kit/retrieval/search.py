@@ -38,19 +38,11 @@ class Hit:
 
 
 def search_store(
-    store: Store,
-    query: np.ndarray,
-    targets: Sequence[str],
-    k: int = 10,
-    *,
-    exact: bool = False,
-    notes: list[str] | None = None,
+    store: Store, query: np.ndarray, targets: Sequence[str], k: int = 10, **options: Any
 ) -> dict[str, list[Hit]]:
-    """The `k` rows of each target modality nearest to `query` `(D,)`, best first
-    (`search_many` of one query)."""
-    return search_many(store, np.asarray(query, dtype=np.float32).reshape(1, -1), targets, k, exact=exact, notes=notes)[
-        0
-    ]
+    """The `k` rows of each target modality nearest to `query` `(D,)`, best first: `search_many`
+    of one query (`options`: its `exact` and `notes`)."""
+    return search_many(store, np.asarray(query, dtype=np.float32).reshape(1, -1), targets, k, **options)[0]
 
 
 def search_many(

@@ -30,9 +30,13 @@ from ugaar_kit.inference.embedding.settings import (
     shard_of,
 )
 from ugaar_kit.infra import envvars
+from ugaar_kit.infra.memory import Trimmer
 from ugaar_kit.store.tables import FileRows
 from ugaar_kit.store.writer import StoreWriter
 
+SORT_BATCHES = 8
+"""Rows wait until this many batches are queued, then go to the encoder sorted by length,
+longest first (freed activations then fit the next, shorter batch)."""
 PAUSE_ENV = envvars.EMBED_PAUSE
 """Seconds to sleep after each committed batch: lets tests kill a run in the middle."""
 
@@ -77,9 +81,11 @@ def embed_paths(
         summary.ignored = walker.ignored
         total = sum(len(v) for v in todo.values())
         progress = _Progress(total, on_progress)
+        trim = Trimmer()  # freed memory back to the system: flat however many files
         for modality in run.modalities:
             if todo.get(modality):
-                _ModalityJob(run, modality, todo[modality], writer, settings, window, hop, summary, progress).run()
+                job = _ModalityJob(run, modality, todo[modality], writer, settings, window, hop, summary, progress)
+                job.run(trim)
         notes_before = len(writer.notes)
     summary.notes += writer.notes[notes_before:]
     summary.seconds = time.perf_counter() - t0
@@ -135,6 +141,12 @@ def _skip(
     writer.add_errors([(source, reason)])
     if settings.strict:
         raise InputError(path or source, f"{reason} (--strict stops at the first bad file)")
+
+
+def _length(feature: Any) -> int:
+    """The length a batch pads to: a feature's last axis (1 for a scalar)."""
+    shape = tuple(getattr(feature, "shape", ()))
+    return int(shape[-1]) if shape else 1
 
 
 class _Progress:
@@ -215,13 +227,21 @@ class _ModalityJob:
         self.device = param.device if param is not None else torch.device(getattr(run, "device", "cpu"))
         self.open: dict[int, _Open] = {}
         self.queue: deque[tuple[int, int, Any]] = deque()
+        self.finished: dict[int, FileRows | None] = {}
+        """Files embedded (their rows) or skipped (None) but not committed yet: files are committed
+        in their walk order, so the store is the same whatever the workers and the batch size."""
+        self.next = 0
+        """The first file not committed or skipped yet."""
         self.pause = envvars.seconds(PAUSE_ENV)
+        self.trim: Callable[[], None] = lambda: None
 
     def _prepared(self) -> Iterator[Prepared]:
         work = functools.partial(prepare, window=self.window, hop=self.hop)
         return featurized(self.encoder, list(enumerate(self.files)), work, self.settings.workers)
 
-    def run(self) -> None:
+    def run(self, trim: Callable[[], None] | None = None) -> None:
+        """Embed and commit every file; `trim` is called after each batch (a `Trimmer`)."""
+        self.trim = trim or self.trim
         with evaluating(self.encoder):
             for p in self._prepared():
                 found = self.files[p.index]
@@ -232,6 +252,8 @@ class _ModalityJob:
                         self.queue = deque(q for q in self.queue if q[0] != p.index)
                     if self.settings.strict:
                         self._drain()
+                    self.finished[p.index] = None
+                    self._commit()
                     _skip(self.writer, self.summary, self.settings, found.source, p.error, found.path)
                     continue
                 first = self.open.setdefault(p.index, _Open(found)).add(p)
@@ -239,14 +261,22 @@ class _ModalityJob:
                 for r, feature in enumerate(p.features):
                     self.queue.append((p.index, first + r, feature))
                 p.features = []
-                while len(self.queue) >= self.settings.batch_size:
-                    self._batch()
+                if len(self.queue) >= SORT_BATCHES * self.settings.batch_size:
+                    self._sort_queue()
+                    while len(self.queue) >= self.settings.batch_size:
+                        self._batch()
                 self._commit()
             self._drain()
 
     def _drain(self) -> None:
+        self._sort_queue()
         while self.queue:
             self._batch()
+
+    def _sort_queue(self) -> None:
+        """Order the waiting rows by length, so a batch pads little (an encoder's work grows with
+        its batch's longest row: mixed lengths cost the default audio encoder twice the work)."""
+        self.queue = deque(sorted(self.queue, key=lambda q: -_length(q[2])))
 
     def _batch(self) -> None:
         items = [self.queue.popleft() for _ in range(min(self.settings.batch_size, len(self.queue)))]
@@ -257,14 +287,21 @@ class _ModalityJob:
             o = self.open[idx]
             o.embeddings[r] = row
             o.filled += 1
+        self.trim()
         self._commit()
 
     def _commit(self) -> None:
-        """Commit the files whose every row is embedded."""
-        ready = [i for i, o in self.open.items() if o.done]
-        if not ready:
+        """Commit, in walk order, the files whose every row is embedded."""
+        for i in [i for i, o in self.open.items() if o.done]:
+            self.finished[i] = self.open.pop(i).rows()
+        files = []
+        while self.next in self.finished:
+            rows = self.finished.pop(self.next)
+            if rows is not None:
+                files.append(rows)
+            self.next += 1
+        if not files:
             return
-        files = [self.open.pop(i).rows() for i in ready]
         self.writer.add_files(self.modality, files)
         self.summary.files += len(files)
         self.summary.rows += sum(len(f) for f in files)

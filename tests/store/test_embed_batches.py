@@ -1,0 +1,71 @@
+"""How `embed` batches rows for speed and flat memory (issue 20): padded to a few lengths an
+octave, sorted by length, freed memory handed back; none of it changes an embedding or the store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ugaar_kit.features.encode import evaluating, forward
+from ugaar_kit.inference.embedding import EmbedSettings, embed_paths
+from ugaar_kit.infra import memory
+from ugaar_kit.interfaces.encoder import bucket_length, pad_last, padding_buckets
+from ugaar_kit.store.reader import Store
+from ugaar_kit.testing import parts
+
+
+@pytest.mark.parametrize("n", [1, 7, 15, 16, 17, 100, 216, 500, 513, 1000, 4097])
+def test_bucket_lengths_cover_and_stay_within_an_eighth(n):
+    b = bucket_length(n)
+    assert n <= b <= max(n + 1, int(n * 1.125) + 1)
+    assert bucket_length(n, 8) % 8 == 0 and bucket_length(n, 8) >= n
+    assert len({bucket_length(m) for m in range(513, 1025)}) == 8  # eight lengths an octave
+
+
+def test_padding_buckets_change_no_embedding_of_a_masked_encoder():
+    enc = parts.TinyAudio().eval()
+    g = torch.Generator().manual_seed(0)
+    feats = [torch.randn(16, n, generator=g) for n in (37, 90, 101, 150)]
+    assert pad_last(feats).data.shape[-1] == 150
+    with padding_buckets():
+        assert pad_last(feats).data.shape[-1] == bucket_length(150) == 160
+    with evaluating(enc):
+        bucketed = forward(enc, feats, "cpu")
+        alone = torch.cat([enc(enc.collate([f])) for f in feats])
+    torch.testing.assert_close(bucketed, alone, atol=1e-5, rtol=1e-5)
+
+
+def test_rows_sorted_by_length_give_the_store_of_rows_in_arrival_order(run, folder, tmp_path, monkeypatch):
+    import ugaar_kit.inference.embedding.pipeline as pipeline
+
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    monkeypatch.setattr(pipeline, "SORT_BATCHES", 10**6)  # sorted only at the end
+    embed_paths(run, [folder], a, EmbedSettings(batch_size=4, workers=0))
+    monkeypatch.setattr(pipeline, "SORT_BATCHES", 1)  # sorted in every window
+    embed_paths(run, [folder], b, EmbedSettings(batch_size=4, workers=0))
+    with Store(a) as sa, Store(b) as sb:
+        for m in sa.modalities:
+            assert sa.ids(m).tolist() == sb.ids(m).tolist()
+            np.testing.assert_allclose(sa.embeddings(m)[:], sb.embeddings(m)[:], atol=1e-5)
+
+
+def test_a_trimmer_hands_freed_memory_back_only_past_its_slack(monkeypatch):
+    rss = iter([100, 150, 400, 90])
+    trims = []
+    monkeypatch.setattr(memory, "resident_bytes", lambda: next(rss))
+    monkeypatch.setattr(memory, "trim", lambda: trims.append(1) or True)
+    t = memory.Trimmer(slack=200)  # created at 100: limit 300
+    t()  # 150
+    assert trims == []
+    t()  # 400
+    assert trims == [1] and t.trims == 1
+    t()  # 90
+    assert t.trims == 1
+
+
+def test_resident_memory_is_read_from_proc():
+    before = memory.resident_bytes()
+    block = np.ones(64 << 20, dtype=np.uint8)  # 64 MiB, touched
+    assert memory.resident_bytes() >= before + (48 << 20)
+    del block

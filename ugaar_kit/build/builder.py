@@ -9,6 +9,7 @@ written atomically, and a re-run with the same render settings keeps every file 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from collections import Counter
@@ -18,9 +19,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ugaar_kit.build.files import safe_name
-from ugaar_kit.build.manifest import read_info, write_info, write_manifest
-from ugaar_kit.build.render import AudioVersion, Job, RenderSettings, init_worker, render_many
-from ugaar_kit.build.segment import repeat_key, segment
+from ugaar_kit.build.manifest import read_info, write_info, write_manifest, write_songs
+from ugaar_kit.build.render import AudioVersion, Job, RenderSettings, SongJob, init_worker, render_many
+from ugaar_kit.build.segment import join_lines, repeat_key, segment
 from ugaar_kit.build.split import SongPrint, assign_splits
 from ugaar_kit.build.synth import note_times
 from ugaar_kit.data.lyrics_text import normalize_lyrics
@@ -52,6 +53,11 @@ class BuildOptions:
         (), "Extra audio renderings per passage, TIMBRE[@TEMPO] (timbres: piano, soft, bright, clarinet)."
     )
     split: tuple[float, float, float] = option((0.8, 0.1, 0.1), "Train/valid/test fractions (of passages), by song.")
+    whole_songs: bool = option(
+        False,
+        "Also write each whole song: its passages end to end as one recording and as score pages, "
+        "with where each passage sits in both (songs.jsonl): for piece identification and localisation.",
+    )
     seed: int = option(0, "Seed of the split.")
     limit_songs: int | None = option(None, "Build only the first N songs (quick runs).", min=1)
     workers: int = option(0, "Build processes (0: one per core).", min=0, max=256)
@@ -79,6 +85,8 @@ class BuildSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     splits: dict[str, int] = field(default_factory=dict)
     song_splits: dict[str, int] = field(default_factory=dict)
+    whole_songs: int = 0
+    """Whole songs written to songs.jsonl (`--whole-songs`)."""
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
     """Seconds per stage: reading and planning (this process), then each rendering stage summed
@@ -91,10 +99,12 @@ class BuildSummary:
             "splits: "
             + ", ".join(f"{s} {self.splits.get(s, 0)} passages / {self.song_splits.get(s, 0)} songs" for s in SPLITS),
         ]
+        if self.whole_songs:
+            lines.append(f"{self.whole_songs} whole songs (recordings and score pages) in songs.jsonl")
         if self.stages:
             lines.append(
                 "stage seconds (summed over processes): "
-                + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in self.stages.items())
+                + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in self.stages.items() if seconds > 0)
             )
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} source file(s):")
@@ -185,6 +195,44 @@ def plan(songs: list[Song], out: Path, options: BuildOptions) -> list[_Planned]:
     return planned
 
 
+def plan_songs(planned: list[_Planned], out: Path, options: BuildOptions) -> list[SongJob]:
+    """One whole-song job per song of `planned`: its passages end to end (`join_lines`)."""
+    by_song: dict[str, list[_Planned]] = {}
+    for p in planned:
+        by_song.setdefault(p.song.id, []).append(p)
+    jobs = []
+    for song_id, items in by_song.items():
+        starts, n = [], 0
+        for p in items:
+            starts.append(n)
+            n += len(p.passage.notes)
+        first = items[0].row
+        record: dict[str, Any] = {"song": first["song"], "song_id": song_id, "split": first["split"]}
+        if items[0].song.title:
+            record["title"] = items[0].song.title
+        record["passages"] = [p.row["id"] for p in items]
+        whole = join_lines([p.passage for p in items])
+        name = safe_name(song_id)
+        jobs.append(SongJob(f"{song_id} (whole song)", whole, tuple(starts), out, name, options.audio_format, record))
+    return jobs
+
+
+def _song_rows(jobs: list[SongJob], failed: dict[str, str]) -> list[dict[str, Any]]:
+    """The `songs.jsonl` rows of the songs rendered (their `song.json`), failed passages left out."""
+    rows = []
+    for job in jobs:
+        if job.id in failed:
+            continue
+        try:
+            row = json.loads(job.located.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            failed[job.id] = f"cannot read {job.located} ({exc})"
+            continue
+        row["passages"] = [p for p in row["passages"] if p["id"] not in failed]
+        rows.append(row)
+    return rows
+
+
 def _settings_record(options: BuildOptions) -> dict[str, Any]:
     """The options the files depend on (a re-run with other values rebuilds every file)."""
     return (
@@ -196,7 +244,7 @@ def _settings_record(options: BuildOptions) -> dict[str, Any]:
 
 
 def _run(
-    jobs: list[Job], settings: RenderSettings, workers: int, progress: bool
+    jobs: list[Job | SongJob], settings: RenderSettings, workers: int, progress: bool
 ) -> tuple[dict[str, str], dict[str, float]]:
     """Render jobs on `workers` processes (in this one if 1): id -> reason for each failure, and
     the seconds of each stage summed over the processes."""
@@ -204,7 +252,7 @@ def _run(
 
     failed: dict[str, str] = {}
     stages: dict[str, float] = {}
-    chunks: list[list[Job]] = []
+    chunks: list[list[Job | SongJob]] = []
     size = max(1, min(8, len(jobs) // (workers * 8) or 1))  # small: the last chunks end together
     for start in range(0, len(jobs), size):
         chunks.append(jobs[start : start + size])
@@ -259,7 +307,9 @@ def build_dataset(
     record = _settings_record(options)
     previous = read_info(out)
     reuse = previous.get("render") == record
-    todo = [p.job for p in planned if not (reuse and all(f.is_file() for f in p.job.outputs()))]
+    song_jobs = plan_songs(planned, out, options) if options.whole_songs else []
+    jobs: list[Job | SongJob] = [*(p.job for p in planned), *song_jobs]
+    todo = [j for j in jobs if not (reuse and all(f.is_file() for f in j.outputs()))]
     # Record the settings first, so a build interrupted now is resumed with matching files.
     write_info(
         out, {**{k: v for k, v in previous.items() if k != "format_version"}, "render": record, "complete": False}
@@ -270,6 +320,8 @@ def build_dataset(
 
     rows = [p.row for p in planned if p.job.id not in failed]
     write_manifest(out, rows)
+    if song_jobs:
+        write_songs(out, _song_rows(song_jobs, failed))
     split_counts = Counter(r["split"] for r in rows)
     song_counts = Counter(split for _, split in {(r["song_id"], r["split"]) for r in rows})
     source = source_format or next((s.source for s in kept if s.source), None)
@@ -281,6 +333,7 @@ def build_dataset(
             "source_format": source,
             "songs": len({r["song_id"] for r in rows}),
             "passages": len(rows),
+            **({"whole_songs": len(song_jobs) - sum(j.id in failed for j in song_jobs)} if song_jobs else {}),
             "splits": {s: split_counts.get(s, 0) for s in SPLITS},
             "songs_per_split": {s: song_counts.get(s, 0) for s in SPLITS},
             "build_options": {f.name: _plain(getattr(options, f.name)) for f in dataclasses.fields(options)},
@@ -292,8 +345,9 @@ def build_dataset(
         out=out,
         songs=len(kept),
         passages=len(rows),
-        built=len(todo) - len(failed),
-        reused=len(planned) - len(todo),
+        built=sum(isinstance(j, Job) and j.id not in failed for j in todo),
+        reused=len(planned) - sum(isinstance(j, Job) for j in todo),
+        whole_songs=len(song_jobs) - sum(j.id in failed for j in song_jobs),
         skipped=skipped,
         failed=sorted(failed.items()),
         splits={s: split_counts.get(s, 0) for s in SPLITS},

@@ -111,6 +111,21 @@ def rasterize(svg: str, height: int) -> np.ndarray:
     return np.asarray(cropped.resize((width, height), Image.Resampling.LANCZOS))
 
 
+def render_page(svg: str) -> np.ndarray:
+    """A whole page's SVG as a greyscale image at its own size, uint8 (height, width), uncropped
+    (the pixel boxes of `pages` refer to it)."""
+    import svg2png_py
+    from PIL import Image
+
+    fonts, options = _fonts()
+    svg = svg.replace(VEROVIO_TEXT, f'font-family="{TEXT_FONT}"')
+    try:
+        data, w, h = svg2png_py.svg_to_rgba(svg, fonts, bg_color=(255, 255, 255, 255), options=options)
+    except (ValueError, RuntimeError) as exc:
+        raise ValueError(f"the engraved page cannot be rasterised ({exc})") from None
+    return np.asarray(Image.frombuffer("RGBA", (w, h), data, "raw", "RGBA", 0, 1).convert("L"))
+
+
 def engrave(passage: Passage, height: int, *, print_lyrics: bool = False) -> np.ndarray:
     """The passage as a greyscale notation image: uint8 (height, width)."""
     return rasterize(to_svg(passage, print_lyrics=print_lyrics), height)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ugaar_kit.build.files import write_atomic
-from ugaar_kit.interfaces.dataset import DATASET_INFO, MANIFEST
+from ugaar_kit.interfaces.dataset import DATASET_INFO, MANIFEST, SONGS
 
 FORMAT_VERSION = 1
 
@@ -25,6 +25,12 @@ def write_manifest(out: Path, rows: Iterable[dict[str, Any]]) -> None:
     """`out/manifest.jsonl`, written atomically."""
     text = "".join(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n" for row in rows)
     write_atomic(out / MANIFEST, text.encode("utf-8"))
+
+
+def write_songs(out: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """`out/songs.jsonl` (whole songs, `--whole-songs`), written atomically."""
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    write_atomic(out / SONGS, text.encode("utf-8"))
 
 
 def write_info(out: Path, info: dict[str, Any]) -> None:

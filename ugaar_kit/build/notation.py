@@ -132,6 +132,18 @@ def _events(passage: Passage, measure: int) -> list[_Event]:
     return events
 
 
+def note_quarters(passage: Passage) -> list[float]:
+    """Where each note of the passage starts in its engraving, in quarter notes from the first
+    note: the grid position `passage_to_musicxml` gives it (verovio's timemap `qstamp`)."""
+    beats, beat_type = passage.time_signature
+    measure = round(beats * 4 * DIVISIONS / beat_type)
+    starts = [0.0] * len(passage.notes)
+    for event in _events(passage, measure):
+        if event.note is not None:
+            starts[event.note] = event.start / DIVISIONS
+    return starts
+
+
 def _pieces(event: _Event, measure: int) -> list[tuple[int, int, int, str, int]]:
     """An event cut at bar lines and into note values: (bar, start, length, type, dots)."""
     out = []

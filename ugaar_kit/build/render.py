@@ -3,9 +3,11 @@ Runs in the build's worker processes; each call is independent."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ugaar_kit.build.engrave import png_bytes, rasterize, to_svg
 from ugaar_kit.build.files import write_atomic
@@ -61,7 +63,39 @@ class Job:
         return (self.sheet, self.audio, *self.versions)
 
 
-STAGES = ("engrave", "rasterize", "encode image", "synthesize", "encode audio", "write")
+@dataclass(frozen=True)
+class SongJob:
+    """One whole song to render (`--whole-songs`): its passages end to end as one recording and
+    as score pages under `root/songs/<name>/`, and `record` (its `songs.jsonl` row, naming its
+    passages' ids) completed with where each passage sits. `starts[i]` is passage i's first note
+    in `whole`."""
+
+    id: str
+    whole: Passage
+    starts: tuple[int, ...]
+    root: Path
+    name: str
+    audio_format: str
+    record: dict[str, Any]
+
+    def path(self, file: str) -> str:
+        """A file of the song, relative to the dataset folder."""
+        return f"songs/{self.name}/{file}"
+
+    @property
+    def audio(self) -> str:
+        return self.path(f"audio.{self.audio_format}")
+
+    @property
+    def located(self) -> Path:
+        """The finished record, written last: the song is done when it exists."""
+        return self.root / self.path("song.json")
+
+    def outputs(self) -> tuple[Path, ...]:
+        return (self.root / self.audio, self.located)
+
+
+STAGES = ("engrave", "rasterize", "encode image", "synthesize", "encode audio", "write", "whole songs")
 """The stages of a passage whose times a build reports (seconds, summed over its processes)."""
 
 
@@ -105,14 +139,53 @@ def render(job: Job, settings: RenderSettings, watch: Stopwatch | None = None) -
             write_atomic(path, data)
 
 
-def render_many(jobs: list[Job], settings: RenderSettings) -> tuple[list[tuple[str, str | None]], dict[str, float]]:
+def render_song(job: SongJob, settings: RenderSettings) -> None:
+    """Write a whole song's pages, recording and `song.json` (its record with each passage's
+    time span and place on the pages); ValueError if it cannot be engraved."""
+    from ugaar_kit.build.engrave import render_page
+    from ugaar_kit.build.pages import engrave_song
+
+    engraved = engrave_song(job.whole, list(job.starts), print_lyrics=settings.print_lyrics)
+    pages = []
+    for n, page in enumerate(engraved.pages, 1):
+        pages.append(job.path(f"page-{n:02d}.png"))
+        write_atomic(job.root / pages[-1], png_bytes(render_page(page.svg)))
+    times = note_times(job.whole, settings.tempo_bpm)
+    audio = synthesize(times, settings.sample_rate, TIMBRES["piano"])
+    write_atomic(job.root / job.audio, audio_bytes(audio, settings.sample_rate, settings.audio_format))
+    bounds = list(job.starts) + [len(times)]
+    passages = []
+    for i, pid in enumerate(job.record["passages"]):
+        notes = times[bounds[i] : bounds[i + 1]]
+        start = notes[0][1] if notes else 0.0
+        end = max((on + d for _, on, d in notes), default=start)
+        passages.append({"id": pid, "start": round(start, 6), "end": round(end, 6), **engraved.located(i)})
+    record = {
+        **{k: v for k, v in job.record.items() if k != "passages"},
+        "audio": job.audio,
+        "duration": round(len(audio) / settings.sample_rate, 6),
+        "pages": pages,
+        "page_size": [int(engraved.pages[0].width_px), int(engraved.pages[0].height_px)] if pages else None,
+        "systems": engraved.system_boxes(),
+        "passages": passages,
+    }
+    write_atomic(job.located, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def render_many(
+    jobs: list[Job | SongJob], settings: RenderSettings
+) -> tuple[list[tuple[str, str | None]], dict[str, float]]:
     """Render jobs in order: (id, None) for each done, (id, reason) for each that failed; and the
     seconds spent in each stage."""
     out: list[tuple[str, str | None]] = []
     watch = Stopwatch()
     for job in jobs:
         try:
-            render(job, settings, watch)
+            if isinstance(job, SongJob):
+                with watch("whole songs"):
+                    render_song(job, settings)
+            else:
+                render(job, settings, watch)
             out.append((job.id, None))
         except (ValueError, RuntimeError) as exc:
             out.append((job.id, f"{type(exc).__name__}: {exc}"))

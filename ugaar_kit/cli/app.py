@@ -8,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from ugaar_kit.cli import dataset_cmd, demo_cmd, embed_cmd, eval_cmd, plugins_cmd, search_cmd, store_cmd, train_cmd
+from ugaar_kit.cli import (
+    dataset_cmd,
+    demo_cmd,
+    embed_cmd,
+    eval_cmd,
+    identify_cmd,
+    plugins_cmd,
+    search_cmd,
+    store_cmd,
+    train_cmd,
+)
 from ugaar_kit.cli.base import App, err_console, report, show_tracebacks
 from ugaar_kit.errors import UgaarError
 from ugaar_kit.registry.components import Registry
@@ -64,13 +74,15 @@ def build_app(
     ) -> None:
         """Sheet music, audio and lyrics in one embedding space."""
 
-    # In the order of the work: the demo, data, training, evaluation, embedding, search, housekeeping.
+    # In the order of the work: the demo, data, training, evaluation, embedding, search and
+    # identification, housekeeping.
     demo_cmd.add(app, checked_registry)
     app.add_typer(dataset_cmd.make(checked_registry), name="dataset")
     train_cmd.add(app, checked_registry)
     eval_cmd.add(app, checked_registry)
     embed_cmd.add(app, checked_registry)
     search_cmd.add(app, checked_registry)
+    identify_cmd.add(app, checked_registry)
     app.add_typer(store_cmd.make(checked_registry), name="store")
     app.add_typer(plugins_cmd.make(checked_registry), name="plugins")
 

@@ -85,6 +85,14 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 "--audio-version", help="Extra audio per passage, TIMBRE[@TEMPO], e.g. bright or soft@0.8 (repeatable)."
             ),
         ] = None,
+        whole_songs: Annotated[
+            bool,
+            typer.Option(
+                "--whole-songs",
+                help="Also write each whole song (its passages end to end) as one recording and as score pages, "
+                "with where each passage sits in both: songs.jsonl (docs/formats.md). For identifying pieces.",
+            ),
+        ] = False,
         split: Annotated[str, typer.Option("--split", help="Train,valid,test fractions, by song.")] = "0.8,0.1,0.1",
         seed: Annotated[int, typer.Option("--seed", help="Seed of the split.")] = 0,
         option: Annotated[
@@ -141,6 +149,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             "audio_format": audio_format,
             "tempo_bpm": tempo,
             "audio_versions": tuple(audio_version or ()),
+            "whole_songs": whole_songs,
             "split": split,
             "seed": seed,
             "limit_songs": limit_songs,

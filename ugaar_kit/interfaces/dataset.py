@@ -28,6 +28,8 @@ from ugaar_kit.interfaces.score import Song
 
 MANIFEST = "manifest.jsonl"
 DATASET_INFO = "dataset.json"
+SONGS = "songs.jsonl"
+"""Whole songs (`dataset build --whole-songs`): one row per song, see docs/formats.md."""
 SPLITS = ("train", "valid", "test")
 
 

@@ -193,3 +193,46 @@ def embed_query(
     project = functools.partial(run.objective.project, query.modality)
     z = encode_features(encoder, [encoder.featurize(raw)], 1, device_of(encoder), project)
     return query.modality, z[0].cpu().numpy()
+
+
+PAGE_WINDOW = 6.0
+"""Width of a window along a page's system, in heights of the system's strip: about a passage
+snippet's (the LMD sample's snippets are 6.7 heights wide at the median, clef included)."""
+PAGE_HOP = 3.0
+"""Step between windows along a system, in strip heights."""
+
+
+def page_windows(
+    run: TrainedModel,
+    path: Path,
+    modality: str = "sheet",
+    window: float = PAGE_WINDOW,
+    hop: float = PAGE_HOP,
+    batch_size: int = 64,
+) -> list[Embedded]:
+    """A page of printed music as queries: its systems found (`ugaar_kit.data.staves`), windows
+    cut along each one (`window` strip heights every `hop`) and embedded by the run's encoder of
+    `modality`, which must take greyscale images (`load_image`'s). Each window is labelled
+    `FILE#system=N&x=X0-X1` (1-based system, the page's pixels). InputError when the page
+    cannot be read or holds no staff."""
+    import torch
+
+    from ugaar_kit.data.media import load_image
+    from ugaar_kit.data.staves import find_systems, strip_windows, system_strip
+
+    check_modality(run, modality)
+    image = load_image(path).numpy()
+    systems = find_systems(image)
+    if not systems:
+        raise InputError(path, "no staff found on the page (expected printed music: systems of five-line staves)")
+    encoder = run.encoders[modality]
+    project = functools.partial(run.objective.project, modality)
+    query = Query(str(path), modality, path=path)
+    labels, feats = [], []
+    for n, system in enumerate(systems, 1):
+        strip = system_strip(image, system)
+        for x0, x1 in strip_windows(strip, window, hop):
+            feats.append(encoder.featurize(torch.from_numpy(np.ascontiguousarray(strip[:, x0:x1]))))
+            labels.append(f"{path}#system={n}&x={system.x0 + x0}-{system.x0 + x1}")
+    z = encode_features(encoder, feats, batch_size, device_of(encoder), project).cpu().numpy()
+    return [Embedded(query, v, label=label) for label, v in zip(labels, z)]

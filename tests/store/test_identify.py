@@ -1,0 +1,165 @@
+"""`ugaar-kit identify` (issue 21): the pieces a recording, a page or lyrics come from, by the
+votes of their vectors' nearest rows of another modality; on stores whose answer is known."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ugaar_kit.build.engrave import png_bytes, render_page
+from ugaar_kit.build.pages import engrave_song
+from ugaar_kit.build.segment import join_lines
+from ugaar_kit.data.staves import find_systems, strip_windows, system_strip
+from ugaar_kit.inference.embedding import embed_queries, gather_queries
+from ugaar_kit.inference.embedding.query import page_windows
+from ugaar_kit.interfaces.score import Note, Passage, Syllable
+from ugaar_kit.retrieval.identify import dataset_pieces, rank_pieces, row_pieces
+from ugaar_kit.retrieval.search import Hit
+from ugaar_kit.store.tables import FileRows
+from ugaar_kit.store.writer import StoreWriter
+from ugaar_kit.testing.data import write_wav
+
+
+def _hit(i: str, score: float, rank: int = 1) -> Hit:
+    return Hit("sheet", rank, i, score, i)
+
+
+def test_votes_rank_the_piece_most_hits_belong_to():
+    piece_of = {"a1": "A", "a2": "A", "b1": "B", "c1": "C"}
+    hits = [[_hit("b1", 0.9), _hit("a1", 0.8)], [_hit("a2", 0.7), _hit("c1", 0.6)], [_hit("a1", 0.5), _hit("b1", 0.4)]]
+    ranked = rank_pieces(hits, piece_of, "votes")
+    assert [p.piece for p in ranked] == ["A", "B", "C"]
+    assert [p.votes for p in ranked] == [3, 2, 1]
+    assert ranked[0].score == pytest.approx(3 / 6) and ranked[0].best.id == "a1"
+    # similarity: the sum of each vector's best cosine per piece, over the vectors
+    ranked = rank_pieces(hits, piece_of, "similarity")
+    scores = {p.piece: p.score for p in ranked}
+    assert scores == pytest.approx({"A": (0.8 + 0.7 + 0.5) / 3, "B": (0.9 + 0.4) / 3, "C": 0.6 / 3})
+    with pytest.raises(ValueError, match="unknown aggregate"):
+        rank_pieces(hits, piece_of, "mean")  # type: ignore[arg-type]
+
+
+def test_a_tie_in_votes_goes_to_the_piece_with_the_best_hit():
+    ranked = rank_pieces([[_hit("a", 0.5), _hit("b", 0.9)]], {"a": "A", "b": "B"}, "votes")
+    assert [p.piece for p in ranked] == ["B", "A"]
+
+
+def test_a_rows_piece_comes_from_the_dataset_or_else_its_folder(tmp_path):
+    rows = [
+        {"id": "s1-000", "song": "S", "split": "test", "audio": "audio/s1/000.flac", "sheet": "sheet/s1/000.png"},
+        {"id": "s2-000", "song": "S", "split": "test", "audio": "audio/s2/000.flac", "sheet": "sheet/s2/000.png"},
+    ]
+    (tmp_path / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    song = {"song": "S", "song_id": "s1", "audio": "songs/s1/audio.flac", "pages": ["songs/s1/page-01.png"]}
+    (tmp_path / "songs.jsonl").write_text(json.dumps(song) + "\n")
+    table = dataset_pieces(tmp_path)
+    assert table["sheet/s2/000.png"] == table["songs/s1/page-01.png"] == "S"  # two versions: one piece
+    pieces = row_pieces(["sheet/s1/000.png", "data/audio/s2/000.flac", "other/x/y.png", "loose.wav"], table)
+    assert pieces.tolist() == ["S", "S", "x", "loose"]
+    with pytest.raises(Exception, match="not a dataset folder"):
+        dataset_pieces(tmp_path / "nowhere")
+
+
+def _page(tmp_path: Path, bars: int = 40) -> Path:
+    passages = [
+        Passage([Note(60 + (k % 7) + i, float(i), 1.0) for i in range(4)], [Syllable("la", i) for i in range(4)])
+        for k in range(bars)
+    ]
+    engraved = engrave_song(join_lines(passages), [4 * k for k in range(bars)])
+    path = tmp_path / "page.png"
+    path.write_bytes(png_bytes(render_page(engraved.pages[0].svg)))
+    return path
+
+
+def test_systems_are_found_on_an_engraved_page(tmp_path):
+    passages = [Passage([Note(62, float(i), 1.0) for i in range(4)], []) for _ in range(60)]
+    engraved = engrave_song(join_lines(passages), [4 * k for k in range(60)])
+    page = render_page(engraved.pages[0].svg).astype(np.float32) / 255
+    found = find_systems(page)
+    truth = engraved.system_boxes()[0]
+    assert len(found) == len(truth) >= 3
+    for s, t in zip(found, truth):
+        assert all(abs(a - b) <= 3 for a, b in zip(s.box, t))
+    strip = system_strip(page, found[0])
+    windows = strip_windows(strip, 6.0, 3.0)
+    h = strip.shape[0]
+    assert windows[0][0] == 0 and windows[-1][1] == strip.shape[1]
+    assert all(b - a == round(6 * h) for a, b in windows)
+    assert find_systems(np.ones((200, 300), np.float32)) == []  # a blank page
+
+
+def _store(path: Path, run_id: str, rows: dict[str, dict[str, np.ndarray]]) -> Path:
+    """A store whose rows of each modality are the given vectors: {modality: {source: (n, D)}}."""
+    with StoreWriter(path, run_id=run_id) as w:
+        for modality, files in rows.items():
+            w.add_files(
+                modality,
+                [
+                    FileRows(src, 1, 0.0, [f"{src}#{i}" for i in range(len(v))], v.astype(np.float32))
+                    for src, v in files.items()
+                ],
+            )
+    return path
+
+
+def test_identify_finds_the_piece_whose_rows_are_a_querys_vectors(run, run_dir, cli, tmp_path):
+    rng = np.random.default_rng(0)
+    recording = write_wav(tmp_path / "q" / "take.wav", 12.0, seed=3)
+    page = _page(tmp_path / "q")
+    lyrics = tmp_path / "q" / "words.txt"
+    lyrics.write_text("the river runs\nand on we go tonight\n")
+    windows = np.stack([e.vector for e in embed_queries(run, gather_queries(run, [recording])[0], window=5.0, hop=2.5)])
+    page_vectors = np.stack([e.vector for e in page_windows(run, page)])
+    line_vectors = np.stack([e.vector for e in embed_queries(run, gather_queries(run, lines=lyrics)[0])])
+    dim = windows.shape[1]
+
+    def noisy(v: np.ndarray) -> np.ndarray:
+        return v + 0.05 * np.abs(v).mean() * rng.standard_normal(v.shape)
+
+    sheet = {f"sheet/p{k}/{i:03d}.png": rng.standard_normal((1, dim)) for k in range(6) for i in range(4)}
+    sheet |= {f"sheet/p3/{100 + i}.png": noisy(v[None]) for i, v in enumerate(windows)}
+    audio = {f"audio/p{k}/{i:03d}.wav": rng.standard_normal((1, dim)) for k in range(6) for i in range(4)}
+    audio |= {f"audio/p2/{100 + i}.wav": noisy(v[None]) for i, v in enumerate(page_vectors)}
+    audio |= {f"audio/p5/{200 + i}.wav": noisy(v[None]) for i, v in enumerate(line_vectors)}
+    store = _store(tmp_path / "s.h5", run.run_id, {"sheet": sheet, "audio": audio})
+
+    r = cli("identify", recording, page, lyrics, "--index", store, "--run", run_dir, "--json", "-k", "3")
+    assert r.exit_code == 0, r.output
+    out = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [(o["query_modality"], o["target"]) for o in out] == [
+        ("audio", "sheet"),
+        ("sheet", "audio"),
+        ("lyrics", "audio"),
+    ]
+    assert [o["pieces"][0]["piece"] for o in out] == ["p3", "p2", "p5"]
+    assert out[0]["vectors"] == len(windows) and out[1]["vectors"] == len(page_vectors)
+    r = cli(
+        "identify", "--text", "the river runs", "--text", "and on we go tonight", "--index", store, "--run", run_dir
+    )
+    assert r.exit_code == 0 and "p5" in r.stdout
+
+
+def test_identify_says_what_is_wrong(run, run_dir, cli, tmp_path):
+    wav = write_wav(tmp_path / "x.wav", 3.0)
+    v = embed_queries(run, gather_queries(run, [wav])[0])[0].vector[None]
+    store = _store(tmp_path / "s.h5", run.run_id, {"sheet": {"sheet/a/0.png": v}, "audio": {"audio/a/0.wav": v}})
+    blank = tmp_path / "blank.png"
+    Image.new("L", (300, 200), 255).save(blank)
+    r = cli("identify", blank, "--index", store, "--run", run_dir)
+    assert r.exit_code != 0 and "blank.png: no staff found on the page" in " ".join(r.output.split())
+    r = cli("identify", blank, wav, "--index", store, "--run", run_dir, "--json")
+    assert r.exit_code == 1  # the page is skipped and said so; the recording is identified
+    assert json.loads(r.stdout.splitlines()[0])["pieces"][0]["piece"] == "a"
+    assert "skipped" in r.stderr and "no staff found" in r.stderr
+    r = cli("identify", wav, "--index", store, "--run", run_dir, "--target", "audio")
+    assert r.exit_code != 0 and "identify matches across modalities" in r.output
+    r = cli("identify", wav, "--index", store, "--run", run_dir, "--target", "lyrics")
+    assert r.exit_code != 0 and "no such embeddings" in r.output
+    r = cli("identify", wav, "--index", store, "--run", run_dir, "--aggregate", "mean")
+    assert r.exit_code != 0 and "--aggregate mean" in r.output
+    r = cli("identify", "--index", store, "--run", run_dir)
+    assert r.exit_code != 0 and "give a query" in r.output

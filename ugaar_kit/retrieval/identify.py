@@ -1,0 +1,150 @@
+"""Identifying the piece a whole query comes from: a recording, a page of a score, lyrics.
+
+A query gives many vectors (a recording its windows, a page the windows along its systems,
+lyrics their lines); each is searched among the store's rows of another modality, and the hits
+vote for the pieces their rows belong to (Dorfer et al.'s audio-to-sheet piece identification,
+TISMIR 2018): `votes` counts each piece's rows among every vector's `k` nearest, `similarity`
+sums, over the vectors, the best cosine of each piece among them. Pieces are ranked by that
+score (ties by the best single hit).
+
+A stored row's piece is its song when a dataset folder says which file belongs to which song
+(`manifest.jsonl`, and `songs.jsonl` of a `--whole-songs` build: the versions of one song are
+one piece), else the folder holding the file (one folder a piece).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ugaar_kit.errors import InputError
+from ugaar_kit.interfaces.dataset import MANIFEST, SONGS
+from ugaar_kit.retrieval.search import Hit, search_many
+from ugaar_kit.store.reader import Store
+
+Aggregate = Literal["votes", "similarity"]
+AGGREGATES: tuple[str, ...] = ("votes", "similarity")
+
+
+@dataclass(frozen=True)
+class PieceScore:
+    """One piece in a ranking: its score, the hits that voted for it, its best hit."""
+
+    piece: str
+    rank: int
+    score: float
+    votes: int
+    best: Hit
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "piece": self.piece,
+            "rank": self.rank,
+            "score": self.score,
+            "votes": self.votes,
+            "best": self.best.as_dict(),
+        }
+
+
+def dataset_pieces(root: Path) -> dict[str, str]:
+    """File path relative to the dataset folder -> its piece (the `song` of its manifest row, or
+    of its `songs.jsonl` row for a whole song's recording and pages)."""
+    out: dict[str, str] = {}
+    for name in (MANIFEST, SONGS):
+        path = Path(root) / name
+        if not path.is_file():
+            if name == MANIFEST:
+                raise InputError(root, f"not a dataset folder (no {MANIFEST})")
+            continue
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}:{lineno}", f"invalid JSON ({exc.msg})") from None
+                if not isinstance(row, dict):
+                    raise InputError(f"{path}:{lineno}", "each line must be a JSON object")
+                piece = str(row.get("song", row.get("song_id", row.get("id", ""))))
+                files: list[Any] = [row.get("audio"), row.get("sheet"), *(row.get("audio_versions") or [])]
+                files += list((row.get("files") or {}).values()) + list(row.get("pages") or [])
+                out.update({str(f): piece for f in files if isinstance(f, str) and f})
+    return out
+
+
+def row_pieces(sources: Sequence[str], table: dict[str, str] | None = None) -> np.ndarray:
+    """The piece of each stored row, from its `source`: looked up in `table` (`dataset_pieces`;
+    a source embedded from several roots starts with its root's name, which is tried without),
+    else the name of the folder holding the file (the file's stem when it has none)."""
+    out = np.empty(len(sources), dtype=object)
+    for i, source in enumerate(sources):
+        s = str(source)
+        piece = None
+        if table is not None:
+            piece = table.get(s)
+            if piece is None and "/" in s:
+                piece = table.get(s.split("/", 1)[1])
+        if piece is None:
+            parts = s.split("#", 1)[0].split("/")
+            piece = parts[-2] if len(parts) > 1 else Path(parts[-1]).stem
+        out[i] = piece
+    return out
+
+
+def rank_pieces(
+    hits: Sequence[Sequence[Hit]],
+    piece_of: dict[str, str],
+    aggregate: Aggregate = "votes",
+    top: int = 10,
+) -> list[PieceScore]:
+    """Pieces ranked by the hits of a query's vectors (`hits[i]`: vector i's nearest rows, best
+    first); `piece_of` maps a hit's row id to its piece."""
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"unknown aggregate '{aggregate}' (known: {', '.join(AGGREGATES)})")
+    score: dict[str, float] = {}
+    votes: dict[str, int] = {}
+    best: dict[str, Hit] = {}
+    for found in hits:
+        seen: set[str] = set()
+        for h in found:
+            piece = piece_of[h.id]
+            votes[piece] = votes.get(piece, 0) + 1
+            if piece not in best or h.score > best[piece].score:
+                best[piece] = h
+            if aggregate == "votes":
+                score[piece] = score.get(piece, 0.0) + 1.0
+            elif piece not in seen:  # the best hit of the piece for this vector (hits come best first)
+                score[piece] = score.get(piece, 0.0) + h.score
+            seen.add(piece)
+    n = max(1, len(hits))
+    k = max((len(f) for f in hits), default=1) or 1
+    scale = 1.0 / (n * k) if aggregate == "votes" else 1.0 / n
+    order = sorted(score, key=lambda p: (-score[p], -best[p].score, p))[:top]
+    return [PieceScore(p, r + 1, score[p] * scale, votes[p], best[p]) for r, p in enumerate(order)]
+
+
+def identify(
+    store: Store,
+    vectors: np.ndarray,
+    target: str,
+    table: dict[str, str] | None = None,
+    *,
+    k: int = 10,
+    aggregate: Aggregate = "votes",
+    top: int = 10,
+    exact: bool = False,
+    notes: list[str] | None = None,
+) -> list[PieceScore]:
+    """The pieces a query's vectors `(Q, D)` come from, best first, by their `k` nearest rows of
+    `target` in `store`; a row's piece is found by `row_pieces` (`table`: `dataset_pieces`)."""
+    q = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+    found = [r[target] for r in search_many(store, q, [target], k, exact=exact, notes=notes)]
+    hits = {h.id: h.source for f in found for h in f}
+    piece_of = dict(zip(hits, row_pieces(list(hits.values()), table).tolist()))
+    return rank_pieces(found, piece_of, aggregate, top)

@@ -19,6 +19,7 @@ def run_demo(out: Path, *args: str) -> dict:
     result = runner.invoke(build_app(), ["demo", "--out", str(out), *args])
     assert result.exit_code == 0, result.output
     assert "Test-split retrieval" in result.stdout and "Everything is in" in result.stdout
+    assert "Identify: the whole recording" in result.stdout and "Locate: " in result.stdout
     return json.loads((out / "results.json").read_text())
 
 
@@ -36,6 +37,12 @@ def check_outputs(out: Path, summary: dict) -> None:
     with Store(out / "test.h5") as store:
         assert set(store.modalities) == {"audio", "sheet", "lyrics"}
         assert store.rows("sheet") == summary["evaluations"]["ugaar"]["items"]
+    pieces = summary["pieces"]  # one identification and one localisation, on the first test song
+    assert pieces["identified"] and len(pieces["identified"]) <= 3
+    songs = [json.loads(line) for line in (out / "data" / "songs.jsonl").read_text().splitlines()]
+    song = next(s for s in songs if s["song"] == pieces["piece"] and s["split"] == "test")
+    assert pieces["located"]["passage"] in {p["id"] for p in song["passages"]}
+    assert pieces["truth"]["passage"] in {p["id"] for p in song["passages"]}
     [audio_query, lyrics_query] = summary["searches"]
     assert len(audio_query["hits"]["sheet"]) == 5
     assert set(lyrics_query["hits"]) == {"audio", "sheet"}

@@ -261,6 +261,27 @@ PLAN: dict[str, Execute | ParseOnly] = {
     'ugaar-kit search --text "a mighty fortress is our god" --index collection.h5 --run runs/ugaar': Execute(
         check=_says(".flac", ".png")
     ),
+    # quickstart.md: identifying pieces and locating passages (SONG: a song of the workspace)
+    "ugaar-kit dataset build lmd-lyrics-melody/Sentence_Parsing --format lmd-lyrics --out pieces-ds "
+    "--whole-songs": Execute(extra=LMD_SPLIT, check=_says("whole songs")),
+    "ugaar-kit embed pieces-ds/sheet pieces-ds/audio --run runs/ugaar --out pieces.h5": Execute(
+        check=_says("pieces.h5")
+    ),
+    "ugaar-kit identify pieces-ds/songs/SONG/audio.flac --index pieces.h5 --run runs/ugaar --data pieces-ds": Execute(
+        replace={"pieces-ds/songs/SONG/audio.flac": f"pieces-ds/songs/{LMD_SONGS[0]}/audio.flac"},
+        check=_says("votes", "best match"),
+    ),
+    "ugaar-kit identify pieces-ds/songs/SONG/page-01.png --index pieces.h5 --run runs/ugaar --data pieces-ds "
+    "--json": Execute(
+        replace={"pieces-ds/songs/SONG/page-01.png": f"pieces-ds/songs/{LMD_SONGS[0]}/page-01.png"},
+        check=_says('"query_modality": "sheet"', '"target": "audio"'),
+    ),
+    "ugaar-kit locate query.wav --piece SONG --index pieces.h5 --run runs/ugaar --data pieces-ds": Execute(
+        before=("query",), replace={"SONG": LMD_SONGS[0]}, check=_says("passage", "page 1")
+    ),
+    "ugaar-kit eval runs/ugaar --data pieces-ds --task identify --task locate": Execute(
+        check=_says("identify from recording", "within one system")
+    ),
     "ugaar-kit plugins": Execute(check=_says("doc2vec", "ugaar", "musicxml")),
     # scaling.md: shards 3 and 4 are the elided `...` line of the page
     "ugaar-kit embed /music --run runs/ugaar --out part-1.h5 --shard 1/4": Execute(

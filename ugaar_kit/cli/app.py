@@ -14,6 +14,7 @@ from ugaar_kit.cli import (
     embed_cmd,
     eval_cmd,
     identify_cmd,
+    locate_cmd,
     plugins_cmd,
     search_cmd,
     store_cmd,
@@ -83,6 +84,7 @@ def build_app(
     embed_cmd.add(app, checked_registry)
     search_cmd.add(app, checked_registry)
     identify_cmd.add(app, checked_registry)
+    locate_cmd.add(app, checked_registry)
     app.add_typer(store_cmd.make(checked_registry), name="store")
     app.add_typer(plugins_cmd.make(checked_registry), name="plugins")
 

@@ -58,7 +58,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         chance and the syllable-count baseline), writes an HDF5 store of the test split and runs
         an audio->sheet and a lyrics search; --recipe runs your own recipe instead. Re-running
         resumes: finished steps are skipped."""
-        from ugaar_kit.recipes.demo import RECIPE, Demo, DemoPlan, results_table, search_tables
+        from ugaar_kit.recipes.demo import RECIPE, Demo, DemoPlan, pieces_lines, results_table, search_tables
 
         seconds = None
         if max_time is not None:
@@ -71,6 +71,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         out_console.print(results_table(result))
         for table in search_tables(result):
             out_console.print(table)
+        for line in pieces_lines(result):
+            out_console.print(line, markup=False)
         out_console.print(f"\nEverything is in {result.out}/:")
         out_console.print(f"  data/            the demo dataset ({result.data})")
         for name in result.runs:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ugaar_kit.cli import params
 from ugaar_kit.cli.base import err_console, out_console
-from ugaar_kit.infra.progress import progress_bar
+from ugaar_kit.infra.progress import progress_bar, reporter
 from ugaar_kit.registry.components import Registry
 
 
@@ -58,6 +58,32 @@ def results_table(result: dict[str, Any]) -> Table:
     return table
 
 
+def pieces_table(result: dict[str, Any]) -> Table:
+    """Piece identification (one row per kind of query) and localisation, as `evaluate_pieces` gives them."""
+    table = Table(
+        title=f"run {result['run']}: {result['songs']} {result['split']} songs among {result['pieces']} pieces",
+        caption="identification: the song's own piece among all; localisation: 10-s excerpts in their song's score",
+    )
+    for name in ("task", "queries", "top-1", "top-5", "MRR"):
+        table.add_column(name, justify="left" if name == "task" else "right")
+    for kind, row in (result.get("identify") or {}).items():
+        if row is None:
+            table.add_row(f"identify from {kind}", "-", "", "", "")
+        else:
+            table.add_row(
+                f"identify from {kind}",
+                str(row["queries"]),
+                f"{row['top1']:.3f}",
+                f"{row['top5']:.3f}",
+                f"{row['MRR']:.3f}",
+            )
+    loc = result.get("locate")
+    if loc:
+        table.add_row("locate: the right passage", str(loc["queries"]), f"{loc['passage']:.3f}", "", "")
+        table.add_row("locate: within one system", str(loc["queries"]), f"{loc['system']:.3f}", "", "")
+    return table
+
+
 def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
     """Add the `eval` command to the root app."""
 
@@ -87,6 +113,28 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             ),
         ] = None,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Items per encoder batch.")] = 64,
+        kinds: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--task",
+                help="passages (retrieval of passages, the default), identify (the piece from whole recordings, "
+                "10-s excerpts, pages and lyrics) or locate (excerpts in their song's score); repeatable. "
+                "identify and locate need a dataset built with --whole-songs.",
+                show_default=False,
+            ),
+        ] = None,
+        excerpts: Annotated[
+            int, typer.Option("--excerpts", min=1, help="Excerpts per song (identify, locate), at seeded offsets.")
+        ] = 5,
+        store: Annotated[
+            Path | None,
+            typer.Option(
+                "--store",
+                help="identify, locate: keep the dataset's embeddings in this store (resumed) [default: a "
+                "temporary one].",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Embed a dataset split with a run and report retrieval in every direction.
 
@@ -97,6 +145,34 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
 
         if data is None:
             raise typer.BadParameter("give the dataset folder to evaluate on", param_hint="--data")
+        tasks = list(dict.fromkeys(kinds or ["passages"]))
+        unknown = [t for t in tasks if t not in ("passages", "identify", "locate")]
+        if unknown:
+            raise typer.BadParameter(f"'{unknown[0]}' (known: passages, identify, locate)", param_hint="--task")
+        pieces = [t for t in tasks if t != "passages"]
+        if pieces:
+            if tasks != pieces:
+                raise typer.BadParameter("passages and identify/locate are evaluated apart", param_hint="--task")
+            from ugaar_kit.retrieval.piece_eval import evaluate_pieces
+
+            with progress_bar("embedding the dataset", console=err_console) as bar:
+                found = evaluate_pieces(
+                    run,
+                    data,
+                    tasks=pieces,
+                    split=split,
+                    excerpts=excerpts,
+                    seed=seed,
+                    store=store,
+                    registry=get_registry(),
+                    say=lambda m: bar.console.print(m, markup=False, highlight=False),
+                    on_progress=reporter(bar, "embed"),
+                )
+            if as_json:
+                typer.echo(json.dumps(found, indent=2))
+            else:
+                out_console.print(pieces_table(found))
+            return
         progress = progress_bar("embedding {task.fields[what]}", console=err_console)
         task = progress.add_task("embed", total=None, what=f"the {split} split")
 

@@ -115,10 +115,6 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         its songs.jsonl too), else the folders holding the stored files. A query that cannot be
         used is reported and skipped (exit code 1)."""
         from ugaar_kit.errors import InputError, OptionError
-        from ugaar_kit.inference.embedding import embed_queries, gather_queries
-        from ugaar_kit.inference.embedding.query import Query, page_windows, text_modality
-        from ugaar_kit.inference.run import Run
-        from ugaar_kit.infra.distributed import pick_device
         from ugaar_kit.infra.progress import progress_bar
         from ugaar_kit.retrieval.identify import AGGREGATES, Aggregate, dataset_pieces, identify
         from ugaar_kit.store.reader import Store
@@ -130,38 +126,14 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         table = dataset_pieces(data) if data is not None else None
         skipped: list[tuple[str, str]] = []
         with Store(index) as store:
-            loaded = Run.load(run, registry=get_registry(), device=pick_device(device or "auto"))
-            if store.run_id != loaded.run_id:
-                raise InputError(
-                    index,
-                    f"made by run {store.run_id}, not by {run} ({loaded.run_id}): its embeddings are in another space",
-                )
-            window, hop = store.settings.get("window"), store.settings.get("hop")
-            jobs: list[tuple[str, str, Callable[[], list[Any]]]] = []
-            for path in query or []:
-                path = Path(path)
-                if path.is_dir():
-                    raise InputError(path, "a folder: identify takes files (one query each)")
-                q = gather_queries(loaded, [path])[0][0]
-                embed: Callable[[], list[Any]]
-                if q.modality == "sheet":
-                    embed = functools.partial(page_windows, loaded, path, "sheet", page_window, page_hop)
-                elif getattr(loaded.encoders[q.modality], "text_input", False):
-                    lines = gather_queries(loaded, lines=path, modality=q.modality)[0]
-                    embed = functools.partial(embed_queries, loaded, lines)
-                else:
-                    embed = functools.partial(embed_queries, loaded, [q], window=window, hop=hop, strict=True)
-                jobs.append((str(path), q.modality, embed))
-            if text:
-                m = text_modality(loaded, None)
-                lines_q = [Query(t, m, text=t) for t in text]
-                jobs.append((f"--text ({len(text)} lines)", m, functools.partial(embed_queries, loaded, lines_q)))
+            loaded = load_run(store, run, get_registry(), device)
+            jobs = query_jobs(loaded, store, query or [], text or [], page_window, page_hop)
             results = []
             notes: list[str] = []
             with progress_bar(console=err_console, enabled=len(jobs) > 1, unit="queries") as bar:
                 task = bar.add_task("identifying", total=len(jobs))
                 for label, modality, embed in jobs:
-                    goal = _target(store, modality, target)
+                    goal = target_of(store, modality, target)
                     try:
                         embedded = embed()
                     except InputError as exc:
@@ -214,7 +186,55 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             raise typer.Exit(1)
 
 
-def _target(store: Any, modality: str, target: str | None) -> str:
+def load_run(store: Any, run: Path, registry: Registry, device: str | None) -> Any:
+    """The run that made `store`, on `device`; InputError when the store was made by another."""
+    from ugaar_kit.errors import InputError
+    from ugaar_kit.inference.run import Run
+    from ugaar_kit.infra.distributed import pick_device
+
+    loaded = Run.load(run, registry=registry, device=pick_device(device or "auto"))
+    if store.run_id != loaded.run_id:
+        raise InputError(
+            store.path,
+            f"made by run {store.run_id}, not by {run} ({loaded.run_id}): its embeddings are in another space",
+        )
+    return loaded
+
+
+def query_jobs(
+    loaded: Any, store: Any, paths: list[Path], text: list[str], page_window: float, page_hop: float
+) -> list[tuple[str, str, Callable[[], list[Any]]]]:
+    """(label, modality, embed) of each query: a file (a recording: the store's windows; a page:
+    windows along its systems; a lyrics file: its lines), and the --text lines as one query;
+    `embed()` gives its `Embedded` vectors in order."""
+    from ugaar_kit.errors import InputError
+    from ugaar_kit.inference.embedding import embed_queries, gather_queries
+    from ugaar_kit.inference.embedding.query import Query, page_windows, text_modality
+
+    window, hop = store.settings.get("window"), store.settings.get("hop")
+    jobs: list[tuple[str, str, Callable[[], list[Any]]]] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            raise InputError(path, "a folder: give files (one query each)")
+        q = gather_queries(loaded, [path])[0][0]
+        embed: Callable[[], list[Any]]
+        if q.modality == "sheet":
+            embed = functools.partial(page_windows, loaded, path, "sheet", page_window, page_hop)
+        elif getattr(loaded.encoders[q.modality], "text_input", False):
+            lines = gather_queries(loaded, lines=path, modality=q.modality)[0]
+            embed = functools.partial(embed_queries, loaded, lines)
+        else:
+            embed = functools.partial(embed_queries, loaded, [q], window=window, hop=hop, strict=True)
+        jobs.append((str(path), q.modality, embed))
+    if text:
+        m = text_modality(loaded, None)
+        lines_q = [Query(t, m, text=t) for t in text]
+        jobs.append((f"--text ({len(text)} lines)", m, functools.partial(embed_queries, loaded, lines_q)))
+    return jobs
+
+
+def target_of(store: Any, modality: str, target: str | None) -> str:
     """The stored modality a query of `modality` is matched against."""
     from ugaar_kit.errors import OptionError
 

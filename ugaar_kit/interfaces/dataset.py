@@ -272,3 +272,60 @@ class DatasetFolder:
         from ugaar_kit.interfaces.modality import canonical_order
 
         return canonical_order(m for it in self.items for m in it.inputs)
+
+
+@dataclass(frozen=True)
+class WholeSong:
+    """A song of a `--whole-songs` build (`songs.jsonl`, docs/formats.md): its recording and
+    score pages (absolute paths), the boxes of the systems on each page, and its passages in
+    order, each with `id`, `start`/`end` (seconds) and `page`, `system`, `box`, `spans`."""
+
+    song: str
+    song_id: str
+    split: str | None
+    audio: Path
+    duration: float
+    pages: tuple[Path, ...]
+    systems: list[list[list[int]]]
+    passages: list[dict[str, Any]]
+
+    def passage_at(self, seconds: float) -> int:
+        """The index of the passage sounding at `seconds` (the last one at or past the end)."""
+        for i, p in enumerate(self.passages):
+            if seconds < float(p["end"]):
+                return i
+        return len(self.passages) - 1
+
+
+def read_songs(root: Path) -> list[WholeSong]:
+    """The whole songs of the dataset folder `root` (`songs.jsonl`); InputError naming the line
+    when one is malformed, or the folder when it has none (built without `--whole-songs`)."""
+    root = Path(root)
+    path = root / SONGS
+    if not path.is_file():
+        raise InputError(root, f"no {SONGS}: build the dataset with 'ugaar-kit dataset build --whole-songs'")
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+                out.append(
+                    WholeSong(
+                        song=str(row["song"]),
+                        song_id=str(row["song_id"]),
+                        split=row.get("split"),
+                        audio=resolve_inside(root, str(row["audio"]), where),
+                        duration=float(row["duration"]),
+                        pages=tuple(resolve_inside(root, str(p), where) for p in row["pages"]),
+                        systems=list(row["systems"]),
+                        passages=list(row["passages"]),
+                    )
+                )
+            except json.JSONDecodeError as exc:
+                raise InputError(where, f"invalid JSON ({exc.msg})") from None
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InputError(where, f"not a whole-song row ({type(exc).__name__}: {exc})") from None
+    return out

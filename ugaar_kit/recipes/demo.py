@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -137,6 +138,8 @@ class DemoResult:
     evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
     store: Path | None = None
     searches: list[dict[str, Any]] = field(default_factory=list)
+    pieces: dict[str, Any] = field(default_factory=dict)
+    """The piece identification and localisation shown (`Demo.pieces`), {} when not run."""
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -164,6 +167,7 @@ class Demo:
         self._timed("evaluate", self.evaluate)
         self._timed("store", self.embed_test_split)
         self._timed("search", self.search)
+        self._timed("identify", self.pieces)
         (self.out / "results.json").write_text(json.dumps(self.summary_json(), indent=2) + "\n", encoding="utf-8")
         return self.result
 
@@ -174,9 +178,9 @@ class Demo:
 
         data = self.result.data
         if (data / "dataset.json").is_file() and (data / "manifest.jsonl").is_file():
-            self.console.print(f"[1/5] demo dataset: already built in {data}")
+            self.console.print(f"[1/6] demo dataset: already built in {data}")
             return
-        self.console.print(f"[1/5] building the demo dataset in {data} (public-domain songs from music21's corpus)")
+        self.console.print(f"[1/6] building the demo dataset in {data} (public-domain songs from music21's corpus)")
         build_demo(data, self.registry.dataset(self.recipe.source), limit=self.plan.limit_songs, progress=True)
 
     def train(self, model: DemoModel) -> None:
@@ -187,7 +191,7 @@ class Demo:
         run = self.out / "runs" / model.name
         self.result.runs[model.name] = run
         if (run / "model.pt").is_file():
-            self.console.print(f"[2/5] {model.title}: already trained in {run}")
+            self.console.print(f"[2/6] {model.title}: already trained in {run}")
             return
         settings = TrainSettings(
             data=self.result.data,
@@ -201,17 +205,17 @@ class Demo:
         )
         if (run / "run.json").is_file():
             settings = TrainSettings(resume=run, epochs=self.plan.epochs, device=self.plan.device)
-            self.console.print(f"[2/5] {model.title}: resuming the interrupted run in {run}")
+            self.console.print(f"[2/6] {model.title}: resuming the interrupted run in {run}")
         elif run.exists():
             shutil.rmtree(run)
         components = {slot: ComponentSpec(name, dict(opts)) for slot, (name, opts) in model.components.items()}
-        self.console.print(f"[2/5] training {model.title} into {run}")
+        self.console.print(f"[2/6] training {model.title} into {run}")
         train(RunConfig(settings, components), self.registry, console=self.console)
 
     def evaluate(self) -> None:
         from ugaar_kit.retrieval.evaluation import evaluate
 
-        self.console.print(f"[3/5] evaluating the {len(self.result.runs)} models on the test split")
+        self.console.print(f"[3/6] evaluating the {len(self.result.runs)} models on the test split")
         for name, run in self.result.runs.items():
             self.result.evaluations[name] = evaluate(
                 run, self.result.data, split="test", plots=self.out / "plots" / name
@@ -244,7 +248,7 @@ class Demo:
             if not (folder / f"{modality}.txt").exists():
                 write_text(folder / f"{modality}.txt", "".join(f"{line}\n" for line in lines if line))
         store = self.out / "test.h5"
-        self.console.print(f"[4/5] embedding the test split ({len(items)} passages) into {store}")
+        self.console.print(f"[4/6] embedding the test split ({len(items)} passages) into {store}")
         run = Run.load(self.result.runs[self.recipe.store])
         embed_paths(run, [folder], store, EmbedSettings())
         self.result.store = store
@@ -263,7 +267,7 @@ class Demo:
         if not items:
             raise UgaarError("the demo's test split has no item with every modality to search with")
         item = items[0]
-        self.console.print("[5/5] searching the store")
+        self.console.print("[5/6] searching the store")
         with Store(self.result.store) as store:
             for modality, targets in self.recipe.searches:
                 query = item.get(modality)
@@ -284,6 +288,50 @@ class Demo:
                     }
                 )
 
+    def pieces(self) -> None:
+        """One piece identification (the first test song's whole recording against the test
+        store's sheet snippets) and one localisation (10 s from its middle, in its score)."""
+
+        from ugaar_kit.inference.embedding import embed_queries, gather_queries
+        from ugaar_kit.inference.run import Run
+        from ugaar_kit.interfaces.dataset import read_songs
+        from ugaar_kit.retrieval.identify import dataset_pieces, identify
+        from ugaar_kit.retrieval.locate import locate
+        from ugaar_kit.store.reader import Store
+
+        assert self.result.store is not None
+        data = self.result.data
+        if not (data / "songs.jsonl").is_file():
+            self.console.print("[6/6] no whole songs in the demo dataset (built before 0.2): no identification")
+            return
+        songs = [s for s in read_songs(data) if s.split == "test"]
+        run = Run.load(self.result.runs[self.recipe.store])
+        if not songs or "sheet" not in run.encoders or "audio" not in run.encoders:
+            return
+        song = songs[0]
+        self.console.print(f"[6/6] identifying the piece of a whole recording and locating an excerpt ({song.song_id})")
+        with Store(self.result.store) as store:
+            window, hop = store.settings.get("window"), store.settings.get("hop")
+
+            def vectors(path: Path) -> np.ndarray:
+                found = embed_queries(run, gather_queries(run, [path])[0], window=window, hop=hop)
+                return np.stack([e.vector for e in found if e.vector is not None])
+
+            ranked = identify(store, vectors(song.audio), "sheet", dataset_pieces(data), top=3)
+            seconds = min(10.0, song.duration)
+            start = max(0.0, (song.duration - seconds) / 2)
+            excerpt = _excerpt(song.audio, start, seconds, self.out / "excerpt.wav")
+            found = locate(store, vectors(excerpt), song.song_id, data, "sheet", songs=[song])
+        truth = song.passages[song.passage_at(start + seconds / 2)]
+        self.result.pieces = {
+            "recording": str(song.audio),
+            "piece": song.song,
+            "identified": [{"piece": p.piece, "score": p.score, "votes": p.votes} for p in ranked],
+            "excerpt": {"file": str(excerpt), "start": start, "end": start + seconds},
+            "located": found.as_dict(),
+            "truth": {"passage": truth["id"], "page": truth.get("page"), "system": truth.get("system")},
+        }
+
     def _stored_name(self, path: Path | None) -> str | None:
         """How the store names a test-split file: its path relative to the linked folder."""
         return None if path is None else str(path.resolve().relative_to(self.result.data.resolve()))
@@ -299,8 +347,38 @@ class Demo:
             "evaluations": r.evaluations,
             "store": str(r.store) if r.store else None,
             "searches": r.searches,
+            "pieces": r.pieces,
             "seconds": r.seconds,
         }
+
+
+def _excerpt(audio: Path, start: float, seconds: float, out: Path) -> Path:
+    """`seconds` of the recording `audio` from `start`, written to `out` (16-bit WAV)."""
+    import soundfile as sf
+
+    rate = sf.info(str(audio)).samplerate
+    a = int(round(start * rate))
+    samples, _ = sf.read(str(audio), start=a, stop=a + int(round(seconds * rate)), dtype="float32")
+    sf.write(str(out), samples, rate, subtype="PCM_16")
+    return out
+
+
+def pieces_lines(result: DemoResult) -> list[str]:
+    """The identification and localisation the demo showed, in words."""
+    p = result.pieces
+    if not p:
+        return []
+    best = p["identified"][0] if p["identified"] else None
+    loc, truth = p["located"], p["truth"]
+    lines = [
+        f"Identify: the whole recording {Path(p['recording']).name} (piece {p['piece']}) -> "
+        + (f"piece {best['piece']} ({best['votes']} votes)" if best else "no piece")
+        + ("  [right]" if best and best["piece"] == p["piece"] else "  [wrong]"),
+        f"Locate: {p['excerpt']['start']:.1f}-{p['excerpt']['end']:.1f} s of it -> passage {loc['passage']}, "
+        f"page {loc['page']}, system {loc['system']} (the passage sounding at its middle: {truth['passage']}, "
+        f"page {truth['page']}, system {truth['system']})",
+    ]
+    return lines
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

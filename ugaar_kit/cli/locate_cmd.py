@@ -1,0 +1,102 @@
+"""`ugaar-kit locate`: where in a piece's score an audio excerpt (or lyrics lines) sits.
+
+The query's vectors come from `identify_cmd.query_jobs`; `ugaar_kit.retrieval.locate` aligns
+them to the piece's passages. (No `from __future__ import annotations`: Typer reads the
+parameter types.)
+"""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ugaar_kit.cli import params
+from ugaar_kit.cli.base import out_console
+from ugaar_kit.cli.identify_cmd import load_run, query_jobs
+from ugaar_kit.registry.components import Registry
+
+
+def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
+    """Add the `locate` command to the root app."""
+
+    @app.command("locate")
+    def locate(
+        piece: Annotated[
+            str,
+            typer.Option(
+                "--piece", help="The piece: a song of the dataset (its `song` or `song_id`).", show_default=False
+            ),
+        ],
+        index: Annotated[
+            Path,
+            typer.Option(
+                "--index", help="An embedding store of the dataset's files made with this run.", show_default=False
+            ),
+        ],
+        run: Annotated[Path, typer.Option("--run", help="The run folder that made the store.", show_default=False)],
+        data: Annotated[
+            Path,
+            typer.Option(
+                "--data",
+                help="The dataset folder, built with --whole-songs: the piece's passages, pages and systems.",
+                show_default=False,
+            ),
+        ],
+        query: Annotated[
+            Path | None,
+            typer.Argument(
+                help="An audio excerpt (cut into the store's windows) or a lyrics text file (a vector a line).",
+                show_default=False,
+            ),
+        ] = None,
+        text: Annotated[
+            list[str] | None,
+            params.repeatable("--text", "A line of lyrics; the --text lines together are the query."),
+        ] = None,
+        target: Annotated[
+            str,
+            typer.Option("--target", help="The stored modality the piece's passages are aligned in."),
+        ] = "sheet",
+        as_json: Annotated[bool, typer.Option("--json", help="Print the location as one JSON object.")] = False,
+        device: params.Device = None,
+    ) -> None:
+        """Find where a query sits in a piece's score: the passage, its page, system and box.
+
+        The query's windows (or lyrics lines), in order, are aligned to the piece's passages, in
+        order, by subsequence dynamic time warping on their cosine distance in the shared space
+        (each passage is its stored row of --target, sheet snippets by default); the passage
+        aligned with the query's middle is the answer, its place on the pages from the
+        dataset's songs.jsonl."""
+        from ugaar_kit.errors import InputError, OptionError
+        from ugaar_kit.retrieval.locate import locate as locate_in
+        from ugaar_kit.store.reader import Store
+
+        if (query is None) == (not text):
+            raise OptionError("give one query: a file, or --text lines")
+        with Store(index) as store:
+            if target not in store.modalities:
+                raise OptionError(
+                    f"--target {target}: the store has no such embeddings (it has: {', '.join(store.modalities)})"
+                )
+            loaded = load_run(store, run, get_registry(), device)
+            label, modality, embed = query_jobs(loaded, store, [query] if query else [], text or [], 6.0, 3.0)[0]
+            if modality == target:
+                raise OptionError(f"--target {target}: a {modality} query is located in another modality's rows")
+            vectors = [e.vector for e in embed() if e.vector is not None]
+            if not vectors:
+                raise InputError(label, "nothing in it could be embedded")
+            import numpy as np
+
+            found = locate_in(store, np.stack(vectors), piece, data, target)
+        if as_json:
+            typer.echo(json.dumps({"query": label, "query_modality": modality, "target": target, **found.as_dict()}))
+            return
+        where = f"page {found.page}, system {found.system}, box {found.box}" if found.page is not None else "no page"
+        out_console.print(
+            f"{label}: piece {found.piece} (version {found.song_id}), passage {found.passage} "
+            f"({found.index + 1} of {found.passages}): {where}; the query spans {found.first} to {found.last} "
+            f"(mean cosine distance {found.cost:.3f})",
+            markup=False,
+        )

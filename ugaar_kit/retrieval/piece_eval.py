@@ -1,0 +1,198 @@
+"""Evaluating piece identification and passage localisation on a `--whole-songs` dataset.
+
+    result = evaluate_pieces("runs/contrastive-1", "data/lmd-200", tasks=("identify", "locate"))
+    result["identify"]["excerpt"]["top1"], result["locate"]["passage"]
+
+Every passage file of the dataset (every split: the other songs are the distractors) is
+embedded into a store; then, for each song of the split (`songs.jsonl`), cross-modal only:
+
+- **recording**: its whole recording, windowed as `embed` cuts, against the sheet snippets;
+- **excerpt**: `excerpts` windows of `excerpt_seconds` at seeded random offsets of the recording
+  (not aligned to passage starts), against the sheet snippets;
+- **page**: each page of its score (systems found, windows along them), against the recordings'
+  passages;
+- **lyrics** (a run with a text modality): its lyrics lines, against the recordings' passages;
+
+each ranked into pieces by `ugaar_kit.retrieval.identify` (top-1, top-5, MRR of the song's own
+piece among all the dataset's pieces); and each excerpt is located in its song's score
+(`ugaar_kit.retrieval.locate`): right when the passage found holds the excerpt's midpoint, and
+"within one system" when it is printed on that passage's system or the next or previous one.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ugaar_kit.errors import InputError, OptionError
+from ugaar_kit.inference.embedding import EmbedSettings, embed_paths, embed_queries, gather_queries
+from ugaar_kit.inference.embedding.query import Query, page_windows
+from ugaar_kit.inference.run import Run
+from ugaar_kit.interfaces.dataset import DatasetFolder, WholeSong, read_songs
+from ugaar_kit.registry.components import Registry
+from ugaar_kit.retrieval.identify import Aggregate, dataset_pieces, identify
+from ugaar_kit.retrieval.locate import locate
+from ugaar_kit.store.reader import Store
+
+TASKS = ("identify", "locate")
+QUERY_KINDS = ("recording", "excerpt", "page", "lyrics")
+
+Say = Callable[[str], None]
+
+
+def _scores(ranks: Sequence[int]) -> dict[str, float | int]:
+    r = np.asarray(ranks, dtype=np.float64)
+    if r.size == 0:
+        return {"top1": 0.0, "top5": 0.0, "MRR": 0.0, "queries": 0}
+    return {
+        "top1": float((r <= 1).mean()),
+        "top5": float((r <= 5).mean()),
+        "MRR": float((1.0 / r).mean()),
+        "queries": int(r.size),
+    }
+
+
+def _rank(ranked: Sequence[Any], piece: str, pieces: int) -> int:
+    """The 1-based rank of `piece` (last of all `pieces` when no hit voted for it)."""
+    return next((p.rank for p in ranked if p.piece == piece), pieces)
+
+
+def _excerpt(song: WholeSong, start: float, seconds: float, out: Path) -> Path:
+    import soundfile as sf
+
+    info = sf.info(str(song.audio))
+    a = int(round(start * info.samplerate))
+    audio, rate = sf.read(str(song.audio), start=a, stop=a + int(round(seconds * info.samplerate)), dtype="float32")
+    sf.write(str(out), audio, rate, subtype="PCM_16")
+    return out
+
+
+def _global_system(song: WholeSong, page: int | None, system: int | None) -> int | None:
+    if page is None or system is None:
+        return None
+    return sum(len(s) for s in song.systems[: page - 1]) + system
+
+
+def evaluate_pieces(
+    run: Run | str | Path,
+    data_dir: str | Path,
+    *,
+    tasks: Sequence[str] = TASKS,
+    split: str = "test",
+    excerpts: int = 5,
+    excerpt_seconds: float = 10.0,
+    seed: int = 0,
+    k: int = 10,
+    aggregate: Aggregate = "votes",
+    store: str | Path | None = None,
+    registry: Registry | None = None,
+    say: Say | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Piece identification and localisation figures of `run` on `split` of the dataset folder
+    `data_dir` (see the module doc): `{"identify": {kind: {"top1", "top5", "MRR", "queries",
+    "pieces"} or None}, "locate": {"passage", "system", "queries"}, ...}`. `store`: where the
+    dataset's embeddings are kept (resumed when it exists); default a temporary file."""
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown or not tasks:
+        raise OptionError(f"unknown task '{(unknown or [''])[0]}' (known: {', '.join(TASKS)})")
+    if excerpts < 1 or excerpt_seconds <= 0:
+        raise OptionError("excerpts must be at least 1 and excerpt seconds positive")
+    say = say or (lambda _m: None)
+    root = Path(data_dir)
+    songs = read_songs(root)
+    chosen = [s for s in songs if s.split == split]
+    if not chosen:
+        raise InputError(root, f"no whole song in the {split} split")
+    loaded = run if isinstance(run, Run) else Run.load(run, registry=registry)
+    for m in ("audio", "sheet"):
+        if m not in loaded.encoders:
+            raise OptionError(
+                f"identification needs a run with audio and sheet encoders (it has: {', '.join(loaded.modalities)})"
+            )
+    table = dataset_pieces(root)
+    n_pieces = len({s.song for s in songs})
+    with tempfile.TemporaryDirectory(prefix="ugaar-pieces-") as tmp:
+        store_path = Path(store) if store is not None else Path(tmp) / "dataset.h5"
+        inputs = [root / m for m in ("sheet", "audio") if (root / m).is_dir()]
+        say(f"embedding the dataset's passages ({', '.join(p.name for p in inputs)}) into {store_path}")
+        embed_paths(loaded, inputs, store_path, EmbedSettings(), on_progress=on_progress)
+        rng = np.random.default_rng(seed)
+        plan = [
+            (song, [float(rng.uniform(0.0, max(0.0, song.duration - excerpt_seconds))) for _ in range(excerpts)])
+            for song in chosen
+        ]
+        ranks: dict[str, list[int]] = {kind: [] for kind in QUERY_KINDS}
+        located: list[tuple[bool, bool]] = []
+        lyrics_modality = next((m for m in loaded.modalities if getattr(loaded.encoders[m], "text_input", False)), None)
+        items = {it.id: it for it in DatasetFolder(root).items} if lyrics_modality else {}
+        with Store(store_path) as st:
+            window, hop = st.settings.get("window"), st.settings.get("hop")
+
+            def vectors(embedded: Sequence[Any]) -> np.ndarray:
+                return np.stack([e.vector for e in embedded if e.vector is not None])
+
+            def rank(v: np.ndarray, target: str, piece: str) -> int:
+                ranked = identify(st, v, target, table, k=k, aggregate=aggregate, top=n_pieces)
+                return _rank(ranked, piece, n_pieces)
+
+            for n, (song, starts) in enumerate(plan, 1):
+                say(f"song {n} of {len(plan)}: {song.song_id}")
+                if "identify" in tasks:
+                    q = gather_queries(loaded, [song.audio])[0]
+                    ranks["recording"].append(
+                        rank(vectors(embed_queries(loaded, q, window=window, hop=hop)), "sheet", song.song)
+                    )
+                    for page in song.pages:
+                        ranks["page"].append(rank(vectors(page_windows(loaded, page)), "audio", song.song))
+                    if lyrics_modality is not None:
+                        lines = [
+                            str(items[p["id"]].inputs.get(lyrics_modality) or "")
+                            for p in song.passages
+                            if p["id"] in items
+                        ]
+                        qs = [Query(t, lyrics_modality, text=t) for t in lines if t.strip()]
+                        got = [e for e in embed_queries(loaded, qs) if e.vector is not None]
+                        if got:
+                            ranks["lyrics"].append(rank(vectors(got), "audio", song.song))
+                for j, start in enumerate(starts):
+                    path = _excerpt(song, start, excerpt_seconds, Path(tmp) / f"excerpt-{n}-{j}.wav")
+                    v = vectors(embed_queries(loaded, gather_queries(loaded, [path])[0], window=window, hop=hop))
+                    if "identify" in tasks:
+                        ranks["excerpt"].append(rank(v, "sheet", song.song))
+                    if "locate" in tasks:
+                        truth = song.passages[song.passage_at(start + excerpt_seconds / 2)]
+                        found = locate(st, v, song.song_id, root, "sheet", songs=[song])
+                        same = found.song_id == song.song_id
+                        g_found = _global_system(song, found.page, found.system) if same else None
+                        g_true = _global_system(song, truth.get("page"), truth.get("system"))
+                        near = g_found is not None and g_true is not None and abs(g_found - g_true) <= 1
+                        located.append((same and found.passage == truth["id"], near))
+    out: dict[str, Any] = {
+        "run": loaded.run_id,
+        "split": split,
+        "songs": len(chosen),
+        "pieces": n_pieces,
+        "settings": {
+            "excerpts": excerpts,
+            "excerpt_seconds": excerpt_seconds,
+            "seed": seed,
+            "k": k,
+            "aggregate": aggregate,
+        },
+    }
+    if "identify" in tasks:
+        out["identify"] = {
+            kind: ({**_scores(ranks[kind]), "pieces": n_pieces} if ranks[kind] else None) for kind in QUERY_KINDS
+        }
+    if "locate" in tasks:
+        out["locate"] = {
+            "passage": float(np.mean([a for a, _ in located])) if located else 0.0,
+            "system": float(np.mean([b for _, b in located])) if located else 0.0,
+            "queries": len(located),
+        }
+    return out

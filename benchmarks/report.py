@@ -24,7 +24,7 @@ from typing import Any
 
 import quality
 import speed
-from records import DOC, PYTHON, QUALITY, QUALITY_EPYC, QUALITY_RERUN, SPEED, machine_line, read_json
+from records import DOC, PYTHON, QUALITY, QUALITY_EPYC, QUALITY_RERUN, RESULTS, SPEED, machine_line, read_json
 
 DIRECTIONS = ("audio->sheet", "sheet->audio", "audio->lyrics", "lyrics->audio", "sheet->lyrics", "lyrics->sheet")
 LYRICS_DIRECTIONS = tuple(d for d in DIRECTIONS if "lyrics" in d)
@@ -274,6 +274,42 @@ def speed_block(section: str, root: Path = SPEED) -> str:
     return "\n\n".join(out[:1]) + ("\n\n" + "\n".join(out[1:]) if len(out) > 1 else "")
 
 
+def pieces_block(root: Path = RESULTS / "pieces") -> str:
+    """Piece identification and localisation (benchmarks/pieces.py): per kind of query top-1,
+    top-5 and MRR as the mean over the seeds with their range, then localisation."""
+    command = f"{PYTHON} benchmarks/pieces.py"
+    result = read_json(Path(root) / "result.json")
+    if result is None:
+        return f"{NOT_RUN}: `{command}`"
+    summary = result["summary"]
+
+    def cell(stat: Mapping[str, float]) -> str:
+        return f"{stat['mean']:.3f} ({stat['min']:.2f}–{stat['max']:.2f})"
+
+    rows = []
+    for kind, row in summary["identify"].items():
+        if row is None:
+            rows.append([f"identify from {kind}", "–", "not in the run", "", ""])
+        else:
+            rows.append(
+                [f"identify from {kind}", str(row["queries"]), cell(row["top1"]), cell(row["top5"]), cell(row["MRR"])]
+            )
+    loc = summary["locate"]
+    rows.append(["locate: the right passage", str(loc["queries"]), cell(loc["passage"]), "", ""])
+    rows.append(["locate: within one system", str(loc["queries"]), cell(loc["system"]), "", ""])
+    first = result["runs"][0]
+    out = [
+        table(["task", "queries a seed", "top-1", "top-5", "MRR"], rows, right_from=1),
+        f"- Seeds {', '.join(map(str, result['seeds']))}: the mean, and in brackets the lowest and highest "
+        f"seed. {first['songs']} test songs among {first['pieces']} pieces (every song of the build in the "
+        f"store); {first['settings']['excerpts']} excerpts of {first['settings']['excerpt_seconds']:g} s a song "
+        f"at seeded offsets; votes of each vector's {first['settings']['k']} nearest rows.",
+        f"- Model: the default contrastive audio–sheet pair trained for {result['budget']} a seed on {result['data']}.",
+        f"- Measured on {machine_line(result['machine'])}: `{result.get('command', command)}`",
+    ]
+    return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
+
+
 def defaults_label(cell: quality.Cell) -> str:
     base = quality.Cell(
         cell.objective,
@@ -481,6 +517,7 @@ def blocks(
     speed_root: Path = SPEED,
     lyrics_root: Path = QUALITY_EPYC,
     rerun_root: Path = QUALITY_RERUN,
+    pieces_root: Path = RESULTS / "pieces",
 ) -> dict[str, str]:
     """Every generated block by marker name."""
     cells = quality.grid()
@@ -497,6 +534,7 @@ def blocks(
     }
     for section in speed.SECTIONS:
         out[f"speed-{section}"] = speed_block(section, speed_root)
+    out["pieces"] = pieces_block(pieces_root)
     return out
 
 

@@ -50,7 +50,16 @@ def build_demo_songs(out: Path, workers: int = 1) -> Path:
 
     from ugaar_kit.build.demo import build_demo
 
-    build_demo(out, MusicXMLSource, limit=2, progress=False, workers=workers, print_lyrics=True, audio_format="wav")
+    build_demo(
+        out,
+        MusicXMLSource,
+        limit=2,
+        progress=False,
+        workers=workers,
+        print_lyrics=True,
+        audio_format="wav",
+        whole_songs=False,  # the passages of 0.1.0 only
+    )
     return out
 
 

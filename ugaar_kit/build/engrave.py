@@ -85,9 +85,8 @@ def _fonts() -> Any:
     return svg2png_py.FontDatabase.system(), svg2png_py.RenderOptions(font_family=TEXT_FONT)
 
 
-def rasterize(svg: str, height: int) -> np.ndarray:
-    """An SVG rendered to a greyscale image of `height` rows: uint8 (height, width), ink dark
-    on white, cropped to the ink with a margin of 2% of the height."""
+def _greyscale(svg: str, what: str) -> Any:
+    """An SVG rendered by resvg on white, as a greyscale PIL image at the SVG's own size."""
     import svg2png_py
     from PIL import Image
 
@@ -96,8 +95,16 @@ def rasterize(svg: str, height: int) -> np.ndarray:
     try:
         data, w, h = svg2png_py.svg_to_rgba(svg, fonts, bg_color=(255, 255, 255, 255), options=options)
     except (ValueError, RuntimeError) as exc:
-        raise ValueError(f"the engraved passage cannot be rasterised ({exc})") from None
-    image = Image.frombuffer("RGBA", (w, h), data, "raw", "RGBA", 0, 1).convert("L")
+        raise ValueError(f"the engraved {what} cannot be rasterised ({exc})") from None
+    return Image.frombuffer("RGBA", (w, h), data, "raw", "RGBA", 0, 1).convert("L")
+
+
+def rasterize(svg: str, height: int) -> np.ndarray:
+    """An SVG rendered to a greyscale image of `height` rows: uint8 (height, width), ink dark
+    on white, cropped to the ink with a margin of 2% of the height."""
+    from PIL import Image
+
+    image = _greyscale(svg, "passage")
     pixels = np.asarray(image)
     rows = np.flatnonzero((pixels < 200).any(axis=1))
     cols = np.flatnonzero((pixels < 200).any(axis=0))
@@ -114,16 +121,7 @@ def rasterize(svg: str, height: int) -> np.ndarray:
 def render_page(svg: str) -> np.ndarray:
     """A whole page's SVG as a greyscale image at its own size, uint8 (height, width), uncropped
     (the pixel boxes of `pages` refer to it)."""
-    import svg2png_py
-    from PIL import Image
-
-    fonts, options = _fonts()
-    svg = svg.replace(VEROVIO_TEXT, f'font-family="{TEXT_FONT}"')
-    try:
-        data, w, h = svg2png_py.svg_to_rgba(svg, fonts, bg_color=(255, 255, 255, 255), options=options)
-    except (ValueError, RuntimeError) as exc:
-        raise ValueError(f"the engraved page cannot be rasterised ({exc})") from None
-    return np.asarray(Image.frombuffer("RGBA", (w, h), data, "raw", "RGBA", 0, 1).convert("L"))
+    return np.asarray(_greyscale(svg, "page"))
 
 
 def engrave(passage: Passage, height: int, *, print_lyrics: bool = False) -> np.ndarray:

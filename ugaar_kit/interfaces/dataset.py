@@ -170,6 +170,23 @@ class ItemSource:
         raise NotImplementedError
 
 
+def json_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(`FILE:LINE`, object) of each non-blank line of a JSON-lines file; InputError naming the
+    line when one is not a JSON object."""
+    with Path(path).open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(where, f"invalid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise InputError(where, "each line must be a JSON object")
+            yield where, row
+
+
 def resolve_inside(root: Path, relative: str, where: str) -> Path:
     """`root / relative`, refusing absolute paths and any path that escapes `root`."""
     rel = Path(relative)
@@ -220,18 +237,10 @@ class DatasetFolder:
         return out
 
     def _read(self, manifest: Path) -> Iterator[Item]:
-        with manifest.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                where = f"{manifest}:{lineno}"
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(where, f"invalid JSON ({exc.msg})") from None
-                if not isinstance(row, dict) or "id" not in row:
-                    raise InputError(where, "each line must be a JSON object with an 'id'")
-                yield self._item(row, where)
+        for where, row in json_rows(manifest):
+            if "id" not in row:
+                raise InputError(where, "each line must be a JSON object with an 'id'")
+            yield self._item(row, where)
 
     def _item(self, row: dict[str, Any], where: str) -> Item:
         inputs: dict[str, Any] = {}
@@ -305,27 +314,20 @@ def read_songs(root: Path) -> list[WholeSong]:
     if not path.is_file():
         raise InputError(root, f"no {SONGS}: build the dataset with 'ugaar-kit dataset build --whole-songs'")
     out = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-                out.append(
-                    WholeSong(
-                        song=str(row["song"]),
-                        song_id=str(row["song_id"]),
-                        split=row.get("split"),
-                        audio=resolve_inside(root, str(row["audio"]), where),
-                        duration=float(row["duration"]),
-                        pages=tuple(resolve_inside(root, str(p), where) for p in row["pages"]),
-                        systems=list(row["systems"]),
-                        passages=list(row["passages"]),
-                    )
+    for where, row in json_rows(path):
+        try:
+            out.append(
+                WholeSong(
+                    song=str(row["song"]),
+                    song_id=str(row["song_id"]),
+                    split=row.get("split"),
+                    audio=resolve_inside(root, str(row["audio"]), where),
+                    duration=float(row["duration"]),
+                    pages=tuple(resolve_inside(root, str(p), where) for p in row["pages"]),
+                    systems=list(row["systems"]),
+                    passages=list(row["passages"]),
                 )
-            except json.JSONDecodeError as exc:
-                raise InputError(where, f"invalid JSON ({exc.msg})") from None
-            except (KeyError, TypeError, ValueError) as exc:
-                raise InputError(where, f"not a whole-song row ({type(exc).__name__}: {exc})") from None
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(where, f"not a whole-song row ({type(exc).__name__}: {exc})") from None
     return out

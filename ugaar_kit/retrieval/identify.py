@@ -14,7 +14,6 @@ one piece), else the folder holding the file (one folder a piece).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ugaar_kit.errors import InputError
-from ugaar_kit.interfaces.dataset import MANIFEST, SONGS
+from ugaar_kit.interfaces.dataset import MANIFEST, SONGS, json_rows
 from ugaar_kit.retrieval.search import Hit, search_many
 from ugaar_kit.store.reader import Store
 
@@ -61,20 +60,11 @@ def dataset_pieces(root: Path) -> dict[str, str]:
             if name == MANIFEST:
                 raise InputError(root, f"not a dataset folder (no {MANIFEST})")
             continue
-        with path.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}:{lineno}", f"invalid JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise InputError(f"{path}:{lineno}", "each line must be a JSON object")
-                piece = str(row.get("song", row.get("song_id", row.get("id", ""))))
-                files: list[Any] = [row.get("audio"), row.get("sheet"), *(row.get("audio_versions") or [])]
-                files += list((row.get("files") or {}).values()) + list(row.get("pages") or [])
-                out.update({str(f): piece for f in files if isinstance(f, str) and f})
+        for _where, row in json_rows(path):
+            piece = str(row.get("song", row.get("song_id", row.get("id", ""))))
+            files: list[Any] = [row.get("audio"), row.get("sheet"), *(row.get("audio_versions") or [])]
+            files += list((row.get("files") or {}).values()) + list(row.get("pages") or [])
+            out.update({str(f): piece for f in files if isinstance(f, str) and f})
     return out
 
 

@@ -83,7 +83,7 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
             out["identify"][kind]["queries"] = rows[0]["queries"]
         else:
             out["identify"][kind] = None
-    for k in ("passage", "system"):
+    for k in ("passage", "system", "passage_or_same_music"):
         out["locate"][k] = stat([r["locate"][k] for r in results])
     out["locate"]["queries"] = results[0]["locate"]["queries"]
     return out

@@ -297,6 +297,9 @@ def pieces_block(root: Path = RESULTS / "pieces") -> str:
     loc = summary["locate"]
     rows.append(["locate: the right passage", str(loc["queries"]), cell(loc["passage"]), "", ""])
     rows.append(["locate: within one system", str(loc["queries"]), cell(loc["system"]), "", ""])
+    rows.append(
+        ["locate: a passage of the same notes", str(loc["queries"]), cell(loc["passage_or_same_music"]), "", ""]
+    )
     first = result["runs"][0]
     out = [
         table(["task", "queries a seed", "top-1", "top-5", "MRR"], rows, right_from=1),

@@ -13,7 +13,7 @@ from ugaar_kit.build.builder import BuildOptions, build_dataset
 from ugaar_kit.errors import InputError
 from ugaar_kit.inference.embedding import embed_queries, gather_queries
 from ugaar_kit.interfaces.score import Note, Passage, Song, Syllable
-from ugaar_kit.retrieval.locate import align, locate
+from ugaar_kit.retrieval.locate import align, locate, timeline
 from ugaar_kit.retrieval.piece_eval import evaluate_pieces
 from ugaar_kit.store.reader import Store
 from ugaar_kit.store.tables import FileRows
@@ -34,6 +34,21 @@ def test_align_finds_the_stretch_of_the_reference_a_query_is():
     # a query twice as slow as the reference: two vectors a passage, in order
     slow = _unit(np.repeat(ref[3:6], 2, axis=0) + 0.05 * rng.standard_normal((6, 16)))
     assert align(slow, ref)[0].tolist() == [3, 3, 4, 4, 5, 5]
+
+
+def test_timeline_lays_timed_windows_on_the_scores_timing():
+    rng = np.random.default_rng(3)
+    ref = _unit(rng.standard_normal((12, 16)))  # twelve passages of 3 s each
+    starts, ends = np.arange(12) * 3.0, np.arange(12) * 3.0 + 3.0
+    # windows of 3 s every 1.5 s over 9 s of the score from 13.5 s: each a mix of the passages it covers
+    spans = [(a, a + 3.0) for a in (0.0, 1.5, 3.0, 4.5, 6.0)]
+    query = []
+    for a, b in spans:
+        lo, hi = 13.5 + a, 13.5 + b
+        cover = np.clip(np.minimum(hi, ends) - np.maximum(lo, starts), 0, None)
+        query.append(cover @ ref + 0.05 * rng.standard_normal(16))
+    offset, tempo, cost = timeline(_unit(np.array(query)), spans, ref, starts, ends)
+    assert abs(offset - 13.5) <= 0.2 and tempo == 1.0
 
 
 def _dataset(root: Path, songs: dict[str, int]) -> Path:

@@ -81,6 +81,9 @@ def pieces_table(result: dict[str, Any]) -> Table:
     if loc:
         table.add_row("locate: the right passage", str(loc["queries"]), f"{loc['passage']:.3f}", "", "")
         table.add_row("locate: within one system", str(loc["queries"]), f"{loc['system']:.3f}", "", "")
+        table.add_row(
+            "locate: a passage of the same music", str(loc["queries"]), f"{loc['passage_or_same_music']:.3f}", "", ""
+        )
     return table
 
 

@@ -64,11 +64,11 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
     ) -> None:
         """Find where a query sits in a piece's score: the passage, its page, system and box.
 
-        The query's windows (or lyrics lines), in order, are aligned to the piece's passages, in
-        order, by subsequence dynamic time warping on their cosine distance in the shared space
-        (each passage is its stored row of --target, sheet snippets by default); the passage
-        aligned with the query's middle is the answer, its place on the pages from the
-        dataset's songs.jsonl."""
+        Each passage is its stored row of --target (sheet snippets by default). A recording's
+        windows are laid on the score's timing (the passages' spans in songs.jsonl, at its tempo)
+        at the offset where their cosines to the passages they cover are highest, and the passage sounding at the excerpt's midpoint is the answer; lyrics lines
+        are aligned to the passages by subsequence dynamic time warping. The answer's place on
+        the pages comes from songs.jsonl."""
         from ugaar_kit.errors import InputError, OptionError
         from ugaar_kit.retrieval.locate import locate as locate_in
         from ugaar_kit.store.reader import Store
@@ -84,12 +84,14 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             label, modality, embed = query_jobs(loaded, store, [query] if query else [], text or [], 6.0, 3.0)[0]
             if modality == target:
                 raise OptionError(f"--target {target}: a {modality} query is located in another modality's rows")
-            vectors = [e.vector for e in embed() if e.vector is not None]
-            if not vectors:
+            embedded = [e for e in embed() if e.vector is not None]
+            if not embedded:
                 raise InputError(label, "nothing in it could be embedded")
             import numpy as np
 
-            found = locate_in(store, np.stack(vectors), piece, data, target)
+            timed = all(e.start is not None and e.end is not None for e in embedded)
+            spans = [(float(e.start), float(e.end)) for e in embedded] if timed else None
+            found = locate_in(store, np.stack([e.vector for e in embedded]), piece, data, target, spans=spans)
         if as_json:
             typer.echo(json.dumps({"query": label, "query_modality": modality, "target": target, **found.as_dict()}))
             return

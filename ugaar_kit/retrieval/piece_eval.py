@@ -16,7 +16,9 @@ embedded into a store; then, for each song of the split (`songs.jsonl`), cross-m
 each ranked into pieces by `ugaar_kit.retrieval.identify` (top-1, top-5, MRR of the song's own
 piece among all the dataset's pieces); and each excerpt is located in its song's score
 (`ugaar_kit.retrieval.locate`): right when the passage found holds the excerpt's midpoint, and
-"within one system" when it is printed on that passage's system or the next or previous one.
+"within one system" when it is printed on that passage's system or the next or previous one;
+`passage_or_same_music` also counts a passage with the very notes of the right one (a verse
+sung twice to one melody: audio and sheet are the same music, only the lyrics differ).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from ugaar_kit.inference.run import Run
 from ugaar_kit.interfaces.dataset import DatasetFolder, WholeSong, read_songs
 from ugaar_kit.registry.components import Registry
 from ugaar_kit.retrieval.identify import Aggregate, dataset_pieces, identify
-from ugaar_kit.retrieval.locate import locate
+from ugaar_kit.retrieval.locate import LOCATE_HOP, locate
 from ugaar_kit.store.reader import Store
 
 TASKS = ("identify", "locate")
@@ -69,6 +71,15 @@ def _excerpt(song: WholeSong, start: float, seconds: float, out: Path) -> Path:
     audio, rate = sf.read(str(song.audio), start=a, stop=a + int(round(seconds * info.samplerate)), dtype="float32")
     sf.write(str(out), audio, rate, subtype="PCM_16")
     return out
+
+
+def _music(notes: Any) -> tuple[tuple[int, float, float], ...] | None:
+    """A passage's melody as its manifest gives it (pitch, onset from its first note, duration),
+    rounded: equal for two passages whose audio and sheet are the same music."""
+    if not notes:
+        return None
+    origin = float(notes[0][1])
+    return tuple((int(p), round(float(on) - origin, 3), round(float(d), 3)) for p, on, d in notes)
 
 
 def _global_system(song: WholeSong, page: int | None, system: int | None) -> int | None:
@@ -127,9 +138,10 @@ def evaluate_pieces(
             for song in chosen
         ]
         ranks: dict[str, list[int]] = {kind: [] for kind in QUERY_KINDS}
-        located: list[tuple[bool, bool]] = []
+        located: list[tuple[bool, bool, bool]] = []
         lyrics_modality = next((m for m in loaded.modalities if getattr(loaded.encoders[m], "text_input", False)), None)
-        items = {it.id: it for it in DatasetFolder(root).items} if lyrics_modality else {}
+        items = {it.id: it for it in DatasetFolder(root).items}
+        music = {i: _music(it.meta.get("notes")) for i, it in items.items()}
         with Store(store_path) as st:
             window, hop = st.settings.get("window"), st.settings.get("hop")
 
@@ -161,17 +173,26 @@ def evaluate_pieces(
                             ranks["lyrics"].append(rank(vectors(got), "audio", song.song))
                 for j, start in enumerate(starts):
                     path = _excerpt(song, start, excerpt_seconds, Path(tmp) / f"excerpt-{n}-{j}.wav")
-                    v = vectors(embed_queries(loaded, gather_queries(loaded, [path])[0], window=window, hop=hop))
+                    query = gather_queries(loaded, [path])[0]
                     if "identify" in tasks:
+                        v = vectors(embed_queries(loaded, query, window=window, hop=hop))
                         ranks["excerpt"].append(rank(v, "sheet", song.song))
                     if "locate" in tasks:
+                        fine = [
+                            e
+                            for e in embed_queries(loaded, query, window=window, hop=min(hop or LOCATE_HOP, LOCATE_HOP))
+                            if e.vector is not None
+                        ]
+                        spans = [(float(e.start or 0.0), float(e.end or 0.0)) for e in fine]
                         truth = song.passages[song.passage_at(start + excerpt_seconds / 2)]
-                        found = locate(st, v, song.song_id, root, "sheet", songs=[song])
+                        found = locate(st, vectors(fine), song.song_id, root, "sheet", songs=[song], spans=spans)
                         same = found.song_id == song.song_id
                         g_found = _global_system(song, found.page, found.system) if same else None
                         g_true = _global_system(song, truth.get("page"), truth.get("system"))
                         near = g_found is not None and g_true is not None and abs(g_found - g_true) <= 1
-                        located.append((same and found.passage == truth["id"], near))
+                        right = same and found.passage == truth["id"]
+                        alike = right or (same and music.get(found.passage) == music.get(truth["id"]) is not None)
+                        located.append((right, near, alike))
     out: dict[str, Any] = {
         "run": loaded.run_id,
         "split": split,
@@ -191,8 +212,9 @@ def evaluate_pieces(
         }
     if "locate" in tasks:
         out["locate"] = {
-            "passage": float(np.mean([a for a, _ in located])) if located else 0.0,
-            "system": float(np.mean([b for _, b in located])) if located else 0.0,
+            "passage": float(np.mean([a for a, _, _ in located])) if located else 0.0,
+            "system": float(np.mean([b for _, b, _ in located])) if located else 0.0,
+            "passage_or_same_music": float(np.mean([c for _, _, c in located])) if located else 0.0,
             "queries": len(located),
         }
     return out

@@ -12,6 +12,7 @@ from typing import Any
 from ugaar_kit.build.engrave import png_bytes, rasterize, to_svg
 from ugaar_kit.build.files import write_atomic
 from ugaar_kit.build.synth import TIMBRES, audio_bytes, note_times, synthesize
+from ugaar_kit.interfaces.modality import AUDIO
 from ugaar_kit.interfaces.score import Passage
 
 
@@ -162,7 +163,7 @@ def render_song(job: SongJob, settings: RenderSettings) -> None:
         passages.append({"id": pid, "start": round(start, 6), "end": round(end, 6), **engraved.located(i)})
     record = {
         **{k: v for k, v in job.record.items() if k != "passages"},
-        "audio": job.audio,
+        AUDIO: job.audio,
         "duration": round(len(audio) / settings.sample_rate, 6),
         "pages": pages,
         "page_size": [int(engraved.pages[0].width_px), int(engraved.pages[0].height_px)] if pages else None,

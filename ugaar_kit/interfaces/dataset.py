@@ -321,7 +321,7 @@ def read_songs(root: Path) -> list[WholeSong]:
                     song=str(row["song"]),
                     song_id=str(row["song_id"]),
                     split=row.get("split"),
-                    audio=resolve_inside(root, str(row["audio"]), where),
+                    audio=resolve_inside(root, str(row[AUDIO]), where),
                     duration=float(row["duration"]),
                     pages=tuple(resolve_inside(root, str(p), where) for p in row["pages"]),
                     systems=list(row["systems"]),

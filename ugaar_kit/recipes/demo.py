@@ -29,6 +29,7 @@ from rich.table import Table
 from ugaar_kit.errors import InputError, UgaarError
 from ugaar_kit.infra.atomic import write_text
 from ugaar_kit.interfaces.dataset import DatasetFolder, Item
+from ugaar_kit.interfaces.modality import AUDIO, SHEET
 from ugaar_kit.registry.components import Registry
 
 RECIPE = Path(__file__).parent / "demo.toml"
@@ -306,7 +307,7 @@ class Demo:
             return
         songs = [s for s in read_songs(data) if s.split == "test"]
         run = Run.load(self.result.runs[self.recipe.store])
-        if not songs or "sheet" not in run.encoders or "audio" not in run.encoders:
+        if not songs or SHEET not in run.encoders or AUDIO not in run.encoders:
             return
         song = songs[0]
         self.console.print(f"[6/6] identifying the piece of a whole recording and locating an excerpt ({song.song_id})")
@@ -317,11 +318,11 @@ class Demo:
                 found = embed_queries(run, gather_queries(run, [path])[0], window=window, hop=hop)
                 return np.stack([e.vector for e in found if e.vector is not None])
 
-            ranked = identify(store, vectors(song.audio), "sheet", dataset_pieces(data), top=3)
+            ranked = identify(store, vectors(song.audio), SHEET, dataset_pieces(data), top=3)
             seconds = min(10.0, song.duration)
             start = max(0.0, (song.duration - seconds) / 2)
             excerpt = _excerpt(song.audio, start, seconds, self.out / "excerpt.wav")
-            found = locate(store, vectors(excerpt), song.song_id, data, "sheet", songs=[song])
+            found = locate(store, vectors(excerpt), song.song_id, data, SHEET, songs=[song])
         truth = song.passages[song.passage_at(start + seconds / 2)]
         self.result.pieces = {
             "recording": str(song.audio),

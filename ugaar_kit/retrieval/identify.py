@@ -23,6 +23,7 @@ import numpy as np
 
 from ugaar_kit.errors import InputError
 from ugaar_kit.interfaces.dataset import MANIFEST, SONGS, json_rows
+from ugaar_kit.interfaces.modality import AUDIO, SHEET
 from ugaar_kit.retrieval.search import Hit, search_many
 from ugaar_kit.store.reader import Store
 
@@ -62,7 +63,7 @@ def dataset_pieces(root: Path) -> dict[str, str]:
             continue
         for _where, row in json_rows(path):
             piece = str(row.get("song", row.get("song_id", row.get("id", ""))))
-            files: list[Any] = [row.get("audio"), row.get("sheet"), *(row.get("audio_versions") or [])]
+            files: list[Any] = [row.get(AUDIO), row.get(SHEET), *(row.get("audio_versions") or [])]
             files += list((row.get("files") or {}).values()) + list(row.get("pages") or [])
             out.update({str(f): piece for f in files if isinstance(f, str) and f})
     return out

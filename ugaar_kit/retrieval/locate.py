@@ -23,6 +23,7 @@ import numpy as np
 
 from ugaar_kit.errors import InputError
 from ugaar_kit.interfaces.dataset import DatasetFolder, WholeSong, read_songs
+from ugaar_kit.interfaces.modality import SHEET
 from ugaar_kit.store.exact import normalize_rows
 from ugaar_kit.store.reader import Store
 
@@ -150,7 +151,7 @@ def locate(
     vectors: np.ndarray,
     piece: str,
     data: Path,
-    target: str = "sheet",
+    target: str = SHEET,
     songs: list[WholeSong] | None = None,
     spans: Sequence[tuple[float, float]] | None = None,
 ) -> Location:

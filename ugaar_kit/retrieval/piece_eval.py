@@ -35,13 +35,14 @@ from ugaar_kit.inference.embedding import EmbedSettings, embed_paths, embed_quer
 from ugaar_kit.inference.embedding.query import Query, page_windows
 from ugaar_kit.inference.run import Run
 from ugaar_kit.interfaces.dataset import DatasetFolder, WholeSong, read_songs
+from ugaar_kit.interfaces.modality import AUDIO, LYRICS, SHEET
 from ugaar_kit.registry.components import Registry
 from ugaar_kit.retrieval.identify import Aggregate, dataset_pieces, identify
 from ugaar_kit.retrieval.locate import LOCATE_HOP, locate
 from ugaar_kit.store.reader import Store
 
 TASKS = ("identify", "locate")
-QUERY_KINDS = ("recording", "excerpt", "page", "lyrics")
+QUERY_KINDS = ("recording", "excerpt", "page", LYRICS)
 
 Say = Callable[[str], None]
 
@@ -120,7 +121,7 @@ def evaluate_pieces(
     if not chosen:
         raise InputError(root, f"no whole song in the {split} split")
     loaded = run if isinstance(run, Run) else Run.load(run, registry=registry)
-    for m in ("audio", "sheet"):
+    for m in (AUDIO, SHEET):
         if m not in loaded.encoders:
             raise OptionError(
                 f"identification needs a run with audio and sheet encoders (it has: {', '.join(loaded.modalities)})"
@@ -129,7 +130,7 @@ def evaluate_pieces(
     n_pieces = len({s.song for s in songs})
     with tempfile.TemporaryDirectory(prefix="ugaar-pieces-") as tmp:
         store_path = Path(store) if store is not None else Path(tmp) / "dataset.h5"
-        inputs = [root / m for m in ("sheet", "audio") if (root / m).is_dir()]
+        inputs = [root / m for m in (SHEET, AUDIO) if (root / m).is_dir()]
         say(f"embedding the dataset's passages ({', '.join(p.name for p in inputs)}) into {store_path}")
         embed_paths(loaded, inputs, store_path, EmbedSettings(), on_progress=on_progress)
         rng = np.random.default_rng(seed)
@@ -157,10 +158,10 @@ def evaluate_pieces(
                 if "identify" in tasks:
                     q = gather_queries(loaded, [song.audio])[0]
                     ranks["recording"].append(
-                        rank(vectors(embed_queries(loaded, q, window=window, hop=hop)), "sheet", song.song)
+                        rank(vectors(embed_queries(loaded, q, window=window, hop=hop)), SHEET, song.song)
                     )
                     for page in song.pages:
-                        ranks["page"].append(rank(vectors(page_windows(loaded, page)), "audio", song.song))
+                        ranks["page"].append(rank(vectors(page_windows(loaded, page)), AUDIO, song.song))
                     if lyrics_modality is not None:
                         lines = [
                             str(items[p["id"]].inputs.get(lyrics_modality) or "")
@@ -170,13 +171,13 @@ def evaluate_pieces(
                         qs = [Query(t, lyrics_modality, text=t) for t in lines if t.strip()]
                         got = [e for e in embed_queries(loaded, qs) if e.vector is not None]
                         if got:
-                            ranks["lyrics"].append(rank(vectors(got), "audio", song.song))
+                            ranks[LYRICS].append(rank(vectors(got), AUDIO, song.song))
                 for j, start in enumerate(starts):
                     path = _excerpt(song, start, excerpt_seconds, Path(tmp) / f"excerpt-{n}-{j}.wav")
                     query = gather_queries(loaded, [path])[0]
                     if "identify" in tasks:
                         v = vectors(embed_queries(loaded, query, window=window, hop=hop))
-                        ranks["excerpt"].append(rank(v, "sheet", song.song))
+                        ranks["excerpt"].append(rank(v, SHEET, song.song))
                     if "locate" in tasks:
                         fine = [
                             e
@@ -185,7 +186,7 @@ def evaluate_pieces(
                         ]
                         spans = [(float(e.start or 0.0), float(e.end or 0.0)) for e in fine]
                         truth = song.passages[song.passage_at(start + excerpt_seconds / 2)]
-                        found = locate(st, vectors(fine), song.song_id, root, "sheet", songs=[song], spans=spans)
+                        found = locate(st, vectors(fine), song.song_id, root, SHEET, songs=[song], spans=spans)
                         same = found.song_id == song.song_id
                         g_found = _global_system(song, found.page, found.system) if same else None
                         g_true = _global_system(song, truth.get("page"), truth.get("system"))

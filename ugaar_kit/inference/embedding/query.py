@@ -24,6 +24,7 @@ from ugaar_kit.data.walk import Found, Walker
 from ugaar_kit.errors import InputError, OptionError, UgaarError
 from ugaar_kit.features.encode import device_of, encode_features
 from ugaar_kit.inference.embedding.settings import TrainedModel, extension_routes, resolve_window
+from ugaar_kit.interfaces.modality import SHEET
 from ugaar_kit.interfaces.rows import Waveform, seconds_label
 
 
@@ -205,7 +206,7 @@ PAGE_HOP = 3.0
 def page_windows(
     run: TrainedModel,
     path: Path,
-    modality: str = "sheet",
+    modality: str = SHEET,
     window: float = PAGE_WINDOW,
     hop: float = PAGE_HOP,
     batch_size: int = 64,

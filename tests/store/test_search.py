@@ -69,17 +69,7 @@ def search(cli, query, store_path, run_dir, *more):
 
 
 def test_search_finds_the_query_itself_first(cli, run_dir, folder, store_path):
-    result = search(
-        cli,
-        folder / "songs/b.wav",
-        store_path,
-        run_dir,
-        "--target",
-        "audio",
-        "--json",
-        "--top",
-        3,
-    )
+    result = search(cli, folder / "songs/b.wav", store_path, run_dir, *"--target audio --json --top 3".split())
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["query_modality"] == "audio"
@@ -119,16 +109,7 @@ def test_search_by_text_and_default_targets(cli, run_dir, store_path):
 
 
 def test_search_prints_a_table(cli, run_dir, folder, store_path):
-    result = search(
-        cli,
-        folder / "scores/a.png",
-        store_path,
-        run_dir,
-        "--target",
-        "audio",
-        "--target",
-        "sheet",
-    )
+    result = search(cli, folder / "scores/a.png", store_path, run_dir, *"--target audio --target sheet".split())
     assert result.exit_code == 0, result.output
     assert "sheet -> sheet" in result.output and "scores/a.png" in result.output and "1.000" in result.output
     assert "sheet -> audio" in result.output and " s" in result.output

@@ -6,6 +6,7 @@ bar and prints the result.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -158,18 +159,17 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 raise typer.BadParameter("passages and identify/locate are evaluated apart", param_hint="--task")
             from ugaar_kit.retrieval.piece_eval import evaluate_pieces
 
+            options: dict[str, Any] = {
+                "tasks": pieces,
+                "split": split,
+                "excerpts": excerpts,
+                "seed": seed,
+                "store": store,
+            }
             with progress_bar("embedding the dataset", console=err_console) as bar:
+                say_piece = functools.partial(bar.console.print, markup=False, highlight=False)
                 found = evaluate_pieces(
-                    run,
-                    data,
-                    tasks=pieces,
-                    split=split,
-                    excerpts=excerpts,
-                    seed=seed,
-                    store=store,
-                    registry=get_registry(),
-                    say=lambda m: bar.console.print(m, markup=False, highlight=False),
-                    on_progress=reporter(bar, "embed"),
+                    run, data, registry=get_registry(), say=say_piece, on_progress=reporter(bar), **options
                 )
             if as_json:
                 typer.echo(json.dumps(found, indent=2))

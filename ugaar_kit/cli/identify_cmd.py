@@ -25,32 +25,21 @@ PREFERRED_TARGETS = {"audio": ("sheet", "lyrics"), "sheet": ("audio", "lyrics"),
 first the store has; any other modality: the store's first other one)."""
 
 
+QUERY_HELP = (
+    "Query files, each one query: a recording (any length), a page of a score (PNG or JPEG), or a lyrics text "
+    "file (each line a vector)."
+)
+
+
 def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
     """Add the `identify` command to the root app."""
 
     @app.command("identify")
     def identify(
-        index: Annotated[
-            Path,
-            typer.Option(
-                "--index",
-                help="An embedding store made by 'ugaar-kit embed' with this run: the pieces' items.",
-                show_default=False,
-            ),
-        ],
-        run: Annotated[Path, typer.Option("--run", help="The run folder that made the store.", show_default=False)],
-        query: Annotated[
-            list[Path] | None,
-            typer.Argument(
-                help="Query files, each one query: a recording (any length), a page of a score (PNG or JPEG), "
-                "or a lyrics text file (each line a vector).",
-                show_default=False,
-            ),
-        ] = None,
-        text: Annotated[
-            list[str] | None,
-            params.repeatable("--text", "A line of lyrics; the --text lines together are one query."),
-        ] = None,
+        index: params.StoreIndex,
+        run: params.StoreRun,
+        query: Annotated[list[Path] | None, params.files(QUERY_HELP)] = None,
+        text: params.LyricsLines = None,
         data: Annotated[
             Path | None,
             typer.Option(
@@ -81,23 +70,10 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         top: Annotated[int, typer.Option("--top", help="Pieces shown per query.", min=1)] = 5,
         page_window: Annotated[
             float,
-            typer.Option(
-                "--page-window",
-                min=0.5,
-                max=100,
-                callback=params.finite,
-                help="Width of the windows along a page's systems, in system heights.",
-            ),
+            params.number("--page-window", "Width of the windows along a page's systems, in system heights.", 0.5, 100),
         ] = 6.0,
         page_hop: Annotated[
-            float,
-            typer.Option(
-                "--page-hop",
-                min=0.1,
-                max=100,
-                callback=params.finite,
-                help="Step between windows along a system, in system heights.",
-            ),
+            float, params.number("--page-hop", "Step between windows along a system, in system heights.", 0.1, 100)
         ] = 3.0,
         exact: Annotated[bool, typer.Option("--exact", help="Exact search even where a faiss index exists.")] = False,
         as_json: Annotated[

@@ -29,13 +29,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 "--piece", help="The piece: a song of the dataset (its `song` or `song_id`).", show_default=False
             ),
         ],
-        index: Annotated[
-            Path,
-            typer.Option(
-                "--index", help="An embedding store of the dataset's files made with this run.", show_default=False
-            ),
-        ],
-        run: Annotated[Path, typer.Option("--run", help="The run folder that made the store.", show_default=False)],
+        index: params.StoreIndex,
+        run: params.StoreRun,
         data: Annotated[
             Path,
             typer.Option(
@@ -51,10 +46,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 show_default=False,
             ),
         ] = None,
-        text: Annotated[
-            list[str] | None,
-            params.repeatable("--text", "A line of lyrics; the --text lines together are the query."),
-        ] = None,
+        text: params.LyricsLines = None,
         target: Annotated[
             str,
             typer.Option("--target", help="The stored modality the piece's passages are aligned in."),

@@ -100,3 +100,23 @@ def component_option(
 def repeatable(flag: str, help: str) -> Any:
     """A `typer.Option` given any number of times (a `list[str] | None` parameter)."""
     return typer.Option(flag, help=help, show_default=False)
+
+
+def files(help: str) -> Any:
+    """The query files argument of a command (`list[Path] | None`)."""
+    return typer.Argument(help=help, show_default=False)
+
+
+def number(flag: str, help: str, low: float, high: float) -> Any:
+    """A finite float option within `low..high`."""
+    return typer.Option(flag, min=low, max=high, callback=finite, help=help)
+
+
+StoreIndex = Annotated[
+    Path,
+    typer.Option("--index", help="An embedding store made by 'ugaar-kit embed' with this run.", show_default=False),
+]
+StoreRun = Annotated[Path, typer.Option("--run", help="The run folder that made the store.", show_default=False)]
+LyricsLines = Annotated[
+    list[str] | None, repeatable("--text", "A line of lyrics; the --text lines together are one query.")
+]

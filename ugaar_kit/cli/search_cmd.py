@@ -29,26 +29,19 @@ Targets = Annotated[
 ]
 
 
+QUERY_HELP = (
+    "Query files (audio, sheet image or lyrics text), or folders: every file under one that the run reads is a query."
+)
+
+
 def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
     """Add the `search` command to the root app."""
 
     @app.command("search")
     def search(
-        index: Annotated[
-            Path,
-            typer.Option(
-                "--index", help="An embedding store made by 'ugaar-kit embed' with this run.", show_default=False
-            ),
-        ],
-        run: Annotated[Path, typer.Option("--run", help="The run folder that made the store.", show_default=False)],
-        query: Annotated[
-            list[Path] | None,
-            typer.Argument(
-                help="Query files (audio, sheet image or lyrics text), or folders: every file under one that the "
-                "run reads is a query.",
-                show_default=False,
-            ),
-        ] = None,
+        index: params.StoreIndex,
+        run: params.StoreRun,
+        query: Annotated[list[Path] | None, params.files(QUERY_HELP)] = None,
         text: Texts = None,
         lines: Annotated[
             Path | None,

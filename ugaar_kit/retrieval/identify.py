@@ -14,6 +14,7 @@ one piece), else the folder holding the file (one folder a piece).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,13 +43,7 @@ class PieceScore:
     best: Hit
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "piece": self.piece,
-            "rank": self.rank,
-            "score": self.score,
-            "votes": self.votes,
-            "best": self.best.as_dict(),
-        }
+        return dataclasses.asdict(self)
 
 
 def dataset_pieces(root: Path) -> dict[str, str]:

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from records import DATA, LMD, PYTHON, RESULTS, machine, now, write_json
+from records import DATA, LMD, PYTHON, REPO, RESULTS, machine, now, write_json
 
 OUT = RESULTS / "pieces"
 SONGS = 200
@@ -36,6 +36,14 @@ def _run(args: list[str], log: Path | None = None) -> str:
     if done.returncode != 0:
         raise SystemExit(f"ugaar-kit {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return done.stdout
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the repository when it is inside it (the result file is committed)."""
+    try:
+        return Path(path).resolve().relative_to(REPO).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def ensure_data(data: Path) -> Path:
@@ -99,14 +107,14 @@ def main() -> None:
     results = []
     for seed in args.seeds:
         run = ensure_run(data, args.runs / f"contrastive-s{seed}", seed)
-        results.append({"seed": seed, "run": str(run), **evaluate(data, run)})
+        results.append({"seed": seed, "run": _shown(run), **evaluate(data, run)})
     payload = {
         "format": "ugaar-kit-benchmark-pieces",
         "command": f"{PYTHON} benchmarks/pieces.py"
         + ("" if args.seeds == [0, 1, 2] else f" --seeds {' '.join(map(str, args.seeds))}"),
         "machine": machine(),
         "finished": now(),
-        "data": str(data),
+        "data": _shown(data),
         "budget": BUDGET,
         "seeds": args.seeds,
         "summary": summary(results),

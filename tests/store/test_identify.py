@@ -31,10 +31,15 @@ def _hit(i: str, score: float, rank: int = 1) -> Hit:
 def test_votes_rank_the_piece_most_hits_belong_to():
     piece_of = {"a1": "A", "a2": "A", "b1": "B", "c1": "C"}
     hits = [[_hit("b1", 0.9), _hit("a1", 0.8)], [_hit("a2", 0.7), _hit("c1", 0.6)], [_hit("a1", 0.5), _hit("b1", 0.4)]]
-    ranked = rank_pieces(hits, piece_of, "votes")
+    ranked = rank_pieces(hits, piece_of, "counts")
     assert [p.piece for p in ranked] == ["A", "B", "C"]
     assert [p.votes for p in ranked] == [3, 2, 1]
     assert ranked[0].score == pytest.approx(3 / 6) and ranked[0].best.id == "a1"
+    # votes: a piece's votes over its number of rows (chance votes grow with it)
+    ranked = rank_pieces(hits, piece_of, "votes", sizes={"A": 30, "B": 4, "C": 1})
+    assert [p.piece for p in ranked] == ["C", "B", "A"]
+    with pytest.raises(ValueError, match="sizes"):
+        rank_pieces(hits, piece_of, "votes")
     # similarity: the sum of each vector's best cosine per piece, over the vectors
     ranked = rank_pieces(hits, piece_of, "similarity")
     scores = {p.piece: p.score for p in ranked}
@@ -44,7 +49,7 @@ def test_votes_rank_the_piece_most_hits_belong_to():
 
 
 def test_a_tie_in_votes_goes_to_the_piece_with_the_best_hit():
-    ranked = rank_pieces([[_hit("a", 0.5), _hit("b", 0.9)]], {"a": "A", "b": "B"}, "votes")
+    ranked = rank_pieces([[_hit("a", 0.5), _hit("b", 0.9)]], {"a": "A", "b": "B"}, "counts")
     assert [p.piece for p in ranked] == ["B", "A"]
 
 

@@ -62,8 +62,9 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             str,
             typer.Option(
                 "--aggregate",
-                help="votes: each vector's k nearest rows vote for their pieces; similarity: the sum over the "
-                "vectors of each piece's best cosine among them.",
+                help="votes: each vector's k nearest rows vote for their pieces, a piece's votes divided by its "
+                "number of stored rows; counts: the votes alone; similarity: the sum over the vectors of each "
+                "piece's best cosine among them.",
             ),
         ] = "votes",
         k: Annotated[int, typer.Option("-k", help="Nearest rows each vector votes with.", min=1, max=1000)] = 10,
@@ -92,7 +93,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         used is reported and skipped (exit code 1)."""
         from ugaar_kit.errors import InputError, OptionError
         from ugaar_kit.infra.progress import progress_bar
-        from ugaar_kit.retrieval.identify import AGGREGATES, Aggregate, dataset_pieces, identify
+        from ugaar_kit.retrieval.identify import AGGREGATES, Aggregate, dataset_pieces, identify, piece_sizes
         from ugaar_kit.store.reader import Store
 
         if not query and not text:
@@ -106,6 +107,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             jobs = query_jobs(loaded, store, query or [], text or [], page_window, page_hop)
             results = []
             notes: list[str] = []
+            sizes: dict[str, Any] = {}
             with progress_bar(console=err_console, enabled=len(jobs) > 1, unit="queries") as bar:
                 task = bar.add_task("identifying", total=len(jobs))
                 for label, modality, embed in jobs:
@@ -128,6 +130,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                         continue
                     import numpy as np
 
+                    if goal not in sizes:
+                        sizes[goal] = piece_sizes(store, goal, table)
                     ranked = identify(
                         store,
                         np.stack(vectors),
@@ -138,6 +142,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                         top=top,
                         exact=exact,
                         notes=notes,
+                        sizes=sizes[goal],
                     )
                     results.append((label, modality, goal, len(vectors), ranked))
                     bar.advance(task)

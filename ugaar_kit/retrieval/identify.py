@@ -3,9 +3,12 @@
 A query gives many vectors (a recording its windows, a page the windows along its systems,
 lyrics their lines); each is searched among the store's rows of another modality, and the hits
 vote for the pieces their rows belong to (Dorfer et al.'s audio-to-sheet piece identification,
-TISMIR 2018): `votes` counts each piece's rows among every vector's `k` nearest, `similarity`
-sums, over the vectors, the best cosine of each piece among them. Pieces are ranked by that
-score (ties by the best single hit).
+TISMIR 2018): `counts` counts each piece's rows among every vector's `k` nearest; `votes` (the
+default) divides that by the piece's number of stored rows, since a piece of many rows draws
+many votes by chance; `similarity` sums, over the vectors, the best cosine of each piece among
+them. Pieces are ranked by that score (ties by the best single hit). On the valid songs of the
+200-song build (27, seed 0), identifying whole recordings: counts top-1 0.44, top-5 0.78;
+votes 0.63, 0.96; similarity 0.59, 0.78.
 
 A stored row's piece is its song when a dataset folder says which file belongs to which song
 (`manifest.jsonl`, and `songs.jsonl` of a `--whole-songs` build: the versions of one song are
@@ -15,7 +18,8 @@ one piece), else the folder holding the file (one folder a piece).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,8 +32,8 @@ from ugaar_kit.interfaces.modality import AUDIO, SHEET
 from ugaar_kit.retrieval.search import Hit, search_many
 from ugaar_kit.store.reader import Store
 
-Aggregate = Literal["votes", "similarity"]
-AGGREGATES: tuple[str, ...] = ("votes", "similarity")
+Aggregate = Literal["votes", "counts", "similarity"]
+AGGREGATES: tuple[str, ...] = ("votes", "counts", "similarity")
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,11 @@ def rank_pieces(
     piece_of: dict[str, str],
     aggregate: Aggregate = "votes",
     top: int = 10,
+    sizes: Mapping[str, int] | None = None,
 ) -> list[PieceScore]:
     """Pieces ranked by the hits of a query's vectors (`hits[i]`: vector i's nearest rows, best
-    first); `piece_of` maps a hit's row id to its piece."""
+    first); `piece_of` maps a hit's row id to its piece, `sizes` a piece to its number of stored
+    rows (`piece_sizes`; needed by `votes`)."""
     if aggregate not in AGGREGATES:
         raise ValueError(f"unknown aggregate '{aggregate}' (known: {', '.join(AGGREGATES)})")
     score: dict[str, float] = {}
@@ -103,14 +109,18 @@ def rank_pieces(
             votes[piece] = votes.get(piece, 0) + 1
             if piece not in best or h.score > best[piece].score:
                 best[piece] = h
-            if aggregate == "votes":
+            if aggregate != "similarity":
                 score[piece] = score.get(piece, 0.0) + 1.0
             elif piece not in seen:  # the best hit of the piece for this vector (hits come best first)
                 score[piece] = score.get(piece, 0.0) + h.score
             seen.add(piece)
     n = max(1, len(hits))
     k = max((len(f) for f in hits), default=1) or 1
-    scale = 1.0 / (n * k) if aggregate == "votes" else 1.0 / n
+    scale = 1.0 / (n * k) if aggregate != "similarity" else 1.0 / n
+    if aggregate == "votes":
+        if sizes is None:
+            raise ValueError("the votes aggregate needs each piece's number of rows (sizes)")
+        score = {p: v / max(1, sizes.get(p, 1)) for p, v in score.items()}
     order = sorted(score, key=lambda p: (-score[p], -best[p].score, p))[:top]
     return [PieceScore(p, r + 1, score[p] * scale, votes[p], best[p]) for r, p in enumerate(order)]
 
@@ -126,11 +136,20 @@ def identify(
     top: int = 10,
     exact: bool = False,
     notes: list[str] | None = None,
+    sizes: Mapping[str, int] | None = None,
 ) -> list[PieceScore]:
     """The pieces a query's vectors `(Q, D)` come from, best first, by their `k` nearest rows of
-    `target` in `store`; a row's piece is found by `row_pieces` (`table`: `dataset_pieces`)."""
+    `target` in `store`; a row's piece is found by `row_pieces` (`table`: `dataset_pieces`).
+    `sizes`: `piece_sizes` of the store and target (computed here when not given)."""
+    if aggregate == "votes" and sizes is None:
+        sizes = piece_sizes(store, target, table)
     q = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
     found = [r[target] for r in search_many(store, q, [target], k, exact=exact, notes=notes)]
     hits = {h.id: h.source for f in found for h in f}
     piece_of = dict(zip(hits, row_pieces(list(hits.values()), table).tolist()))
-    return rank_pieces(found, piece_of, aggregate, top)
+    return rank_pieces(found, piece_of, aggregate, top, sizes)
+
+
+def piece_sizes(store: Store, target: str, table: dict[str, str] | None = None) -> Counter[str]:
+    """Each piece's number of stored rows of `target` (a pass over the store's sources)."""
+    return Counter(row_pieces(store.sources(target).tolist(), table).tolist())

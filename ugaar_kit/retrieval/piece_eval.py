@@ -37,7 +37,7 @@ from ugaar_kit.inference.run import Run
 from ugaar_kit.interfaces.dataset import DatasetFolder, WholeSong, read_songs
 from ugaar_kit.interfaces.modality import AUDIO, LYRICS, SHEET
 from ugaar_kit.registry.components import Registry
-from ugaar_kit.retrieval.identify import Aggregate, dataset_pieces, identify
+from ugaar_kit.retrieval.identify import Aggregate, dataset_pieces, identify, piece_sizes
 from ugaar_kit.retrieval.locate import LOCATE_HOP, locate
 from ugaar_kit.store.reader import Store
 
@@ -149,8 +149,10 @@ def evaluate_pieces(
             def vectors(embedded: Sequence[Any]) -> np.ndarray:
                 return np.stack([e.vector for e in embedded if e.vector is not None])
 
+            sizes = {m: piece_sizes(st, m, table) for m in (AUDIO, SHEET)}
+
             def rank(v: np.ndarray, target: str, piece: str) -> int:
-                ranked = identify(st, v, target, table, k=k, aggregate=aggregate, top=n_pieces)
+                ranked = identify(st, v, target, table, k=k, aggregate=aggregate, top=n_pieces, sizes=sizes[target])
                 return _rank(ranked, piece, n_pieces)
 
             for n, (song, starts) in enumerate(plan, 1):

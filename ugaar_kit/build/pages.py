@@ -29,7 +29,6 @@ STAFF_SPACE = 180
 """Verovio's staff space in its units (the distance between two staff lines at scale 100)."""
 
 _SVG = "{http://www.w3.org/2000/svg}"
-_XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 _TRANSLATE = re.compile(r"translate\(\s*(-?[\d.]+)[ ,]+(-?[\d.]+)\s*\)")
 _LINE = re.compile(r"M\s*(-?[\d.]+)\s+(-?[\d.]+)\s*L\s*(-?[\d.]+)\s+(-?[\d.]+)")
 
@@ -141,10 +140,6 @@ class EngravedSong:
 
     pages: list[Page]
     spans: list[list[Span]]
-
-    def images(self) -> list[np.ndarray]:
-        """Each page as a greyscale image, uint8 (height, width)."""
-        return [engrave.render_page(p.svg) for p in self.pages]
 
     def system_boxes(self) -> list[list[list[int]]]:
         """Per page, each system's pixel box `[x0, y0, x1, y1]` (staff lines, a staff's height

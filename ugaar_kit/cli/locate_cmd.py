@@ -62,6 +62,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         are aligned to the passages by subsequence dynamic time warping. The answer's place on
         the pages comes from songs.jsonl."""
         from ugaar_kit.errors import InputError, OptionError
+        from ugaar_kit.inference.embedding.query import PAGE_HOP, PAGE_WINDOW
         from ugaar_kit.retrieval.locate import locate as locate_in
         from ugaar_kit.store.reader import Store
 
@@ -73,7 +74,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                     f"--target {target}: the store has no such embeddings (it has: {', '.join(store.modalities)})"
                 )
             loaded = load_run(store, run, get_registry(), device)
-            label, modality, embed = query_jobs(loaded, store, [query] if query else [], text or [], 6.0, 3.0)[0]
+            queries = [query] if query else []
+            label, modality, embed = query_jobs(loaded, store, queries, text or [], PAGE_WINDOW, PAGE_HOP)[0]
             if modality == target:
                 raise OptionError(f"--target {target}: a {modality} query is located in another modality's rows")
             embedded = [e for e in embed() if e.vector is not None]

@@ -76,6 +76,17 @@ BLOCK_SECONDS = 30.0
 """Seconds of a recording `stream_audio` decodes and resamples at a time."""
 
 
+def write_excerpt(path: Path, start: float, seconds: float, out: Path) -> Path:
+    """`seconds` of the recording at `path` from `start`, written to `out` as a 16-bit WAV."""
+    import soundfile as sf
+
+    rate = sf.info(str(path)).samplerate
+    a = int(round(start * rate))
+    samples, _ = sf.read(str(path), start=a, stop=a + int(round(seconds * rate)), dtype="float32")
+    sf.write(str(out), samples, rate, subtype="PCM_16")
+    return out
+
+
 def _resample_margin(orig: int, new: int) -> int:
     """Input samples either side of a block that `torchaudio.functional.resample` (windowed sinc,
     6 zero crossings, roll-off 0.99) reads for the block's outputs: a whole number of its input

@@ -293,6 +293,7 @@ class Demo:
         """One piece identification (the first test song's whole recording against the test
         store's sheet snippets) and one localisation (10 s from its middle, in its score)."""
 
+        from ugaar_kit.data.media import write_excerpt
         from ugaar_kit.inference.embedding import embed_queries, gather_queries
         from ugaar_kit.inference.run import Run
         from ugaar_kit.interfaces.dataset import read_songs
@@ -321,7 +322,7 @@ class Demo:
             ranked = identify(store, vectors(song.audio), SHEET, dataset_pieces(data), top=3)
             seconds = min(10.0, song.duration)
             start = max(0.0, (song.duration - seconds) / 2)
-            excerpt = _excerpt(song.audio, start, seconds, self.out / "excerpt.wav")
+            excerpt = write_excerpt(song.audio, start, seconds, self.out / "excerpt.wav")
             found = locate(store, vectors(excerpt), song.song_id, data, SHEET, songs=[song])
         truth = song.passages[song.passage_at(start + seconds / 2)]
         self.result.pieces = {
@@ -351,17 +352,6 @@ class Demo:
             "pieces": r.pieces,
             "seconds": r.seconds,
         }
-
-
-def _excerpt(audio: Path, start: float, seconds: float, out: Path) -> Path:
-    """`seconds` of the recording `audio` from `start`, written to `out` (16-bit WAV)."""
-    import soundfile as sf
-
-    rate = sf.info(str(audio)).samplerate
-    a = int(round(start * rate))
-    samples, _ = sf.read(str(audio), start=a, stop=a + int(round(seconds * rate)), dtype="float32")
-    sf.write(str(out), samples, rate, subtype="PCM_16")
-    return out
 
 
 def pieces_lines(result: DemoResult) -> list[str]:

@@ -66,9 +66,6 @@ TEMPOS = (1.0,)
 """Tempo factors a query recording may be played at against the score's timing (`timeline`).
 The score's own tempo only: with a range (0.8 to 1.25 tried), three windows of a 10-s excerpt
 fit best when squeezed onto one passage, and fewer excerpts were placed right."""
-LOCATE_HOP = 2.5
-"""Seconds between the windows of a recording to locate (the store's window length, a finer
-hop than embedding's: more windows pin the offset down)."""
 OFFSET_STEP = 0.1
 """Seconds between the offsets of the score tried by `timeline`."""
 
@@ -154,6 +151,7 @@ def locate(
     target: str = SHEET,
     songs: list[WholeSong] | None = None,
     spans: Sequence[tuple[float, float]] | None = None,
+    rows: PieceRows | None = None,
 ) -> Location:
     """Where the query `vectors` `(Q, D)` (in order) sit in `piece` (a `song` of the dataset
     folder `data`'s songs.jsonl); InputError when the piece is not there or has no stored rows.
@@ -161,12 +159,15 @@ def locate(
     With `spans` (each vector's window, seconds from the query's start: a recording) the query
     is laid on the score's timing (`timeline`: an offset and a tempo factor) and the passage
     sounding at its midpoint is the answer; without (lyrics lines), `align` (subsequence DTW)
-    and the passage matched with its middle vector."""
+    and the passage matched with its middle vector.
+
+    `rows`: the `PieceRows` of `store`, `target` and `data` when the caller locates many
+    queries (made here otherwise: it reads the manifest and every stored source)."""
     songs = songs if songs is not None else read_songs(data)
     versions = [s for s in songs if s.song == piece or s.song_id == piece]
     if not versions:
         raise InputError(data, f"piece '{piece}' is not in its songs.jsonl")
-    rows = PieceRows(store, target, data)
+    rows = rows if rows is not None else PieceRows(store, target, data)
     q = normalize_rows(np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1))
     best: Location | None = None
     for song in versions:

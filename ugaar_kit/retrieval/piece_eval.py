@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ugaar_kit.data.media import write_excerpt
 from ugaar_kit.errors import InputError, OptionError
 from ugaar_kit.inference.embedding import EmbedSettings, embed_paths, embed_queries, gather_queries
 from ugaar_kit.inference.embedding.query import Query, page_windows
@@ -38,7 +39,7 @@ from ugaar_kit.interfaces.dataset import DatasetFolder, WholeSong, read_songs
 from ugaar_kit.interfaces.modality import AUDIO, LYRICS, SHEET
 from ugaar_kit.registry.components import Registry
 from ugaar_kit.retrieval.identify import Aggregate, dataset_pieces, identify, piece_sizes
-from ugaar_kit.retrieval.locate import LOCATE_HOP, locate
+from ugaar_kit.retrieval.locate import PieceRows, locate
 from ugaar_kit.store.reader import Store
 
 TASKS = ("identify", "locate")
@@ -62,16 +63,6 @@ def _scores(ranks: Sequence[int]) -> dict[str, float | int]:
 def _rank(ranked: Sequence[Any], piece: str, pieces: int) -> int:
     """The 1-based rank of `piece` (last of all `pieces` when no hit voted for it)."""
     return next((p.rank for p in ranked if p.piece == piece), pieces)
-
-
-def _excerpt(song: WholeSong, start: float, seconds: float, out: Path) -> Path:
-    import soundfile as sf
-
-    info = sf.info(str(song.audio))
-    a = int(round(start * info.samplerate))
-    audio, rate = sf.read(str(song.audio), start=a, stop=a + int(round(seconds * info.samplerate)), dtype="float32")
-    sf.write(str(out), audio, rate, subtype="PCM_16")
-    return out
 
 
 def _music(notes: Any) -> tuple[tuple[int, float, float], ...] | None:
@@ -150,6 +141,7 @@ def evaluate_pieces(
                 return np.stack([e.vector for e in embedded if e.vector is not None])
 
             sizes = {m: piece_sizes(st, m, table) for m in (AUDIO, SHEET)}
+            sheet_rows = PieceRows(st, SHEET, root)  # read once: the manifest and the store's sources
 
             def rank(v: np.ndarray, target: str, piece: str) -> int:
                 ranked = identify(st, v, target, table, k=k, aggregate=aggregate, top=n_pieces, sizes=sizes[target])
@@ -175,20 +167,19 @@ def evaluate_pieces(
                         if got:
                             ranks[LYRICS].append(rank(vectors(got), AUDIO, song.song))
                 for j, start in enumerate(starts):
-                    path = _excerpt(song, start, excerpt_seconds, Path(tmp) / f"excerpt-{n}-{j}.wav")
-                    query = gather_queries(loaded, [path])[0]
+                    path = write_excerpt(song.audio, start, excerpt_seconds, Path(tmp) / f"excerpt-{n}-{j}.wav")
+                    windows = [
+                        e
+                        for e in embed_queries(loaded, gather_queries(loaded, [path])[0], window=window, hop=hop)
+                        if e.vector is not None
+                    ]
+                    v = vectors(windows)
                     if "identify" in tasks:
-                        v = vectors(embed_queries(loaded, query, window=window, hop=hop))
                         ranks["excerpt"].append(rank(v, SHEET, song.song))
                     if "locate" in tasks:
-                        fine = [
-                            e
-                            for e in embed_queries(loaded, query, window=window, hop=min(hop or LOCATE_HOP, LOCATE_HOP))
-                            if e.vector is not None
-                        ]
-                        spans = [(float(e.start or 0.0), float(e.end or 0.0)) for e in fine]
+                        spans = [(float(e.start or 0.0), float(e.end or 0.0)) for e in windows]
                         truth = song.passages[song.passage_at(start + excerpt_seconds / 2)]
-                        found = locate(st, vectors(fine), song.song_id, root, SHEET, songs=[song], spans=spans)
+                        found = locate(st, v, song.song_id, root, SHEET, songs=[song], spans=spans, rows=sheet_rows)
                         same = found.song_id == song.song_id
                         g_found = _global_system(song, found.page, found.system) if same else None
                         g_true = _global_system(song, truth.get("page"), truth.get("system"))

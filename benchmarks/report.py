@@ -313,6 +313,38 @@ def pieces_block(root: Path = RESULTS / "pieces") -> str:
     return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
 
 
+def serve_block(root: Path = RESULTS / "serve") -> str:
+    """`ugaar-kit serve` on the demo's store (benchmarks/serve.py): the API's and the page's times."""
+    command = f"{PYTHON} benchmarks/serve.py"
+    result = read_json(Path(root) / "result.json")
+    if result is None:
+        return f"{NOT_RUN}: `{command}`"
+    rows = [
+        [label, str(row["n"]), f"{row['median_ms']:.0f}", f"{row['max_ms']:.0f}"]
+        for label, row in result["api"].items()
+    ]
+    page = result.get("page") or {}
+    if "median_ms" in page:
+        rows.append(
+            [
+                f"the page in Chromium: {page['query']}",
+                str(page["n"]),
+                f"{page['median_ms']:.0f}",
+                f"{page['max_ms']:.0f}",
+            ]
+        )
+    store = ", ".join(f"{n} {m}" for m, n in result["store"].items())
+    out = [
+        table(["request, after the model has loaded", "times", "median ms", "max ms"], rows, right_from=1),
+        f"- The demo's store ({store} rows) and its UGAAR run, loaded in {result['load_seconds']:.1f} s; "
+        "each request from a separate client over 127.0.0.1, one at a time, after one not counted.",
+        f"- Measured on {machine_line(result['machine'])}: `{result.get('command', command)}`",
+    ]
+    if "skipped" in page:
+        out.insert(2, f"- The page was not timed: {page['skipped']}.")
+    return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
+
+
 def defaults_label(cell: quality.Cell) -> str:
     base = quality.Cell(
         cell.objective,
@@ -521,6 +553,7 @@ def blocks(
     lyrics_root: Path = QUALITY_EPYC,
     rerun_root: Path = QUALITY_RERUN,
     pieces_root: Path = RESULTS / "pieces",
+    serve_root: Path = RESULTS / "serve",
 ) -> dict[str, str]:
     """Every generated block by marker name."""
     cells = quality.grid()
@@ -538,6 +571,7 @@ def blocks(
     for section in speed.SECTIONS:
         out[f"speed-{section}"] = speed_block(section, speed_root)
     out["pieces"] = pieces_block(pieces_root)
+    out["serve"] = serve_block(serve_root)
     return out
 
 

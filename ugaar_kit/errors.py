@@ -51,3 +51,17 @@ class BatchTooSmall(UgaarError, ValueError):
 class CacheError(UgaarError):
     """A feature-cache file that is damaged or does not match its features: a training run
     rebuilds it; reading it for use reports it as an `InputError` on the file."""
+
+
+class UploadRejected(UgaarError):
+    """A query sent to `ugaar-kit serve` that it will not use (too large, too long, of a kind the
+    run does not read); `status` is the HTTP status it is answered with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Refused(UgaarError):
+    """A stored file `ugaar-kit serve` will not serve: outside every root the store records,
+    behind a link out of its root, or missing."""

@@ -20,7 +20,37 @@ def run_demo(out: Path, *args: str) -> dict:
     assert result.exit_code == 0, result.output
     assert "Test-split retrieval" in result.stdout and "Everything is in" in result.stdout
     assert "Identify: the whole recording" in result.stdout and "Locate: " in result.stdout
+    serve = next(line.split() for line in result.stdout.splitlines() if "ugaar-kit serve" in line)
+    assert serve[:3] == ["ugaar-kit", "serve", str(out / "test.h5")]
+    assert serve[3:] == ["--run", str(out / "runs" / "ugaar"), "--data", str(out / "data")]
     return json.loads((out / "results.json").read_text())
+
+
+def check_serve(out: Path) -> None:
+    """The printed `serve` command's app answers over the demo's store: its recorded folder
+    holds the files the page shows, and a recording is identified against the dataset's songs."""
+    from starlette.testclient import TestClient
+
+    from ugaar_kit.registry.discovery import get_registry
+    from ugaar_kit.serve.app import create_app
+    from ugaar_kit.serve.service import Service
+
+    service = Service(out / "test.h5", out / "runs" / "ugaar", get_registry(), data=out / "data")
+    try:
+        with TestClient(create_app(service)) as client:
+            query = next(p for p in (out / "test-split" / "audio").rglob("*") if p.is_file())
+            body = client.post("/api/search", files={"file": (query.name, query.read_bytes())}, data={"k": "3"}).json()
+            assert body["query_item"] is not None  # the query's file is in the store, and its score beside it:
+            assert [p.split("/")[0] for p in body["query_passage"]] == ["sheet"]
+            sheet = body["results"][0]["results"]["sheet"][0]
+            image = client.get(client.get("/api/items/" + sheet["id"].replace("#", "%23")).json()["media"])
+            assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+            song = json.loads((out / "data" / "songs.jsonl").read_text().splitlines()[0])
+            recording = out / "data" / song["audio"]
+            found = client.post("/api/identify", files={"file": ("song.flac", recording.read_bytes())}).json()
+            assert found["pieces"] and found["location"]["passage"]
+    finally:
+        service.close()
 
 
 def check_outputs(out: Path, summary: dict) -> None:
@@ -52,6 +82,7 @@ def test_small_demo_runs_every_step_and_resumes(tmp_path):
     out = tmp_path / "demo"
     summary = run_demo(out, "--limit-songs", "14", "--epochs", "1", "--batch-size", "32")
     check_outputs(out, summary)
+    check_serve(out)
     # each model trains under its own wall-clock budget, at the default encoders and recipe
     for name, seconds in (("ugaar", 120.0), ("contrastive", 120.0), ("dcca", 60.0)):
         info = json.loads((out / "runs" / name / "run.json").read_text())

@@ -107,6 +107,10 @@ class ParseOnly:
     reason: str
 
 
+SERVE_REASON = "serves until stopped; tests/serve/ run the same app on a free port, and tests/demo the demo's"
+CURL_REASON = "a request to a running server: tests/serve/test_api.py makes the same requests through the app"
+
+
 # -- checks --------------------------------------------------------------------------------
 def _run_finished(out: str, epochs: int | None = None) -> Callable[[Workspace, Any], None]:
     def check(ws: Workspace, result: Any) -> None:
@@ -296,6 +300,14 @@ PLAN: dict[str, Execute | ParseOnly] = {
     "ugaar-kit search queries/ --lines lines.txt --index music.h5 --run runs/ugaar --target audio --json > hits.jsonl": (
         Execute(before=("queries",), check=_hits_jsonl)
     ),
+    # serve.md, quickstart.md, README.md: a server runs until stopped; tests/serve/ start one
+    "ugaar-kit serve collection.h5 --run runs/ugaar": ParseOnly(SERVE_REASON),
+    "ugaar-kit serve ugaar-demo/test.h5 --run ugaar-demo/runs/ugaar --data ugaar-demo/data": ParseOnly(SERVE_REASON),
+    "curl -s -F file=@query.wav -F k=3 http://127.0.0.1:8000/api/search": ParseOnly(CURL_REASON),
+    "curl -s -F text='Twinkle, twinkle, little star' -F target=sheet http://127.0.0.1:8000/api/search": ParseOnly(
+        CURL_REASON
+    ),
+    "curl -s http://127.0.0.1:8000/api/items/lyrics.txt%23L12": ParseOnly(CURL_REASON),
     "pip install 'ugaar-kit[faiss]'": ParseOnly("installs packages; `store index` below runs with or without faiss"),
     "ugaar-kit store index music.h5": Execute(
         exit_code=0 if _faiss_available() else 2,

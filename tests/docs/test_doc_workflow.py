@@ -63,7 +63,12 @@ def test_readme_commands(workspace: Workspace):
     """README.md's "Using it": build from MusicXML scores, train UGAAR, evaluate, embed, search."""
     workspace.add_scores()
     skipped = run_page(workspace, "README.md")
-    assert skipped == ["bash scripts/demo.sh", "bash scripts/test.sh", ". .venv/bin/activate"]
+    assert skipped == [
+        "bash scripts/demo.sh",
+        "bash scripts/test.sh",
+        ". .venv/bin/activate",
+        "ugaar-kit serve collection.h5 --run runs/ugaar",  # serves until stopped: tests/serve
+    ]
     assert (workspace.root / "collection.h5").is_file()
 
 

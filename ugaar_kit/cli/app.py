@@ -17,6 +17,7 @@ from ugaar_kit.cli import (
     locate_cmd,
     plugins_cmd,
     search_cmd,
+    serve_cmd,
     store_cmd,
     train_cmd,
 )
@@ -85,6 +86,7 @@ def build_app(
     search_cmd.add(app, checked_registry)
     identify_cmd.add(app, checked_registry)
     locate_cmd.add(app, checked_registry)
+    serve_cmd.add(app, checked_registry)
     app.add_typer(store_cmd.make(checked_registry), name="store")
     app.add_typer(plugins_cmd.make(checked_registry), name="plugins")
 

@@ -80,6 +80,13 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         out_console.print("  plots/           rank histograms and similarity matrices per model")
         out_console.print(f"  test.h5          HDF5 store of the test split ({result.store})")
         out_console.print("  results.json     the tables above as JSON, with each step's seconds")
+        if result.store is not None and result.store_run is not None:
+            out_console.print("\nSee and hear the store in a web browser (then open the address it prints):")
+            out_console.print(
+                f"  ugaar-kit serve {result.store} --run {result.store_run} --data {result.data}",
+                markup=False,
+                soft_wrap=True,
+            )
         total = sum(result.seconds.values())
         out_console.print(
             f"Took {total / 60:.1f} minutes: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())

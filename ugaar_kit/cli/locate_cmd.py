@@ -1,6 +1,6 @@
 """`ugaar-kit locate`: where in a piece's score an audio excerpt (or lyrics lines) sits.
 
-The query's vectors come from `identify_cmd.query_jobs`; `ugaar_kit.retrieval.locate` aligns
+The query's vectors come from `ugaar_kit.retrieval.queries.query_jobs`; `ugaar_kit.retrieval.locate` aligns
 them to the piece's passages. (No `from __future__ import annotations`: Typer reads the
 parameter types.)
 """
@@ -14,7 +14,6 @@ import typer
 
 from ugaar_kit.cli import params
 from ugaar_kit.cli.base import out_console
-from ugaar_kit.cli.identify_cmd import load_run, query_jobs
 from ugaar_kit.registry.components import Registry
 
 
@@ -64,6 +63,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         from ugaar_kit.errors import InputError, OptionError
         from ugaar_kit.inference.embedding.query import PAGE_HOP, PAGE_WINDOW
         from ugaar_kit.retrieval.locate import locate as locate_in
+        from ugaar_kit.retrieval.queries import load_run, query_jobs
         from ugaar_kit.store.reader import Store
 
         if (query is None) == (not text):

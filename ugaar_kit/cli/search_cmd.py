@@ -80,86 +80,30 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         one query (read a block at a time: any length fits in memory; --whole embeds it whole). A query
         that cannot be used (an unreadable file in a folder, a line with no words) is reported
         and skipped: the exit code is then 1."""
-        import numpy as np
-
-        from ugaar_kit.errors import InputError, OptionError
-        from ugaar_kit.inference.embedding import embed_queries, gather_queries
-        from ugaar_kit.inference.run import Run
-        from ugaar_kit.infra.distributed import pick_device
-        from ugaar_kit.retrieval.search import search_many
+        from ugaar_kit.errors import OptionError
+        from ugaar_kit.inference.embedding import gather_queries
+        from ugaar_kit.retrieval.queries import load_run, search_queries
         from ugaar_kit.store.reader import Store
 
         if not query and not text and lines is None:
             raise OptionError("give a query: files or folders, --text or --lines")
         with Store(index) as store:
-            loaded = Run.load(run, registry=get_registry(), device=pick_device(device or "auto"))
-            if store.run_id != loaded.run_id:
-                raise InputError(
-                    index,
-                    f"made by run {store.run_id}, not by {run} ({loaded.run_id}): its embeddings are in another space",
-                )
+            loaded = load_run(store, run, get_registry(), device)
             queries, skipped = gather_queries(loaded, query or [], text or [], lines, modality)
-            settings = store.settings
-            embedded = []
-            for e in embed_queries(
-                loaded,
-                queries,
-                window=settings.get("window"),
-                hop=settings.get("hop"),
-                whole=whole,
-                strict=len(queries) == 1 and not skipped,  # one query: its problem is the command's error
-            ):
-                if e.vector is None:
-                    skipped.append((e.label, e.error or "cannot be embedded"))
-                else:
-                    embedded.append(e)
-            groups: dict[str, list[int]] = {}
-            for i, e in enumerate(embedded):
-                groups.setdefault(e.query.modality, []).append(i)
-            results: list[dict[str, Any]] = [{} for _ in embedded]
-            notes: list[str] = []
-            for qmod, members in groups.items():
-                targets = _targets(store, qmod, target)
-                vectors = np.stack([embedded[i].vector for i in members])  # type: ignore[misc]
-                found = search_many(store, vectors, targets, top, exact=exact, notes=notes)
-                for i, hits in zip(members, found):
-                    results[i] = hits
-        for note in dict.fromkeys(notes):
+            answer = search_queries(
+                loaded, store, queries, target=target, top=top, exact=exact, whole=whole, skipped=skipped
+            )
+        for note in answer.notes:
             err_console.print(f"note: {escape(note)}")
-        for e, hits in zip(embedded, results):
-            label = e.label if e.query.path is not None else f"--text {e.query.text!r}"
+        for payload, hits in zip(answer.results, answer.hits):
             if as_json:
-                payload = {
-                    "query": label,
-                    "query_modality": e.query.modality,
-                    "start": e.start,
-                    "end": e.end,
-                    "results": {m: [h.as_dict() for h in found] for m, found in hits.items()},
-                }
                 typer.echo(json.dumps(payload))
             else:
-                print_results(label, e.query.modality, hits)
-        for label, problem in skipped:
+                print_results(payload["query"], payload["query_modality"], hits)
+        for label, problem in answer.skipped:
             err_console.print(f"skipped {escape(label)}: {escape(problem)}")
-        if skipped:
+        if answer.skipped:
             raise typer.Exit(1)
-
-
-def _targets(store: Any, query_modality: str, target: list[str] | None) -> list[str]:
-    """The modalities a query of `query_modality` searches (--target, or every other one)."""
-    from ugaar_kit.errors import OptionError
-
-    targets = list(target or [m for m in store.modalities if m != query_modality])
-    unknown = [m for m in targets if m not in store.modalities]
-    if unknown:
-        raise OptionError(
-            f"--target {unknown[0]}: the store has no such embeddings (it has: {', '.join(store.modalities) or 'none'})"
-        )
-    if not targets:
-        raise OptionError(
-            f"the store holds only {query_modality} embeddings; pass --target {query_modality} to search them"
-        )
-    return targets
 
 
 def _where(hit: Any) -> str:

@@ -67,6 +67,11 @@ class Walker:
                 raise InputError(r, "no such file or folder")
         self.labels = self._labels()
 
+    def root_records(self) -> list[dict[str, str]]:
+        """Each root as `{"label", "path"}` (absolute): what a store records so that a source
+        can be found again (`label/rest` under a folder labelled so, a file's name for a file)."""
+        return [{"label": label, "path": str(r.resolve())} for r, label in zip(self.roots, self.labels)]
+
     def _labels(self) -> list[str]:
         """The prefix of each root's sources: '' for one root or a file, else the folder's name."""
         if len(self.roots) == 1:

@@ -138,6 +138,8 @@ class DemoResult:
     runs: dict[str, Path] = field(default_factory=dict)
     evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
     store: Path | None = None
+    store_run: Path | None = None
+    """The run that made `store`."""
     searches: list[dict[str, Any]] = field(default_factory=list)
     pieces: dict[str, Any] = field(default_factory=dict)
     """The piece identification and localisation shown (`Demo.pieces`), {} when not run."""
@@ -253,6 +255,7 @@ class Demo:
         run = Run.load(self.result.runs[self.recipe.store])
         embed_paths(run, [folder], store, EmbedSettings())
         self.result.store = store
+        self.result.store_run = self.result.runs[self.recipe.store]
 
     def search(self) -> None:
         """The recipe's searches, each a query from the test split's first complete item

@@ -3,7 +3,9 @@
 One HDF5 file (see docs/formats.md, "Embedding store"):
 
     /                 attrs: format, format_version, tool_version, run_id, config (JSON),
-                      store_id, revision, created, updated, settings (JSON), journal (JSON)
+                      store_id, revision, created, updated, settings (JSON), journal (JSON),
+                      roots (JSON: [{"label", "path"}], the folders and files embedded, absolute;
+                      absent in stores of 0.1 and 0.2)
     /<modality>/      attrs: dim
         ids           (N,)   UTF-8   `source`, `source#t=START-END` (a window), `source#L12` (a line)
         embeddings    (N, D) float32 chunked, maxshape (None, D)
@@ -32,6 +34,8 @@ from ugaar_kit.errors import InputError
 
 FORMAT = "ugaar-kit-embeddings"
 FORMAT_VERSION = 1
+ROOTS = "roots"
+"""The root attribute listing the folders and files a store's sources are relative to."""
 UNIT = "unit"
 """The dataset of unit-length rows inside a modality group (see the module doc)."""
 ERRORS = "errors"
@@ -51,6 +55,18 @@ COLUMNS: dict[str, Any] = {
 
 NO_LINE = 0
 """`line` of a row that is not a lyrics line."""
+
+
+def merge_roots(*groups: Any) -> list[dict[str, str]]:
+    """The roots of several lists (`[{"label", "path"}]`), each once, the latest first: a
+    source is looked for under the most recently embedded root that holds it."""
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for group in reversed(groups):
+        for root in group or []:
+            key = (str(root.get("label", "")), str(root.get("path", "")))
+            if key[1] and key not in out:
+                out[key] = {"label": key[0], "path": key[1]}
+    return list(out.values())
 
 
 def journal_dir(store: Path) -> Path:

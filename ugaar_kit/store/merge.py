@@ -18,7 +18,16 @@ import numpy as np
 from ugaar_kit.errors import InputError
 from ugaar_kit.infra.atomic import atomic_path
 from ugaar_kit.store import tables
-from ugaar_kit.store.format import FORMAT_VERSION, json_attr, modality_names, open_h5, open_store, text_attr
+from ugaar_kit.store.format import (
+    FORMAT_VERSION,
+    ROOTS,
+    json_attr,
+    merge_roots,
+    modality_names,
+    open_h5,
+    open_store,
+    text_attr,
+)
 from ugaar_kit.store.reader import pending_journal
 from ugaar_kit.store.writer import now
 from ugaar_kit.version import __version__
@@ -91,6 +100,7 @@ def merge_stores(inputs: Sequence[str | Path], out: str | Path) -> MergeReport:
                 dst.attrs["created"] = now()
                 dst.attrs["updated"] = now()
                 dst.attrs["merged_from"] = json.dumps([str(p) for p in paths])
+                dst.attrs[ROOTS] = json.dumps(merge_roots(*(json_attr(f.attrs, ROOTS, []) for f in stores)))
                 for m in sorted(dims):
                     g = tables.create_modality(dst, m, dims[m])
                     for f, kept in zip(stores, keeps):

@@ -7,6 +7,7 @@
         store.ids("audio")[:3]            # ['songs/a.wav#t=0-5', ...]
         store.metadata("audio")           # columns: ids, source, size, mtime, start, end, line
         store.errors                      # [(path, message), ...] of the skipped files
+        store.roots                       # [{'label': '', 'path': '/data/songs'}]: where sources are
 
 The file is opened read-only; a writer replaces it by atomic rename, so an open `Store` keeps
 reading the version it opened.
@@ -23,7 +24,7 @@ import numpy as np
 
 from ugaar_kit.errors import InputError
 from ugaar_kit.store import tables
-from ugaar_kit.store.format import COLUMNS, UNIT, journal_dir, json_attr, modality_names, open_store, text_attr
+from ugaar_kit.store.format import COLUMNS, ROOTS, UNIT, journal_dir, json_attr, modality_names, open_store, text_attr
 from ugaar_kit.store.journal import SUFFIX
 
 
@@ -77,6 +78,13 @@ class Store:
     def settings(self) -> dict[str, Any]:
         """How items were cut: `window` and `hop` in seconds (audio)."""
         return dict(json_attr(self.file.attrs, "settings", {}))
+
+    @property
+    def roots(self) -> list[dict[str, str]]:
+        """The folders and files embedded (`{"label", "path"}`, absolute, latest first): a
+        row's `source` is relative to one of them, prefixed by its label when it has one.
+        Empty for stores written before 0.3."""
+        return [dict(r) for r in json_attr(self.file.attrs, ROOTS, [])]
 
     @property
     def modalities(self) -> tuple[str, ...]:

@@ -41,8 +41,10 @@ from ugaar_kit.store import tables
 from ugaar_kit.store.format import (
     FORMAT,
     FORMAT_VERSION,
+    ROOTS,
     journal_dir,
     json_attr,
+    merge_roots,
     modality_names,
     open_h5,
     open_store,
@@ -100,8 +102,11 @@ class StoreWriter:
         config_json: str = "{}",
         settings: Mapping[str, Any] | None = None,
         fold_rows: int | None = None,
+        roots: Sequence[Mapping[str, str]] = (),
     ) -> None:
         self.path = Path(path)
+        self.roots = [dict(r) for r in roots]
+        """The embedded folders and files (`{"label", "path"}`), recorded at each fold."""
         self.dir = journal_dir(self.path)
         self.run_id = str(run_id)
         self.settings = dict(settings or {})
@@ -369,6 +374,7 @@ class StoreWriter:
                 tables.write_unit(f[m], revision)
             f.attrs["revision"] = revision
             f.attrs["journal"] = json.dumps(journal, sort_keys=True)
+            f.attrs[ROOTS] = json.dumps(merge_roots(json_attr(f.attrs, ROOTS, []), self.roots))
             f.attrs["updated"] = now()
             f.attrs["tool_version"] = __version__
             self.store_rows = sum(int(f[m]["embeddings"].shape[0]) for m in modality_names(f))

@@ -74,6 +74,7 @@ def embed_paths(
         config_json=run_config_json(run),
         settings={"window": window, "hop": hop},
         fold_rows=settings.fold_rows,
+        roots=walker.root_records(),
     )
     with writer:
         summary.notes += writer.notes

@@ -138,3 +138,60 @@ def test_the_page_in_chromium_shows_scores_and_plays_windows(app, served):
 def _js(x: float) -> str:
     """A number as JavaScript's String() writes it (5 not 5.0)."""
     return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _start(served, *more):
+    """`ugaar-kit serve STORE --run RUN --port 0 ...` as a program; (process, its URL)."""
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ugaar_kit.testing.store_cli",
+            "serve",
+            str(served["store"]),
+            "--run",
+            str(served["run"]),
+        ]
+        + ["--port", "0", *more],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("serving http://"):
+            return proc, line.split()[1].rstrip("/"), lines
+    proc.kill()
+    raise AssertionError("serve did not start: " + "".join(lines))
+
+
+def test_the_serve_command_listens_where_it_says_and_stops(served):
+    import signal
+
+    proc, url, lines = _start(served)
+    try:
+        assert url.startswith("http://127.0.0.1:") and not any("warning" in line for line in lines)
+        assert httpx.get(url + "/api/info", timeout=30).json()["rows"]["sheet"] == 2
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        code = proc.wait(30)
+        rest = proc.stderr.read()
+        assert code == 0 and "Traceback" not in rest, rest
+
+
+def test_another_host_is_said_aloud(served):
+    proc, url, lines = _start(served, "--host", "127.0.0.2")
+    try:
+        assert url.startswith("http://127.0.0.2:")
+        assert any("warning: listening on 127.0.0.2: anyone who can reach this machine" in line for line in lines)
+    finally:
+        proc.kill()
+        proc.wait(30)

@@ -88,7 +88,11 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             shown = f"[{host}]" if ":" in host else host
             err_console.print(f"serving http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C stops)", markup=False)
             config = uvicorn.Config(create_app(service, limits), log_level="warning")
-            uvicorn.Server(config).run(sockets=[sock])
+            try:
+                uvicorn.Server(config).run(sockets=[sock])
+            except KeyboardInterrupt:  # uvicorn hands Ctrl-C back once it has shut down: the way to stop
+                pass
+            err_console.print("stopped", markup=False)
         finally:
             service.close()
 

@@ -56,6 +56,7 @@ class Service:
         self.passages = _passages(self.data) if self.data is not None else {}
         self.override_roots = [{"label": "", "path": str(Path(r).resolve())} for r in roots]
         self._ids: dict[str, dict[str, int]] = {}
+        self._files: dict[str, dict[tuple[str, int], str]] = {}
         self._sizes: dict[str, Any] = {}
 
     # -- the store -----------------------------------------------------------------------------
@@ -74,6 +75,7 @@ class Service:
             self.store = Store(self.store_path)
             self._stamp = stamp
             self._ids.clear()
+            self._files.clear()
             self._sizes.clear()
         return self.store
 
@@ -158,17 +160,19 @@ class Service:
             raise InputError(item_id, str(exc)) from None
 
     def own_item(self, name: str, size: int, modality: str) -> str | None:
-        """The id of the stored file of `modality` with this file name and size (the query's own
-        item when it is in the store), or None."""
+        """The stored file of `modality` with this file name and size (the query's own item
+        when it is in the store), or None. The (name, size) table is read once per store."""
         with self.lock:
             store = self.fresh()
             if modality not in store.modalities:
                 return None
-            meta = store.metadata(modality)
-            for item_id, source, n in zip(meta["ids"].tolist(), meta["source"].tolist(), meta["size"].tolist()):
-                if int(n) == size and source.rsplit("/", 1)[-1] == name:
-                    return str(item_id).split("#", 1)[0]
-        return None
+            if modality not in self._files:
+                meta = store.metadata(modality)
+                table: dict[tuple[str, int], str] = {}
+                for source, n in zip(meta["source"].tolist(), meta["size"].tolist()):
+                    table.setdefault((source.rsplit("/", 1)[-1], int(n)), source)
+                self._files[modality] = table
+            return self._files[modality].get((name, size))
 
     def partners(self, source: str | None) -> list[str]:
         """The other files of the dataset passage `source` belongs to (its score for its

@@ -1,4 +1,4 @@
-"""A root app with the `embed`, `search`, `identify`, `locate` and `store` commands over a registry (default: the
+"""A root app with the `embed`, `search`, `identify`, `locate`, `serve` and `store` commands over a registry (default: the
 `store` parts of `ugaar_kit.testing.parts`), for tests of those commands.
 
     python -m ugaar_kit.testing.store_cli embed DATA --run RUN --out OUT
@@ -16,8 +16,8 @@ from ugaar_kit.testing import parts
 
 
 def store_app(registry: Registry | None = None) -> Any:
-    """The app: `embed`, `search`, `identify`, `locate` and `store` over `registry`."""
-    from ugaar_kit.cli import embed_cmd, identify_cmd, locate_cmd, search_cmd, store_cmd
+    """The app: `embed`, `search`, `identify`, `locate`, `serve` and `store` over `registry`."""
+    from ugaar_kit.cli import embed_cmd, identify_cmd, locate_cmd, search_cmd, serve_cmd, store_cmd
     from ugaar_kit.cli.base import App
 
     reg = registry if registry is not None else parts.registry("store")
@@ -31,6 +31,7 @@ def store_app(registry: Registry | None = None) -> Any:
     search_cmd.add(app, lambda: reg)
     identify_cmd.add(app, lambda: reg)
     locate_cmd.add(app, lambda: reg)
+    serve_cmd.add(app, lambda: reg)
     app.add_typer(store_cmd.make(lambda: reg), name="store")
     return app
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/pieces.py                 # build, train 3 seeds, evaluate
     .venv/bin/python benchmarks/pieces.py --seeds 0       # one seed
+    .venv/bin/python benchmarks/pieces.py --train-windows 5   # trained on the query windows too
 
 Builds the first 200 songs of the shared LMD sample with `--whole-songs` (once), trains the
 default contrastive audio–sheet model on it under a 15-minute budget per seed (a run folder
@@ -9,6 +10,12 @@ that already holds `model.pt` is kept), and evaluates each run with `ugaar-kit e
 identify --task locate` (the dataset's embeddings kept per run, so a rerun only queries).
 Writes `benchmarks/results/pieces/result.json`, which `report.py` turns into the table of
 docs/benchmarks.md: per kind of query top-1, top-5 and MRR, mean and spread over the seeds.
+
+`--train-windows 5` builds the same songs with `--train-windows 5` (each training song's
+recording also cut into the 5-s windows a query is cut into, each a training item with the
+passage at its midpoint) into `lmd-200w-tw5`, trains the same seeds on it into
+`runs/contrastive-tw5-sN` and writes `result-tw5.json`: the same test songs and evaluation.
+`--train-page-windows` adds the windows a page is read with (`-pw` in those names).
 """
 
 from __future__ import annotations
@@ -46,14 +53,21 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def ensure_data(data: Path) -> Path:
-    if (data / "songs.jsonl").is_file() and (data / "dataset.json").is_file():
-        return data
+def ensure_data(data: Path, train_windows: float = 0.0, page_windows: bool = False) -> Path:
+    info = data / "dataset.json"
+    if (data / "songs.jsonl").is_file() and info.is_file():
+        record = json.loads(info.read_text(encoding="utf-8"))
+        built = record.get("build_options", {})
+        same = float(built.get("train_windows", 0.0)) == train_windows
+        if same and bool(built.get("train_page_windows", False)) == page_windows and record.get("complete"):
+            return data
     print(f"building {SONGS} songs with --whole-songs into {data}", flush=True)
     source = LMD / "Sentence_Parsing"
     _run(
         ["dataset", "build", str(source), "--format", "lmd-lyrics", "--out", str(data)]
         + ["--limit-songs", str(SONGS), "--whole-songs", "--quiet"]
+        + (["--train-windows", f"{train_windows:g}"] if train_windows else [])
+        + (["--train-page-windows"] if page_windows else [])
     )
     return data
 
@@ -68,13 +82,32 @@ def ensure_run(data: Path, run: Path, seed: int) -> Path:
 
 
 def evaluate(data: Path, run: Path) -> dict[str, Any]:
+    """The run's `eval --task identify --task locate --json`, kept beside it (`<run>-pieces.json`)
+    and reused while it is newer than the run's model."""
+    kept = run.parent / f"{run.name}-pieces.json"
+    if kept.is_file() and kept.stat().st_mtime > (run / "model.pt").stat().st_mtime:
+        return json.loads(kept.read_text(encoding="utf-8"))
     print(f"evaluating {run}", flush=True)
     store = run.parent / f"{run.name}-pieces.h5"
     out = _run(
         ["eval", str(run), "--data", str(data), "--task", "identify", "--task", "locate"]
         + ["--store", str(store), "--json"]
     )
+    kept.write_text(out, encoding="utf-8")
     return json.loads(out)
+
+
+def training_facts(run: Path) -> dict[str, Any]:
+    """What the run's budget bought and its passage retrieval: steps, epochs, the valid split's
+    audio->sheet and sheet->audio MRR of the final model (run.json)."""
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    final = info.get("final", {}).get("valid", {})
+    return {
+        "steps": info.get("training", {}).get("steps"),
+        "epochs": info.get("epochs_trained"),
+        "train_items": info.get("items", {}).get("train") if isinstance(info.get("items"), dict) else None,
+        "valid_MRR": {d: final[d]["MRR"] for d in ("audio->sheet", "sheet->audio") if d in final},
+    }
 
 
 def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -94,6 +127,13 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     for k in ("passage", "system", "passage_or_same_music"):
         out["locate"][k] = stat([r["locate"][k] for r in results])
     out["locate"]["queries"] = results[0]["locate"]["queries"]
+    facts = [r["training"] for r in results if r.get("training")]
+    if len(facts) == len(results):
+        out["training"] = {
+            "steps": stat([float(f["steps"]) for f in facts]),
+            "valid_MRR": {d: stat([f["valid_MRR"][d] for f in facts]) for d in facts[0]["valid_MRR"]},
+            "train_items": facts[0]["train_items"],
+        }
     return out
 
 
@@ -102,16 +142,28 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--data", type=Path, default=DATA / f"lmd-{SONGS}w", help="the --whole-songs dataset folder")
     ap.add_argument("--runs", type=Path, default=OUT / "runs", help="where the run folders are (contrastive-sN)")
+    ap.add_argument(
+        "--train-windows", type=float, default=0.0, help="build with --train-windows SECONDS (its own data and runs)"
+    )
+    ap.add_argument("--train-page-windows", action="store_true", help="build with --train-page-windows too")
     args = ap.parse_args()
-    data = ensure_data(args.data)
+    tag = "-".join(
+        ([f"tw{args.train_windows:g}"] if args.train_windows else []) + (["pw"] if args.train_page_windows else [])
+    )
+    data = args.data.with_name(f"{args.data.name}-{tag}") if tag else args.data
+    data = ensure_data(data, args.train_windows, args.train_page_windows)
     results = []
     for seed in args.seeds:
-        run = ensure_run(data, args.runs / f"contrastive-s{seed}", seed)
-        results.append({"seed": seed, "run": _shown(run), **evaluate(data, run)})
+        run = ensure_run(data, args.runs / (f"contrastive-{tag}-s{seed}" if tag else f"contrastive-s{seed}"), seed)
+        results.append({"seed": seed, "run": _shown(run), **evaluate(data, run), "training": training_facts(run)})
     payload = {
         "format": "ugaar-kit-benchmark-pieces",
         "command": f"{PYTHON} benchmarks/pieces.py"
-        + ("" if args.seeds == [0, 1, 2] else f" --seeds {' '.join(map(str, args.seeds))}"),
+        + ("" if args.seeds == [0, 1, 2] else f" --seeds {' '.join(map(str, args.seeds))}")
+        + (f" --train-windows {args.train_windows:g}" if args.train_windows else "")
+        + (" --train-page-windows" if args.train_page_windows else ""),
+        "train_windows": args.train_windows,
+        "train_page_windows": args.train_page_windows,
         "machine": machine(),
         "finished": now(),
         "data": _shown(data),
@@ -120,7 +172,7 @@ def main() -> None:
         "summary": summary(results),
         "runs": results,
     }
-    write_json(payload, OUT / "result.json")
+    write_json(payload, OUT / (f"result-{tag}.json" if tag else "result.json"))
     print(json.dumps(payload["summary"], indent=1))
 
 

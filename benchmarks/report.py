@@ -313,6 +313,64 @@ def pieces_block(root: Path = RESULTS / "pieces") -> str:
     return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
 
 
+WINDOW_VARIANTS = (
+    ("result.json", "passages only (the default)"),
+    ("result-tw5.json", "+ recording windows (`--train-windows 5`)"),
+    ("result-tw5-pw.json", "+ page windows (`--train-page-windows`)"),
+)
+
+
+def pieces_windows_block(root: Path = RESULTS / "pieces") -> str:
+    """The same seeds trained on passages only, then with the query windows added to the
+    training split (benchmarks/pieces.py --train-windows 5 [--train-page-windows]): each task's
+    mean over the seeds (lowest–highest), the passage retrieval each keeps, the steps bought."""
+    found = [(name, label, read_json(Path(root) / name)) for name, label in WINDOW_VARIANTS]
+    found = [(name, label, r) for name, label, r in found if r is not None]
+    if len(found) < 2:
+        return f"{NOT_RUN}: `{PYTHON} benchmarks/pieces.py --train-windows 5 [--train-page-windows]`"
+
+    def cell(stat: Mapping[str, float] | None) -> str:
+        return "–" if stat is None else f"{stat['mean']:.3f} ({stat['min']:.2f}–{stat['max']:.2f})"
+
+    def get(result: Mapping[str, Any], *path: str) -> Any:
+        value: Any = result["summary"]
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        return value
+
+    tasks = [
+        ("identify from a recording, top-1", ("identify", "recording", "top1")),
+        ("identify from a 10-s excerpt, top-1", ("identify", "excerpt", "top1")),
+        ("identify from a page, top-1", ("identify", "page", "top1")),
+        ("identify from a recording, top-5", ("identify", "recording", "top5")),
+        ("identify from a 10-s excerpt, top-5", ("identify", "excerpt", "top5")),
+        ("identify from a page, top-5", ("identify", "page", "top5")),
+        ("locate: the right passage", ("locate", "passage")),
+        ("locate: within one system", ("locate", "system")),
+        ("passage retrieval: valid audio→sheet MRR", ("training", "valid_MRR", "audio->sheet")),
+        ("passage retrieval: valid sheet→audio MRR", ("training", "valid_MRR", "sheet->audio")),
+    ]
+    rows = [[label, *(cell(get(r, *path)) for _, _, r in found)] for label, path in tasks]
+    steps = [get(r, "training", "steps") for _, _, r in found]
+    rows.append(
+        [
+            "steps in 15 minutes",
+            *("–" if st is None else f"{st['mean']:.0f} ({st['min']:.0f}–{st['max']:.0f})" for st in steps),
+        ]
+    )
+    items = [get(r, "training", "train_items") for _, _, r in found]
+    rows.append(["training items", *("–" if n is None else str(n) for n in items)])
+    seeds = sorted({tuple(r["seeds"]) for _, _, r in found})
+    out = [
+        table(["", *(label for _, label, _ in found)], rows, right_from=1),
+        f"- Seeds {', '.join(map(str, seeds[0]))} for every column (paired: the same seeds, the same test songs "
+        "and excerpts); the mean and in brackets the lowest and highest seed.",
+    ]
+    for _name, label, r in found:
+        out.append(f"- {label}: `{r.get('command')}`, on {machine_line(r['machine'])}")
+    return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
+
+
 def serve_block(root: Path = RESULTS / "serve") -> str:
     """`ugaar-kit serve` on the demo's store (benchmarks/serve.py): the API's and the page's times."""
     command = f"{PYTHON} benchmarks/serve.py"
@@ -571,6 +629,7 @@ def blocks(
     for section in speed.SECTIONS:
         out[f"speed-{section}"] = speed_block(section, speed_root)
     out["pieces"] = pieces_block(pieces_root)
+    out["pieces-windows"] = pieces_windows_block(pieces_root)
     out["serve"] = serve_block(serve_root)
     return out
 

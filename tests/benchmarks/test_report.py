@@ -267,3 +267,35 @@ def test_ugaar_block_pairs_each_seed_with_the_same_sessions_audio_sheet_run(tmp_
     assert lines[-1] == "| mean |  |  |  |  | 0.025 ± 0.007 |"
     assert "`--root y`" in block
     assert report.ugaar_block({}, quality.grid(), root, ({}, root)).startswith(report.NOT_RUN)
+
+
+def test_the_windows_table_pairs_the_variants_that_were_run(tmp_path: Path) -> None:
+    assert report.pieces_windows_block(tmp_path).startswith("not run yet")
+    machine = {
+        "nproc": 2,
+        "cpu": "AMD EPYC",
+        "ram_gib": 23.5,
+        "torch": "2.14.1",
+        "torch_threads": 2,
+        "date": "2026-12-06",
+    }
+
+    def result(top1: float, steps: float, command: str) -> dict:
+        stat = {"mean": top1, "min": top1 - 0.1, "max": top1 + 0.1}
+        kinds = {k: {"top1": stat, "top5": stat, "MRR": stat} for k in ("recording", "excerpt", "page")}
+        training = {"steps": {"mean": steps, "min": steps, "max": steps}, "valid_MRR": {"audio->sheet": stat}}
+        summary = {
+            "identify": kinds,
+            "locate": {"passage": stat, "system": stat},
+            "training": {**training, "train_items": 10},
+        }
+        return {"summary": summary, "seeds": [0, 1, 2], "command": command, "machine": machine}
+
+    write_json(result(0.5, 700, "base"), tmp_path / "result.json")
+    write_json(result(0.7, 650, "tw"), tmp_path / "result-tw5.json")
+    block = report.pieces_windows_block(tmp_path)
+    header, rule, first = block.splitlines()[:3]
+    assert "passages only" in header and "recording windows" in header and "page windows" not in header
+    assert first == "| identify from a recording, top-1 | 0.500 (0.40–0.60) | 0.700 (0.60–0.80) |"
+    assert "| steps in 15 minutes | 700 (700–700) | 650 (650–650) |" in block
+    assert "`base`" in block and "`tw`" in block and "Seeds 0, 1, 2" in block

@@ -130,3 +130,105 @@ def test_engraving_locates_every_note_of_every_passage_on_pages():
             assert places[k] > places[k - 1]
     widths = [b[2] - b[0] for b in boxes]
     assert max(widths) < 3 * np.median(widths)
+
+
+def test_training_windows_are_the_windows_a_query_is_cut_into(lmd_files, tmp_path):
+    """`--train-windows 4`: each training song's recording as 4-s windows every 2 s, each with
+    the score and lyrics of the passage at its midpoint; other splits get none; a re-run keeps them."""
+    from ugaar_kit_plugins.dataset_lmd.source import LmdLyricsSource
+
+    from ugaar_kit.build.windows import passage_at
+    from ugaar_kit.interfaces.rows import cut_windows
+
+    options = BuildOptions(workers=1, whole_songs=True, train_windows=4.0, split=(0.34, 0.33, 0.33))
+    songs = lambda: trimmed(LmdLyricsSource().songs([lmd_files]), 12)  # noqa: E731
+    summary = build_dataset(songs(), tmp_path, options, progress=False)
+    manifest = _rows(tmp_path / "manifest.jsonl")
+    passages = {r["id"]: r for r in manifest if "window" not in r}
+    windows = [r for r in manifest if "window" in r]
+    assert summary.train_windows == len(windows) > 0
+    for song in _rows(tmp_path / "songs.jsonl"):
+        mine = [w for w in windows if w["song_id"] == song["song_id"]]
+        if song["split"] != "train":
+            assert not mine
+            continue
+        recording, rate = sf.read(str(tmp_path / song["audio"]), dtype="int16")
+        cuts = cut_windows(len(recording), rate, 4.0, 2.0)  # what embed cuts the recording into
+        assert [w["window"] for w in mine] == [[round(a / rate, 6), round(b / rate, 6)] for a, b in cuts]
+        assert mine[1]["window"][0] == 2.0
+        spans = [(p["start"], p["end"]) for p in song["passages"]]
+        for w in mine:
+            start, end = w["window"]
+            clip, clip_rate = sf.read(str(tmp_path / w["audio"]), dtype="int16")
+            assert clip_rate == rate and 2.0 <= end - start <= 4.0 + 1e-6
+            np.testing.assert_array_equal(clip, recording[round(start * rate) : round(end * rate)])
+            own = passages[song["passages"][passage_at(spans, (start + end) / 2)]["id"]]
+            assert w["window_of"] == own["id"] and w["id"].startswith(song["song_id"] + "-w")
+            assert (w["sheet"], w["lyrics"], w["split"], w["song"]) == (
+                own["sheet"],
+                own["lyrics"],
+                "train",
+                own["song"],
+            )
+    stamps = {w["audio"]: (tmp_path / w["audio"]).stat().st_mtime_ns for w in windows}
+    build_dataset(songs(), tmp_path, options, progress=False)
+    assert {a: (tmp_path / a).stat().st_mtime_ns for a in stamps} == stamps
+
+
+def test_a_window_takes_the_passage_at_its_midpoint():
+    from ugaar_kit.build.windows import passage_at
+
+    spans = [(0.0, 1.5), (1.5, 4.0), (4.0, 6.0)]
+    assert [passage_at(spans, t) for t in (0.0, 1.49, 1.5, 3.9, 4.0, 9.0)] == [0, 0, 1, 1, 2, 2]
+
+
+def test_training_page_windows_are_the_windows_identify_reads_a_page_with(whole, tmp_path):
+    """`--train-page-windows`: each window along each system of a training song's pages (found
+    as a query page's are), as a PNG of the same pixels, with the passage printed at its middle."""
+    import shutil
+
+    from ugaar_kit.build.windows import training_page_windows
+    from ugaar_kit.data.media import load_image
+    from ugaar_kit.data.staves import PAGE_HOP, PAGE_WINDOW, find_systems, strip_windows, system_strip
+
+    out = tmp_path / "ds"
+    shutil.copytree(whole, out)
+    songs = [{**s, "split": "train"} for s in _rows(out / "songs.jsonl")]
+    rows = _rows(out / "manifest.jsonl")
+    made = training_page_windows(out, songs[:1], rows)
+    song = songs[0]
+    expected = []
+    for page in song["pages"]:
+        image = load_image(out / page).numpy()
+        for system in find_systems(image):
+            strip = system_strip(image, system)
+            expected += [strip[:, a:b] for a, b in strip_windows(strip, PAGE_WINDOW, PAGE_HOP)]
+    assert len(made) == len(expected) > 2
+    by_id = {r["id"]: r for r in rows}
+    for row, want in zip(made, expected):
+        np.testing.assert_array_equal(load_image(out / row["sheet"]).numpy(), want)
+        page, system, x0, x1 = row["page_window"]
+        passage = by_id[row["window_of"]]
+        assert (row["audio"], row["lyrics"], row["split"]) == (passage["audio"], passage["lyrics"], "train")
+        spans = next(p for p in song["passages"] if p["id"] == passage["id"]).get("spans")
+        on = [s["box"] for s in spans if (s["page"], s["system"]) == (page, system)]
+        middle = (x0 + x1) / 2
+        assert on  # on that system; printed at the window's middle unless no passage is (then the nearest)
+        others = [
+            p
+            for p in song["passages"]
+            for s in p.get("spans") or []
+            if (s["page"], s["system"]) == (page, system) and s["box"][0] <= middle < s["box"][2]
+        ]
+        assert not others or others[0]["id"] == passage["id"]
+    assert training_page_windows(out, [{**songs[0], "split": "valid"}], rows) == []
+
+
+def test_training_windows_need_whole_songs(lmd_files, tmp_path):
+    from ugaar_kit_plugins.dataset_lmd.source import LmdLyricsSource
+
+    from ugaar_kit.errors import UgaarError
+
+    with pytest.raises(UgaarError, match="add --whole-songs"):
+        build_dataset(LmdLyricsSource().songs([lmd_files]), tmp_path / "x", BuildOptions(train_windows=5.0))
+    assert not (tmp_path / "x").exists()

@@ -24,6 +24,7 @@ from ugaar_kit.build.render import AudioVersion, Job, RenderSettings, SongJob, i
 from ugaar_kit.build.segment import join_lines, repeat_key, segment
 from ugaar_kit.build.split import SongPrint, assign_splits
 from ugaar_kit.build.synth import note_times
+from ugaar_kit.build.windows import training_page_windows, training_windows
 from ugaar_kit.data.lyrics_text import normalize_lyrics
 from ugaar_kit.errors import UgaarError
 from ugaar_kit.interfaces.dataset import SPLITS, Skipped
@@ -58,6 +59,19 @@ class BuildOptions:
         "Also write each whole song: its passages end to end as one recording and as score pages, "
         "with where each passage sits in both (songs.jsonl): for piece identification and localisation.",
     )
+    train_windows: float = option(
+        0.0,
+        "With whole songs: also cut each training song's recording into windows of this many seconds "
+        "(every half of it, as embed cuts a query recording), each a training item with the score and lyrics "
+        "of the passage at its midpoint; 0: none.",
+        min=0,
+        max=60,
+    )
+    train_page_windows: bool = option(
+        False,
+        "With whole songs: also cut each training song's score pages into the windows identify reads a page "
+        "with (along its systems), each a training item with the recording and lyrics of the passage at its middle.",
+    )
     seed: int = option(0, "Seed of the split.")
     limit_songs: int | None = option(None, "Build only the first N songs (quick runs).", min=1)
     workers: int = option(0, "Build processes (0: one per core).", min=0, max=256)
@@ -87,6 +101,8 @@ class BuildSummary:
     song_splits: dict[str, int] = field(default_factory=dict)
     whole_songs: int = 0
     """Whole songs written to songs.jsonl (`--whole-songs`)."""
+    train_windows: int = 0
+    """Training windows cut from the whole songs (`--train-windows`), in the manifest."""
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
     """Seconds per stage: reading and planning (this process), then each rendering stage summed
@@ -101,6 +117,10 @@ class BuildSummary:
         ]
         if self.whole_songs:
             lines.append(f"{self.whole_songs} whole songs (recordings and score pages) in songs.jsonl")
+        if self.train_windows:
+            lines.append(
+                f"{self.train_windows} training windows of the whole songs (recordings, pages) in the manifest"
+            )
         if self.stages:
             lines.append(
                 "stage seconds (summed over processes): "
@@ -296,6 +316,8 @@ def build_dataset(
     `source_format` (the score source's name) is recorded in `dataset.json`."""
     start = time.perf_counter()
     out = Path(out)
+    if (options.train_windows > 0 or options.train_page_windows) and not options.whole_songs:
+        raise UgaarError("--train-windows and --train-page-windows cut whole songs: add --whole-songs")
     kept, skipped = _collect(songs, options.limit_songs)
     if not kept:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:3])
@@ -319,9 +341,16 @@ def build_dataset(
     failed, stages = _run(todo, settings, workers, progress) if todo else ({}, {})
 
     rows = [p.row for p in planned if p.job.id not in failed]
-    write_manifest(out, rows)
+    windows: list[dict[str, Any]] = []
     if song_jobs:
-        write_songs(out, _song_rows(song_jobs, failed))
+        song_rows = _song_rows(song_jobs, failed)
+        write_songs(out, song_rows)
+        if options.train_windows > 0:
+            seconds = options.train_windows
+            windows = training_windows(out, song_rows, rows, seconds, seconds / 2, options.audio_format)
+        if options.train_page_windows:
+            windows += training_page_windows(out, song_rows, rows)
+    write_manifest(out, rows + windows)
     split_counts = Counter(r["split"] for r in rows)
     song_counts = Counter(split for _, split in {(r["song_id"], r["split"]) for r in rows})
     source = source_format or next((s.source for s in kept if s.source), None)
@@ -334,6 +363,7 @@ def build_dataset(
             "songs": len({r["song_id"] for r in rows}),
             "passages": len(rows),
             **({"whole_songs": len(song_jobs) - sum(j.id in failed for j in song_jobs)} if song_jobs else {}),
+            **({"train_windows": len(windows)} if windows else {}),
             "splits": {s: split_counts.get(s, 0) for s in SPLITS},
             "songs_per_split": {s: song_counts.get(s, 0) for s in SPLITS},
             "build_options": {f.name: _plain(getattr(options, f.name)) for f in dataclasses.fields(options)},
@@ -348,6 +378,7 @@ def build_dataset(
         built=sum(isinstance(j, Job) and j.id not in failed for j in todo),
         reused=len(planned) - sum(isinstance(j, Job) for j in todo),
         whole_songs=len(song_jobs) - sum(j.id in failed for j in song_jobs),
+        train_windows=len(windows),
         skipped=skipped,
         failed=sorted(failed.items()),
         splits={s: split_counts.get(s, 0) for s in SPLITS},

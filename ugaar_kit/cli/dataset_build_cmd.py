@@ -93,6 +93,25 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 "with where each passage sits in both: songs.jsonl (docs/formats.md). For identifying pieces.",
             ),
         ] = False,
+        train_windows: Annotated[
+            float,
+            params.number(
+                "--train-windows",
+                "With --whole-songs: also make each training song's recording into windows of this many seconds "
+                "(every half of it), each a training item with the score and lyrics of the passage at its middle: "
+                "what identify and locate query with. 0: none.",
+                0,
+                60,
+            ),
+        ] = 0.0,
+        train_page_windows: Annotated[
+            bool,
+            typer.Option(
+                "--train-page-windows",
+                help="With --whole-songs: also make each training song's score pages into the windows identify "
+                "reads a page with (along its systems), each a training item with the passage at its middle.",
+            ),
+        ] = False,
         split: Annotated[str, typer.Option("--split", help="Train,valid,test fractions, by song.")] = "0.8,0.1,0.1",
         seed: Annotated[int, typer.Option("--seed", help="Seed of the split.")] = 0,
         option: Annotated[
@@ -150,6 +169,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             "tempo_bpm": tempo,
             "audio_versions": tuple(audio_version or ()),
             "whole_songs": whole_songs,
+            "train_windows": train_windows,
+            "train_page_windows": train_page_windows,
             "split": split,
             "seed": seed,
             "limit_songs": limit_songs,

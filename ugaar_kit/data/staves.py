@@ -18,6 +18,11 @@ INK = 0.5
 """A pixel is ink when darker than this (greyscale in [0, 1], 1 = white)."""
 LINE_RUN = 0.15
 """A staff line runs unbroken over at least this much of the printed width."""
+PAGE_WINDOW = 6.0
+"""Width of a window along a page's system, in heights of the system's strip: about a passage
+snippet's (the LMD sample's snippets are 6.7 heights wide at the median, clef included)."""
+PAGE_HOP = 3.0
+"""Step between windows along a system, in strip heights."""
 
 
 @dataclass(frozen=True)

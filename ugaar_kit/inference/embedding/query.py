@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ugaar_kit.data.staves import PAGE_HOP, PAGE_WINDOW
 from ugaar_kit.data.walk import Found, Walker
 from ugaar_kit.errors import InputError, OptionError, UgaarError
 from ugaar_kit.features.encode import device_of, encode_features
@@ -194,13 +195,6 @@ def embed_query(
     project = functools.partial(run.objective.project, query.modality)
     z = encode_features(encoder, [encoder.featurize(raw)], 1, device_of(encoder), project)
     return query.modality, z[0].cpu().numpy()
-
-
-PAGE_WINDOW = 6.0
-"""Width of a window along a page's system, in heights of the system's strip: about a passage
-snippet's (the LMD sample's snippets are 6.7 heights wide at the median, clef included)."""
-PAGE_HOP = 3.0
-"""Step between windows along a system, in strip heights."""
 
 
 def page_windows(

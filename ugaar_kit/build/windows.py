@@ -1,0 +1,165 @@
+"""Training windows (`dataset build --whole-songs --train-windows 5`): the windows a query
+recording is cut into, as training items.
+
+A store's recordings are embedded as windows of `window` seconds every `hop` (5 s every 2.5 s
+by default), and `identify` and `locate` query with such windows; a model trained only on
+passage clips (each starting and ending with its lyric line) has never seen a clip that
+straddles two lines. This cuts each training song's whole recording into those windows and
+makes each a training item: its audio the window, its score and lyrics those of the passage
+sounding at the window's midpoint (the passage `locate` would answer). Only songs of the
+training split get windows, so validation and test stay passage against passage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ugaar_kit.build.files import write_atomic
+from ugaar_kit.build.synth import audio_bytes
+from ugaar_kit.interfaces.modality import AUDIO, SHEET
+from ugaar_kit.interfaces.rows import cut_windows
+
+WINDOWS_DIR = "windows"
+
+
+def passage_at(spans: list[tuple[float, float]], t: float) -> int:
+    """The index of the passage sounding at `t` (the last one starting at or before it)."""
+    index = 0
+    for i, (start, _end) in enumerate(spans):
+        if start <= t + 1e-9:
+            index = i
+    return index
+
+
+def training_windows(
+    out: Path,
+    songs: Iterable[Mapping[str, Any]],
+    rows: list[dict[str, Any]],
+    window: float,
+    hop: float,
+    audio_format: str,
+) -> list[dict[str, Any]]:
+    """Manifest rows of the windows of each training song of `songs` (`songs.jsonl` rows), cut
+    from its recording into `out/windows/<window>s/SONG/w000.<format>` (files already there
+    and newer than the recording are kept: a re-run resumes). `rows` are the passages' manifest rows, whose score and lyrics a window
+    takes."""
+    import numpy as np
+    import soundfile
+
+    by_id = {r["id"]: r for r in rows}
+    made: list[dict[str, Any]] = []
+    for song in songs:
+        if song.get("split") != "train":
+            continue
+        passages = [p for p in song.get("passages", []) if p["id"] in by_id]
+        if not passages:
+            continue
+        recording = out / song[AUDIO]
+        info = soundfile.info(str(recording))
+        rate = int(info.samplerate)
+        spans = [(float(p["start"]), float(p["end"])) for p in passages]
+        folder = Path(song[AUDIO]).parent.name
+        made_at = recording.stat().st_mtime
+        samples = None
+        for k, (a, b) in enumerate(cut_windows(int(info.frames), rate, window, hop)):  # as `embed` cuts
+            start, end = a / rate, b / rate
+            name = f"{WINDOWS_DIR}/{window:g}s/{folder}/w{k:03d}.{audio_format}"
+            target = out / name
+            if not target.is_file() or target.stat().st_mtime < made_at:  # absent, or older than the song
+                if samples is None:
+                    samples, _ = soundfile.read(str(recording), dtype="float32", always_2d=False)
+                clip = np.asarray(samples[a:b], dtype=np.float32)
+                write_atomic(out / name, audio_bytes(clip, rate, audio_format))
+            passage = by_id[passages[passage_at(spans, (start + end) / 2)]["id"]]
+            row = {k: v for k, v in passage.items() if k not in ("audio_versions", "notes", "group")}
+            row |= {
+                "id": f"{song['song_id']}-w{k:03d}",
+                AUDIO: name,
+                "window": [round(start, 6), round(end, 6)],
+                "window_of": passage["id"],
+            }
+            made.append(row)
+    return made
+
+
+def _passage_on(song: Mapping[str, Any], page: int, system: int, x: float) -> str | None:
+    """The id of the passage printed at `x` on `system` of `page` (1-based), or the nearest one
+    on that system; None when no passage is on it."""
+    best: tuple[float, str] | None = None
+    for p in song.get("passages", []):
+        for span in p.get("spans") or [p]:
+            if span.get("page") != page or span.get("system") != system:
+                continue
+            x0, _y0, x1, _y1 = span["box"]
+            distance = 0.0 if x0 <= x < x1 else min(abs(x - x0), abs(x - x1))
+            if best is None or distance < best[0]:
+                best = (distance, p["id"])
+    return best[1] if best is not None else None
+
+
+def _recorded_system(found: Any, boxes: list[list[int]]) -> int | None:
+    """The 1-based number of the recorded system box a found system overlaps most."""
+    overlaps = [min(found.y1, b[3]) - max(found.y0, b[1]) for b in boxes]
+    if not overlaps or max(overlaps) <= 0:
+        return None
+    return overlaps.index(max(overlaps)) + 1
+
+
+def training_page_windows(
+    out: Path, songs: Iterable[Mapping[str, Any]], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Manifest rows of the windows `identify` cuts a training song's score pages into (systems
+    found from the staff lines, windows of `PAGE_WINDOW` strip heights every `PAGE_HOP`), written
+    as `out/windows/page/SONG/p01-s02-w00.png`, each a training item with the recording and
+    lyrics of the passage printed at the window's middle. Files already there and newer than
+    their page are kept."""
+    import numpy as np
+    from PIL import Image
+
+    from ugaar_kit.data.media import load_image
+    from ugaar_kit.data.staves import PAGE_HOP, PAGE_WINDOW, find_systems, strip_windows, system_strip
+
+    by_id = {r["id"]: r for r in rows}
+    made: list[dict[str, Any]] = []
+    for song in songs:
+        if song.get("split") != "train":
+            continue
+        folder = Path(song[AUDIO]).parent.name
+        for page_no, (page, boxes) in enumerate(zip(song.get("pages", []), song.get("systems", [])), 1):
+            page_path = out / page
+            made_at = page_path.stat().st_mtime
+            image = load_image(page_path).numpy()
+            for k, found in enumerate(find_systems(image), 1):  # as a query's page is read
+                number = _recorded_system(found, boxes)
+                if number is None:
+                    continue
+                strip = system_strip(image, found)
+                for w, (x0, x1) in enumerate(strip_windows(strip, PAGE_WINDOW, PAGE_HOP)):
+                    pid = _passage_on(song, page_no, number, found.x0 + (x0 + x1) / 2)
+                    if pid is None or pid not in by_id:
+                        continue
+                    name = f"{WINDOWS_DIR}/page/{folder}/p{page_no:02d}-s{k:02d}-w{w:02d}.png"
+                    target = out / name
+                    if not target.is_file() or target.stat().st_mtime < made_at:
+                        crop = np.clip(np.rint(strip[:, x0:x1] * 255.0), 0, 255).astype(np.uint8)
+                        write_atomic(target, _png(Image.fromarray(crop, mode="L")))
+                    passage = by_id[pid]
+                    row = {key: v for key, v in passage.items() if key not in ("audio_versions", "group")}
+                    row |= {
+                        "id": f"{song['song_id']}-p{page_no:02d}s{k:02d}w{w:02d}",
+                        SHEET: name,
+                        "page_window": [page_no, k, int(found.x0 + x0), int(found.x0 + x1)],
+                        "window_of": pid,
+                    }
+                    made.append(row)
+    return made
+
+
+def _png(image: Any) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

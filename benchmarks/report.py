@@ -317,6 +317,7 @@ WINDOW_VARIANTS = (
     ("result.json", "passages only (the default)"),
     ("result-tw5.json", "+ recording windows (`--train-windows 5`)"),
     ("result-tw5-pw.json", "+ page windows (`--train-page-windows`)"),
+    ("result-pw.json", "page windows alone"),
 )
 
 
@@ -360,14 +361,14 @@ def pieces_windows_block(root: Path = RESULTS / "pieces") -> str:
     )
     items = [get(r, "training", "train_items") for _, _, r in found]
     rows.append(["training items", *("–" if n is None else str(n) for n in items)])
-    seeds = sorted({tuple(r["seeds"]) for _, _, r in found})
     out = [
         table(["", *(label for _, label, _ in found)], rows, right_from=1),
-        f"- Seeds {', '.join(map(str, seeds[0]))} for every column (paired: the same seeds, the same test songs "
-        "and excerpts); the mean and in brackets the lowest and highest seed.",
+        "- Paired: the same seeds (below), the same budget, the same test songs and excerpts; the mean over "
+        "the seeds and in brackets the lowest and highest.",
     ]
     for _name, label, r in found:
-        out.append(f"- {label}: `{r.get('command')}`, on {machine_line(r['machine'])}")
+        seeds = ", ".join(map(str, r["seeds"]))
+        out.append(f"- {label}: seeds {seeds}, `{r.get('command')}`, on {machine_line(r['machine'])}")
     return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
 
 

@@ -298,4 +298,4 @@ def test_the_windows_table_pairs_the_variants_that_were_run(tmp_path: Path) -> N
     assert "passages only" in header and "recording windows" in header and "page windows" not in header
     assert first == "| identify from a recording, top-1 | 0.500 (0.40–0.60) | 0.700 (0.60–0.80) |"
     assert "| steps in 15 minutes | 700 (700–700) | 650 (650–650) |" in block
-    assert "`base`" in block and "`tw`" in block and "Seeds 0, 1, 2" in block
+    assert "seeds 0, 1, 2, `base`" in block and "seeds 0, 1, 2, `tw`" in block

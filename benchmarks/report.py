@@ -274,6 +274,11 @@ def speed_block(section: str, root: Path = SPEED) -> str:
     return "\n\n".join(out[:1]) + ("\n\n" + "\n".join(out[1:]) if len(out) > 1 else "")
 
 
+def cell(stat: Mapping[str, float] | None) -> str:
+    """A figure over seeds as `mean (lowest–highest)` (`benchmarks/pieces.py`'s summaries)."""
+    return "–" if stat is None else f"{stat['mean']:.3f} ({stat['min']:.2f}–{stat['max']:.2f})"
+
+
 def pieces_block(root: Path = RESULTS / "pieces") -> str:
     """Piece identification and localisation (benchmarks/pieces.py): per kind of query top-1,
     top-5 and MRR as the mean over the seeds with their range, then localisation."""
@@ -282,9 +287,6 @@ def pieces_block(root: Path = RESULTS / "pieces") -> str:
     if result is None:
         return f"{NOT_RUN}: `{command}`"
     summary = result["summary"]
-
-    def cell(stat: Mapping[str, float]) -> str:
-        return f"{stat['mean']:.3f} ({stat['min']:.2f}–{stat['max']:.2f})"
 
     rows = []
     for kind, row in summary["identify"].items():
@@ -329,9 +331,6 @@ def pieces_windows_block(root: Path = RESULTS / "pieces") -> str:
     found = [(name, label, r) for name, label, r in found if r is not None]
     if len(found) < 2:
         return f"{NOT_RUN}: `{PYTHON} benchmarks/pieces.py --train-windows 5 [--train-page-windows]`"
-
-    def cell(stat: Mapping[str, float] | None) -> str:
-        return "–" if stat is None else f"{stat['mean']:.3f} ({stat['min']:.2f}–{stat['max']:.2f})"
 
     def get(result: Mapping[str, Any], *path: str) -> Any:
         value: Any = result["summary"]

@@ -16,21 +16,26 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ugaar_kit.build.engrave import png_bytes
 from ugaar_kit.build.files import write_atomic
 from ugaar_kit.build.synth import audio_bytes
+from ugaar_kit.interfaces.dataset import passage_at
 from ugaar_kit.interfaces.modality import AUDIO, SHEET
 from ugaar_kit.interfaces.rows import cut_windows
 
 WINDOWS_DIR = "windows"
 
 
-def passage_at(spans: list[tuple[float, float]], t: float) -> int:
-    """The index of the passage sounding at `t` (the last one starting at or before it)."""
-    index = 0
-    for i, (start, _end) in enumerate(spans):
-        if start <= t + 1e-9:
-            index = i
-    return index
+def _stale(target: Path, made_at: float) -> bool:
+    """True when a window's file is absent or older than the recording or page it is cut from."""
+    return not target.is_file() or target.stat().st_mtime < made_at
+
+
+def _window_row(passage: Mapping[str, Any], drop: tuple[str, ...], **fields: Any) -> dict[str, Any]:
+    """A window's manifest row: its passage's row without `drop` (and `audio_versions`,
+    `group`: the window has no versions and is no repeat of anything), with `fields`."""
+    skip = {"audio_versions", "group", *drop}
+    return {k: v for k, v in passage.items() if k not in skip} | fields
 
 
 def training_windows(
@@ -43,8 +48,8 @@ def training_windows(
 ) -> list[dict[str, Any]]:
     """Manifest rows of the windows of each training song of `songs` (`songs.jsonl` rows), cut
     from its recording into `out/windows/<window>s/SONG/w000.<format>` (files already there
-    and newer than the recording are kept: a re-run resumes). `rows` are the passages' manifest rows, whose score and lyrics a window
-    takes."""
+    and newer than the recording are kept: a re-run resumes). `rows` are the passages'
+    manifest rows, whose score and lyrics a window takes."""
     import numpy as np
     import soundfile
 
@@ -66,21 +71,13 @@ def training_windows(
         for k, (a, b) in enumerate(cut_windows(int(info.frames), rate, window, hop)):  # as `embed` cuts
             start, end = a / rate, b / rate
             name = f"{WINDOWS_DIR}/{window:g}s/{folder}/w{k:03d}.{audio_format}"
-            target = out / name
-            if not target.is_file() or target.stat().st_mtime < made_at:  # absent, or older than the song
+            if _stale(out / name, made_at):
                 if samples is None:
                     samples, _ = soundfile.read(str(recording), dtype="float32", always_2d=False)
-                clip = np.asarray(samples[a:b], dtype=np.float32)
-                write_atomic(out / name, audio_bytes(clip, rate, audio_format))
+                write_atomic(out / name, audio_bytes(np.asarray(samples[a:b], dtype=np.float32), rate, audio_format))
             passage = by_id[passages[passage_at(spans, (start + end) / 2)]["id"]]
-            row = {k: v for k, v in passage.items() if k not in ("audio_versions", "notes", "group")}
-            row |= {
-                "id": f"{song['song_id']}-w{k:03d}",
-                AUDIO: name,
-                "window": [round(start, 6), round(end, 6)],
-                "window_of": passage["id"],
-            }
-            made.append(row)
+            fields = {"id": f"{song['song_id']}-w{k:03d}", AUDIO: name, "window": [round(start, 6), round(end, 6)]}
+            made.append(_window_row(passage, ("notes",), **fields, window_of=passage["id"]))
     return made
 
 
@@ -116,7 +113,6 @@ def training_page_windows(
     lyrics of the passage printed at the window's middle. Files already there and newer than
     their page are kept."""
     import numpy as np
-    from PIL import Image
 
     from ugaar_kit.data.media import load_image
     from ugaar_kit.data.staves import PAGE_HOP, PAGE_WINDOW, find_systems, strip_windows, system_strip
@@ -141,25 +137,10 @@ def training_page_windows(
                     if pid is None or pid not in by_id:
                         continue
                     name = f"{WINDOWS_DIR}/page/{folder}/p{page_no:02d}-s{k:02d}-w{w:02d}.png"
-                    target = out / name
-                    if not target.is_file() or target.stat().st_mtime < made_at:
+                    if _stale(out / name, made_at):
                         crop = np.clip(np.rint(strip[:, x0:x1] * 255.0), 0, 255).astype(np.uint8)
-                        write_atomic(target, _png(Image.fromarray(crop, mode="L")))
-                    passage = by_id[pid]
-                    row = {key: v for key, v in passage.items() if key not in ("audio_versions", "group")}
-                    row |= {
-                        "id": f"{song['song_id']}-p{page_no:02d}s{k:02d}w{w:02d}",
-                        SHEET: name,
-                        "page_window": [page_no, k, int(found.x0 + x0), int(found.x0 + x1)],
-                        "window_of": pid,
-                    }
-                    made.append(row)
+                        write_atomic(out / name, png_bytes(crop))
+                    fields = {"id": f"{song['song_id']}-p{page_no:02d}s{k:02d}w{w:02d}", SHEET: name}
+                    place = [page_no, k, int(found.x0 + x0), int(found.x0 + x1)]
+                    made.append(_window_row(by_id[pid], (), **fields, page_window=place, window_of=pid))
     return made
-
-
-def _png(image: Any) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()

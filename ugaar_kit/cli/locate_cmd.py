@@ -60,8 +60,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         at the offset where their cosines to the passages they cover are highest, and the passage sounding at the excerpt's midpoint is the answer; lyrics lines
         are aligned to the passages by subsequence dynamic time warping. The answer's place on
         the pages comes from songs.jsonl."""
+        from ugaar_kit.data.staves import PAGE_HOP, PAGE_WINDOW
         from ugaar_kit.errors import InputError, OptionError
-        from ugaar_kit.inference.embedding.query import PAGE_HOP, PAGE_WINDOW
         from ugaar_kit.retrieval.locate import locate as locate_in
         from ugaar_kit.retrieval.queries import load_run, query_jobs
         from ugaar_kit.store.reader import Store

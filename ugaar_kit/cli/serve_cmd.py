@@ -99,8 +99,6 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
 
 def _listen(host: str, port: int) -> socket.socket:
     """A socket listening on host:port (0: a free port), so the address printed is the real one."""
-    import socket
-
     from ugaar_kit.errors import OptionError
 
     try:

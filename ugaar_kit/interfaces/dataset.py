@@ -300,10 +300,16 @@ class WholeSong:
 
     def passage_at(self, seconds: float) -> int:
         """The index of the passage sounding at `seconds` (the last one at or past the end)."""
-        for i, p in enumerate(self.passages):
-            if seconds < float(p["end"]):
-                return i
-        return len(self.passages) - 1
+        return passage_at([(float(p["start"]), float(p["end"])) for p in self.passages], seconds)
+
+
+def passage_at(spans: Sequence[tuple[float, float]], seconds: float) -> int:
+    """The index of the passage sounding at `seconds` among passages laid end to end (`spans`,
+    (start, end) in order): the first ending after it, the last one at or past the end."""
+    for i, (_start, end) in enumerate(spans):
+        if seconds < end:
+            return i
+    return len(spans) - 1
 
 
 def read_songs(root: Path) -> list[WholeSong]:

@@ -62,9 +62,27 @@ def dataset_pieces(root: Path) -> dict[str, str]:
             continue
         for _where, row in json_rows(path):
             piece = str(row.get("song", row.get("song_id", row.get("id", ""))))
-            files: list[Any] = [row.get(AUDIO), row.get(SHEET), *(row.get("audio_versions") or [])]
-            files += list((row.get("files") or {}).values()) + list(row.get("pages") or [])
-            out.update({str(f): piece for f in files if isinstance(f, str) and f})
+            out.update({f: piece for f in row_files(row)})
+    return out
+
+
+def row_files(row: Mapping[str, Any]) -> list[str]:
+    """The files a manifest or songs.jsonl row names, relative to its dataset folder: its audio
+    (and versions), sheet, a plugin modality's files, a whole song's pages."""
+    files: list[Any] = [row.get(AUDIO), row.get(SHEET), *(row.get("audio_versions") or [])]
+    files += list((row.get("files") or {}).values()) + list(row.get("pages") or [])
+    return [f for f in files if isinstance(f, str) and f]
+
+
+def dataset_passages(root: Path) -> dict[str, tuple[str, ...]]:
+    """Each file of the dataset's manifest -> the files of its passage (its recording, score,
+    versions): what a query's own passage holds in the other modalities."""
+    manifest = Path(root) / MANIFEST
+    out: dict[str, tuple[str, ...]] = {}
+    if manifest.is_file():
+        for _where, row in json_rows(manifest):
+            files = tuple(row_files(row))
+            out.update(dict.fromkeys(files, files))
     return out
 
 

@@ -32,6 +32,7 @@ from starlette.routing import Route
 
 from ugaar_kit.errors import InputError, UgaarError
 from ugaar_kit.interfaces.rows import Waveform
+from ugaar_kit.retrieval.identify import AGGREGATES
 from ugaar_kit.serve.files import media_type
 from ugaar_kit.serve.service import Service
 from ugaar_kit.serve.uploads import Limits, UploadRejected, check_duration, display_name, save_upload, suffix_of
@@ -43,7 +44,6 @@ PAGE_FILES = {
     "/app.js": ("app.js", "text/javascript"),
     "/style.css": ("style.css", "text/css"),
 }
-AGGREGATES = ("votes", "counts", "similarity")
 
 
 def error(message: str, status: int = 400) -> JSONResponse:
@@ -133,38 +133,41 @@ def create_app(service: Service, limits: Limits = Limits()) -> Starlette:
         payload = await run_in_threadpool(service.info)
         return JSONResponse({**payload, "limits": limits.as_dict()})
 
-    async def search(request: Request) -> Response:
+    async def answered(request: Request, work: Any) -> Response:
+        """Read the request's query, answer it with `await work(query)`; an expected failure is
+        one line naming the upload (not its temporary file)."""
         query = Query(service, limits)
         try:
             await query.read(request)
-            k = _int(query.form.get("k"), "k", 1, limits.max_k, 10)
-            targets = [t for t in query.form.getlist("target") if isinstance(t, str) and t]
-            answer = await run_in_threadpool(_search, service, query, targets, k)
+            return await work(query)
         except UgaarError as exc:
             return error(query.named(str(exc)).splitlines()[0], getattr(exc, "status", 400))
         finally:
             query.close()
-        return JSONResponse(answer)
+
+    async def search(request: Request) -> Response:
+        async def work(query: Query) -> Response:
+            k = _int(query.form.get("k"), "k", 1, limits.max_k, 10)
+            targets = [t for t in query.form.getlist("target") if isinstance(t, str) and t]
+            return JSONResponse(await run_in_threadpool(_search, service, query, targets, k))
+
+        return await answered(request, work)
 
     async def identify(request: Request) -> Response:
-        query = Query(service, limits)
-        try:
-            await query.read(request)
+        async def work(query: Query) -> Response:
             k = _int(query.form.get("k"), "k", 1, limits.max_k, 10)
             aggregate = str(query.form.get("aggregate") or "votes")
             if aggregate not in AGGREGATES:
                 raise UploadRejected(f"aggregate must be one of {', '.join(AGGREGATES)}")
             paths = [query.path] if query.path is not None else []
             payload, skipped = await run_in_threadpool(service.identify, paths, query.lines, k, aggregate)
-        except UgaarError as exc:
-            return error(query.named(str(exc)).splitlines()[0], getattr(exc, "status", 400))
-        finally:
-            query.close()
-        if payload is None:
-            problems = "; ".join(f"{label}: {problem}" for label, problem in skipped)
-            return error(query.named(problems or "nothing in the query could be embedded"))
-        payload["query"] = query.named(payload["query"])
-        return JSONResponse({**payload, "skipped": [[query.named(label), p] for label, p in skipped]})
+            if payload is None:
+                problems = "; ".join(f"{label}: {problem}" for label, problem in skipped)
+                return error(query.named(problems or "nothing in the query could be embedded"))
+            payload["query"] = query.named(payload["query"])
+            return JSONResponse({**payload, "skipped": [[query.named(label), p] for label, p in skipped]})
+
+        return await answered(request, work)
 
     async def item(request: Request) -> Response:
         found = await run_in_threadpool(service.item, request.path_params["item_id"])
@@ -179,12 +182,8 @@ def create_app(service: Service, limits: Limits = Limits()) -> Starlette:
             return error(exc.problem, 404)
         return FileResponse(path, media_type=media_type(path), headers={"Cache-Control": "private, max-age=3600"})
 
-    async def rejected(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, UploadRejected)
-        return error(str(exc), exc.status)
-
-    async def refused(request: Request, exc: Exception) -> Response:
-        return error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 400)
+    async def expected(request: Request, exc: Exception) -> Response:
+        return error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, getattr(exc, "status", 400))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -203,8 +202,7 @@ def create_app(service: Service, limits: Limits = Limits()) -> Starlette:
         Route("/media/{item_id:path}", media),
     ]
     handlers: dict[Any, Any] = {
-        UploadRejected: rejected,
-        UgaarError: refused,
+        UgaarError: expected,
         HTTPException: http_error,
         Exception: fault,
     }
@@ -228,8 +226,6 @@ def _search(service: Service, query: Query, targets: list[str], k: int) -> dict[
         "results": answer.results,
         "query_item": own,
         "query_passage": service.partners(own),
-        "skipped": [
-            [label.replace(str(query.path), query.name) if query.path else label, p] for label, p in answer.skipped
-        ],
+        "skipped": [[query.named(label), problem] for label, problem in answer.skipped],
         "notes": answer.notes,
     }

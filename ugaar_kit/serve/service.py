@@ -37,7 +37,7 @@ class Service:
         roots: Sequence[Path] = (),
     ) -> None:
         from ugaar_kit.inference.embedding import extension_routes
-        from ugaar_kit.retrieval.identify import dataset_pieces
+        from ugaar_kit.retrieval.identify import dataset_passages, dataset_pieces
         from ugaar_kit.retrieval.queries import load_run
 
         self.lock = threading.RLock()
@@ -53,7 +53,7 @@ class Service:
         self.data = Path(data) if data is not None else None
         self.pieces = dataset_pieces(self.data) if self.data is not None else None
         self.songs = self.data is not None and (self.data / "songs.jsonl").is_file()
-        self.passages = _passages(self.data) if self.data is not None else {}
+        self.passages = dataset_passages(self.data) if self.data is not None else {}
         self.override_roots = [{"label": "", "path": str(Path(r).resolve())} for r in roots]
         self._ids: dict[str, dict[str, int]] = {}
         self._files: dict[str, dict[tuple[str, int], str]] = {}
@@ -200,7 +200,7 @@ class Service:
         """`identify --json`'s object for one query (a file, or lyrics lines), and where the
         query sits in the best piece (`location`, with a dataset of whole songs and an audio or
         lyrics query)."""
-        from ugaar_kit.inference.embedding.query import PAGE_HOP, PAGE_WINDOW
+        from ugaar_kit.data.staves import PAGE_HOP, PAGE_WINDOW
         from ugaar_kit.retrieval.queries import identify_job, query_jobs
 
         with self.lock:
@@ -242,23 +242,6 @@ class Service:
     def close(self) -> None:
         with self.lock:
             self.store.close()
-
-
-def _passages(data: Path) -> dict[str, tuple[str, ...]]:
-    """Each file of the dataset's manifest -> the files of its passage (audio, sheet, versions)."""
-    from ugaar_kit.interfaces.dataset import json_rows
-    from ugaar_kit.interfaces.modality import BUILTIN_INPUTS
-
-    manifest = data / "manifest.jsonl"
-    if not manifest.is_file():
-        return {}
-    out: dict[str, tuple[str, ...]] = {}
-    for _where, row in json_rows(manifest):
-        files = [row.get(m) for m, kind in BUILTIN_INPUTS.items() if kind == "file"]
-        kept = tuple(f for f in [*files, *(row.get("audio_versions") or [])] if isinstance(f, str) and f)
-        for f in kept:
-            out[f] = kept
-    return out
 
 
 def _quote(item_id: str) -> str:

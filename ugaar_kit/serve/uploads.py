@@ -4,6 +4,7 @@ server makes (only the extension is taken from the client's file name).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +31,7 @@ class Limits:
     """Results per target modality."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "max_bytes": self.max_bytes,
-            "max_seconds": self.max_seconds,
-            "max_text": self.max_text,
-            "max_k": self.max_k,
-        }
+        return dataclasses.asdict(self)
 
 
 def display_name(filename: str | None) -> str:

@@ -10,7 +10,6 @@ nothing is downloaded) to look at it.
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -42,10 +41,9 @@ def live_server(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     stops the server on exit."""
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    sock.listen(128)
+    from ugaar_kit.cli.serve_cmd import _listen
+
+    sock = _listen(host, 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                         raise SystemExit(f"{label}: {response.status_code} {response.text[:300]}")
                 rows[label] = _median_ms(times[1:])
 
+            anchor = "anchor: the same recording's search in-process, no HTTP (the function the API calls)"
+            rows[anchor] = _in_process(service, wav, args.repeats)
             timed(
                 f"search: a recording of one passage ({wav.name})",
                 "/api/search",
@@ -116,6 +118,19 @@ def main(argv: list[str] | None = None) -> int:
     write_json(result, args.out / "result.json")
     print(json.dumps(result, indent=2))
     return 0
+
+
+def _in_process(service: Any, wav: Path, repeats: int) -> dict[str, float]:
+    """The anchor: `Service.search`, which `POST /api/search` wraps, called directly."""
+    from ugaar_kit.inference.embedding.query import Query
+
+    query = [Query(wav.name, service.routes[wav.suffix.lower()], path=wav)]
+    times = []
+    for _ in range(repeats + 1):  # the first warms caches, not counted
+        t = time.perf_counter()
+        service.search(query, [], 5)
+        times.append(time.perf_counter() - t)
+    return _median_ms(times[1:])
 
 
 def _rows(store: Path) -> dict[str, int]:

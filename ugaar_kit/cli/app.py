@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from typing import Annotated
@@ -96,7 +97,13 @@ def build_app(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: expected errors become one line on stderr and a non-zero exit."""
+    """Console entry point: expected errors become one line on stderr and a non-zero exit.
+
+    However the command ends, every object left is moved to the collector's permanent generation
+    (`gc.freeze`), so the interpreter's shutdown does not walk the hundreds of thousands of
+    objects importing torch creates: that walk was about 0.5 s of every command that loads a
+    model (benchmarks/speed.py --only search). Objects are still finalised and files closed;
+    only the collector's passes are skipped, and the process ends right after."""
     try:
         app = build_app()
         app(args=argv, prog_name="ugaar-kit")
@@ -105,6 +112,8 @@ def main(argv: list[str] | None = None) -> None:
             raise
         report(exc)
         sys.exit(exc.exit_code)
+    finally:
+        gc.freeze()
 
 
 if __name__ == "__main__":

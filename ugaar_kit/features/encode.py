@@ -9,13 +9,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from ugaar_kit.interfaces.encoder import Encoder, padding_buckets
+
+Module = TypeVar("Module", bound=torch.nn.Module)
 
 
 def raw_input(encoder: Encoder, value: Any) -> Any:
@@ -30,14 +32,14 @@ def featurize_one(encoder: Encoder, value: Any) -> Tensor:
     return encoder.featurize(raw_input(encoder, value))
 
 
-def device_of(encoder: Encoder) -> torch.device:
+def device_of(encoder: torch.nn.Module) -> torch.device:
     """Where the encoder's parameters are (the CPU for an encoder without any)."""
     param = next(iter(encoder.parameters()), None)
     return param.device if param is not None else torch.device("cpu")
 
 
 @contextlib.contextmanager
-def evaluating(encoder: Encoder) -> Iterator[Encoder]:
+def evaluating(encoder: Module) -> Iterator[Module]:
     """The encoder in eval mode, without gradients, for the block; its own mode restored after."""
     was = encoder.training
     encoder.eval()

@@ -1,10 +1,10 @@
 """One file to rows: read, cut (the encoder's `embed_parts`) and featurize, a part at a time;
-`prepare` is the task `ugaar_kit.features.pool.featurized` runs for `embed`, here or in its
-worker processes."""
+`prepare_routed` is the task `ugaar_kit.features.pool.featurized` runs for `embed`, here or in
+its worker processes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ class Prepared:
 
     index: int
     last: bool = True
+    modality: str = ""
     ids: list[str] = field(default_factory=list)
     start: list[float] = field(default_factory=list)
     end: list[float] = field(default_factory=list)
@@ -64,3 +65,14 @@ def prepare(encoder: Any, task: tuple[int, Found], window: float, hop: float) ->
         yield Prepared(index, error=exc.problem)
     except Exception as exc:  # noqa: BLE001 - whatever a file makes a reader raise, it is that file's problem
         yield Prepared(index, error=f"cannot read ({type(exc).__name__}: {exc})")
+
+
+def prepare_routed(
+    encoders: Mapping[str, Any], task: tuple[str, int, Found], window: float, hop: float
+) -> Iterator[Prepared]:
+    """`prepare` of task = (modality, index, found) with that modality's encoder, each part
+    marked with its modality (one pool prepares every modality's files)."""
+    modality, index, found = task
+    for part in prepare(encoders[modality], (index, found), window, hop):
+        part.modality = modality
+        yield part

@@ -308,11 +308,23 @@ def pieces_block(root: Path = RESULTS / "pieces") -> str:
         f"- Seeds {', '.join(map(str, result['seeds']))}: the mean, and in brackets the lowest and highest "
         f"seed. {first['songs']} test songs among {first['pieces']} pieces (every song of the build in the "
         f"store); {first['settings']['excerpts']} excerpts of {first['settings']['excerpt_seconds']:g} s a song "
-        f"at seeded offsets; votes of each vector's {first['settings']['k']} nearest rows.",
+        f"at seeded offsets; {piece_matching(first['settings'])}.",
         f"- Model: the default contrastive audio–sheet pair trained for {result['budget']} a seed on {result['data']}.",
         f"- Measured on {machine_line(result['machine'])}: `{result.get('command', command)}`",
     ]
     return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
+
+
+def piece_matching(settings: dict[str, Any]) -> str:
+    """How an evaluation turned hits into pieces, from its settings."""
+    k = settings["k"]
+    hub = ", their cosine corrected for hubness" if settings.get("hubness") else ""
+    if settings.get("aggregate", "votes") == "auto":
+        return (
+            f"hits are each vector's {k} nearest rows{hub}; a whole recording is identified by `sequence` (its "
+            "windows aligned in order to the 10 pieces best by votes), excerpts and pages by `votes`"
+        )
+    return f"{settings['aggregate']} of each vector's {k} nearest rows{hub}"
 
 
 WINDOW_VARIANTS = (

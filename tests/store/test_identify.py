@@ -166,5 +166,9 @@ def test_identify_says_what_is_wrong(run, run_dir, cli, tmp_path):
     assert r.exit_code != 0 and "no such embeddings" in r.output
     r = cli("identify", wav, "--index", store, "--run", run_dir, "--aggregate", "mean")
     assert r.exit_code != 0 and "--aggregate mean" in r.output
+    r = cli("identify", wav, "--index", store, "--run", run_dir, "--aggregate", "sequence")
+    assert r.exit_code != 0 and "--aggregate sequence needs --data" in " ".join(r.output.split())
+    r = cli("identify", wav, "--index", store, "--run", run_dir, "--json")  # auto without --data: votes
+    assert r.exit_code == 0 and json.loads(r.stdout)["aggregate"] == "votes"
     r = cli("identify", "--index", store, "--run", run_dir)
     assert r.exit_code != 0 and "give a query" in r.output

@@ -58,9 +58,22 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 "--aggregate",
                 help="votes: each vector's k nearest rows vote for their pieces, a piece's votes divided by its "
                 "number of stored rows; counts: the votes alone; similarity: the sum over the vectors of each "
-                "piece's best cosine among them.",
+                "piece's best cosine among them; sequence (needs --data): the 10 pieces best by votes ranked by "
+                "how well the query's windows, in order, follow each piece's passages, in order; auto: sequence "
+                "for a recording of 8 windows or more when --data gives the passages' order, else votes.",
             ),
-        ] = "votes",
+        ] = "auto",
+        hubness: Annotated[
+            bool,
+            typer.Option(
+                "--hubness/--no-hubness",
+                help="Score each hit by its cosine less half its row's hubness (its mean cosine to its 10 nearest "
+                "rows of the query's modality in the store: rows near everything lose their unearned votes). "
+                "For recordings and lyrics (a page's windows are unlike the stored snippets the hubness is "
+                "measured against). Measured once a command, against a sample of the query modality's rows in a "
+                "large store; search is exact then, faiss index or not.",
+            ),
+        ] = True,
         k: Annotated[int, typer.Option("-k", help="Nearest rows each vector votes with.", min=1, max=1000)] = 10,
         top: Annotated[int, typer.Option("--top", help="Pieces shown per query.", min=1)] = 5,
         page_window: Annotated[
@@ -87,14 +100,14 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         used is reported and skipped (exit code 1)."""
         from ugaar_kit.errors import InputError, OptionError
         from ugaar_kit.infra.progress import progress_bar
-        from ugaar_kit.retrieval.identify import AGGREGATES, dataset_pieces
+        from ugaar_kit.retrieval.identify import AGGREGATE_CHOICES, dataset_pieces
         from ugaar_kit.retrieval.queries import identify_job, load_run, query_jobs
         from ugaar_kit.store.reader import Store
 
         if not query and not text:
             raise OptionError("give a query: files, or --text lines")
-        if aggregate not in AGGREGATES:
-            raise OptionError(f"--aggregate {aggregate}: unknown (known: {', '.join(AGGREGATES)})")
+        if aggregate not in AGGREGATE_CHOICES:
+            raise OptionError(f"--aggregate {aggregate}: unknown (known: {', '.join(AGGREGATE_CHOICES)})")
         table = dataset_pieces(data) if data is not None else None
         skipped: list[tuple[str, str]] = []
         results = []
@@ -118,6 +131,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                             top=top,
                             exact=exact,
                             notes=notes,
+                            hubness=hubness,
+                            data=data,
                         )
                     except InputError as exc:
                         if len(jobs) == 1:

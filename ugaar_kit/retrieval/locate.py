@@ -62,6 +62,32 @@ def align(query: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, float]:
     return matched, float(cost[path[:, 0], path[:, 1]].mean())
 
 
+def sequence_cost(sims: np.ndarray) -> float:
+    """How well a query's vectors, in order, follow a piece's rows, in order: the mean cosine
+    distance along the dynamic-time-warping path of `sims` `(Q, P)` (their cosines, or corrected
+    scores), the whole of both when the query has at least as many vectors as the piece has rows
+    (a whole recording), else the best stretch of the piece (subsequence DTW, librosa)."""
+    from librosa.sequence import dtw
+
+    cost = np.clip(1.0 - np.asarray(sims, np.float64), 0.0, None)
+    subseq = cost.shape[0] < cost.shape[1]
+    acc, path = dtw(C=cost, subseq=subseq)
+    total = float(acc[-1, :].min()) if subseq else float(acc[-1, -1])
+    return total / max(1, len(path))
+
+
+def piece_orders(store: Store, target: str, data: Path, rows: PieceRows | None = None) -> dict[str, list[np.ndarray]]:
+    """Each piece of the dataset folder `data` (`songs.jsonl`) -> for each of its versions, the
+    store's `target` rows of its passages in the order they are played (row indices)."""
+    rows = rows if rows is not None else PieceRows(store, target, data)
+    out: dict[str, list[np.ndarray]] = {}
+    for song in read_songs(data):
+        found = [r for p in song.passages if (r := rows.row(str(p["id"]))) is not None]
+        if found:
+            out.setdefault(song.song, []).append(np.asarray(found, dtype=np.int64))
+    return out
+
+
 TEMPOS = (1.0,)
 """Tempo factors a query recording may be played at against the score's timing (`timeline`).
 The score's own tempo only: with a range (0.8 to 1.25 tried), three windows of a 10-s excerpt

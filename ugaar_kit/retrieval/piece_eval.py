@@ -38,8 +38,9 @@ from ugaar_kit.inference.run import Run
 from ugaar_kit.interfaces.dataset import DatasetFolder, WholeSong, read_songs
 from ugaar_kit.interfaces.modality import AUDIO, LYRICS, SHEET
 from ugaar_kit.registry.components import Registry
-from ugaar_kit.retrieval.identify import Aggregate, dataset_pieces, identify, piece_sizes
-from ugaar_kit.retrieval.locate import PieceRows, locate
+from ugaar_kit.retrieval.hubness import penalty
+from ugaar_kit.retrieval.identify import chosen_aggregate, dataset_pieces, identify, piece_sizes
+from ugaar_kit.retrieval.locate import PieceRows, locate, piece_orders
 from ugaar_kit.store.reader import Store
 
 TASKS = ("identify", "locate")
@@ -90,7 +91,8 @@ def evaluate_pieces(
     excerpt_seconds: float = 10.0,
     seed: int = 0,
     k: int = 10,
-    aggregate: Aggregate = "votes",
+    aggregate: str = "auto",
+    hubness: bool = True,
     store: str | Path | None = None,
     registry: Registry | None = None,
     say: Say | None = None,
@@ -99,7 +101,10 @@ def evaluate_pieces(
     """Piece identification and localisation figures of `run` on `split` of the dataset folder
     `data_dir` (see the module doc): `{"identify": {kind: {"top1", "top5", "MRR", "queries",
     "pieces"} or None}, "locate": {"passage", "system", "queries"}, ...}`. `store`: where the
-    dataset's embeddings are kept (resumed when it exists); default a temporary file."""
+    dataset's embeddings are kept (resumed when it exists); default a temporary file.
+    `aggregate`: how hits become pieces (`ugaar_kit.retrieval.identify`; `auto`: `sequence` for
+    whole recordings, `votes` for excerpts, pages and lyrics); `hubness`: hits scored by their
+    cosine corrected for hubness (`ugaar_kit.retrieval.hubness`)."""
     unknown = [t for t in tasks if t not in TASKS]
     if unknown or not tasks:
         raise OptionError(f"unknown task '{(unknown or [''])[0]}' (known: {', '.join(TASKS)})")
@@ -130,6 +135,7 @@ def evaluate_pieces(
             for song in chosen
         ]
         ranks: dict[str, list[int]] = {kind: [] for kind in QUERY_KINDS}
+        used: set[str] = set()
         located: list[tuple[bool, bool, bool]] = []
         lyrics_modality = next((m for m in loaded.modalities if getattr(loaded.encoders[m], "text_input", False)), None)
         items = {it.id: it for it in DatasetFolder(root).items}
@@ -142,9 +148,25 @@ def evaluate_pieces(
 
             sizes = {m: piece_sizes(st, m, table) for m in (AUDIO, SHEET)}
             sheet_rows = PieceRows(st, SHEET, root)  # read once: the manifest and the store's sources
+            orders = piece_orders(st, SHEET, root, rows=sheet_rows)
+            # recordings' windows are corrected for the snippets' hubness; pages are not (`hubness.applies`)
+            penalties = {SHEET: penalty(st, SHEET, AUDIO) if hubness else None, AUDIO: None}
 
-            def rank(v: np.ndarray, target: str, piece: str) -> int:
-                ranked = identify(st, v, target, table, k=k, aggregate=aggregate, top=n_pieces, sizes=sizes[target])
+            def rank(v: np.ndarray, target: str, piece: str, modality: str) -> int:
+                chosen = chosen_aggregate(aggregate, modality, len(v), target == SHEET)
+                ranked = identify(
+                    st,
+                    v,
+                    target,
+                    table,
+                    k=k,
+                    aggregate=chosen,
+                    top=n_pieces,
+                    sizes=sizes[target],
+                    penalty=penalties[target],
+                    orders=orders if target == SHEET else None,
+                )
+                used.add(chosen)
                 return _rank(ranked, piece, n_pieces)
 
             for n, (song, starts) in enumerate(plan, 1):
@@ -152,10 +174,10 @@ def evaluate_pieces(
                 if "identify" in tasks:
                     q = gather_queries(loaded, [song.audio])[0]
                     ranks["recording"].append(
-                        rank(vectors(embed_queries(loaded, q, window=window, hop=hop)), SHEET, song.song)
+                        rank(vectors(embed_queries(loaded, q, window=window, hop=hop)), SHEET, song.song, AUDIO)
                     )
                     for page in song.pages:
-                        ranks["page"].append(rank(vectors(page_windows(loaded, page)), AUDIO, song.song))
+                        ranks["page"].append(rank(vectors(page_windows(loaded, page)), AUDIO, song.song, SHEET))
                     if lyrics_modality is not None:
                         lines = [
                             str(items[p["id"]].inputs.get(lyrics_modality) or "")
@@ -165,7 +187,7 @@ def evaluate_pieces(
                         qs = [Query(t, lyrics_modality, text=t) for t in lines if t.strip()]
                         got = [e for e in embed_queries(loaded, qs) if e.vector is not None]
                         if got:
-                            ranks[LYRICS].append(rank(vectors(got), AUDIO, song.song))
+                            ranks[LYRICS].append(rank(vectors(got), AUDIO, song.song, lyrics_modality))
                 for j, start in enumerate(starts):
                     path = write_excerpt(song.audio, start, excerpt_seconds, Path(tmp) / f"excerpt-{n}-{j}.wav")
                     windows = [
@@ -175,7 +197,7 @@ def evaluate_pieces(
                     ]
                     v = vectors(windows)
                     if "identify" in tasks:
-                        ranks["excerpt"].append(rank(v, SHEET, song.song))
+                        ranks["excerpt"].append(rank(v, SHEET, song.song, AUDIO))
                     if "locate" in tasks:
                         spans = [(float(e.start or 0.0), float(e.end or 0.0)) for e in windows]
                         truth = song.passages[song.passage_at(start + excerpt_seconds / 2)]
@@ -198,6 +220,8 @@ def evaluate_pieces(
             "seed": seed,
             "k": k,
             "aggregate": aggregate,
+            "aggregates_used": sorted(used),
+            "hubness": hubness,
         },
     }
     if "identify" in tasks:

@@ -183,15 +183,20 @@ def identify_job(
     sizes: dict[str, Any],
     *,
     k: int = 10,
-    aggregate: str = "votes",
+    aggregate: str = "auto",
     top: int = 5,
     exact: bool = False,
     notes: list[str] | None = None,
+    hubness: bool = True,
+    data: Path | None = None,
 ) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
     """Identify one query of `query_jobs`: its `identify --json` object (None when nothing in
-    it could be embedded) and the windows or lines skipped (label, problem). `sizes` caches
-    each target's `piece_sizes` between queries."""
-    from ugaar_kit.retrieval.identify import identify, piece_sizes
+    it could be embedded) and the windows or lines skipped (label, problem). `sizes` caches,
+    between queries, each target's `piece_sizes` (key: the target), hubness penalty
+    (`penalty/TARGET/QUERY_MODALITY`) and pieces' rows in order (`orders/TARGET`, from the
+    dataset folder `data`, which `sequence` needs and `auto` uses when it can)."""
+    from ugaar_kit.retrieval.hubness import applies, penalty
+    from ugaar_kit.retrieval.identify import chosen_aggregate, identify, piece_sizes
 
     label, modality, embed = job
     goal = target_of(store, modality, target)
@@ -202,24 +207,52 @@ def identify_job(
         return None, [*skipped, (label, "nothing in it could be embedded")]
     if goal not in sizes:
         sizes[goal] = piece_sizes(store, goal, table)
+    hubness = hubness and applies(modality)
+    hub_key, order_key = f"penalty/{goal}/{modality}", f"orders/{goal}"
+    if hubness and hub_key not in sizes:
+        sizes[hub_key] = penalty(store, goal, modality)
+    if aggregate in ("auto", "sequence") and order_key not in sizes:
+        sizes[order_key] = _orders(store, goal, data, required=aggregate == "sequence")
+    orders = sizes.get(order_key)
+    chosen = chosen_aggregate(aggregate, modality, len(vectors), bool(orders))
     ranked = identify(
         store,
         np.stack(vectors),
         goal,
         table,
         k=k,
-        aggregate=aggregate,  # type: ignore[arg-type]
+        aggregate=chosen,
         top=top,
         exact=exact,
         notes=notes,
         sizes=sizes[goal],
+        penalty=sizes.get(hub_key) if hubness else None,
+        orders=orders,
     )
     payload = {
         "query": label,
         "query_modality": modality,
         "target": goal,
         "vectors": len(vectors),
-        "aggregate": aggregate,
+        "aggregate": chosen,
+        "hubness": bool(hubness and sizes.get(hub_key) is not None),
         "pieces": [p.as_dict() for p in ranked],
     }
     return payload, skipped
+
+
+def _orders(store: Any, target: str, data: Path | None, required: bool) -> dict[str, list[np.ndarray]] | None:
+    """Each piece's `target` rows in order, from the whole songs of the dataset folder `data`;
+    None when there is no such folder (an error when `required`)."""
+    from ugaar_kit.retrieval.locate import piece_orders
+
+    if data is None:
+        if required:
+            raise OptionError("--aggregate sequence needs --data DATASET: each piece's passages in order")
+        return None
+    try:
+        return piece_orders(store, target, data)
+    except InputError:
+        if required:
+            raise
+        return None

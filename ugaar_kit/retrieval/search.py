@@ -53,6 +53,7 @@ def search_many(
     *,
     exact: bool = False,
     notes: list[str] | None = None,
+    penalties: dict[str, np.ndarray] | None = None,
 ) -> list[dict[str, list[Hit]]]:
     """For each query of `queries` `(Q, D)`, the `k` rows of each target modality nearest to it,
     best first; all queries are scored in one pass over the rows (a matrix product), which
@@ -61,13 +62,15 @@ def search_many(
     Uses the store's faiss index of a modality when one is present and fresh (unless `exact`),
     else exact search over the store's unit-length rows (memory-mapped), or over its raw rows
     normalised block by block for a store of 0.1.0; `notes` collects why an index or the unit
-    rows were not used."""
+    rows were not used. `penalties[m]` `(N,)` is subtracted from each row's cosine before the
+    `k` best are taken (exact search only; a `Hit`'s score is then the corrected one)."""
     from ugaar_kit.store.index import load_index, search_index
 
     q = np.asarray(queries, dtype=np.float32).reshape(len(queries), -1)
     out: list[dict[str, list[Hit]]] = [{} for _ in range(len(q))]
     for m in targets:
-        index = None if exact else load_index(store, m, notes)
+        penalty = (penalties or {}).get(m)
+        index = None if exact or penalty is not None else load_index(store, m, notes)
         if index is not None:
             scores, indices = search_index(index, q, min(k, store.rows(m)))
         else:
@@ -78,7 +81,7 @@ def search_many(
                     f"'ugaar-kit store merge {store.path} --out NEW.h5' writes a store that has them"
                 )
             rows = unit if unit is not None else store.embeddings(m)
-            scores, indices = top_k(q, rows, k, unit=unit is not None)
+            scores, indices = top_k(q, rows, k, unit=unit is not None, penalty=penalty)
         found = indices[indices >= 0]
         meta = dict(zip(found.tolist(), store.rows_at(m, found))) if found.size else {}
         for qi in range(len(q)):

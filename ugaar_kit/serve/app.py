@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from ugaar_kit.errors import InputError, UgaarError
 from ugaar_kit.interfaces.rows import Waveform
-from ugaar_kit.retrieval.identify import AGGREGATES
+from ugaar_kit.retrieval.identify import AGGREGATE_CHOICES
 from ugaar_kit.serve.files import media_type
 from ugaar_kit.serve.service import Service
 from ugaar_kit.serve.uploads import Limits, UploadRejected, check_duration, display_name, save_upload, suffix_of
@@ -156,9 +156,9 @@ def create_app(service: Service, limits: Limits = Limits()) -> Starlette:
     async def identify(request: Request) -> Response:
         async def work(query: Query) -> Response:
             k = _int(query.form.get("k"), "k", 1, limits.max_k, 10)
-            aggregate = str(query.form.get("aggregate") or "votes")
-            if aggregate not in AGGREGATES:
-                raise UploadRejected(f"aggregate must be one of {', '.join(AGGREGATES)}")
+            aggregate = str(query.form.get("aggregate") or "auto")
+            if aggregate not in AGGREGATE_CHOICES:
+                raise UploadRejected(f"aggregate must be one of {', '.join(AGGREGATE_CHOICES)}")
             paths = [query.path] if query.path is not None else []
             payload, skipped = await run_in_threadpool(service.identify, paths, query.lines, k, aggregate)
             if payload is None:

@@ -208,7 +208,7 @@ class Service:
             label, modality, embed = query_jobs(self.run, store, list(paths), list(texts), PAGE_WINDOW, PAGE_HOP)[0]
             job = (label, modality, functools.cache(embed))  # embedded once for identify and locate
             payload, skipped = identify_job(
-                store, job, None, self.pieces, self._sizes, k=k, aggregate=aggregate, top=top
+                store, job, None, self.pieces, self._sizes, k=k, aggregate=aggregate, top=top, data=self.data
             )
             if payload is not None and payload["pieces"] and self.songs:
                 payload["location"] = self._locate(store, job, payload)

@@ -32,9 +32,16 @@ QUERY_GROUP = 256
 
 
 def top_k(
-    queries: np.ndarray, rows: Any, k: int, block_rows: int | None = None, *, unit: bool = False
+    queries: np.ndarray,
+    rows: Any,
+    k: int,
+    block_rows: int | None = None,
+    *,
+    unit: bool = False,
+    penalty: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The `k` rows most cosine-similar to each query, best first.
+    """The `k` rows most cosine-similar to each query, best first (by cosine minus `penalty[row]`
+    when a penalty `(N,)` is given: a hubness correction, `ugaar_kit.retrieval.hubness`).
 
     `queries` is `(Q, D)`; `rows` is anything `(N, D)` that slices into arrays (a NumPy array, a
     memory map, an h5py dataset read block by block); `unit=True` says its rows are unit length
@@ -58,7 +65,10 @@ def top_k(
         block = rows[a : min(n, a + step)]
         block = np.asarray(block, dtype=np.float32) if unit else normalize_rows(block)
         for gi, g in enumerate(range(0, len(q), group)):
-            cand_s, cand_i = _candidates(q[g : g + group] @ block.T, k)
+            scores = q[g : g + group] @ block.T
+            if penalty is not None:
+                scores -= penalty[a : a + len(block)].astype(np.float32)[None, :]
+            cand_s, cand_i = _candidates(scores, k)
             best_s = np.concatenate([best[gi][0], cand_s], axis=1)
             best_i = np.concatenate([best[gi][1], cand_i + a], axis=1)
             keep = _order(best_s, best_i)[:, :k]

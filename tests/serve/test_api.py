@@ -216,6 +216,10 @@ def test_identify_ranks_the_folders_as_pieces(client, served):
         response = client.post("/api/identify", files={"file": ("b.png", fh.read())})
     assert response.status_code == 400
     assert response.json()["error"].startswith("b.png: no staff found on the page")
+    text = {"text": "Amazing grace, how sweet the sound"}
+    assert client.post("/api/identify", data=text).json()["aggregate"] == "votes"  # auto, no dataset
+    response = client.post("/api/identify", data={**text, "aggregate": "sequence"})  # needs the passages' order
+    assert response.status_code == 400 and "--aggregate sequence needs --data" in response.json()["error"]
 
 
 def test_a_store_rewritten_while_serving_is_reopened(tmp_path, registry):

@@ -212,8 +212,13 @@ def identify_job(
     if hubness and hub_key not in sizes:
         sizes[hub_key] = penalty(store, goal, modality)
     if aggregate in ("auto", "sequence") and order_key not in sizes:
-        sizes[order_key] = _orders(store, goal, data, required=aggregate == "sequence")
+        sizes[order_key] = _orders(store, goal, data)
     orders = sizes.get(order_key)
+    if aggregate == "sequence" and not orders:
+        raise OptionError(
+            "--aggregate sequence needs --data DATASET, a dataset of whole songs (songs.jsonl): "
+            "each piece's passages in order"
+        )
     chosen = chosen_aggregate(aggregate, modality, len(vectors), bool(orders))
     ranked = identify(
         store,
@@ -241,18 +246,14 @@ def identify_job(
     return payload, skipped
 
 
-def _orders(store: Any, target: str, data: Path | None, required: bool) -> dict[str, list[np.ndarray]] | None:
+def _orders(store: Any, target: str, data: Path | None) -> dict[str, list[np.ndarray]] | None:
     """Each piece's `target` rows in order, from the whole songs of the dataset folder `data`;
-    None when there is no such folder (an error when `required`)."""
+    None without such a folder, or when it holds no whole songs."""
     from ugaar_kit.retrieval.locate import piece_orders
 
     if data is None:
-        if required:
-            raise OptionError("--aggregate sequence needs --data DATASET: each piece's passages in order")
         return None
     try:
-        return piece_orders(store, target, data)
+        return piece_orders(store, target, data) or None
     except InputError:
-        if required:
-            raise
         return None

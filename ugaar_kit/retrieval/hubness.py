@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ugaar_kit.interfaces.modality import SHEET
-from ugaar_kit.store.exact import normalize_rows, top_k
+from ugaar_kit.store.exact import top_k
 from ugaar_kit.store.reader import Store
 
 HUB_K = 10
@@ -38,14 +38,14 @@ def hubness(store: Store, target: str, other: str, k: int = HUB_K, max_pairs: in
     n_target, n_other = store.rows(target), store.rows(other)
     if n_target == 0 or n_other == 0:
         return None
-    others = _unit_rows(store, other, 0, n_other)
+    others = store.unit_rows(other, slice(0, n_other))
     if n_target * n_other > max_pairs:
         keep = max(k * 100, max_pairs // n_target)
         pick = np.sort(np.random.default_rng(0).choice(n_other, size=min(n_other, keep), replace=False))
         others = others[pick]
     out = np.empty(n_target, dtype=np.float32)
     for a in range(0, n_target, TARGET_BLOCK):
-        rows = _unit_rows(store, target, a, min(n_target, a + TARGET_BLOCK))
+        rows = store.unit_rows(target, slice(a, min(n_target, a + TARGET_BLOCK)))
         scores, _ = top_k(rows, others, k, unit=True)
         out[a : a + len(rows)] = scores.mean(axis=1)
     return out
@@ -67,10 +67,3 @@ def penalty(store: Store, target: str, other: str) -> np.ndarray | None:
     times its `hubness`), or None when it cannot be measured."""
     hub = hubness(store, target, other)
     return None if hub is None else HUB_WEIGHT * hub
-
-
-def _unit_rows(store: Store, modality: str, a: int, b: int) -> np.ndarray:
-    unit = store.unit(modality)
-    if unit is not None:
-        return np.asarray(unit[a:b], dtype=np.float32)
-    return normalize_rows(store.embeddings(modality)[a:b])

@@ -212,13 +212,11 @@ def by_sequence(
     from ugaar_kit.retrieval.locate import sequence_cost
 
     q = normalize_rows(vectors)
-    unit = store.unit(target)
     head = list(ranked[:shortlist])
     cost: dict[str, float] = {}
     for p in head:
         for rows in orders.get(p.piece, []):
-            ref = np.asarray(unit[rows]) if unit is not None else _read_rows(store, target, rows)
-            sims = q @ ref.T - (penalty[rows][None, :] if penalty is not None else 0.0)
+            sims = q @ store.unit_rows(target, rows).T - (penalty[rows][None, :] if penalty is not None else 0.0)
             cost[p.piece] = min(cost.get(p.piece, np.inf), sequence_cost(sims))
     head.sort(key=lambda p: (cost.get(p.piece, np.inf), p.rank))
     out = [
@@ -226,15 +224,6 @@ def by_sequence(
         for i, p in enumerate(head)
     ]
     return out + [dataclasses.replace(p, rank=len(out) + i + 1) for i, p in enumerate(ranked[shortlist:])]
-
-
-def _read_rows(store: Store, target: str, rows: np.ndarray) -> np.ndarray:
-    """Stored rows at `rows` (any order), unit length, from a store without unit rows."""
-    order = np.argsort(rows)
-    got = normalize_rows(store.embeddings(target)[np.asarray(rows)[order]])
-    out = np.empty_like(got)
-    out[order] = got
-    return out
 
 
 def piece_sizes(store: Store, target: str, table: dict[str, str] | None = None) -> Counter[str]:

@@ -160,13 +160,7 @@ class PieceRows:
         return found if found is not None else self.rows.get(f.split("/", 1)[1] if "/" in f else f)
 
     def vectors(self, rows: Sequence[int]) -> np.ndarray:
-        unit = self.store.unit(self.target)
-        order = np.argsort(rows)
-        src = unit if unit is not None else self.store.embeddings(self.target)
-        got = np.asarray(src[np.asarray(rows)[order]], dtype=np.float32)
-        out = np.empty_like(got)
-        out[order] = got
-        return out if unit is not None else normalize_rows(out)
+        return self.store.unit_rows(self.target, rows)
 
 
 def locate(

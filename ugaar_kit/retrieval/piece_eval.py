@@ -38,7 +38,7 @@ from ugaar_kit.inference.run import Run
 from ugaar_kit.interfaces.dataset import DatasetFolder, WholeSong, read_songs
 from ugaar_kit.interfaces.modality import AUDIO, LYRICS, SHEET
 from ugaar_kit.registry.components import Registry
-from ugaar_kit.retrieval.hubness import penalty
+from ugaar_kit.retrieval.hubness import applies, penalty
 from ugaar_kit.retrieval.identify import chosen_aggregate, dataset_pieces, identify, piece_sizes
 from ugaar_kit.retrieval.locate import PieceRows, locate, piece_orders
 from ugaar_kit.store.reader import Store
@@ -149,8 +149,14 @@ def evaluate_pieces(
             sizes = {m: piece_sizes(st, m, table) for m in (AUDIO, SHEET)}
             sheet_rows = PieceRows(st, SHEET, root)  # read once: the manifest and the store's sources
             orders = piece_orders(st, SHEET, root, rows=sheet_rows)
-            # recordings' windows are corrected for the snippets' hubness; pages are not (`hubness.applies`)
-            penalties = {SHEET: penalty(st, SHEET, AUDIO) if hubness else None, AUDIO: None}
+            penalties: dict[tuple[str, str], np.ndarray | None] = {}  # (target, query modality)
+
+            def corrected(target: str, modality: str) -> np.ndarray | None:
+                if not (hubness and applies(modality)):
+                    return None
+                if (target, modality) not in penalties:
+                    penalties[target, modality] = penalty(st, target, modality)
+                return penalties[target, modality]
 
             def rank(v: np.ndarray, target: str, piece: str, modality: str) -> int:
                 chosen = chosen_aggregate(aggregate, modality, len(v), target == SHEET)
@@ -163,7 +169,7 @@ def evaluate_pieces(
                     aggregate=chosen,
                     top=n_pieces,
                     sizes=sizes[target],
-                    penalty=penalties[target],
+                    penalty=corrected(target, modality),
                     orders=orders if target == SHEET else None,
                 )
                 used.add(chosen)

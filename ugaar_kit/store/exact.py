@@ -49,6 +49,7 @@ def top_k(
     both `(Q, min(k, N))`: cosine similarities (float32) and row indices (int64); ties go to the
     lower index."""
     q = normalize_rows(np.atleast_2d(queries))
+    penalty = None if penalty is None else np.asarray(penalty, dtype=np.float32)
     n, dim = int(rows.shape[0]), int(rows.shape[1])
     if q.shape[1] != dim:
         raise ValueError(f"queries are {q.shape[1]} wide, the rows {dim}")
@@ -67,7 +68,7 @@ def top_k(
         for gi, g in enumerate(range(0, len(q), group)):
             scores = q[g : g + group] @ block.T
             if penalty is not None:
-                scores -= penalty[a : a + len(block)].astype(np.float32)[None, :]
+                scores -= penalty[a : a + len(block)][None, :]
             cand_s, cand_i = _candidates(scores, k)
             best_s = np.concatenate([best[gi][0], cand_s], axis=1)
             best_i = np.concatenate([best[gi][1], cand_i + a], axis=1)

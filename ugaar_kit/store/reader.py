@@ -16,6 +16,7 @@ reading the version it opened.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from ugaar_kit.errors import InputError
 from ugaar_kit.store import tables
+from ugaar_kit.store.exact import normalize_rows
 from ugaar_kit.store.format import COLUMNS, ROOTS, UNIT, journal_dir, json_attr, modality_names, open_store, text_attr
 from ugaar_kit.store.journal import SUFFIX
 
@@ -135,6 +137,20 @@ class Store:
                     rows = np.memmap(fh, dtype=np.float32, mode="r", offset=offset, shape=ds.shape)
         self._units[modality] = rows
         return rows
+
+    def unit_rows(self, modality: str, rows: np.ndarray | Sequence[int] | slice) -> np.ndarray:
+        """The rows at `rows` (indices in any order, or a slice) at unit length, float32: read from
+        the unit copy when the store has one, else read and normalised (a store of 0.1.0)."""
+        unit = self.unit(modality)
+        if isinstance(rows, slice):
+            return np.asarray(unit[rows]) if unit is not None else normalize_rows(self.embeddings(modality)[rows])
+        rows = np.asarray(rows, dtype=np.int64)
+        if unit is not None:
+            return np.asarray(unit[rows], dtype=np.float32)
+        order = np.argsort(rows)  # h5py reads increasing indices only
+        out = np.empty((len(rows), self.dim(modality)), dtype=np.float32)
+        out[order] = normalize_rows(self.embeddings(modality)[rows[order]])
+        return out
 
     def ids(self, modality: str) -> np.ndarray:
         """The `(N,)` row ids as an object array of `str`."""

@@ -303,9 +303,9 @@ class _ModalityJob:
         self.trim = trim
         """Called after each batch (a `Trimmer`)."""
         self.waiting = settings.batch_size
+        """Queued rows that start encoding: one batch at first, doubling up to `SORT_BATCHES`."""
         self.budget: int | None = None
         """Rows times padded length a batch may hold (`encode`)."""
-        """Queued rows that start encoding: one batch at first, doubling up to `SORT_BATCHES`."""
 
     def take(self, p: Prepared) -> None:
         """A prepared part of one of this job's files: its rows queued, or its error recorded;

@@ -16,6 +16,8 @@ recording also cut into the 5-s windows a query is cut into, each a training ite
 passage at its midpoint) into `lmd-200w-tw5`, trains the same seeds on it into
 `runs/contrastive-tw5-sN` and writes `result-tw5.json`: the same test songs and evaluation.
 `--train-page-windows` adds the windows a page is read with (`-pw` in those names).
+`--budget 45m` trains for that long instead (runs `contrastive-45m-sN`, `result-45m.json`):
+what more training buys.
 """
 
 from __future__ import annotations
@@ -72,12 +74,12 @@ def ensure_data(data: Path, train_windows: float = 0.0, page_windows: bool = Fal
     return data
 
 
-def ensure_run(data: Path, run: Path, seed: int) -> Path:
+def ensure_run(data: Path, run: Path, seed: int, budget: str = BUDGET) -> Path:
     if (run / "model.pt").is_file():
         return run
-    print(f"training seed {seed} into {run} ({BUDGET})", flush=True)
+    print(f"training seed {seed} into {run} ({budget})", flush=True)
     args = ["train", "--data", str(data), "--audio", "cnn", "--sheet", "cnn", "--objective", "contrastive"]
-    _run([*args, "--max-time", BUDGET, "--seed", str(seed), "--out", str(run)], log=run.with_suffix(".log"))
+    _run([*args, "--max-time", budget, "--seed", str(seed), "--out", str(run)], log=run.with_suffix(".log"))
     return run
 
 
@@ -146,28 +148,34 @@ def main() -> None:
         "--train-windows", type=float, default=0.0, help="build with --train-windows SECONDS (its own data and runs)"
     )
     ap.add_argument("--train-page-windows", action="store_true", help="build with --train-page-windows too")
+    ap.add_argument(
+        "--budget", default=BUDGET, help=f"training budget a seed (default {BUDGET}; another names its own runs)"
+    )
     args = ap.parse_args()
-    tag = "-".join(
+    data_tag = "-".join(
         ([f"tw{args.train_windows:g}"] if args.train_windows else []) + (["pw"] if args.train_page_windows else [])
     )
-    data = args.data.with_name(f"{args.data.name}-{tag}") if tag else args.data
+    tag = "-".join(([args.budget] if args.budget != BUDGET else []) + ([data_tag] if data_tag else []))
+    data = args.data.with_name(f"{args.data.name}-{data_tag}") if data_tag else args.data
     data = ensure_data(data, args.train_windows, args.train_page_windows)
     results = []
     for seed in args.seeds:
-        run = ensure_run(data, args.runs / (f"contrastive-{tag}-s{seed}" if tag else f"contrastive-s{seed}"), seed)
+        name = f"contrastive-{tag}-s{seed}" if tag else f"contrastive-s{seed}"
+        run = ensure_run(data, args.runs / name, seed, args.budget)
         results.append({"seed": seed, "run": _shown(run), **evaluate(data, run), "training": training_facts(run)})
     payload = {
         "format": "ugaar-kit-benchmark-pieces",
         "command": f"{PYTHON} benchmarks/pieces.py"
         + ("" if args.seeds == [0, 1, 2] else f" --seeds {' '.join(map(str, args.seeds))}")
         + (f" --train-windows {args.train_windows:g}" if args.train_windows else "")
-        + (" --train-page-windows" if args.train_page_windows else ""),
+        + (" --train-page-windows" if args.train_page_windows else "")
+        + (f" --budget {args.budget}" if args.budget != BUDGET else ""),
         "train_windows": args.train_windows,
         "train_page_windows": args.train_page_windows,
         "machine": machine(),
         "finished": now(),
         "data": _shown(data),
-        "budget": BUDGET,
+        "budget": args.budget,
         "seeds": args.seeds,
         "summary": summary(results),
         "runs": results,

@@ -320,6 +320,12 @@ def piece_matching(settings: dict[str, Any]) -> str:
     k = settings["k"]
     hub = ", their cosine corrected for hubness" if settings.get("hubness") else ""
     if settings.get("aggregate", "votes") == "auto":
+        if "timeline" in settings.get("aggregates_used", []):
+            return (
+                f"hits are each vector's {k} nearest rows{hub}; a whole recording is identified by `sequence` "
+                "(its windows aligned in order to the 10 pieces best by votes), an excerpt by `timeline` (its "
+                "windows laid on the score's timing of each of those 10 pieces), pages by `votes`"
+            )
         return (
             f"hits are each vector's {k} nearest rows{hub}; a whole recording is identified by `sequence` (its "
             "windows aligned in order to the 10 pieces best by votes), excerpts and pages by `votes`"

@@ -12,7 +12,7 @@ import pytest
 from ugaar_kit.interfaces.modality import AUDIO, SHEET
 from ugaar_kit.retrieval.hubness import hubness, penalty
 from ugaar_kit.retrieval.identify import chosen_aggregate, identify
-from ugaar_kit.retrieval.locate import sequence_cost
+from ugaar_kit.retrieval.locate import Played, sequence_cost, timeline_fit
 from ugaar_kit.store.exact import normalize_rows, top_k
 from ugaar_kit.store.reader import Store
 from ugaar_kit.store.tables import FileRows
@@ -25,6 +25,12 @@ def _write(path: Path, rows: dict[str, list[tuple[str, np.ndarray]]]) -> Path:
         for m, items in rows.items():
             w.add_files(m, [FileRows(src, 1, 1.0, [src], v[None].astype(np.float32)) for src, v in items])
     return path
+
+
+def _played(rows: np.ndarray, seconds: float = 4.0) -> Played:
+    """A version whose passages last `seconds` each, one after another."""
+    starts = seconds * np.arange(len(rows), dtype=np.float64)
+    return Played(np.asarray(rows), starts, starts + seconds)
 
 
 def _unit(rng: np.random.Generator, n: int, dim: int = 16) -> np.ndarray:
@@ -81,8 +87,8 @@ def test_sequence_tells_apart_two_pieces_of_the_same_passages_in_another_order(t
     rows += [(f"C{j}/{i:03d}.png", v) for j in range(3) for i, v in enumerate(_unit(rng, 10))]  # distractors
     store = _write(tmp_path / "s.h5", {SHEET: rows})
     recording = normalize_rows(passages + 0.3 * _unit(rng, 10))  # A, in order
-    orders = {"A": [np.arange(10)], "B": [np.arange(10, 20)]}
-    orders.update({f"C{j}": [np.arange(20 + 10 * j, 30 + 10 * j)] for j in range(3)})
+    orders = {"A": [_played(np.arange(10))], "B": [_played(np.arange(10, 20))]}
+    orders.update({f"C{j}": [_played(np.arange(20 + 10 * j, 30 + 10 * j))] for j in range(3)})
     with Store(store) as st:
         votes = identify(st, recording, SHEET, k=2, aggregate="votes", top=5)
         assert {p.piece for p in votes[:2]} == {"A", "B"}
@@ -95,9 +101,57 @@ def test_sequence_tells_apart_two_pieces_of_the_same_passages_in_another_order(t
             identify(st, recording, SHEET, aggregate="sequence")
 
 
-def test_auto_uses_the_sequence_for_long_recordings_only():
+def test_auto_uses_the_sequence_for_long_recordings_and_the_timeline_for_excerpts():
     assert chosen_aggregate("auto", AUDIO, 40, ordered=True) == "sequence"
-    assert chosen_aggregate("auto", AUDIO, 3, ordered=True) == "votes"  # a 10-s excerpt
+    assert chosen_aggregate("auto", AUDIO, 3, ordered=True, timed=True) == "timeline"  # a 10-s excerpt
+    assert chosen_aggregate("auto", AUDIO, 3, ordered=True) == "votes"  # its windows' times unknown
     assert chosen_aggregate("auto", AUDIO, 40, ordered=False) == "votes"  # no order known
     assert chosen_aggregate("auto", SHEET, 40, ordered=True) == "votes"  # a page
     assert chosen_aggregate("counts", AUDIO, 40, ordered=True) == "counts"
+
+
+def test_the_timeline_fit_finds_the_offset_where_the_windows_sound():
+    """Passages of 4 s; windows of 4 s every 2 s starting 6 s into the piece: the fit is best at
+    offset 6, where each window scores what the passages it covers score, weighted by cover."""
+    starts = 4.0 * np.arange(6)
+    ends = starts + 4.0
+    spans = [(0.0, 4.0), (2.0, 6.0), (4.0, 8.0)]  # covering passages 1.5-2.5, 2-3, 2.5-3.5
+    sims = np.zeros((3, 6))
+    sims[0, 1] = sims[0, 2] = sims[1, 2] = sims[2, 2] = sims[2, 3] = 1.0
+    fit, offset, tempo = timeline_fit(sims, spans, starts, ends, step=0.5)
+    assert offset == pytest.approx(6.0) and tempo == 1.0
+    assert fit == pytest.approx(1.0)
+    fit0, _, _ = timeline_fit(sims[:, :2], spans, starts[:2], ends[:2])  # a piece too short to hold them
+    assert fit0 < fit
+
+
+def test_timeline_tells_apart_two_pieces_whose_passages_last_differently(tmp_path):
+    """Pieces A and B hold the same passages in the same order, so votes and their order tie;
+    in A each lasts 4 s, in B they alternate 1 s and 7 s. An excerpt of A, windows of 3 s every
+    1.5 s, fits A's timing only."""
+    rng = np.random.default_rng(3)
+    passages = _unit(rng, 8)
+    rows = [(f"A/{i:03d}.png", passages[i]) for i in range(8)]
+    rows += [(f"B/{i:03d}.png", passages[i] + 0.01 * _unit(rng, 1)[0]) for i in range(8)]
+    rows += [(f"C{j}/{i:03d}.png", v) for j in range(3) for i, v in enumerate(_unit(rng, 8))]
+    store = _write(tmp_path / "s.h5", {SHEET: rows})
+    b_len = np.array([1.0, 7.0] * 4)
+    b_starts = np.concatenate([[0.0], np.cumsum(b_len)[:-1]])
+    orders = {"A": [_played(np.arange(8))], "B": [Played(np.arange(8, 16), b_starts, b_starts + b_len)]}
+    orders.update({f"C{j}": [_played(np.arange(16 + 8 * j, 24 + 8 * j))] for j in range(3)})
+    spans = [(1.5 * i, 1.5 * i + 3.0) for i in range(5)]  # 9 s of A from 8 s: passages 2 to 4
+    a_starts = 4.0 * np.arange(8)
+    excerpt = []
+    for a, b in spans:  # each window: the passages of A it covers, by how much
+        lo, hi = 8.0 + a, 8.0 + b
+        cover = np.clip(np.minimum(hi, a_starts + 4.0) - np.maximum(lo, a_starts), 0.0, None)
+        excerpt.append(cover @ passages)
+    excerpt = normalize_rows(np.asarray(excerpt) + 0.05 * _unit(rng, len(spans)))
+    with Store(store) as st:
+        votes = identify(st, excerpt, SHEET, k=2, aggregate="votes", top=5)
+        assert {p.piece for p in votes[:2]} == {"A", "B"}
+        ranked = identify(st, excerpt, SHEET, k=2, aggregate="timeline", top=5, orders=orders, spans=spans)
+        assert [p.piece for p in ranked[:2]] == ["A", "B"]
+        assert ranked[0].score > ranked[1].score
+        with pytest.raises(ValueError, match="spans"):
+            identify(st, excerpt, SHEET, aggregate="timeline", orders=orders)

@@ -148,6 +148,24 @@ def test_the_locate_command_prints_where_the_query_is(run, run_dir, cli, tmp_pat
     assert r.exit_code != 0 and "--whole-songs" in r.output
 
 
+def test_identify_lays_an_excerpt_on_each_pieces_timing_when_the_dataset_gives_it(run, run_dir, cli, tmp_path):
+    wav = write_wav(tmp_path / "excerpt.wav", 10.0, seed=5)  # three windows of 5 s every 2.5 s
+    windows = np.stack([e.vector for e in embed_queries(run, gather_queries(run, [wav])[0], window=5.0, hop=2.5)])
+    data = _dataset(tmp_path / "ds", {"S": 10, "T": 6})
+    rows = _rows(np.random.default_rng(2), windows.shape[1], {3: windows[0], 4: windows[1], 5: windows[2]})
+    store = _sheet_store(tmp_path / "s.h5", run.run_id, rows)
+    r = cli("identify", wav, "--index", store, "--run", run_dir, "--data", data, "--json")
+    assert r.exit_code == 0, r.output
+    found = json.loads(r.stdout)
+    assert found["aggregate"] == "timeline" and found["pieces"][0]["piece"] == "S"
+    r = cli("identify", wav, "--index", store, "--run", run_dir, "--aggregate", "timeline")
+    assert r.exit_code != 0 and "--aggregate timeline needs --data" in " ".join(r.output.split())
+    r = cli(
+        "identify", "--text", "la la", "--index", store, "--run", run_dir, "--data", data, "--aggregate", "timeline"
+    )
+    assert r.exit_code != 0 and "--aggregate timeline needs a recording" in " ".join(r.output.split())
+
+
 def _songs(n: int) -> list[Song]:
     out = []
     for s in range(n):
@@ -180,6 +198,7 @@ def test_evaluate_pieces_reports_every_kind_of_query_on_the_test_songs(run, whol
     assert ident["lyrics"]["queries"] == len(test_songs)  # the run has a lyrics encoder
     for row in ident.values():
         assert 0 <= row["top1"] <= row["top5"] <= 1 and 1 / 6 - 1e-9 <= row["MRR"] <= 1
+    assert {"sequence", "timeline"} & set(result["settings"]["aggregates_used"])  # ordered, timed queries
     assert result["locate"]["queries"] == 2 * len(test_songs)
     assert 0 <= result["locate"]["passage"] <= result["locate"]["system"] <= 1
     again = evaluate_pieces(run, whole_ds, excerpts=2, excerpt_seconds=6.0, seed=3, store=tmp_path / "e.h5")

@@ -16,8 +16,18 @@ vectors, in order, follow each piece's rows in the order they are played (dynami
 after passage, where votes only count passages that match somewhere. It needs each piece's rows
 in order (`piece_orders`, from a dataset folder). On those valid songs (seeds 0 and 1, with the
 hubness correction) it identified 0.93 of whole recordings (votes: 0.70 and 0.74); on 10-s
-excerpts (three windows) it did worse than votes, so `auto` uses it for recordings of at least
+excerpts (six windows) it did worse than votes, so `auto` uses it for recordings of at least
 `SEQUENCE_MIN` windows only.
+
+`timeline` takes the same shortlist and ranks it by how well the query's windows fit each
+piece's passages laid on the score's timing (`songs.jsonl`'s times): at the offset where the
+windows, each scored by the passages it covers weighted by how much it covers, fit best
+(`ugaar_kit.retrieval.locate.timeline_fit`, as `locate` places an excerpt), plus
+`TIMELINE_VOTES` of the piece's share of the shortlist's most votes. Where `sequence` lets six
+windows warp onto any six passages, the timing holds them to passages of the lengths they
+span. On 10-s excerpts of those valid songs it identified 0.53 and 0.51 (votes: 0.45 and
+0.44); `auto` uses it for recordings shorter than `SEQUENCE_MIN` windows. It needs each
+window's times: a recording's.
 
 Every aggregate can score hits by their cosine corrected for hubness
 (`ugaar_kit.retrieval.hubness`: `penalty`), on by default in `identify` and `eval`.
@@ -34,7 +44,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -44,14 +54,21 @@ from ugaar_kit.interfaces.modality import AUDIO, SHEET
 from ugaar_kit.retrieval.search import Hit, normalize_rows, search_many
 from ugaar_kit.store.reader import Store
 
-Aggregate = Literal["votes", "counts", "similarity", "sequence"]
-AGGREGATES: tuple[str, ...] = ("votes", "counts", "similarity", "sequence")
+if TYPE_CHECKING:
+    from ugaar_kit.retrieval.locate import Played
+
+Aggregate = Literal["votes", "counts", "similarity", "sequence", "timeline"]
+AGGREGATES: tuple[str, ...] = ("votes", "counts", "similarity", "sequence", "timeline")
 AGGREGATE_CHOICES: tuple[str, ...] = ("auto", *AGGREGATES)
 """What a user may ask for: an aggregate, or `auto` (`chosen_aggregate`)."""
 SEQUENCE_MIN = 8
 """Windows a recording needs for `auto` to identify it by `sequence` (20 s at the default hop)."""
 SHORTLIST = 10
-"""Pieces, best by votes, that the `sequence` aggregate re-ranks by aligning the query to them."""
+"""Pieces, best by votes, that `sequence` and `timeline` re-rank by aligning the query to them."""
+TIMELINE_VOTES = 0.1
+"""`timeline`: the weight of a piece's votes (a share of the shortlist's most) beside its fit."""
+ORDERED: tuple[str, ...] = ("sequence", "timeline")
+"""The aggregates that need each piece's rows in order (`piece_orders` of a dataset folder)."""
 
 
 @dataclass(frozen=True)
@@ -174,16 +191,20 @@ def identify(
     notes: list[str] | None = None,
     sizes: Mapping[str, int] | None = None,
     penalty: np.ndarray | None = None,
-    orders: Mapping[str, Sequence[np.ndarray]] | None = None,
+    orders: Mapping[str, Sequence[Played]] | None = None,
+    spans: Sequence[tuple[float, float]] | None = None,
 ) -> list[PieceScore]:
     """The pieces a query's vectors `(Q, D)` come from, best first, by their `k` nearest rows of
     `target` in `store`; a row's piece is found by `row_pieces` (`table`: `dataset_pieces`).
     `sizes`: `piece_sizes` of the store and target (computed here when not given). `penalty`
     `(N,)`: subtracted from each target row's cosine (`hubness.penalty`; exact search then).
-    `orders`: each piece's rows in the order played (`piece_orders`), which `sequence` needs."""
-    if aggregate == "sequence" and orders is None:
-        raise ValueError("the sequence aggregate needs each piece's rows in order (piece_orders of a dataset)")
-    voting: Aggregate = "votes" if aggregate == "sequence" else aggregate
+    `orders`: each piece's versions as played (`piece_orders`), which `sequence` and `timeline`
+    need; `spans`: each vector's window (seconds from the query's start), which `timeline` needs."""
+    if aggregate in ORDERED and orders is None:
+        raise ValueError(f"the {aggregate} aggregate needs each piece's rows in order (piece_orders of a dataset)")
+    if aggregate == "timeline" and (spans is None or len(spans) != len(vectors)):
+        raise ValueError("the timeline aggregate needs each vector's window (spans): a recording's")
+    voting: Aggregate = "votes" if aggregate in ORDERED else aggregate
     if voting == "votes" and sizes is None:
         sizes = piece_sizes(store, target, table)
     q = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
@@ -191,10 +212,26 @@ def identify(
     found = [r[target] for r in search_many(store, q, [target], k, exact=exact, notes=notes, penalties=penalties)]
     hits = {h.id: h.source for f in found for h in f}
     piece_of = dict(zip(hits, row_pieces(list(hits.values()), table).tolist()))
-    if aggregate != "sequence" or orders is None:
+    if aggregate not in ORDERED or orders is None:
         return rank_pieces(found, piece_of, voting, top, sizes)
     ranked = rank_pieces(found, piece_of, voting, max(top, SHORTLIST), sizes)
+    if aggregate == "timeline" and spans is not None:
+        return by_timeline(ranked, q, spans, store, target, orders, penalty)[:top]
     return by_sequence(ranked, q, store, target, orders, penalty)[:top]
+
+
+def _reranked(ranked: Sequence[PieceScore], shortlist: int, score: Mapping[str, float]) -> list[PieceScore]:
+    """`ranked` with its first `shortlist` pieces re-ranked by `score` (higher first; a piece
+    without one keeps its place after them) and given it; the rest follow in their order."""
+    head = sorted(ranked[:shortlist], key=lambda p: (-score.get(p.piece, -np.inf), p.rank))
+    out = [dataclasses.replace(p, rank=i + 1, score=score.get(p.piece, p.score)) for i, p in enumerate(head)]
+    return out + [dataclasses.replace(p, rank=len(out) + i + 1) for i, p in enumerate(ranked[shortlist:])]
+
+
+def _scores(q: np.ndarray, store: Store, target: str, rows: np.ndarray, penalty: np.ndarray | None) -> np.ndarray:
+    """The query's unit rows against `rows` of `target`: cosines, less each row's penalty."""
+    sims = q @ store.unit_rows(target, rows).T
+    return sims - penalty[rows][None, :] if penalty is not None else sims
 
 
 def by_sequence(
@@ -202,7 +239,7 @@ def by_sequence(
     vectors: np.ndarray,
     store: Store,
     target: str,
-    orders: Mapping[str, Sequence[np.ndarray]],
+    orders: Mapping[str, Sequence[Played]],
     penalty: np.ndarray | None = None,
     shortlist: int = SHORTLIST,
 ) -> list[PieceScore]:
@@ -212,18 +249,40 @@ def by_sequence(
     from ugaar_kit.retrieval.locate import sequence_cost
 
     q = normalize_rows(vectors)
-    head = list(ranked[:shortlist])
     cost: dict[str, float] = {}
+    for p in ranked[:shortlist]:
+        for played in orders.get(p.piece, []):
+            c = sequence_cost(_scores(q, store, target, played.rows, penalty))
+            cost[p.piece] = min(cost.get(p.piece, np.inf), c)
+    return _reranked(ranked, shortlist, {p: 1.0 - c for p, c in cost.items()})
+
+
+def by_timeline(
+    ranked: Sequence[PieceScore],
+    vectors: np.ndarray,
+    spans: Sequence[tuple[float, float]],
+    store: Store,
+    target: str,
+    orders: Mapping[str, Sequence[Played]],
+    penalty: np.ndarray | None = None,
+    shortlist: int = SHORTLIST,
+) -> list[PieceScore]:
+    """`ranked` (by votes) with its first `shortlist` pieces re-ranked by how well the query's
+    windows at `spans` fit each piece's passages laid on the score's timing
+    (`ugaar_kit.retrieval.locate.timeline_fit`: the best offset, the windows' scores weighted by
+    the passages they cover; its best version), plus `TIMELINE_VOTES` times the piece's share of
+    the shortlist's most votes. Their score becomes that sum."""
+    from ugaar_kit.retrieval.locate import timeline_fit
+
+    q = normalize_rows(vectors)
+    head = ranked[:shortlist]
+    most = max((p.score for p in head), default=0.0) or 1.0
+    score: dict[str, float] = {}
     for p in head:
-        for rows in orders.get(p.piece, []):
-            sims = q @ store.unit_rows(target, rows).T - (penalty[rows][None, :] if penalty is not None else 0.0)
-            cost[p.piece] = min(cost.get(p.piece, np.inf), sequence_cost(sims))
-    head.sort(key=lambda p: (cost.get(p.piece, np.inf), p.rank))
-    out = [
-        dataclasses.replace(p, rank=i + 1, score=1.0 - cost[p.piece] if p.piece in cost else p.score)
-        for i, p in enumerate(head)
-    ]
-    return out + [dataclasses.replace(p, rank=len(out) + i + 1) for i, p in enumerate(ranked[shortlist:])]
+        for played in orders.get(p.piece, []):
+            fit = timeline_fit(_scores(q, store, target, played.rows, penalty), spans, played.starts, played.ends)[0]
+            score[p.piece] = max(score.get(p.piece, -np.inf), fit + TIMELINE_VOTES * p.score / most)
+    return _reranked(ranked, shortlist, score)
 
 
 def piece_sizes(store: Store, target: str, table: dict[str, str] | None = None) -> Counter[str]:
@@ -231,9 +290,16 @@ def piece_sizes(store: Store, target: str, table: dict[str, str] | None = None) 
     return Counter(row_pieces(store.sources(target).tolist(), table).tolist())
 
 
-def chosen_aggregate(aggregate: str, modality: str, vectors: int, ordered: bool) -> Aggregate:
-    """`aggregate`, with `auto` resolved: `sequence` for a recording (an audio query) of at least
-    `SEQUENCE_MIN` windows when each piece's rows are known in order (`ordered`), else `votes`."""
+def chosen_aggregate(aggregate: str, modality: str, vectors: int, ordered: bool, timed: bool = False) -> Aggregate:
+    """`aggregate`, with `auto` resolved, for a query of `vectors` vectors: when each piece's
+    rows are known in order (`ordered`), a recording (an audio query) of at least `SEQUENCE_MIN`
+    windows by `sequence`, a shorter one whose windows' times are known (`timed`) by `timeline`;
+    anything else by `votes`."""
     if aggregate != "auto":
         return aggregate  # type: ignore[return-value]
-    return "sequence" if ordered and modality == AUDIO and vectors >= SEQUENCE_MIN else "votes"
+    if ordered and modality == AUDIO:
+        if vectors >= SEQUENCE_MIN:
+            return "sequence"
+        if timed:
+            return "timeline"
+    return "votes"

@@ -76,15 +76,31 @@ def sequence_cost(sims: np.ndarray) -> float:
     return total / max(1, len(path))
 
 
-def piece_orders(store: Store, target: str, data: Path, rows: PieceRows | None = None) -> dict[str, list[np.ndarray]]:
-    """Each piece of the dataset folder `data` (`songs.jsonl`) -> for each of its versions, the
-    store's `target` rows of its passages in the order they are played (row indices)."""
+@dataclass(frozen=True)
+class Played:
+    """One version of a piece as it is played: its stored rows in order (row indices of the
+    target modality) and the seconds each sounds from and to (the score's timing, songs.jsonl)."""
+
+    rows: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+
+
+def piece_orders(store: Store, target: str, data: Path, rows: PieceRows | None = None) -> dict[str, list[Played]]:
+    """Each piece of the dataset folder `data` (`songs.jsonl`) -> each of its versions as played:
+    the store's `target` rows of its passages in order, with their times."""
     rows = rows if rows is not None else PieceRows(store, target, data)
-    out: dict[str, list[np.ndarray]] = {}
+    out: dict[str, list[Played]] = {}
     for song in read_songs(data):
-        found = [r for p in song.passages if (r := rows.row(str(p["id"]))) is not None]
+        found = [(p, r) for p in song.passages if (r := rows.row(str(p["id"]))) is not None]
         if found:
-            out.setdefault(song.song, []).append(np.asarray(found, dtype=np.int64))
+            out.setdefault(song.song, []).append(
+                Played(
+                    np.asarray([r for _, r in found], dtype=np.int64),
+                    np.asarray([float(p["start"]) for p, _ in found]),
+                    np.asarray([float(p["end"]) for p, _ in found]),
+                )
+            )
     return out
 
 
@@ -108,28 +124,45 @@ def timeline(
     """The offset into the score (seconds) and the tempo factor at which a timed query fits the
     passages best, and the fit's mean cosine distance. `query` `(Q, D)` are unit rows of windows
     at `spans` (seconds from the query's start), `reference` `(P, D)` unit rows of passages
-    sounding from `starts` to `ends` (the score's timing, as songs.jsonl records it). A window
-    laid on the score at offset o and tempo r covers `[o + r a, o + r b)`; it is scored by the
-    cosines of the passages it covers, weighted by how much of it each covers."""
+    sounding from `starts` to `ends` (the score's timing, as songs.jsonl records it). Each
+    window's cosines are standardised over the passages (its preferences among them, not its
+    overall level), then laid on the score by `timeline_fit`."""
     sims = np.asarray(query, np.float64) @ np.asarray(reference, np.float64).T  # (Q, P)
-    if sims.shape[1] > 1:  # each window's preferences among the passages, not its overall level
+    if sims.shape[1] > 1:
         sims = (sims - sims.mean(axis=1, keepdims=True)) / (sims.std(axis=1, keepdims=True) + 1e-9)
+    fit, offset, tempo = timeline_fit(sims, spans, starts, ends, tempos, step)
+    return offset, tempo, 1.0 - fit
+
+
+def timeline_fit(
+    sims: np.ndarray,
+    spans: Sequence[tuple[float, float]],
+    starts: np.ndarray,
+    ends: np.ndarray,
+    tempos: Sequence[float] = TEMPOS,
+    step: float = OFFSET_STEP,
+) -> tuple[float, float, float]:
+    """The best fit of windows at `spans` on passages sounding from `starts` to `ends`, given
+    their scores `sims` `(Q, P)`: (fit, offset, tempo). A window laid on the score at offset o and
+    tempo r covers `[o + r a, o + r b)`; it scores the mean of the passages' scores weighted by
+    how much of it each covers; the fit is the windows' mean, at the best offset and tempo."""
+    sims = np.asarray(sims, np.float64)
     a = np.array([w[0] for w in spans], dtype=np.float64)
     b = np.array([w[1] for w in spans], dtype=np.float64)
     length = float(b.max())
-    best = (-np.inf, 0.0, 1.0)
+    best = (-np.inf, float(starts[0]), 1.0)
     for r in tempos:
         last = max(float(starts[0]), float(ends[-1]) - r * length)
         offsets = np.arange(float(starts[0]), last + step / 2, step)
         lo = offsets[:, None, None] + r * a[None, :, None]  # (O, Q, 1)
         hi = offsets[:, None, None] + r * b[None, :, None]
         cover = np.clip(np.minimum(hi, ends[None, None, :]) - np.maximum(lo, starts[None, None, :]), 0.0, None)
-        cover /= (r * (b - a))[None, :, None]  # (O, Q, P): the share of each window on each passage
+        cover /= (r * np.maximum(b - a, 1e-9))[None, :, None]  # (O, Q, P): the share of each window on each passage
         fit = (cover * sims[None, :, :]).sum(axis=2).mean(axis=1)  # (O,)
         k = int(np.argmax(fit))
         if fit[k] > best[0]:
             best = (float(fit[k]), float(offsets[k]), r)
-    return best[1], best[2], 1.0 - best[0]
+    return best
 
 
 class PieceRows:

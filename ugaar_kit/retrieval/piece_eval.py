@@ -75,6 +75,11 @@ def _music(notes: Any) -> tuple[tuple[int, float, float], ...] | None:
     return tuple((int(p), round(float(on) - origin, 3), round(float(d), 3)) for p, on, d in notes)
 
 
+def _spans(embedded: Sequence[Any]) -> list[tuple[float, float]]:
+    """Each embedded window's span (seconds from its recording's start)."""
+    return [(float(e.start or 0.0), float(e.end or 0.0)) for e in embedded]
+
+
 def _global_system(song: WholeSong, page: int | None, system: int | None) -> int | None:
     if page is None or system is None:
         return None
@@ -158,8 +163,10 @@ def evaluate_pieces(
                     penalties[target, modality] = penalty(st, target, modality)
                 return penalties[target, modality]
 
-            def rank(v: np.ndarray, target: str, piece: str, modality: str) -> int:
-                chosen = chosen_aggregate(aggregate, modality, len(v), target == SHEET)
+            def rank(
+                v: np.ndarray, target: str, piece: str, modality: str, spans: list[tuple[float, float]] | None = None
+            ) -> int:
+                chosen = chosen_aggregate(aggregate, modality, len(v), target == SHEET, spans is not None)
                 ranked = identify(
                     st,
                     v,
@@ -171,6 +178,7 @@ def evaluate_pieces(
                     sizes=sizes[target],
                     penalty=corrected(target, modality),
                     orders=orders if target == SHEET else None,
+                    spans=spans,
                 )
                 used.add(chosen)
                 return _rank(ranked, piece, n_pieces)
@@ -179,9 +187,8 @@ def evaluate_pieces(
                 say(f"song {n} of {len(plan)}: {song.song_id}")
                 if "identify" in tasks:
                     q = gather_queries(loaded, [song.audio])[0]
-                    ranks["recording"].append(
-                        rank(vectors(embed_queries(loaded, q, window=window, hop=hop)), SHEET, song.song, AUDIO)
-                    )
+                    windows = [e for e in embed_queries(loaded, q, window=window, hop=hop) if e.vector is not None]
+                    ranks["recording"].append(rank(vectors(windows), SHEET, song.song, AUDIO, _spans(windows)))
                     for page in song.pages:
                         ranks["page"].append(rank(vectors(page_windows(loaded, page)), AUDIO, song.song, SHEET))
                     if lyrics_modality is not None:
@@ -202,10 +209,10 @@ def evaluate_pieces(
                         if e.vector is not None
                     ]
                     v = vectors(windows)
+                    spans = _spans(windows)
                     if "identify" in tasks:
-                        ranks["excerpt"].append(rank(v, SHEET, song.song, AUDIO))
+                        ranks["excerpt"].append(rank(v, SHEET, song.song, AUDIO, spans))
                     if "locate" in tasks:
-                        spans = [(float(e.start or 0.0), float(e.end or 0.0)) for e in windows]
                         truth = song.passages[song.passage_at(start + excerpt_seconds / 2)]
                         found = locate(st, v, song.song_id, root, SHEET, songs=[song], spans=spans, rows=sheet_rows)
                         same = found.song_id == song.song_id

@@ -194,15 +194,16 @@ def identify_job(
     it could be embedded) and the windows or lines skipped (label, problem). `sizes` caches,
     between queries, each target's `piece_sizes` (key: the target), hubness penalty
     (`penalty/TARGET/QUERY_MODALITY`) and pieces' rows in order (`orders/TARGET`, from the
-    dataset folder `data`, which `sequence` needs and `auto` uses when it can)."""
+    dataset folder `data`, which `sequence` and `timeline` need and `auto` uses when it can)."""
     from ugaar_kit.retrieval.hubness import applies, penalty
-    from ugaar_kit.retrieval.identify import chosen_aggregate, identify, piece_sizes
+    from ugaar_kit.retrieval.identify import ORDERED, chosen_aggregate, identify, piece_sizes
 
     label, modality, embed = job
     goal = target_of(store, modality, target)
     embedded = embed()
     skipped = [(e.label, e.error or "cannot be embedded") for e in embedded if e.vector is None]
-    vectors = [e.vector for e in embedded if e.vector is not None]
+    used = [e for e in embedded if e.vector is not None]
+    vectors = [e.vector for e in used]
     if not vectors:
         return None, [*skipped, (label, "nothing in it could be embedded")]
     if goal not in sizes:
@@ -211,15 +212,18 @@ def identify_job(
     hub_key, order_key = f"penalty/{goal}/{modality}", f"orders/{goal}"
     if hubness and hub_key not in sizes:
         sizes[hub_key] = penalty(store, goal, modality)
-    if aggregate in ("auto", "sequence") and order_key not in sizes:
+    if (aggregate == "auto" or aggregate in ORDERED) and order_key not in sizes:
         sizes[order_key] = _orders(store, goal, data)
     orders = sizes.get(order_key)
-    if aggregate == "sequence" and not orders:
+    if aggregate in ORDERED and not orders:
         raise OptionError(
-            "--aggregate sequence needs --data DATASET, a dataset of whole songs (songs.jsonl): "
+            f"--aggregate {aggregate} needs --data DATASET, a dataset of whole songs (songs.jsonl): "
             "each piece's passages in order"
         )
-    chosen = chosen_aggregate(aggregate, modality, len(vectors), bool(orders))
+    timed = all(e.start is not None and e.end is not None for e in used)  # a recording's windows
+    if aggregate == "timeline" and not timed:
+        raise OptionError(f"--aggregate timeline needs a recording: {label} has no times")
+    chosen = chosen_aggregate(aggregate, modality, len(vectors), bool(orders), timed)
     ranked = identify(
         store,
         np.stack(vectors),
@@ -233,6 +237,7 @@ def identify_job(
         sizes=sizes[goal],
         penalty=sizes.get(hub_key) if hubness else None,
         orders=orders,
+        spans=[(float(e.start), float(e.end)) for e in used] if timed else None,
     )
     payload = {
         "query": label,
@@ -246,7 +251,7 @@ def identify_job(
     return payload, skipped
 
 
-def _orders(store: Any, target: str, data: Path | None) -> dict[str, list[np.ndarray]] | None:
+def _orders(store: Any, target: str, data: Path | None) -> dict[str, list[Any]] | None:
     """Each piece's `target` rows in order, from the whole songs of the dataset folder `data`;
     None without such a folder, or when it holds no whole songs."""
     from ugaar_kit.retrieval.locate import piece_orders

@@ -389,6 +389,47 @@ def pieces_windows_block(root: Path = RESULTS / "pieces") -> str:
     return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
 
 
+def pieces_budget_block(root: Path = RESULTS / "pieces") -> str:
+    """What more training buys (benchmarks/pieces.py --budget 45m): the same seed at the default
+    budget and at 45 minutes, each task's figure and the passage retrieval it keeps."""
+    command = f"{PYTHON} benchmarks/pieces.py --seeds 0 --budget 45m"
+    base, more = read_json(Path(root) / "result.json"), read_json(Path(root) / "result-45m.json")
+    if base is None or more is None:
+        return f"{NOT_RUN}: `{command}`"
+    runs = [(base["budget"], next((r for r in base["runs"] if r["seed"] == s), None)) for s in more["seeds"]]
+    pairs = [(b, r, m) for (b, r), m in zip(runs, more["runs"]) if r is not None]
+    if not pairs:
+        return f"{NOT_RUN}: `{command}` (no seed of result.json)"
+
+    def fig(run: Mapping[str, Any], *path: str) -> str:
+        value: Any = run
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        return "–" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
+
+    tasks = [
+        ("identify from a recording, top-1", ("identify", "recording", "top1")),
+        ("identify from a 10-s excerpt, top-1", ("identify", "excerpt", "top1")),
+        ("identify from a page, top-1", ("identify", "page", "top1")),
+        ("identify from a 10-s excerpt, top-5", ("identify", "excerpt", "top5")),
+        ("locate: the right passage", ("locate", "passage")),
+        ("locate: within one system", ("locate", "system")),
+        ("passage retrieval: valid audio→sheet MRR", ("training", "valid_MRR", "audio->sheet")),
+        ("steps", ("training", "steps")),
+    ]
+    columns = [""]
+    for budget, r, m in pairs:
+        columns += [f"seed {r['seed']}, {budget}", f"seed {m['seed']}, {more['budget']}"]
+    rows = [[label, *(fig(x, *path) for _, r, m in pairs for x in (r, m))] for label, path in tasks]
+    out = [
+        table(columns, rows, right_from=1),
+        f"- The same seed, data, test songs, excerpts and matching; only the training budget differs. "
+        f"{base['budget']}: `{base.get('command')}`; {more['budget']}: `{more.get('command')}`, "
+        f"on {machine_line(more['machine'])}",
+    ]
+    return "\n\n".join(out)
+
+
 def serve_block(root: Path = RESULTS / "serve") -> str:
     """`ugaar-kit serve` on the demo's store (benchmarks/serve.py): the API's and the page's times."""
     command = f"{PYTHON} benchmarks/serve.py"
@@ -648,6 +689,7 @@ def blocks(
         out[f"speed-{section}"] = speed_block(section, speed_root)
     out["pieces"] = pieces_block(pieces_root)
     out["pieces-windows"] = pieces_windows_block(pieces_root)
+    out["pieces-budget"] = pieces_budget_block(pieces_root)
     out["serve"] = serve_block(serve_root)
     return out
 

@@ -299,3 +299,29 @@ def test_the_windows_table_pairs_the_variants_that_were_run(tmp_path: Path) -> N
     assert first == "| identify from a recording, top-1 | 0.500 (0.40–0.60) | 0.700 (0.60–0.80) |"
     assert "| steps in 15 minutes | 700 (700–700) | 650 (650–650) |" in block
     assert "seeds 0, 1, 2, `base`" in block and "seeds 0, 1, 2, `tw`" in block
+
+
+def test_the_budget_table_pairs_a_seed_at_both_budgets(tmp_path: Path) -> None:
+    assert report.pieces_budget_block(tmp_path).startswith("not run yet")
+    machine = {"nproc": 2, "cpu": "AMD EPYC", "ram_gib": 23.5, "torch": "2.14.1", "torch_threads": 2, "date": "d"}
+
+    def run(seed: int, top1: float, steps: int) -> dict:
+        figures = {"top1": top1, "top5": top1 + 0.1, "MRR": top1}
+        return {
+            "seed": seed,
+            "identify": {k: figures for k in ("recording", "excerpt", "page")},
+            "locate": {"passage": top1 / 2, "system": top1},
+            "training": {"steps": steps, "valid_MRR": {"audio->sheet": top1}},
+        }
+
+    base = {"budget": "15m", "seeds": [0, 1], "runs": [run(0, 0.5, 700), run(1, 0.4, 690)], "command": "base"}
+    more = {"budget": "45m", "seeds": [1], "runs": [run(1, 0.6, 2100)], "command": "more", "machine": machine}
+    write_json(base, tmp_path / "result.json")
+    assert report.pieces_budget_block(tmp_path).startswith("not run yet")  # no 45-minute run
+    write_json(more, tmp_path / "result-45m.json")
+    block = report.pieces_budget_block(tmp_path)
+    lines = block.splitlines()
+    assert lines[0] == "|  | seed 1, 15m | seed 1, 45m |"  # paired by seed: seed 1 against seed 1
+    assert "| identify from a recording, top-1 | 0.400 | 0.600 |" in lines
+    assert "| steps | 690 | 2100 |" in lines
+    assert "`base`" in block and "`more`" in block

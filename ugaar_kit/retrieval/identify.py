@@ -27,7 +27,8 @@ windows, each scored by the passages it covers weighted by how much it covers, f
 windows warp onto any six passages, the timing holds them to passages of the lengths they
 span. On 10-s excerpts of those valid songs it identified 0.53 and 0.51 (votes: 0.45 and
 0.44); `auto` uses it for recordings shorter than `SEQUENCE_MIN` windows. It needs each
-window's times: a recording's.
+window's times: a recording's. It assumes the score's tempo, yet excerpts played 0.8 to 1.25
+times as fast still fit better than votes count (docs/benchmarks.md).
 
 Every aggregate can score hits by their cosine corrected for hubness
 (`ugaar_kit.retrieval.hubness`: `penalty`), on by default in `identify` and `eval`.

@@ -341,6 +341,13 @@ WINDOW_VARIANTS = (
 )
 
 
+def dig(value: Any, *path: str) -> Any:
+    """`value[path[0]][path[1]]...`, or None where a key is missing."""
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
 def pieces_windows_block(root: Path = RESULTS / "pieces") -> str:
     """The same seeds trained on passages only, then with the query windows added to the
     training split (benchmarks/pieces.py --train-windows 5 [--train-page-windows]): each task's
@@ -349,12 +356,6 @@ def pieces_windows_block(root: Path = RESULTS / "pieces") -> str:
     found = [(name, label, r) for name, label, r in found if r is not None]
     if len(found) < 2:
         return f"{NOT_RUN}: `{PYTHON} benchmarks/pieces.py --train-windows 5 [--train-page-windows]`"
-
-    def get(result: Mapping[str, Any], *path: str) -> Any:
-        value: Any = result["summary"]
-        for key in path:
-            value = value.get(key) if isinstance(value, Mapping) else None
-        return value
 
     tasks = [
         ("identify from a recording, top-1", ("identify", "recording", "top1")),
@@ -368,15 +369,15 @@ def pieces_windows_block(root: Path = RESULTS / "pieces") -> str:
         ("passage retrieval: valid audio→sheet MRR", ("training", "valid_MRR", "audio->sheet")),
         ("passage retrieval: valid sheet→audio MRR", ("training", "valid_MRR", "sheet->audio")),
     ]
-    rows = [[label, *(cell(get(r, *path)) for _, _, r in found)] for label, path in tasks]
-    steps = [get(r, "training", "steps") for _, _, r in found]
+    rows = [[label, *(cell(dig(r["summary"], *path)) for _, _, r in found)] for label, path in tasks]
+    steps = [dig(r["summary"], "training", "steps") for _, _, r in found]
     rows.append(
         [
             "steps in 15 minutes",
             *("–" if st is None else f"{st['mean']:.0f} ({st['min']:.0f}–{st['max']:.0f})" for st in steps),
         ]
     )
-    items = [get(r, "training", "train_items") for _, _, r in found]
+    items = [dig(r["summary"], "training", "train_items") for _, _, r in found]
     rows.append(["training items", *("–" if n is None else str(n) for n in items)])
     out = [
         table(["", *(label for _, label, _ in found)], rows, right_from=1),
@@ -402,9 +403,7 @@ def pieces_budget_block(root: Path = RESULTS / "pieces") -> str:
         return f"{NOT_RUN}: `{command}` (no seed of result.json)"
 
     def fig(run: Mapping[str, Any], *path: str) -> str:
-        value: Any = run
-        for key in path:
-            value = value.get(key) if isinstance(value, Mapping) else None
+        value = dig(run, *path)
         return "–" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
 
     tasks = [

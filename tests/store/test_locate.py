@@ -123,12 +123,18 @@ def test_locate_names_the_passage_at_the_querys_middle_and_where_it_is_printed(r
         locate(st, query, "nope", data)
 
 
-def test_the_locate_command_prints_where_the_query_is(run, run_dir, cli, tmp_path):
-    wav = write_wav(tmp_path / "excerpt.wav", 10.0, seed=5)  # three windows of 5 s every 2.5 s
+def _excerpt_of_s(run, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A 10-s recording (three windows of 5 s every 2.5 s), a dataset of songs S (10 passages of
+    4 s) and T (6), and a store whose sheet rows of S's passages 3 to 5 are the recording's windows."""
+    wav = write_wav(tmp_path / "excerpt.wav", 10.0, seed=5)
     windows = np.stack([e.vector for e in embed_queries(run, gather_queries(run, [wav])[0], window=5.0, hop=2.5)])
     data = _dataset(tmp_path / "ds", {"S": 10, "T": 6})
     rows = _rows(np.random.default_rng(2), windows.shape[1], {3: windows[0], 4: windows[1], 5: windows[2]})
-    store = _sheet_store(tmp_path / "s.h5", run.run_id, rows)
+    return wav, data, _sheet_store(tmp_path / "s.h5", run.run_id, rows)
+
+
+def test_the_locate_command_prints_where_the_query_is(run, run_dir, cli, tmp_path):
+    wav, data, store = _excerpt_of_s(run, tmp_path)
     r = cli("locate", wav, "--piece", "S", "--index", store, "--run", run_dir, "--data", data, "--json")
     assert r.exit_code == 0, r.output
     found = json.loads(r.stdout)
@@ -149,11 +155,7 @@ def test_the_locate_command_prints_where_the_query_is(run, run_dir, cli, tmp_pat
 
 
 def test_identify_lays_an_excerpt_on_each_pieces_timing_when_the_dataset_gives_it(run, run_dir, cli, tmp_path):
-    wav = write_wav(tmp_path / "excerpt.wav", 10.0, seed=5)  # three windows of 5 s every 2.5 s
-    windows = np.stack([e.vector for e in embed_queries(run, gather_queries(run, [wav])[0], window=5.0, hop=2.5)])
-    data = _dataset(tmp_path / "ds", {"S": 10, "T": 6})
-    rows = _rows(np.random.default_rng(2), windows.shape[1], {3: windows[0], 4: windows[1], 5: windows[2]})
-    store = _sheet_store(tmp_path / "s.h5", run.run_id, rows)
+    wav, data, store = _excerpt_of_s(run, tmp_path)
     r = cli("identify", wav, "--index", store, "--run", run_dir, "--data", data, "--json")
     assert r.exit_code == 0, r.output
     found = json.loads(r.stdout)

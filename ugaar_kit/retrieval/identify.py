@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -229,6 +229,20 @@ def _reranked(ranked: Sequence[PieceScore], shortlist: int, score: Mapping[str, 
     return out + [dataclasses.replace(p, rank=len(out) + i + 1) for i, p in enumerate(ranked[shortlist:])]
 
 
+def _best_version(
+    head: Sequence[PieceScore],
+    orders: Mapping[str, Sequence[Played]],
+    measure: Callable[[PieceScore, Played], float],
+) -> dict[str, float]:
+    """Each piece of `head` -> the highest `measure` over its versions as played (a piece with
+    none is left out)."""
+    out: dict[str, float] = {}
+    for p in head:
+        for version in orders.get(p.piece, []):
+            out[p.piece] = max(out.get(p.piece, -np.inf), measure(p, version))
+    return out
+
+
 def _scores(q: np.ndarray, store: Store, target: str, rows: np.ndarray, penalty: np.ndarray | None) -> np.ndarray:
     """The query's unit rows against `rows` of `target`: cosines, less each row's penalty."""
     sims = q @ store.unit_rows(target, rows).T
@@ -250,12 +264,10 @@ def by_sequence(
     from ugaar_kit.retrieval.locate import sequence_cost
 
     q = normalize_rows(vectors)
-    cost: dict[str, float] = {}
-    for p in ranked[:shortlist]:
-        for played in orders.get(p.piece, []):
-            c = sequence_cost(_scores(q, store, target, played.rows, penalty))
-            cost[p.piece] = min(cost.get(p.piece, np.inf), c)
-    return _reranked(ranked, shortlist, {p: 1.0 - c for p, c in cost.items()})
+    score = _best_version(
+        ranked[:shortlist], orders, lambda _p, v: 1.0 - sequence_cost(_scores(q, store, target, v.rows, penalty))
+    )
+    return _reranked(ranked, shortlist, score)
 
 
 def by_timeline(
@@ -278,12 +290,12 @@ def by_timeline(
     q = normalize_rows(vectors)
     head = ranked[:shortlist]
     most = max((p.score for p in head), default=0.0) or 1.0
-    score: dict[str, float] = {}
-    for p in head:
-        for played in orders.get(p.piece, []):
-            fit = timeline_fit(_scores(q, store, target, played.rows, penalty), spans, played.starts, played.ends)[0]
-            score[p.piece] = max(score.get(p.piece, -np.inf), fit + TIMELINE_VOTES * p.score / most)
-    return _reranked(ranked, shortlist, score)
+
+    def fit(p: PieceScore, v: Played) -> float:
+        laid = timeline_fit(_scores(q, store, target, v.rows, penalty), spans, v.starts, v.ends)[0]
+        return laid + TIMELINE_VOTES * p.score / most
+
+    return _reranked(ranked, shortlist, _best_version(head, orders, fit))
 
 
 def piece_sizes(store: Store, target: str, table: dict[str, str] | None = None) -> Counter[str]:

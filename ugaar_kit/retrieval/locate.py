@@ -86,21 +86,29 @@ class Played:
     ends: np.ndarray
 
 
+def played(song: WholeSong, rows: PieceRows) -> tuple[np.ndarray, Played] | None:
+    """`song` as played, from the passages it has stored rows of: their indices in
+    `song.passages` and their `Played` (rows and times); None when it has none stored."""
+    found = [(i, r) for i, p in enumerate(song.passages) if (r := rows.row(str(p["id"]))) is not None]
+    if not found:
+        return None
+    index = np.asarray([i for i, _ in found], dtype=np.int64)
+    times = [song.passages[i] for i in index]
+    return index, Played(
+        np.asarray([r for _, r in found], dtype=np.int64),
+        np.asarray([float(p["start"]) for p in times]),
+        np.asarray([float(p["end"]) for p in times]),
+    )
+
+
 def piece_orders(store: Store, target: str, data: Path, rows: PieceRows | None = None) -> dict[str, list[Played]]:
     """Each piece of the dataset folder `data` (`songs.jsonl`) -> each of its versions as played:
     the store's `target` rows of its passages in order, with their times."""
     rows = rows if rows is not None else PieceRows(store, target, data)
     out: dict[str, list[Played]] = {}
     for song in read_songs(data):
-        found = [(p, r) for p in song.passages if (r := rows.row(str(p["id"]))) is not None]
-        if found:
-            out.setdefault(song.song, []).append(
-                Played(
-                    np.asarray([r for _, r in found], dtype=np.int64),
-                    np.asarray([float(p["start"]) for p, _ in found]),
-                    np.asarray([float(p["end"]) for p, _ in found]),
-                )
-            )
+        if (version := played(song, rows)) is not None:
+            out.setdefault(song.song, []).append(version[1])
     return out
 
 
@@ -192,7 +200,7 @@ class PieceRows:
         found = self.rows.get(f)
         return found if found is not None else self.rows.get(f.split("/", 1)[1] if "/" in f else f)
 
-    def vectors(self, rows: Sequence[int]) -> np.ndarray:
+    def vectors(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
         return self.store.unit_rows(self.target, rows)
 
 
@@ -224,21 +232,20 @@ def locate(
     q = normalize_rows(np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1))
     best: Location | None = None
     for song in versions:
-        found = [(i, r) for i, p in enumerate(song.passages) if (r := rows.row(str(p["id"]))) is not None]
-        if not found:
+        version = played(song, rows)
+        if version is None:
             continue
-        reference = rows.vectors([r for _, r in found])
+        index, order = version
+        reference = rows.vectors(order.rows)
         if spans is not None:
-            starts = np.array([float(song.passages[i]["start"]) for i, _ in found])
-            ends = np.array([float(song.passages[i]["end"]) for i, _ in found])
-            offset, tempo, cost = timeline(q, spans, reference, starts, ends)
+            offset, tempo, cost = timeline(q, spans, reference, order.starts, order.ends)
             length = max(b for _, b in spans)
 
             times = offset + tempo * np.array([0.0, length / 2, length - 1e-6])
-            matched = np.minimum(np.searchsorted(ends, times, side="right"), len(ends) - 1)
+            matched = np.minimum(np.searchsorted(order.ends, times, side="right"), len(order.ends) - 1)
         else:
             matched, cost = align(q, reference)
-        mid = found[int(matched[len(matched) // 2])][0]
+        mid = int(index[matched[len(matched) // 2]])
         p = song.passages[mid]
         here = Location(
             piece=song.song,
@@ -249,8 +256,8 @@ def locate(
             page=p.get("page"),
             system=p.get("system"),
             box=p.get("box"),
-            first=str(song.passages[found[int(matched[0])][0]]["id"]),
-            last=str(song.passages[found[int(matched[-1])][0]]["id"]),
+            first=str(song.passages[int(index[matched[0]])]["id"]),
+            last=str(song.passages[int(index[matched[-1]])]["id"]),
             cost=cost,
         )
         if best is None or here.cost < best.cost:

@@ -1,5 +1,6 @@
-"""Shared fixtures: the LMD sample from ../shared (skipped when absent), one torch thread, and
-the tiny melody datasets of `ugaar_kit.testing.data` (the trainer's and the benchmarks' tests)."""
+"""Shared fixtures: the LMD sample from ../shared (skipped when absent), one torch thread,
+training in float32, and the tiny melody datasets of `ugaar_kit.testing.data` (the trainer's
+and the benchmarks' tests)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,16 @@ SPLITS = {"train": 40, "valid": 12, "test": 16}
 """The splits of `split_data`."""
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def float32_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Train in float32 whatever the CPU: with `amp` (the default) a CPU with native bfloat16
+    would train in it, and the tests' tiny models and margins would depend on the machine.
+    The tests of mixed precision patch `native_bf16` back themselves."""
+    from ugaar_kit.infra import distributed
+
+    monkeypatch.setattr(distributed, "native_bf16", lambda: False)
 
 
 @pytest.fixture(scope="session")

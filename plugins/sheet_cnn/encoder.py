@@ -1,13 +1,17 @@
 """The `cnn` sheet-music encoder: an engraved snippet (one system or line of music) at a fixed
 height -> 2-D CNN -> masked pooling over width -> head.
 
-The image is read as greyscale, resized (antialiased bilinear) to `height` pixels with its
-aspect kept, and inverted so ink is 1 and paper 0: padding a batch with 0 is blank paper. Its
-width varies (at height 64 the LMD passages are 417 px wide at the median, 803 at the 95th
-percentile); a snippet wider than `max_width` is squeezed horizontally to `max_width` (never
-cropped): the rows keep their meaning (a staff line stays at the same height, so pitch is read
-the same way) while notes get closer together. Batches are padded along the width with a mask,
-and the CNN's pooling over width respects it. The body is the audio `cnn`'s (`arch`: `strided` by
+The image is read as greyscale, resized (antialiased bilinear) to `height` pixels and to
+`width_scale` of the width that would keep its aspect, and inverted so ink is 1 and paper 0:
+padding a batch with 0 is blank paper. Half the width (the default) keeps every notehead, stem
+and accidental a few pixels wide and apart while it halves what the CNN computes: at the full
+width the sheet side cost more than five times the audio side, and half the width buys about
+twice the steps in the same time (docs/benchmarks.md). Its width varies (at height 64 and the
+full width the LMD passages are 417 px wide at the median, 803 at the 95th percentile); a
+snippet wider than `max_width` is squeezed horizontally to `max_width` (never cropped): the
+rows keep their meaning (a staff line stays at the same height, so pitch is read the same way)
+while notes get closer together. Batches are padded along the width with a mask, and the CNN's
+pooling over width respects it. The body is the audio `cnn`'s (`arch`: `strided` by
 default, `vgg` as before; see that module), run over width instead of time. Training items are
 augmented: width stretched by up to 1 +- `stretch` (engravings differ in spacing) and moved up
 or down by up to `shift` px.
@@ -34,21 +38,32 @@ from ugaar_kit.toolkit.layers import ConvBodyOptions, DenseHead, MaskedPool, con
 from ugaar_kit.toolkit.pretrained import PretrainedBody
 
 FEATURE_VERSION = 1
-FEATURE_OPTIONS = ("height", "max_width")
+FEATURE_OPTIONS = ("height", "width_scale", "max_width")
 """The options `featurize` depends on: they alone make the feature cache key."""
 
 
 @dataclass(frozen=True)
 class SheetCNNOptions(ConvBodyOptions):
     height: int = option(64, "Height (px) every snippet is resized to, aspect kept.", min=8, max=1024)
+    width_scale: float = option(
+        0.5,
+        "Width after resizing to `height`, as a share of the width that keeps the aspect (0.5: half as wide, "
+        "half the encoder's cost; 1: the aspect kept).",
+        min=0.1,
+        max=1.0,
+    )
     max_width: int = option(1024, "Wider snippets (after resizing) are squeezed to this width, never cropped.", min=8)
     stretch: float = option(
         0.15, "Training augmentation: stretch width by a random factor up to 1 +- this (0: off).", min=0.0, max=1.0
     )
     shift: int = option(3, "Training augmentation: move the snippet up or down by up to this many px (0: off).", min=0)
 
-    LEGACY: ClassVar[dict[str, Any]] = {"arch": "vgg", "conv1d": 256, "gru": False, "stretch": 0.0, "shift": 0}
-    """Options of runs from before `arch` existed (their every other option is recorded)."""
+    LEGACY: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"arch": "vgg", "conv1d": 256, "gru": False, "stretch": 0.0, "shift": 0},
+        {"width_scale": 1.0},
+    )
+    """Options of runs from before `arch` existed, then of runs from before `width_scale` existed
+    (their every other option is recorded)."""
 
 
 class SheetCNN(PretrainedBody, Encoder):
@@ -87,11 +102,12 @@ class SheetCNN(PretrainedBody, Encoder):
         return load_image(path)
 
     def featurize(self, raw: Any) -> Tensor:
-        """Greyscale `(H, W)` (1 = white) -> ink `(height, W')`, `W' = min(max_width, round(W * height / H))`."""
+        """Greyscale `(H, W)` (1 = white) -> ink `(height, W')`,
+        `W' = min(max_width, round(W * height / H * width_scale))`."""
         o: SheetCNNOptions = self.options
         img = greyscale(raw)
         h, w = img.shape
-        return ink(img, int(o.height), min(int(o.max_width), max(1, round(w * o.height / h))))
+        return ink(img, int(o.height), min(int(o.max_width), max(1, round(w * o.height / h * o.width_scale))))
 
     def augment(self, features: Tensor, generator: torch.Generator) -> Tensor:
         """A training copy of an ink image `(height, W)`: width stretched by a random factor (up

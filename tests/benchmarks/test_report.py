@@ -291,8 +291,8 @@ def test_the_windows_table_pairs_the_variants_that_were_run(tmp_path: Path) -> N
         }
         return {"summary": summary, "seeds": [0, 1, 2], "command": command, "machine": machine}
 
-    write_json(result(0.5, 700, "base"), tmp_path / "result.json")
-    write_json(result(0.7, 650, "tw"), tmp_path / "result-tw5.json")
+    write_json(result(0.5, 700, "base"), tmp_path / "result-sw1-fp32.json")
+    write_json(result(0.7, 650, "tw"), tmp_path / "result-tw5-sw1-fp32.json")
     block = report.pieces_windows_block(tmp_path)
     header, rule, first = block.splitlines()[:3]
     assert "passages only" in header and "recording windows" in header and "page windows" not in header
@@ -316,12 +316,43 @@ def test_the_budget_table_pairs_a_seed_at_both_budgets(tmp_path: Path) -> None:
 
     base = {"budget": "15m", "seeds": [0, 1], "runs": [run(0, 0.5, 700), run(1, 0.4, 690)], "command": "base"}
     more = {"budget": "45m", "seeds": [1], "runs": [run(1, 0.6, 2100)], "command": "more", "machine": machine}
-    write_json(base, tmp_path / "result.json")
+    write_json(base, tmp_path / "result-sw1-fp32.json")
     assert report.pieces_budget_block(tmp_path).startswith("not run yet")  # no 45-minute run
-    write_json(more, tmp_path / "result-45m.json")
+    write_json(more, tmp_path / "result-45m-sw1-fp32.json")
     block = report.pieces_budget_block(tmp_path)
     lines = block.splitlines()
     assert lines[0] == "|  | seed 1, 15m | seed 1, 45m |"  # paired by seed: seed 1 against seed 1
     assert "| identify from a recording, top-1 | 0.400 | 0.600 |" in lines
     assert "| steps | 690 | 2100 |" in lines
     assert "`base`" in block and "`more`" in block
+
+
+def test_a_pair_table_sets_a_variant_beside_the_default(tmp_path: Path) -> None:
+    assert report.pieces_pair_block("pieces-precision", tmp_path).startswith("not run yet")
+    machine = {"nproc": 2, "cpu": "AMD EPYC", "ram_gib": 23.5, "torch": "2.14.1", "torch_threads": 2, "date": "d"}
+
+    def result(top1: float, steps: float, command: str) -> dict:
+        stat = {"mean": top1, "min": top1 - 0.1, "max": top1 + 0.1}
+        kinds = {k: {"top1": stat, "top5": stat, "MRR": stat} for k in ("recording", "excerpt", "page")}
+        mrr = {"audio->sheet": stat, "sheet->audio": stat}
+        training = {"steps": {"mean": steps, "min": steps - 50, "max": steps + 50}, "valid_MRR": mrr}
+        summary = {"identify": kinds, "locate": {"passage": stat, "system": stat}, "training": training}
+        return {
+            "summary": summary,
+            "seeds": [0, 1, 2],
+            "budget": "15m",
+            "data": "lmd-200w",
+            "command": command,
+            "machine": machine,
+        }
+
+    write_json(result(0.5, 700, "fp32"), tmp_path / "result-fp32.json")
+    assert report.pieces_pair_block("pieces-precision", tmp_path).startswith("not run yet")  # no default run
+    write_json(result(0.6, 1500, "bf16"), tmp_path / "result.json")
+    lines = report.pieces_pair_block("pieces-precision", tmp_path).splitlines()
+    assert lines[0] == "|  | float32 (`--no-amp`) | bfloat16 (the default) |"
+    assert "| steps in the budget | 700 (650–750) | 1500 (1450–1550) |" in lines
+    assert "| identify from a 10-s excerpt, top-1 | 0.500 (0.40–0.60) | 0.600 (0.50–0.70) |" in lines
+    assert "| passage retrieval: test audio→sheet MRR | – | – |" in lines  # not measured: said, not invented
+    assert any("`fp32`" in x for x in lines) and any("`bf16`" in x for x in lines)
+    assert "result-sw1-fp32.json" in report.pieces_pair_block("pieces-width", tmp_path)  # its other half is missing

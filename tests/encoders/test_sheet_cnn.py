@@ -26,7 +26,7 @@ def test_featurize_fixed_height_ink_is_one(item_files: list[tuple[Path, Path]]):
     raw = enc.load_item(item_files[0][1])
     h, w = raw.shape
     feats = enc.featurize(raw)
-    assert feats.shape == (64, round(w * 64 / h))
+    assert feats.shape == (64, round(w * 64 / h * 0.5))  # half the width that keeps the aspect (width_scale)
     assert 0.0 <= float(feats.min()) and float(feats.max()) <= 1.0
     # engraved music is mostly paper: paper -> 0, ink -> 1
     assert float((feats < 0.05).float().mean()) > 0.6
@@ -50,9 +50,33 @@ def test_wide_snippets_are_squeezed_not_cropped():
     assert float(feats[:, :400].max()) < 0.01
 
 
+def test_width_scale_narrows_a_snippet_and_keeps_its_rows():
+    raw = torch.ones(32, 400)
+    raw[10, :] = 0.0  # a line of ink across the snippet
+    raw[:, 100:104] = 0.0  # and a bar line
+    full = SheetCNN.from_options({"width_scale": 1.0}).featurize(raw)
+    half = SheetCNN.from_options({"width_scale": 0.5}).featurize(raw)
+    assert full.shape == (64, 800) and half.shape == (64, 400)
+    assert int(full.mean(dim=1).argmax()) == int(half.mean(dim=1).argmax())  # pitch is read on the same row
+    assert int(full.mean(dim=0).argmax()) // 2 == int(half.mean(dim=0).argmax())  # things keep their place
+    assert float(half.sum()) == pytest.approx(float(full.sum()) / 2, rel=0.02)
+
+
+def test_options_saved_before_width_scale_keep_the_full_width():
+    from ugaar_kit_plugins.sheet_cnn.encoder import SheetCNNOptions
+
+    from ugaar_kit.interfaces import options as opts
+
+    saved = opts.to_dict(SheetCNNOptions(width_scale=0.5))
+    saved.pop("width_scale")  # a run recorded before the option existed
+    assert opts.build(SheetCNNOptions, saved).width_scale == 1.0
+    assert opts.build(SheetCNNOptions, {"height": 48}).width_scale == SheetCNNOptions().width_scale  # a user's
+
+
 def test_feature_key_follows_featurize_options():
     base = SheetCNN().feature_key()
     assert SheetCNN.from_options({"height": 96}).feature_key() != base
+    assert SheetCNN.from_options({"width_scale": 0.25}).feature_key() != base
     assert SheetCNN.from_options({"max_width": 800}).feature_key() != base
     assert SheetCNN.from_options({"dim": 32, "dropout": 0.0, "pooling": "max"}).feature_key() == base
 

@@ -284,3 +284,43 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(registry, tiny_data
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) if isinstance(a[k], torch.Tensor) else a[k] == b[k] for k in a)
     assert len((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize("amp", [True, False])
+def test_with_amp_a_cpu_with_native_bfloat16_trains_in_it(registry, tiny_data, tmp_path, monkeypatch, amp):
+    from ugaar_kit.infra import distributed as ddp
+
+    monkeypatch.setattr(ddp, "native_bf16", lambda: True)
+    console = Console(record=True, width=200)
+    values = {"data": tiny_data, "out": tmp_path / "run", "batch_size": 8, "workers": 0, "epochs": 1, "amp": amp}
+    names = {"audio": "tiny", "lyrics": "bag", "objective": "tri"}
+    trainer = Trainer(merge(RunConfig(), {**values, "device": "cpu"}, names, {}), registry, console=console)
+    seen: list[tuple[bool, bool, torch.dtype]] = []
+
+    def record(module: torch.nn.Module, args: tuple) -> None:
+        seen.append((module.training, torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+
+    with trainer._closing():
+        trainer.prepare()
+        for encoder in trainer.encoders.values():
+            encoder.register_forward_pre_hook(record)
+        trainer.train()
+        trainer.finish()
+    assert {(on, dtype) for training, on, dtype in seen if training and on} == (
+        {(True, torch.bfloat16)} if amp else set()
+    )
+    assert any(training for training, _, _ in seen) and not any(on for training, on, _ in seen if not training)
+    assert trainer.optimizers.scaler is None  # bfloat16 has float32's range: nothing to scale
+    assert ("mixed precision: bfloat16 on this CPU" in console.export_text()) == amp
+
+
+def test_mixed_precision_is_float16_on_cuda_and_off_on_a_cpu_without_bfloat16(monkeypatch):
+    from ugaar_kit.infra import distributed as ddp
+
+    assert ddp.autocast_dtype(torch.device("cuda"), True) == torch.float16
+    assert ddp.autocast_dtype(torch.device("cuda"), False) is None
+    monkeypatch.setattr(ddp, "native_bf16", lambda: False)
+    assert ddp.autocast_dtype(torch.device("cpu"), True) is None  # emulated bfloat16 would be slower
+    monkeypatch.setattr(ddp, "native_bf16", lambda: True)
+    assert ddp.autocast_dtype(torch.device("cpu"), True) == torch.bfloat16
+    assert ddp.autocast_dtype(torch.device("cpu"), False) is None

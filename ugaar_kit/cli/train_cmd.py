@@ -108,7 +108,12 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         ] = None,
         amp: Annotated[
             bool | None,
-            typer.Option("--amp/--no-amp", help="Mixed precision on CUDA [default: on].", show_default=False),
+            typer.Option(
+                "--amp/--no-amp",
+                help="Mixed precision: float16 on CUDA, bfloat16 on a CPU that has it natively (AVX-512 BF16, AMX) "
+                "[default: on].",
+                show_default=False,
+            ),
         ] = None,
         patience: Annotated[
             int | None,

@@ -106,6 +106,26 @@ def pick_device(device: str) -> torch.device:
         raise OptionError(f"--device {device!r}: expected auto, cpu, cuda or cuda:N") from None
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX), so that autocast to it
+    makes convolutions and matrix products faster, not slower (emulated bfloat16 is)."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
+    """The dtype a training step's forward pass autocasts to with mixed precision (`amp`):
+    float16 on CUDA (with gradient scaling), bfloat16 on a CPU that has it natively (no scaling:
+    bfloat16 has float32's range), None (float32 throughout) otherwise."""
+    if not amp:
+        return None
+    if device.type == "cuda":
+        return torch.float16
+    if device.type == "cpu" and native_bf16():
+        return torch.bfloat16
+    return None
+
+
 def wrap_encoder(encoder: nn.Module, device: torch.device) -> nn.Module:
     """DDP around an encoder with trainable parameters (others are returned as they are)."""
     if not is_distributed() or not any(p.requires_grad for p in encoder.parameters()):

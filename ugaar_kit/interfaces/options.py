@@ -188,14 +188,20 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 def upgrade(cls: type, values: Mapping[str, Any] | None) -> dict[str, Any]:
     """`values` with the options dataclass's `LEGACY` values filled in when they are a complete
     record from before those options existed: every other field given, none of the legacy
-    ones (a saved run's options). Partial values (a user's) are left alone."""
+    ones (a saved run's options). Partial values (a user's) are left alone.
+
+    `LEGACY` is one mapping, or a sequence of them, oldest first, when options were added at
+    several versions: a record is upgraded through every generation it predates."""
     out = dict(values or {})
-    legacy: Mapping[str, Any] = getattr(cls, "LEGACY", {}) or {}
-    if not legacy or any(k in out for k in legacy):
-        return out
-    others = {f.name for f in dataclasses.fields(cls)} - set(legacy)  # type: ignore[arg-type]
-    if others and others <= set(out):
-        out.update(legacy)
+    legacy = getattr(cls, "LEGACY", None) or {}
+    generations: list[Mapping[str, Any]] = [legacy] if isinstance(legacy, Mapping) else list(legacy)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for i, generation in enumerate(generations):
+        if any(k in out for k in generation):
+            continue
+        others = names - {k for later in generations[i:] for k in later}
+        if others and others <= set(out):
+            out.update(generation)
     return out
 
 

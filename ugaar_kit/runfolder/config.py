@@ -78,7 +78,11 @@ class TrainSettings:
     clip_norm: float = option(0.0, "clip each optimizer's gradient norm to this; 0 = no clipping", min=0.0)
     seed: int = option(0, "seed of weights, batch order and dropout; same seed, same run on the CPU")
     device: str = option("auto", "auto (CUDA when present), cpu, cuda or cuda:N")
-    amp: bool = option(True, "mixed precision (autocast + gradient scaling) on CUDA; ignored on the CPU")
+    amp: bool = option(
+        True,
+        "mixed precision: float16 autocast + gradient scaling on CUDA, bfloat16 autocast on a CPU with native "
+        "bfloat16 (AVX-512 BF16 or AMX); ignored on other CPUs",
+    )
     patience: int = option(10, "stop after this many epochs without a better validation MRR; 0 = never", min=0)
     select: tuple[str, ...] = option(
         (),

@@ -124,10 +124,11 @@ def make_optimizers(
     lr: float,
     weight_decay: float,
     clip_norm: float | None,
-    amp: bool,
+    scale: bool,
 ) -> Optimizers:
     """Adam over the encoders' trainable parameters and the objective's own ("main"), and one
-    Adam for each of the objective's `parameter_groups` with its settings."""
+    Adam for each of the objective's `parameter_groups` with its settings; with `scale`
+    (float16 autocast) a gradient scaler."""
     groups = objective.parameter_groups()
     claimed = {id(p) for g in groups.values() for p in g["params"]}
     seen: set[int] = set()
@@ -148,7 +149,7 @@ def make_optimizers(
         settings = {k: v for k, v in group.items() if k != "params"}
         settings.setdefault("lr", lr)
         optimizers[name] = torch.optim.Adam(group["params"], **settings)
-    scaler = torch.amp.GradScaler("cuda") if amp else None
+    scaler = torch.amp.GradScaler("cuda") if scale else None
     return Optimizers(optimizers, scaler, clip_norm or None)
 
 

@@ -152,7 +152,10 @@ class Trainer:
 
         self._build_caches()
         self.device = ddp.pick_device(s.device)
-        self.amp = bool(s.amp) and self.device.type == "cuda"
+        self.autocast = ddp.autocast_dtype(self.device, bool(s.amp))
+        self.amp = self.autocast is not None
+        if self.autocast == torch.bfloat16:
+            self.say("mixed precision: bfloat16 on this CPU (--no-amp trains in float32)")
         self.models, self._hooks = ddp.place(dict(self.encoders), self.objective, self.device)
         self.optimizers = prep.make_optimizers(
             self.encoders,
@@ -161,7 +164,7 @@ class Trainer:
             lr=s.lr,
             weight_decay=s.weight_decay,
             clip_norm=s.clip_norm,
-            amp=self.amp,
+            scale=self.autocast == torch.float16,
         )
 
         self._base_lrs = {k: [g["lr"] for g in opt.param_groups] for k, opt in self.optimizers.optimizers.items()}
@@ -239,6 +242,7 @@ class Trainer:
             embed=lambda: rf.embed_window([it.audio for it in self.train_items if it.audio is not None]),
             world_size=self.world,
             device=str(self.device),
+            precision=str(self.autocast or torch.float32).removeprefix("torch."),
             seed=self.settings.seed,
             training=self.budget.info(),
         )
@@ -251,7 +255,7 @@ class Trainer:
         entropy = np.random.SeedSequence([self.settings.seed % 2**32, self.budget.steps, self.rank])
         generator = torch.Generator().manual_seed(int(entropy.generate_state(1, np.uint64)[0]) >> 1)
         inputs = self.train_data.batch(indices, self.encoders, self.device, generator)
-        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
+        with torch.autocast(device_type=self.device.type, dtype=self.autocast, enabled=self.amp):
             views = {m: self.models[m](b) for m, b in inputs.items()}
         views = {m: z.float() for m, z in views.items()}
         return self.objective.training_step(views, self.optimizers)

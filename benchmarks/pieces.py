@@ -17,7 +17,9 @@ passage at its midpoint) into `lmd-200w-tw5`, trains the same seeds on it into
 `runs/contrastive-tw5-sN` and writes `result-tw5.json`: the same test songs and evaluation.
 `--train-page-windows` adds the windows a page is read with (`-pw` in those names).
 `--budget 45m` trains for that long instead (runs `contrastive-45m-sN`, `result-45m.json`):
-what more training buys.
+what more training buys. `--sheet-width-scale 1` trains the sheet `cnn` at that `width_scale`
+instead of its default (`-sw1` in the names; 1 is the full width, the default until
+2026-12-07), and `--no-amp` in float32 where the CPU would train in bfloat16 (`-fp32`).
 """
 
 from __future__ import annotations
@@ -74,11 +76,14 @@ def ensure_data(data: Path, train_windows: float = 0.0, page_windows: bool = Fal
     return data
 
 
-def ensure_run(data: Path, run: Path, seed: int, budget: str = BUDGET) -> Path:
+def ensure_run(
+    data: Path, run: Path, seed: int, budget: str = BUDGET, options: tuple[str, ...] = (), flags: tuple[str, ...] = ()
+) -> Path:
     if (run / "model.pt").is_file():
         return run
     print(f"training seed {seed} into {run} ({budget})", flush=True)
     args = ["train", "--data", str(data), "--audio", "cnn", "--sheet", "cnn", "--objective", "contrastive"]
+    args += [a for option in options for a in ("-o", option)] + list(flags)
     _run([*args, "--max-time", budget, "--seed", str(seed), "--out", str(run)], log=run.with_suffix(".log"))
     return run
 
@@ -97,6 +102,16 @@ def evaluate(data: Path, run: Path) -> dict[str, Any]:
     )
     kept.write_text(out, encoding="utf-8")
     return json.loads(out)
+
+
+def passages(data: Path, run: Path) -> dict[str, float]:
+    """The run's passage retrieval on the test split (`eval --json`, the whole split as the pool):
+    MRR per direction, kept beside it (`<run>-passages.json`) while newer than its model."""
+    kept = run.parent / f"{run.name}-passages.json"
+    if not (kept.is_file() and kept.stat().st_mtime > (run / "model.pt").stat().st_mtime):
+        kept.write_text(_run(["eval", str(run), "--data", str(data), "--json"]), encoding="utf-8")
+    figures = json.loads(kept.read_text(encoding="utf-8"))
+    return {d: figures["directions"][d]["MRR"] for d in ("audio->sheet", "sheet->audio")}
 
 
 def training_facts(run: Path) -> dict[str, Any]:
@@ -134,6 +149,7 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         out["training"] = {
             "steps": stat([float(f["steps"]) for f in facts]),
             "valid_MRR": {d: stat([f["valid_MRR"][d] for f in facts]) for d in facts[0]["valid_MRR"]},
+            "test_MRR": {d: stat([f["test_MRR"][d] for f in facts]) for d in facts[0]["test_MRR"]},
             "train_items": facts[0]["train_items"],
         }
     return out
@@ -151,31 +167,50 @@ def main() -> None:
     ap.add_argument(
         "--budget", default=BUDGET, help=f"training budget a seed (default {BUDGET}; another names its own runs)"
     )
+    ap.add_argument(
+        "--sheet-width-scale",
+        type=float,
+        default=None,
+        help="train the sheet cnn at this width_scale instead of its default (its own runs: -swX)",
+    )
+    ap.add_argument("--no-amp", action="store_true", help="train in float32 (train --no-amp; its own runs: -fp32)")
     args = ap.parse_args()
+    options = () if args.sheet_width_scale is None else (f"sheet.width_scale={args.sheet_width_scale:g}",)
+    flags = ("--no-amp",) if args.no_amp else ()
     data_tag = "-".join(
         ([f"tw{args.train_windows:g}"] if args.train_windows else []) + (["pw"] if args.train_page_windows else [])
     )
-    tag = "-".join(([args.budget] if args.budget != BUDGET else []) + ([data_tag] if data_tag else []))
+    tag = "-".join(
+        ([args.budget] if args.budget != BUDGET else [])
+        + ([data_tag] if data_tag else [])
+        + ([f"sw{args.sheet_width_scale:g}"] if options else [])
+        + (["fp32"] if flags else [])
+    )
     data = args.data.with_name(f"{args.data.name}-{data_tag}") if data_tag else args.data
     data = ensure_data(data, args.train_windows, args.train_page_windows)
     results = []
     for seed in args.seeds:
         name = f"contrastive-{tag}-s{seed}" if tag else f"contrastive-s{seed}"
-        run = ensure_run(data, args.runs / name, seed, args.budget)
-        results.append({"seed": seed, "run": _shown(run), **evaluate(data, run), "training": training_facts(run)})
+        run = ensure_run(data, args.runs / name, seed, args.budget, options, flags)
+        facts = {**training_facts(run), "test_MRR": passages(data, run)}
+        results.append({"seed": seed, "run": _shown(run), **evaluate(data, run), "training": facts})
     payload = {
         "format": "ugaar-kit-benchmark-pieces",
         "command": f"{PYTHON} benchmarks/pieces.py"
         + ("" if args.seeds == [0, 1, 2] else f" --seeds {' '.join(map(str, args.seeds))}")
         + (f" --train-windows {args.train_windows:g}" if args.train_windows else "")
         + (" --train-page-windows" if args.train_page_windows else "")
-        + (f" --budget {args.budget}" if args.budget != BUDGET else ""),
+        + (f" --budget {args.budget}" if args.budget != BUDGET else "")
+        + (f" --sheet-width-scale {args.sheet_width_scale:g}" if options else "")
+        + (" --no-amp" if flags else ""),
         "train_windows": args.train_windows,
         "train_page_windows": args.train_page_windows,
         "machine": machine(),
         "finished": now(),
         "data": _shown(data),
         "budget": args.budget,
+        "options": list(options),
+        "flags": list(flags),
         "seeds": args.seeds,
         "summary": summary(results),
         "runs": results,

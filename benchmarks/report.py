@@ -334,11 +334,13 @@ def piece_matching(settings: dict[str, Any]) -> str:
 
 
 WINDOW_VARIANTS = (
-    ("result.json", "passages only (the default)"),
-    ("result-tw5.json", "+ recording windows (`--train-windows 5`)"),
-    ("result-tw5-pw.json", "+ page windows (`--train-page-windows`)"),
-    ("result-pw.json", "page windows alone"),
+    ("result-sw1-fp32.json", "passages only"),
+    ("result-tw5-sw1-fp32.json", "+ recording windows (`--train-windows 5`)"),
+    ("result-tw5-pw-sw1-fp32.json", "+ page windows (`--train-page-windows`)"),
+    ("result-pw-sw1-fp32.json", "page windows alone"),
 )
+"""Measured at the sheet's full width in float32 (`--sheet-width-scale 1 --no-amp`), the defaults
+when they ran."""
 
 
 def dig(value: Any, *path: str) -> Any:
@@ -355,7 +357,7 @@ def pieces_windows_block(root: Path = RESULTS / "pieces") -> str:
     found = [(name, label, read_json(Path(root) / name)) for name, label in WINDOW_VARIANTS]
     found = [(name, label, r) for name, label, r in found if r is not None]
     if len(found) < 2:
-        return f"{NOT_RUN}: `{PYTHON} benchmarks/pieces.py --train-windows 5 [--train-page-windows]`"
+        return f"{NOT_RUN}: `{PYTHON} benchmarks/pieces.py --sheet-width-scale 1 --no-amp --train-windows 5 [--train-page-windows]`"
 
     tasks = [
         ("identify from a recording, top-1", ("identify", "recording", "top1")),
@@ -393,14 +395,14 @@ def pieces_windows_block(root: Path = RESULTS / "pieces") -> str:
 def pieces_budget_block(root: Path = RESULTS / "pieces") -> str:
     """What more training buys (benchmarks/pieces.py --budget 45m): the same seed at the default
     budget and at 45 minutes, each task's figure and the passage retrieval it keeps."""
-    command = f"{PYTHON} benchmarks/pieces.py --seeds 0 --budget 45m"
-    base, more = read_json(Path(root) / "result.json"), read_json(Path(root) / "result-45m.json")
+    command = f"{PYTHON} benchmarks/pieces.py --seeds 0 --budget 45m --sheet-width-scale 1 --no-amp"
+    base, more = read_json(Path(root) / "result-sw1-fp32.json"), read_json(Path(root) / "result-45m-sw1-fp32.json")
     if base is None or more is None:
         return f"{NOT_RUN}: `{command}`"
     runs = [(base["budget"], next((r for r in base["runs"] if r["seed"] == s), None)) for s in more["seeds"]]
     pairs = [(b, r, m) for (b, r), m in zip(runs, more["runs"]) if r is not None]
     if not pairs:
-        return f"{NOT_RUN}: `{command}` (no seed of result.json)"
+        return f"{NOT_RUN}: `{command}` (no seed of result-sw1-fp32.json)"
 
     def fig(run: Mapping[str, Any], *path: str) -> str:
         value = dig(run, *path)
@@ -427,6 +429,57 @@ def pieces_budget_block(root: Path = RESULTS / "pieces") -> str:
         f"on {machine_line(more['machine'])}",
     ]
     return "\n\n".join(out)
+
+
+PAIRS = {
+    "pieces-width": (
+        ("result-sw1-fp32.json", "full width (`width_scale=1`)"),
+        ("result-fp32.json", "half width (the default)"),
+    ),
+    "pieces-precision": (("result-fp32.json", "float32 (`--no-amp`)"), ("result.json", "bfloat16 (the default)")),
+}
+"""Tables of two variants of the default run, paired by seed: the sheet's width (both in float32,
+as the runs of that time trained), then the CPU's precision (both at half width)."""
+
+
+def pieces_pair_block(name: str, root: Path = RESULTS / "pieces") -> str:
+    """Two variants of the default run (`PAIRS[name]`), the same seeds, data, budget, queries
+    and matching: the steps each buys, its passage retrieval and each identification and
+    localisation figure, mean over the seeds (lowest–highest)."""
+    (file_a, label_a), (file_b, label_b) = PAIRS[name]
+    a, b = read_json(Path(root) / file_a), read_json(Path(root) / file_b)
+    if a is None or b is None:
+        missing = file_a if a is None else file_b
+        return f"{NOT_RUN}: `{PYTHON} benchmarks/pieces.py` (no {missing})"
+    tasks = [
+        ("steps in the budget", ("training", "steps")),
+        ("passage retrieval: valid audio→sheet MRR", ("training", "valid_MRR", "audio->sheet")),
+        ("passage retrieval: test audio→sheet MRR", ("training", "test_MRR", "audio->sheet")),
+        ("passage retrieval: test sheet→audio MRR", ("training", "test_MRR", "sheet->audio")),
+        ("identify from a recording, top-1", ("identify", "recording", "top1")),
+        ("identify from a 10-s excerpt, top-1", ("identify", "excerpt", "top1")),
+        ("identify from a 10-s excerpt, top-5", ("identify", "excerpt", "top5")),
+        ("identify from a page, top-1", ("identify", "page", "top1")),
+        ("locate: the right passage", ("locate", "passage")),
+        ("locate: within one system", ("locate", "system")),
+    ]
+
+    def shown(stat: Mapping[str, float] | None, steps: bool) -> str:
+        if stat is None:
+            return "–"
+        return f"{stat['mean']:.0f} ({stat['min']:.0f}–{stat['max']:.0f})" if steps else cell(stat)
+
+    rows = [[label, *(shown(dig(r["summary"], *path), path[-1] == "steps") for r in (a, b))] for label, path in tasks]
+    seeds = ", ".join(map(str, b["seeds"]))
+    out = [
+        table(["", label_a, label_b], rows, right_from=1),
+        f"- Paired: seeds {seeds}, {b['budget']} a seed on {b['data']}, the same test songs, excerpts and "
+        "matching; the mean over the seeds and in brackets the lowest and highest. Test passage retrieval: the "
+        "whole test split as the pool (`ugaar-kit eval RUN --data DATA`).",
+        f"- {label_a}: `{a.get('command')}`, on {machine_line(a['machine'])}",
+        f"- {label_b}: `{b.get('command')}`, on {machine_line(b['machine'])}",
+    ]
+    return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
 
 
 def serve_block(root: Path = RESULTS / "serve") -> str:
@@ -689,6 +742,8 @@ def blocks(
     out["pieces"] = pieces_block(pieces_root)
     out["pieces-windows"] = pieces_windows_block(pieces_root)
     out["pieces-budget"] = pieces_budget_block(pieces_root)
+    for name in PAIRS:
+        out[name] = pieces_pair_block(name, pieces_root)
     out["serve"] = serve_block(serve_root)
     return out
 

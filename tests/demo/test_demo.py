@@ -75,6 +75,11 @@ def check_outputs(out: Path, summary: dict) -> None:
     assert pieces["truth"]["passage"] in {p["id"] for p in song["passages"]}
     [audio_query, lyrics_query] = summary["searches"]
     assert len(audio_query["hits"]["sheet"]) == 5
+    # the query's own passage is named as the store names it, so the table can mark it
+    own = audio_query["expected"]["sheet"]
+    assert (out / "data" / own).is_file() and own.startswith("sheet/")
+    with Store(out / "test.h5") as store:
+        assert own in set(store.sources("sheet").tolist())
     assert set(lyrics_query["hits"]) == {"audio", "sheet"}
 
 

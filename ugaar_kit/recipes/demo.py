@@ -281,7 +281,8 @@ class Demo:
                 else:
                     _, vector = embed_query(run, text=str(query), modality=modality)
                 hits = search_store(store, vector, list(targets), k=5)
-                expected = {m: v.name for m in targets if isinstance(v := item.get(m), Path)}
+                # the store names a file by its path in the dataset folder, as `_stored_name` does
+                expected = {m: self._stored_name(v) for m in targets if isinstance(v := item.get(m), Path)}
                 self.result.searches.append(
                     {
                         "query": str(query),

@@ -76,41 +76,37 @@ def ensure_data(data: Path, train_windows: float = 0.0, page_windows: bool = Fal
     return data
 
 
-def ensure_run(
-    data: Path, run: Path, seed: int, budget: str = BUDGET, options: tuple[str, ...] = (), flags: tuple[str, ...] = ()
-) -> Path:
+def ensure_run(data: Path, run: Path, seed: int, budget: str = BUDGET, extra: tuple[str, ...] = ()) -> Path:
+    """Train `run` unless it holds `model.pt`; `extra` are more `train` arguments (`-o`, `--no-amp`)."""
     if (run / "model.pt").is_file():
         return run
     print(f"training seed {seed} into {run} ({budget})", flush=True)
-    args = ["train", "--data", str(data), "--audio", "cnn", "--sheet", "cnn", "--objective", "contrastive"]
-    args += [a for option in options for a in ("-o", option)] + list(flags)
+    args = ["train", "--data", str(data), "--audio", "cnn", "--sheet", "cnn", "--objective", "contrastive", *extra]
     _run([*args, "--max-time", budget, "--seed", str(seed), "--out", str(run)], log=run.with_suffix(".log"))
     return run
 
 
+def _kept_eval(run: Path, kind: str, args: list[str]) -> dict[str, Any]:
+    """`ugaar-kit eval RUN ARGS --json`, kept beside the run (`<run>-KIND.json`) and reused while
+    it is newer than the run's model."""
+    kept = run.parent / f"{run.name}-{kind}.json"
+    if not (kept.is_file() and kept.stat().st_mtime > (run / "model.pt").stat().st_mtime):
+        print(f"evaluating {run} ({kind})", flush=True)
+        kept.write_text(_run(["eval", str(run), *args, "--json"]), encoding="utf-8")
+    return json.loads(kept.read_text(encoding="utf-8"))
+
+
 def evaluate(data: Path, run: Path) -> dict[str, Any]:
-    """The run's `eval --task identify --task locate --json`, kept beside it (`<run>-pieces.json`)
-    and reused while it is newer than the run's model."""
-    kept = run.parent / f"{run.name}-pieces.json"
-    if kept.is_file() and kept.stat().st_mtime > (run / "model.pt").stat().st_mtime:
-        return json.loads(kept.read_text(encoding="utf-8"))
-    print(f"evaluating {run}", flush=True)
+    """The run's `eval --task identify --task locate` (its store kept as `<run>-pieces.h5`)."""
     store = run.parent / f"{run.name}-pieces.h5"
-    out = _run(
-        ["eval", str(run), "--data", str(data), "--task", "identify", "--task", "locate"]
-        + ["--store", str(store), "--json"]
+    return _kept_eval(
+        run, "pieces", ["--data", str(data), "--task", "identify", "--task", "locate", "--store", str(store)]
     )
-    kept.write_text(out, encoding="utf-8")
-    return json.loads(out)
 
 
 def passages(data: Path, run: Path) -> dict[str, float]:
-    """The run's passage retrieval on the test split (`eval --json`, the whole split as the pool):
-    MRR per direction, kept beside it (`<run>-passages.json`) while newer than its model."""
-    kept = run.parent / f"{run.name}-passages.json"
-    if not (kept.is_file() and kept.stat().st_mtime > (run / "model.pt").stat().st_mtime):
-        kept.write_text(_run(["eval", str(run), "--data", str(data), "--json"]), encoding="utf-8")
-    figures = json.loads(kept.read_text(encoding="utf-8"))
+    """The run's passage retrieval on the test split (the whole split as the pool): MRR per direction."""
+    figures = _kept_eval(run, "passages", ["--data", str(data)])
     return {d: figures["directions"][d]["MRR"] for d in ("audio->sheet", "sheet->audio")}
 
 
@@ -191,7 +187,8 @@ def main() -> None:
     results = []
     for seed in args.seeds:
         name = f"contrastive-{tag}-s{seed}" if tag else f"contrastive-s{seed}"
-        run = ensure_run(data, args.runs / name, seed, args.budget, options, flags)
+        extra = (*(a for option in options for a in ("-o", option)), *flags)
+        run = ensure_run(data, args.runs / name, seed, args.budget, extra)
         facts = {**training_facts(run), "test_MRR": passages(data, run)}
         results.append({"seed": seed, "run": _shown(run), **evaluate(data, run), "training": facts})
     payload = {

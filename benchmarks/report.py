@@ -279,6 +279,33 @@ def cell(stat: Mapping[str, float] | None) -> str:
     return "–" if stat is None else f"{stat['mean']:.3f} ({stat['min']:.2f}–{stat['max']:.2f})"
 
 
+def count_cell(stat: Mapping[str, float] | None) -> str:
+    """A count over seeds (steps) as `mean (lowest–highest)`, whole numbers."""
+    return "–" if stat is None else f"{stat['mean']:.0f} ({stat['min']:.0f}–{stat['max']:.0f})"
+
+
+PIECE_FIGURES = {
+    "identify from a recording, top-1": ("identify", "recording", "top1"),
+    "identify from a 10-s excerpt, top-1": ("identify", "excerpt", "top1"),
+    "identify from a page, top-1": ("identify", "page", "top1"),
+    "identify from a recording, top-5": ("identify", "recording", "top5"),
+    "identify from a 10-s excerpt, top-5": ("identify", "excerpt", "top5"),
+    "identify from a page, top-5": ("identify", "page", "top5"),
+    "locate: the right passage": ("locate", "passage"),
+    "locate: within one system": ("locate", "system"),
+    "passage retrieval: valid audio→sheet MRR": ("training", "valid_MRR", "audio->sheet"),
+    "passage retrieval: valid sheet→audio MRR": ("training", "valid_MRR", "sheet->audio"),
+    "passage retrieval: test audio→sheet MRR": ("training", "test_MRR", "audio->sheet"),
+    "passage retrieval: test sheet→audio MRR": ("training", "test_MRR", "sheet->audio"),
+}
+"""Where each figure of the pieces tables is in a result (a run's, or a summary over seeds)."""
+
+
+def figures(*labels: str) -> list[tuple[str, tuple[str, ...]]]:
+    """`(label, path)` of the named `PIECE_FIGURES`, in the order given."""
+    return [(label, PIECE_FIGURES[label]) for label in labels]
+
+
 def pieces_block(root: Path = RESULTS / "pieces") -> str:
     """Piece identification and localisation (benchmarks/pieces.py): per kind of query top-1,
     top-5 and MRR as the mean over the seeds with their range, then localisation."""
@@ -359,26 +386,10 @@ def pieces_windows_block(root: Path = RESULTS / "pieces") -> str:
     if len(found) < 2:
         return f"{NOT_RUN}: `{PYTHON} benchmarks/pieces.py --sheet-width-scale 1 --no-amp --train-windows 5 [--train-page-windows]`"
 
-    tasks = [
-        ("identify from a recording, top-1", ("identify", "recording", "top1")),
-        ("identify from a 10-s excerpt, top-1", ("identify", "excerpt", "top1")),
-        ("identify from a page, top-1", ("identify", "page", "top1")),
-        ("identify from a recording, top-5", ("identify", "recording", "top5")),
-        ("identify from a 10-s excerpt, top-5", ("identify", "excerpt", "top5")),
-        ("identify from a page, top-5", ("identify", "page", "top5")),
-        ("locate: the right passage", ("locate", "passage")),
-        ("locate: within one system", ("locate", "system")),
-        ("passage retrieval: valid audio→sheet MRR", ("training", "valid_MRR", "audio->sheet")),
-        ("passage retrieval: valid sheet→audio MRR", ("training", "valid_MRR", "sheet->audio")),
-    ]
+    tasks = [(label, path) for label, path in PIECE_FIGURES.items() if "test_MRR" not in path]
     rows = [[label, *(cell(dig(r["summary"], *path)) for _, _, r in found)] for label, path in tasks]
     steps = [dig(r["summary"], "training", "steps") for _, _, r in found]
-    rows.append(
-        [
-            "steps in 15 minutes",
-            *("–" if st is None else f"{st['mean']:.0f} ({st['min']:.0f}–{st['max']:.0f})" for st in steps),
-        ]
-    )
+    rows.append(["steps in 15 minutes", *(count_cell(st) for st in steps)])
     items = [dig(r["summary"], "training", "train_items") for _, _, r in found]
     rows.append(["training items", *("–" if n is None else str(n) for n in items)])
     out = [
@@ -408,16 +419,15 @@ def pieces_budget_block(root: Path = RESULTS / "pieces") -> str:
         value = dig(run, *path)
         return "–" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
 
-    tasks = [
-        ("identify from a recording, top-1", ("identify", "recording", "top1")),
-        ("identify from a 10-s excerpt, top-1", ("identify", "excerpt", "top1")),
-        ("identify from a page, top-1", ("identify", "page", "top1")),
-        ("identify from a 10-s excerpt, top-5", ("identify", "excerpt", "top5")),
-        ("locate: the right passage", ("locate", "passage")),
-        ("locate: within one system", ("locate", "system")),
-        ("passage retrieval: valid audio→sheet MRR", ("training", "valid_MRR", "audio->sheet")),
-        ("steps", ("training", "steps")),
-    ]
+    tasks = figures(
+        "identify from a recording, top-1",
+        "identify from a 10-s excerpt, top-1",
+        "identify from a page, top-1",
+        "identify from a 10-s excerpt, top-5",
+        "locate: the right passage",
+        "locate: within one system",
+        "passage retrieval: valid audio→sheet MRR",
+    ) + [("steps", ("training", "steps"))]
     columns = [""]
     for budget, r, m in pairs:
         columns += [f"seed {r['seed']}, {budget}", f"seed {m['seed']}, {more['budget']}"]
@@ -451,25 +461,19 @@ def pieces_pair_block(name: str, root: Path = RESULTS / "pieces") -> str:
     if a is None or b is None:
         missing = file_a if a is None else file_b
         return f"{NOT_RUN}: `{PYTHON} benchmarks/pieces.py` (no {missing})"
-    tasks = [
-        ("steps in the budget", ("training", "steps")),
-        ("passage retrieval: valid audio→sheet MRR", ("training", "valid_MRR", "audio->sheet")),
-        ("passage retrieval: test audio→sheet MRR", ("training", "test_MRR", "audio->sheet")),
-        ("passage retrieval: test sheet→audio MRR", ("training", "test_MRR", "sheet->audio")),
-        ("identify from a recording, top-1", ("identify", "recording", "top1")),
-        ("identify from a 10-s excerpt, top-1", ("identify", "excerpt", "top1")),
-        ("identify from a 10-s excerpt, top-5", ("identify", "excerpt", "top5")),
-        ("identify from a page, top-1", ("identify", "page", "top1")),
-        ("locate: the right passage", ("locate", "passage")),
-        ("locate: within one system", ("locate", "system")),
-    ]
-
-    def shown(stat: Mapping[str, float] | None, steps: bool) -> str:
-        if stat is None:
-            return "–"
-        return f"{stat['mean']:.0f} ({stat['min']:.0f}–{stat['max']:.0f})" if steps else cell(stat)
-
-    rows = [[label, *(shown(dig(r["summary"], *path), path[-1] == "steps") for r in (a, b))] for label, path in tasks]
+    tasks = figures(
+        "passage retrieval: valid audio→sheet MRR",
+        "passage retrieval: test audio→sheet MRR",
+        "passage retrieval: test sheet→audio MRR",
+        "identify from a recording, top-1",
+        "identify from a 10-s excerpt, top-1",
+        "identify from a 10-s excerpt, top-5",
+        "identify from a page, top-1",
+        "locate: the right passage",
+        "locate: within one system",
+    )
+    rows = [["steps in the budget", *(count_cell(dig(r["summary"], "training", "steps")) for r in (a, b))]]
+    rows += [[label, *(cell(dig(r["summary"], *path)) for r in (a, b))] for label, path in tasks]
     seeds = ", ".join(map(str, b["seeds"]))
     out = [
         table(["", label_a, label_b], rows, right_from=1),

@@ -153,7 +153,6 @@ class Trainer:
         self._build_caches()
         self.device = ddp.pick_device(s.device)
         self.autocast = ddp.autocast_dtype(self.device, bool(s.amp))
-        self.amp = self.autocast is not None
         if self.autocast == torch.bfloat16:
             self.say("mixed precision: bfloat16 on this CPU (--no-amp trains in float32)")
         self.models, self._hooks = ddp.place(dict(self.encoders), self.objective, self.device)
@@ -255,7 +254,7 @@ class Trainer:
         entropy = np.random.SeedSequence([self.settings.seed % 2**32, self.budget.steps, self.rank])
         generator = torch.Generator().manual_seed(int(entropy.generate_state(1, np.uint64)[0]) >> 1)
         inputs = self.train_data.batch(indices, self.encoders, self.device, generator)
-        with torch.autocast(device_type=self.device.type, dtype=self.autocast, enabled=self.amp):
+        with torch.autocast(device_type=self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
             views = {m: self.models[m](b) for m, b in inputs.items()}
         views = {m: z.float() for m, z in views.items()}
         return self.objective.training_step(views, self.optimizers)

@@ -18,7 +18,7 @@ from ugaar_kit.cli.app import build_app
 from ugaar_kit.errors import OptionError
 from ugaar_kit.interfaces.options import parse_duration
 from ugaar_kit.retrieval.evaluation import evaluate
-from ugaar_kit.runfolder.config import RunConfig, merge
+from ugaar_kit.runfolder.config import DEFAULT_PATIENCE, RunConfig, TrainSettings, merge
 from ugaar_kit.training import schedule as sched
 from ugaar_kit.training.trainer import Trainer
 
@@ -245,3 +245,24 @@ def test_non_finite_numbers_are_refused_as_options():
     for value in ("nan", "inf", float("nan")):
         with pytest.raises(OptionError, match="finite"):
             opts.build(TrainSettings, {"lr": value})
+
+
+def test_budgeted_cosine_run_spends_its_budget_unless_given_a_patience(registry, tiny_data, tmp_path):
+    # lr 0: no epoch after the first validates better, which would end a run of patience 10 at epoch 11
+    trainer = budget_trainer(registry, tiny_data, tmp_path / "a", max_time="60s", lr=0.0)
+    assert trainer.selection.patience == 0
+    trainer.run()
+    # 60 one-second steps, 4 an epoch, until the budget or the schedule planned within it ends
+    assert len(rows_of(tmp_path / "a")) > 1 + DEFAULT_PATIENCE
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["training"]["stopped"] in ("max_time", "schedule")
+    budget_trainer(registry, tiny_data, tmp_path / "b", max_time="60s", lr=0.0, patience=2).run()
+    assert len(rows_of(tmp_path / "b")) == 3
+    assert json.loads((tmp_path / "b" / "run.json").read_text())["training"]["stopped"] == "patience"
+
+
+def test_patience_defaults():
+    assert TrainSettings().stop_patience == DEFAULT_PATIENCE == 10
+    assert TrainSettings(max_time=60.0).stop_patience == 0
+    assert TrainSettings(max_time=60.0, schedule="constant").stop_patience == DEFAULT_PATIENCE
+    assert TrainSettings(max_time=60.0, patience=3).stop_patience == 3
+    assert TrainSettings(patience=0).stop_patience == 0

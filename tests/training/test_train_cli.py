@@ -180,7 +180,7 @@ temperature = 0.5
     written = tomllib.loads((run / "config.toml").read_text())
     assert written["lr"] == 0.002  # flag wins over the file
     assert written["epochs"] == 1 and written["batch_size"] == 8  # file wins over defaults
-    assert written["patience"] == 10  # default
+    assert "patience" not in written  # default: 10, or never in a budgeted cosine run (TrainSettings.stop_patience)
     assert written["audio"] == {
         "name": "tiny",
         "dim": 6,

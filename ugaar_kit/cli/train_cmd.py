@@ -118,7 +118,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         patience: Annotated[
             int | None,
             typer.Option(
-                help="Stop after N epochs without a better validation MRR; 0 = never [default: 10].",
+                help="Stop after N epochs without a better validation MRR; 0 = never [default: 10, or never with "
+                "--max-time and the cosine schedule, which decays to 0 as the budget ends].",
                 min=0,
                 show_default=False,
             ),

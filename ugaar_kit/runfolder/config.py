@@ -40,6 +40,8 @@ SCHEDULES: tuple[str, ...] = ("cosine", "constant")
 CONFIG_FILE = "config.toml"
 DEFAULT_EPOCHS = 30
 """Epochs when neither `epochs` nor `max_time` is given."""
+DEFAULT_PATIENCE = 10
+"""Validations without a better MRR that stop a run not bounded by a decaying budget."""
 NAME_KEY = "name"
 """The reserved key of a component table that names the component."""
 
@@ -83,7 +85,12 @@ class TrainSettings:
         "mixed precision: float16 autocast + gradient scaling on CUDA, bfloat16 autocast on a CPU with native "
         "bfloat16 (AVX-512 BF16 or AMX); ignored on other CPUs",
     )
-    patience: int = option(10, "stop after this many epochs without a better validation MRR; 0 = never", min=0)
+    patience: int | None = option(
+        None,
+        f"stop after this many epochs without a better validation MRR; 0 = never; default {DEFAULT_PATIENCE}, or "
+        "never with max_time and the cosine schedule (it decays to 0 at the budget's end, where the best epochs are)",
+        min=0,
+    )
     select: tuple[str, ...] = option(
         (),
         "retrieval directions (e.g. audio->sheet,sheet->audio) whose mean validation MRR picks the best epoch "
@@ -102,6 +109,14 @@ class TrainSettings:
         None, "where feature caches live (default DATA/.cache, or RUN/cache if DATA is read-only)"
     )
     resume: Path | None = option(None, "continue the interrupted run in this folder (its config.toml applies)")
+
+    @property
+    def stop_patience(self) -> int:
+        """`patience` as the run applies it: as given, else 0 (never) for a budgeted run on the
+        cosine schedule, whose learning rate falls to 0 as the budget ends, else `DEFAULT_PATIENCE`."""
+        if self.patience is not None:
+            return self.patience
+        return 0 if self.max_time is not None and self.schedule == "cosine" else DEFAULT_PATIENCE
 
 
 SETTING_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainSettings))

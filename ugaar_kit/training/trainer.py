@@ -68,7 +68,7 @@ class Trainer:
         s = self.settings
         self.budget = Budget.of(s, main=self.main, say=self.say)
         """Steps, seconds and the schedule's length (`budget.py`)."""
-        self.selection = Selection(s.patience)
+        self.selection = Selection(s.stop_patience)
         """The best epoch and early stopping (`selection.py`)."""
 
     # -- helpers ------------------------------------------------------------------------------

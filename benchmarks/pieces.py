@@ -20,6 +20,11 @@ passage at its midpoint) into `lmd-200w-tw5`, trains the same seeds on it into
 what more training buys. `--sheet-width-scale 1` trains the sheet `cnn` at that `width_scale`
 instead of its default (`-sw1` in the names; 1 is the full width, the default until
 2026-12-07), and `--no-amp` in float32 where the CPU would train in bfloat16 (`-fp32`).
+`-o SLOT.KEY=VALUE --tag NAME` trains with more `train` options (runs and result named
+with NAME, e.g. `--seeds 0 -o audio.scale=log -o audio.n_mels=84 -o audio.f_min=65.4 --tag
+log84`: the log-frequency front end). `--clef song` builds the songs with each passage in its
+song's clef, as the song's pages show it (`-sc` in the data's, the runs' and the result's
+names; by default each passage is in the clef that fits its own range).
 """
 
 from __future__ import annotations
@@ -57,12 +62,12 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def ensure_data(data: Path, train_windows: float = 0.0, page_windows: bool = False) -> Path:
+def ensure_data(data: Path, train_windows: float = 0.0, page_windows: bool = False, clef: str = "passage") -> Path:
     info = data / "dataset.json"
     if (data / "songs.jsonl").is_file() and info.is_file():
         record = json.loads(info.read_text(encoding="utf-8"))
         built = record.get("build_options", {})
-        same = float(built.get("train_windows", 0.0)) == train_windows
+        same = float(built.get("train_windows", 0.0)) == train_windows and built.get("clef", "passage") == clef
         if same and bool(built.get("train_page_windows", False)) == page_windows and record.get("complete"):
             return data
     print(f"building {SONGS} songs with --whole-songs into {data}", flush=True)
@@ -72,6 +77,7 @@ def ensure_data(data: Path, train_windows: float = 0.0, page_windows: bool = Fal
         + ["--limit-songs", str(SONGS), "--whole-songs", "--quiet"]
         + (["--train-windows", f"{train_windows:g}"] if train_windows else [])
         + (["--train-page-windows"] if page_windows else [])
+        + (["--clef", clef] if clef != "passage" else [])
     )
     return data
 
@@ -170,20 +176,41 @@ def main() -> None:
         help="train the sheet cnn at this width_scale instead of its default (its own runs: -swX)",
     )
     ap.add_argument("--no-amp", action="store_true", help="train in float32 (train --no-amp; its own runs: -fp32)")
+    ap.add_argument(
+        "--clef",
+        choices=("passage", "song"),
+        default="passage",
+        help="dataset build --clef (song: each passage in its song's clef; its own data and runs: -sc)",
+    )
+    ap.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="SLOT.KEY=VALUE",
+        help="another train -o option (repeatable; needs --tag, which names its runs and result)",
+    )
+    ap.add_argument("--tag", default="", help="the name of the runs and result with --option, e.g. log84")
     args = ap.parse_args()
+    if bool(args.option) != bool(args.tag):
+        ap.error("--option and --tag go together: the tag names the runs the options train")
     options = () if args.sheet_width_scale is None else (f"sheet.width_scale={args.sheet_width_scale:g}",)
+    options = (*args.option, *options)
     flags = ("--no-amp",) if args.no_amp else ()
     data_tag = "-".join(
-        ([f"tw{args.train_windows:g}"] if args.train_windows else []) + (["pw"] if args.train_page_windows else [])
+        ([f"tw{args.train_windows:g}"] if args.train_windows else [])
+        + (["pw"] if args.train_page_windows else [])
+        + (["sc"] if args.clef == "song" else [])
     )
     tag = "-".join(
         ([args.budget] if args.budget != BUDGET else [])
         + ([data_tag] if data_tag else [])
-        + ([f"sw{args.sheet_width_scale:g}"] if options else [])
+        + ([args.tag] if args.tag else [])
+        + ([f"sw{args.sheet_width_scale:g}"] if args.sheet_width_scale is not None else [])
         + (["fp32"] if flags else [])
     )
     data = args.data.with_name(f"{args.data.name}-{data_tag}") if data_tag else args.data
-    data = ensure_data(data, args.train_windows, args.train_page_windows)
+    data = ensure_data(data, args.train_windows, args.train_page_windows, args.clef)
     results = []
     for seed in args.seeds:
         name = f"contrastive-{tag}-s{seed}" if tag else f"contrastive-s{seed}"
@@ -198,9 +225,13 @@ def main() -> None:
         + (f" --train-windows {args.train_windows:g}" if args.train_windows else "")
         + (" --train-page-windows" if args.train_page_windows else "")
         + (f" --budget {args.budget}" if args.budget != BUDGET else "")
-        + (f" --sheet-width-scale {args.sheet_width_scale:g}" if options else "")
-        + (" --no-amp" if flags else ""),
+        + "".join(f" -o {o}" for o in args.option)
+        + (f" --tag {args.tag}" if args.tag else "")
+        + (f" --sheet-width-scale {args.sheet_width_scale:g}" if args.sheet_width_scale is not None else "")
+        + (" --no-amp" if flags else "")
+        + (" --clef song" if args.clef == "song" else ""),
         "train_windows": args.train_windows,
+        "clef": args.clef,
         "train_page_windows": args.train_page_windows,
         "machine": machine(),
         "finished": now(),

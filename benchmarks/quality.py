@@ -481,6 +481,7 @@ def dataset_summary(data: Path) -> dict[str, Any]:
         "folder": folder.root.name,
         "songs": len({it.song for it in folder.items}),
         "manifest_sha256": digest,
+        "clef": folder.info.get("render", {}).get("clef", "passage"),
         "splits": splits,
     }
 

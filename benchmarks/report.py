@@ -403,17 +403,39 @@ def pieces_windows_block(root: Path = RESULTS / "pieces") -> str:
     return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
 
 
-def pieces_budget_block(root: Path = RESULTS / "pieces") -> str:
-    """What more training buys (benchmarks/pieces.py --budget 45m): the same seed at the default
-    budget and at 45 minutes, each task's figure and the passage retrieval it keeps."""
-    command = f"{PYTHON} benchmarks/pieces.py --seeds 0 --budget 45m --sheet-width-scale 1 --no-amp"
-    base, more = read_json(Path(root) / "result-sw1-fp32.json"), read_json(Path(root) / "result-45m-sw1-fp32.json")
+SEED_PAIRS = {
+    "pieces-budget": (
+        ("result-sw1-fp32.json", "{budget}"),
+        ("result-45m-sw1-fp32.json", "{budget}"),
+        "only the training budget differs",
+    ),
+    "pieces-frontend": (
+        ("result.json", "mel"),
+        ("result-log84.json", "log frequency"),
+        "only the audio front end differs",
+    ),
+    "pieces-clef": (
+        ("result.json", "own clef"),
+        ("result-sc.json", "song's clef"),
+        "only the clef of the training, validation and test passages' images differs (the pages are the same)",
+    ),
+}
+"""One-seed ablations of a default run, each beside the same seed of the run it changes:
+`(base result, its column), (ablation result, its column), what differs`; a column's `{budget}`
+is its result's training budget."""
+
+
+def pieces_seed_pair_block(name: str, root: Path = RESULTS / "pieces") -> str:
+    """An ablation's seeds beside the same seeds of the run it changes (`SEED_PAIRS[name]`): each
+    task's figure, the passage retrieval it keeps and the steps, seed by seed."""
+    (base_file, base_label), (more_file, more_label), differs = SEED_PAIRS[name]
+    base, more = read_json(Path(root) / base_file), read_json(Path(root) / more_file)
     if base is None or more is None:
-        return f"{NOT_RUN}: `{command}`"
-    runs = [(base["budget"], next((r for r in base["runs"] if r["seed"] == s), None)) for s in more["seeds"]]
-    pairs = [(b, r, m) for (b, r), m in zip(runs, more["runs"]) if r is not None]
+        return f"{NOT_RUN}: `{PYTHON} benchmarks/pieces.py` (no {base_file if base is None else more_file})"
+    runs = [next((r for r in base["runs"] if r["seed"] == s), None) for s in more["seeds"]]
+    pairs = [(r, m) for r, m in zip(runs, more["runs"]) if r is not None]
     if not pairs:
-        return f"{NOT_RUN}: `{command}` (no seed of result-sw1-fp32.json)"
+        return f"{NOT_RUN}: `{more.get('command')}` (no seed of {base_file})"
 
     def fig(run: Mapping[str, Any], *path: str) -> str:
         value = dig(run, *path)
@@ -428,15 +450,20 @@ def pieces_budget_block(root: Path = RESULTS / "pieces") -> str:
         "locate: within one system",
         "passage retrieval: valid audio→sheet MRR",
     ) + [("steps", ("training", "steps"))]
+    if all(dig(x, "training", "test_MRR") is not None for pair in pairs for x in pair):
+        tasks[-1:-1] = figures("passage retrieval: test audio→sheet MRR")
     columns = [""]
-    for budget, r, m in pairs:
-        columns += [f"seed {r['seed']}, {budget}", f"seed {m['seed']}, {more['budget']}"]
-    rows = [[label, *(fig(x, *path) for _, r, m in pairs for x in (r, m))] for label, path in tasks]
+    for r, m in pairs:
+        columns += [
+            f"seed {r['seed']}, {base_label.format(budget=base['budget'])}",
+            f"seed {m['seed']}, {more_label.format(budget=more['budget'])}",
+        ]
+    rows = [[label, *(fig(x, *path) for r, m in pairs for x in (r, m))] for label, path in tasks]
     out = [
         table(columns, rows, right_from=1),
-        f"- The same seed, data, test songs, excerpts and matching; only the training budget differs. "
-        f"{base['budget']}: `{base.get('command')}`; {more['budget']}: `{more.get('command')}`, "
-        f"on {machine_line(more['machine'])}",
+        f"- The same seed, songs and splits, test queries and matching; {differs}. "
+        f"{base_label.format(budget=base['budget'])}: `{base.get('command')}`; "
+        f"{more_label.format(budget=more['budget'])}: `{more.get('command')}`, on {machine_line(more['machine'])}",
     ]
     return "\n\n".join(out)
 
@@ -446,7 +473,10 @@ PAIRS = {
         ("result-sw1-fp32.json", "full width (`width_scale=1`)"),
         ("result-fp32.json", "half width (the default)"),
     ),
-    "pieces-precision": (("result-fp32.json", "float32 (`--no-amp`)"), ("result.json", "bfloat16 (the default)")),
+    "pieces-precision": (
+        ("result-fp32.json", "float32 (`--no-amp`)"),
+        ("result.json", "bfloat16 (the default)"),
+    ),
 }
 """Tables of two variants of the default run, paired by seed: the sheet's width (both in float32,
 as the runs of that time trained), then the CPU's precision (both at half width)."""
@@ -469,15 +499,17 @@ def pieces_pair_block(name: str, root: Path = RESULTS / "pieces") -> str:
         "identify from a 10-s excerpt, top-1",
         "identify from a 10-s excerpt, top-5",
         "identify from a page, top-1",
+        "identify from a page, top-5",
         "locate: the right passage",
         "locate: within one system",
     )
     rows = [["steps in the budget", *(count_cell(dig(r["summary"], "training", "steps")) for r in (a, b))]]
     rows += [[label, *(cell(dig(r["summary"], *path)) for r in (a, b))] for label, path in tasks]
     seeds = ", ".join(map(str, b["seeds"]))
+    data = b["data"] if a["data"] == b["data"] else f"{a['data']} and {b['data']} (the same songs and splits)"
     out = [
         table(["", label_a, label_b], rows, right_from=1),
-        f"- Paired: seeds {seeds}, {b['budget']} a seed on {b['data']}, the same test songs, excerpts and "
+        f"- Paired: seeds {seeds}, {b['budget']} a seed on {data}, the same test songs, excerpts and "
         "matching; the mean over the seeds and in brackets the lowest and highest. Test passage retrieval: the "
         "whole test split as the pool (`ugaar-kit eval RUN --data DATA`).",
         f"- {label_a}: `{a.get('command')}`, on {machine_line(a['machine'])}",
@@ -745,7 +777,8 @@ def blocks(
         out[f"speed-{section}"] = speed_block(section, speed_root)
     out["pieces"] = pieces_block(pieces_root)
     out["pieces-windows"] = pieces_windows_block(pieces_root)
-    out["pieces-budget"] = pieces_budget_block(pieces_root)
+    for name in SEED_PAIRS:
+        out[name] = pieces_seed_pair_block(name, pieces_root)
     for name in PAIRS:
         out[name] = pieces_pair_block(name, pieces_root)
     out["serve"] = serve_block(serve_root)

@@ -302,7 +302,7 @@ def test_the_windows_table_pairs_the_variants_that_were_run(tmp_path: Path) -> N
 
 
 def test_the_budget_table_pairs_a_seed_at_both_budgets(tmp_path: Path) -> None:
-    assert report.pieces_budget_block(tmp_path).startswith("not run yet")
+    assert report.pieces_seed_pair_block("pieces-budget", tmp_path).startswith("not run yet")
     machine = {"nproc": 2, "cpu": "AMD EPYC", "ram_gib": 23.5, "torch": "2.14.1", "torch_threads": 2, "date": "d"}
 
     def run(seed: int, top1: float, steps: int) -> dict:
@@ -317,9 +317,9 @@ def test_the_budget_table_pairs_a_seed_at_both_budgets(tmp_path: Path) -> None:
     base = {"budget": "15m", "seeds": [0, 1], "runs": [run(0, 0.5, 700), run(1, 0.4, 690)], "command": "base"}
     more = {"budget": "45m", "seeds": [1], "runs": [run(1, 0.6, 2100)], "command": "more", "machine": machine}
     write_json(base, tmp_path / "result-sw1-fp32.json")
-    assert report.pieces_budget_block(tmp_path).startswith("not run yet")  # no 45-minute run
+    assert report.pieces_seed_pair_block("pieces-budget", tmp_path).startswith("not run yet")  # no 45-minute run
     write_json(more, tmp_path / "result-45m-sw1-fp32.json")
-    block = report.pieces_budget_block(tmp_path)
+    block = report.pieces_seed_pair_block("pieces-budget", tmp_path)
     lines = block.splitlines()
     assert lines[0] == "|  | seed 1, 15m | seed 1, 45m |"  # paired by seed: seed 1 against seed 1
     assert "| identify from a recording, top-1 | 0.400 | 0.600 |" in lines
@@ -356,3 +356,7 @@ def test_a_pair_table_sets_a_variant_beside_the_default(tmp_path: Path) -> None:
     assert "| passage retrieval: test audio→sheet MRR | – | – |" in lines  # not measured: said, not invented
     assert any("`fp32`" in x for x in lines) and any("`bf16`" in x for x in lines)
     assert "result-sw1-fp32.json" in report.pieces_pair_block("pieces-width", tmp_path)  # its other half is missing
+    assert any(" a seed on lmd-200w, the same" in x for x in lines)  # one dataset, named once
+    write_json({**result(0.6, 1500, "bf16"), "data": "lmd-200w-sc"}, tmp_path / "result.json")
+    two = report.pieces_pair_block("pieces-precision", tmp_path)
+    assert "a seed on lmd-200w and lmd-200w-sc (the same songs and splits)" in two  # each named

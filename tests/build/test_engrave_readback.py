@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from build_songs import SONG_IDS
 from lxml import etree
 from PIL import Image
@@ -66,6 +67,11 @@ def test_ties_accidentals_and_clef() -> None:
     assert xml.count('<tie type="start"/>') >= 1 and "<accidental>natural</accidental>" in xml
     low = Passage([Note(45, 0, 1), Note(50, 1, 1)], [Syllable("la", 0), Syllable("la", 1)])
     assert "<sign>F</sign>" in passage_to_musicxml(low)
+    # a clef given (its song's) wins over the one that fits the passage
+    given = passage_to_musicxml(low, clef="treble-8vb")
+    assert "<sign>G</sign>" in given and "<clef-octave-change>-1</clef-octave-change>" in given
+    with pytest.raises(ValueError, match="unknown clef 'alto'"):
+        passage_to_musicxml(low, clef="alto")
 
 
 def _staff_lines(image: np.ndarray) -> int:

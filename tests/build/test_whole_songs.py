@@ -13,9 +13,13 @@ import soundfile as sf
 from build_songs import SONG_IDS, trimmed
 from PIL import Image
 
-from ugaar_kit.build.builder import BuildOptions, build_dataset
+from ugaar_kit.build.builder import BuildOptions, build_dataset, plan, song_clef
+from ugaar_kit.build.engrave import engrave
+from ugaar_kit.build.notation import choose_clef
 from ugaar_kit.build.pages import engrave_song
-from ugaar_kit.build.segment import join_lines
+from ugaar_kit.build.segment import join_lines, segment
+from ugaar_kit.data.staves import find_systems
+from ugaar_kit.interfaces.dataset import DatasetFolder
 from ugaar_kit.interfaces.score import Note, Passage, Syllable
 
 
@@ -232,3 +236,43 @@ def test_training_windows_need_whole_songs(lmd_files, tmp_path):
     with pytest.raises(UgaarError, match="add --whole-songs"):
         build_dataset(LmdLyricsSource().songs([lmd_files]), tmp_path / "x", BuildOptions(train_windows=5.0))
     assert not (tmp_path / "x").exists()
+
+
+def _notes_height(image: np.ndarray) -> float:
+    """Where the ink off the staff lines sits, in staff heights below the top line (0 the top
+    line, 1 the bottom one): the notes' height on the staff, whatever the image's scale."""
+    grey = np.asarray(image, dtype=np.float32) / 255.0
+    (staff,) = find_systems(grey)
+    ink = grey < 0.5
+    ink[:, : staff.x0 + (staff.bottom - staff.top) * 2] = False  # past the clef and key
+    lines = ink.mean(axis=1) > 0.5  # the staff lines' rows
+    rows = np.flatnonzero(ink.any(axis=1) & ~lines)
+    weights = ink[rows].sum(axis=1)
+    return float((np.average(rows, weights=weights) - staff.top) / (staff.bottom - staff.top))
+
+
+def test_a_passage_in_its_songs_clef_shows_its_notes_where_its_songs_pages_do(whole, lmd_files, tmp_path):
+    # the first song is written in the treble-8vb clef; its first passage alone fits the treble
+    # clef, which writes it an octave (7/8 of a staff height) lower than its song's pages do
+    from ugaar_kit_plugins.dataset_lmd.source import LmdLyricsSource
+
+    songs = list(trimmed(LmdLyricsSource().songs([lmd_files]), 12))
+    passages = segment(songs[0], "line", 8, 1)
+    assert song_clef(passages) == "treble-8vb" and choose_clef([n.pitch for n in passages[0].notes]).name == "treble"
+    song = _rows(whole / "songs.jsonl")[0]
+    first = song["passages"][0]
+    page = np.asarray(Image.open(whole / song["pages"][first["page"] - 1]).convert("L"))
+    x0, y0, x1, y1 = first["box"]
+    on_page = _notes_height(page[y0:y1, :x1])  # from the system's start: its clef and key
+    # the build's default: the passage's own clef, an octave off its page
+    built = np.asarray(Image.open(whole / "sheet" / song["song_id"] / "000.png").convert("L"))
+    assert _notes_height(built) - on_page > 0.6
+    # in its song's clef (--clef song) it sits where the page has it
+    assert abs(_notes_height(engrave(passages[0], 128, clef=song_clef(passages))) - on_page) < 0.2
+    # and the build draws each passage in its song's clef when asked, recording the rule
+    jobs = [p.job for p in plan(songs, tmp_path, BuildOptions(clef="song"))]
+    assert {j.id: j.clef for j in jobs if j.id.startswith(song["song_id"])} == {
+        f"{song['song_id']}-{i:03d}": "treble-8vb" for i in range(len(passages))
+    }
+    assert {p.job.clef for p in plan(songs, tmp_path, BuildOptions())} == {None}  # each its own
+    assert DatasetFolder(whole).identity()["render"]["height"] == 128  # a run names how its images were drawn

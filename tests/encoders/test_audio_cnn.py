@@ -50,6 +50,27 @@ def test_log_mel_features(item_files: list[tuple[Path, Path]]):
     assert float(raw.max()) <= 80.0 and float(raw.max() - raw.min()) == pytest.approx(80.0, abs=1e-3)
 
 
+def test_log_frequency_bands_resolve_a_semitone_where_mel_bands_do_not():
+    # 84 bands from C2 (65.4 Hz) to 8 kHz: 12.1 an octave, band k centred near MIDI 37 + k
+    log = AudioCNN.from_options({"scale": "log", "n_mels": 84, "f_min": 65.4, "normalize": "none"})
+    mel = AudioCNN.from_options({"normalize": "none"})
+
+    def loudest(enc: AudioCNN, midi: int) -> int:
+        # a pure tone (no harmonics to resolve it higher up), 2 s
+        t = np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE
+        wave = np.sin(2 * np.pi * 440.0 * 2 ** ((midi - 69) / 12) * t).astype(np.float32)
+        return int(enc.featurize(torch.from_numpy(wave))[:, 5:-5].mean(dim=1).argmax())
+
+    assert log.featurize(torch.zeros(4096) + 0.1).shape[0] == 84
+    for midi in (45, 57, 69, 81):  # A2, A3, A4, A5
+        assert abs(loudest(log, midi) - (midi - 37)) <= 1
+        assert loudest(log, midi + 1) == loudest(log, midi) + 1  # a semitone up: the next band
+    assert loudest(mel, 57) == loudest(mel, 58)  # A3 and B-flat 3 share a mel band
+    assert log.feature_key() != AudioCNN.from_options({"n_mels": 84, "f_min": 65.4, "normalize": "none"}).feature_key()
+    with pytest.raises(OptionError, match="f_min"):
+        AudioCNN.from_options({"scale": "log", "f_min": 0.0})
+
+
 def test_feature_key_follows_featurize_options():
     base = AudioCNN().feature_key()
     assert AudioCNN.from_options({"n_mels": 64}).feature_key() != base

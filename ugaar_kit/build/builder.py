@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from ugaar_kit.build.files import safe_name
 from ugaar_kit.build.manifest import read_info, write_info, write_manifest, write_songs
+from ugaar_kit.build.notation import choose_clef
 from ugaar_kit.build.render import AudioVersion, Job, RenderSettings, SongJob, init_worker, render_many
 from ugaar_kit.build.segment import join_lines, repeat_key, segment
 from ugaar_kit.build.split import SongPrint, assign_splits
@@ -45,6 +46,11 @@ class BuildOptions:
     )
     height: int = option(128, "Height of the sheet images in pixels (width follows the passage).", min=16, max=1024)
     print_lyrics: bool = option(False, "Print the lyrics under the notes in the sheet images.")
+    clef: Literal["passage", "song"] = option(
+        "passage",
+        "Clef of each passage's sheet image: the one that fits the passage's own range, or its song's (song: the "
+        "clef that fits the whole song, as its score pages show it; one clef a song).",
+    )
     sample_rate: int = option(22050, "Audio sample rate (Hz) of the audio files.", min=8000, max=96000)
     audio_format: Literal["flac", "wav"] = option(
         "flac", "Audio files: FLAC (lossless: the samples of a 16-bit WAV in about a quarter of its space), or WAV."
@@ -169,6 +175,12 @@ def _collect(songs: Iterable[Song | Skipped], limit: int | None) -> tuple[list[S
     return kept, skipped
 
 
+def song_clef(passages: list[Passage]) -> str:
+    """The clef a song is written in: the one that fits all its passages' notes, the clef its
+    whole-song pages get (`pages.engrave_song` engraves the passages joined)."""
+    return choose_clef([n.pitch for p in passages for n in p.notes]).name
+
+
 def plan(songs: list[Song], out: Path, options: BuildOptions) -> list[_Planned]:
     """Every passage to build with its files and manifest row, in song and passage order."""
     per_song = {s.id: segment(s, options.segment, options.window, options.lines) for s in songs}
@@ -179,13 +191,14 @@ def plan(songs: list[Song], out: Path, options: BuildOptions) -> list[_Planned]:
         folder = safe_name(song.id)
         language = str(song.meta.get("language", "en"))
         first_of: dict[str, str] = {}
+        clef = song_clef(per_song[song.id]) if options.clef == "song" else None
         for i, passage in enumerate(per_song[song.id]):
             pid = f"{song.id}-{i:03d}"
             sheet = f"sheet/{folder}/{i:03d}.png"
             ext = settings.audio_format
             audio = f"audio/{folder}/{i:03d}.{ext}"
             versions = [f"audio/{folder}/{i:03d}.v{k + 1}.{ext}" for k in range(len(settings.versions))]
-            job = Job(pid, passage, out / sheet, out / audio, tuple(out / v for v in versions))
+            job = Job(pid, passage, out / sheet, out / audio, tuple(out / v for v in versions), clef)
             raw = passage.lyrics
             row: dict[str, Any] = {
                 "id": pid,
@@ -260,6 +273,7 @@ def _settings_record(options: BuildOptions) -> dict[str, Any]:
         | {"audio_versions": list(options.audio_versions)}
         | ({"lines": options.lines} if options.lines != 1 else {})
         | ({"audio_format": options.audio_format} if options.audio_format != "wav" else {})
+        | ({"clef": options.clef} if options.clef != "passage" else {})  # builds before the option: passage
     )
 
 

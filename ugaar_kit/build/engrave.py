@@ -42,8 +42,9 @@ def _resource_path() -> Any:
     return os.path.join(os.path.dirname(verovio.__file__), "data")
 
 
-def _load(passage: Passage, print_lyrics: bool) -> Any:
-    """The toolkit with the passage loaded on one system, no header or footer."""
+def _load(passage: Passage, print_lyrics: bool, clef: str | None = None) -> Any:
+    """The toolkit with the passage loaded on one system, no header or footer (in the clef named
+    `clef`, or the one that fits its range)."""
     tk = _toolkit()
     tk.setOptions(
         {
@@ -62,19 +63,19 @@ def _load(passage: Passage, print_lyrics: bool) -> Any:
             "mnumInterval": 0,
         }
     )
-    if not tk.loadData(passage_to_musicxml(passage, print_lyrics=print_lyrics)):
+    if not tk.loadData(passage_to_musicxml(passage, print_lyrics=print_lyrics, clef=clef)):
         raise ValueError("verovio could not read the generated MusicXML")
     return tk
 
 
-def to_svg(passage: Passage, *, print_lyrics: bool = False) -> str:
+def to_svg(passage: Passage, *, print_lyrics: bool = False, clef: str | None = None) -> str:
     """The passage engraved by verovio as one SVG system."""
-    return str(_load(passage, print_lyrics).renderToSVG(1))
+    return str(_load(passage, print_lyrics, clef).renderToSVG(1))
 
 
-def to_mei(passage: Passage, *, print_lyrics: bool = False) -> str:
+def to_mei(passage: Passage, *, print_lyrics: bool = False, clef: str | None = None) -> str:
     """The passage as verovio reads it, exported as MEI (to check what was engraved)."""
-    return str(_load(passage, print_lyrics).getMEI())
+    return str(_load(passage, print_lyrics, clef).getMEI())
 
 
 @functools.cache
@@ -124,9 +125,9 @@ def render_page(svg: str) -> np.ndarray:
     return np.asarray(_greyscale(svg, "page"))
 
 
-def engrave(passage: Passage, height: int, *, print_lyrics: bool = False) -> np.ndarray:
+def engrave(passage: Passage, height: int, *, print_lyrics: bool = False, clef: str | None = None) -> np.ndarray:
     """The passage as a greyscale notation image: uint8 (height, width)."""
-    return rasterize(to_svg(passage, print_lyrics=print_lyrics), height)
+    return rasterize(to_svg(passage, print_lyrics=print_lyrics, clef=clef), height)
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -1,6 +1,7 @@
 """A passage as MusicXML for the engraver: pitch spelling from the key, durations as note values
 tied where one value does not fit (and across bar lines), rests for gaps, a time signature, a
-key signature, explicit accidentals and a clef chosen from the passage's range.
+key signature, explicit accidentals and a clef: the one that fits the passage's range, or the
+one given (`dataset build --clef song` gives each passage its song's, as its pages show it).
 
 Onsets and durations are quantized to a grid of `DIVISIONS` per quarter note (a 32nd note);
 values that do not fall on it (tuplets) are rounded to it.
@@ -55,6 +56,7 @@ CLEFS: tuple[Clef, ...] = (
     Clef("treble-8va", "G", 2, 1, 76, 89),
 )
 """Candidate clefs, in order of preference when two fit equally well."""
+CLEF_NAMES: tuple[str, ...] = tuple(c.name for c in CLEFS)
 
 
 def choose_clef(pitches: list[int]) -> Clef:
@@ -64,6 +66,14 @@ def choose_clef(pitches: list[int]) -> Clef:
         return sum(max(0, p - clef.top) + max(0, clef.bottom - p) for p in pitches)
 
     return min(CLEFS, key=cost)
+
+
+def clef_named(name: str) -> Clef:
+    """The clef of `CLEFS` called `name`; ValueError naming the known ones otherwise."""
+    for clef in CLEFS:
+        if clef.name == name:
+            return clef
+    raise ValueError(f"unknown clef {name!r} (known: {', '.join(CLEF_NAMES)})")
 
 
 def key_alterations(fifths: int) -> dict[str, int]:
@@ -175,14 +185,15 @@ def _syllabic(passage: Passage) -> dict[int, tuple[str, str]]:
     return out
 
 
-def passage_to_musicxml(passage: Passage, *, print_lyrics: bool = False) -> str:
-    """A one-part MusicXML (partwise 4.0) score of the passage; lyrics under notes if asked."""
+def passage_to_musicxml(passage: Passage, *, print_lyrics: bool = False, clef: str | None = None) -> str:
+    """A one-part MusicXML (partwise 4.0) score of the passage; lyrics under notes if asked; in
+    the clef named `clef`, or (None) the one that fits the passage's range (`choose_clef`)."""
     if not passage.notes:
         raise ValueError("a passage without notes cannot be engraved")
     beats, beat_type = passage.time_signature
     measure = round(beats * 4 * DIVISIONS / beat_type)
     fifths = max(-7, min(7, passage.key_fifths))
-    clef = choose_clef([n.pitch for n in passage.notes])
+    written = clef_named(clef) if clef is not None else choose_clef([n.pitch for n in passage.notes])
     lyrics = _syllabic(passage) if print_lyrics else {}
     spelled = [spell(n.pitch, fifths) for n in passage.notes]
 
@@ -244,11 +255,11 @@ def passage_to_musicxml(passage: Passage, *, print_lyrics: bool = False) -> str:
             parts.append("</note>")
             xml.append("".join(parts))
 
-    octave_change = f"<clef-octave-change>{clef.octave_change}</clef-octave-change>" if clef.octave_change else ""
+    octave_change = f"<clef-octave-change>{written.octave_change}</clef-octave-change>" if written.octave_change else ""
     attributes = (
         f"<attributes><divisions>{DIVISIONS}</divisions><key><fifths>{fifths}</fifths></key>"
         f"<time><beats>{beats}</beats><beat-type>{beat_type}</beat-type></time>"
-        f"<clef><sign>{clef.sign}</sign><line>{clef.line}</line>{octave_change}</clef></attributes>"
+        f"<clef><sign>{written.sign}</sign><line>{written.line}</line>{octave_change}</clef></attributes>"
     )
     measures = []
     for bar in sorted(bars):

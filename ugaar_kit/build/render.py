@@ -52,13 +52,15 @@ class RenderSettings:
 
 @dataclass(frozen=True)
 class Job:
-    """One passage to render, with its output paths (absolute)."""
+    """One passage to render, with its output paths (absolute) and the clef its sheet shows
+    (None: the one that fits the passage's range)."""
 
     id: str
     passage: Passage
     sheet: Path
     audio: Path
     versions: tuple[Path, ...] = ()
+    clef: str | None = None
 
     def outputs(self) -> tuple[Path, ...]:
         return (self.sheet, self.audio, *self.versions)
@@ -122,7 +124,7 @@ def render(job: Job, settings: RenderSettings, watch: Stopwatch | None = None) -
     """Write the job's PNG and WAV files (each atomically); ValueError if it cannot be engraved."""
     watch = watch or Stopwatch()
     with watch("engrave"):
-        svg = to_svg(job.passage, print_lyrics=settings.print_lyrics)
+        svg = to_svg(job.passage, print_lyrics=settings.print_lyrics, clef=job.clef)
     with watch("rasterize"):
         image = rasterize(svg, settings.height)
     with watch("encode image"):

@@ -85,6 +85,13 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 "--audio-version", help="Extra audio per passage, TIMBRE[@TEMPO], e.g. bright or soft@0.8 (repeatable)."
             ),
         ] = None,
+        clef: Annotated[
+            str,
+            typer.Option(
+                help="Clef of each passage's sheet image: passage (the one that fits the passage's own range) or "
+                "song (the one that fits its whole song, as its score pages show it).",
+            ),
+        ] = "passage",
         whole_songs: Annotated[
             bool,
             typer.Option(
@@ -164,6 +171,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             "lines": lines,
             "height": height,
             "print_lyrics": print_lyrics,
+            "clef": clef,
             "sample_rate": sample_rate,
             "audio_format": audio_format,
             "tempo_bpm": tempo,

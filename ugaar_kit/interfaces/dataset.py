@@ -220,7 +220,9 @@ class DatasetFolder:
     def identity(self) -> dict[str, Any]:
         """What names this dataset in a run's `run.json`: its name (`dataset.json`'s, else the
         folder's), source format, songs and passages, and the first 16 hex digits of the SHA-256
-        of its manifest (two builds with the same digest have the same items and splits)."""
+        of its manifest (two builds with the same digest have the same items and splits), and for a
+        built folder the settings its files were rendered with (`render`: the sheet images' height
+        and clef rule, the audio's rate; the manifest does not show them)."""
         import hashlib
 
         digest = hashlib.sha256()
@@ -234,6 +236,8 @@ class DatasetFolder:
         out["songs"] = len({it.song for it in self.items})
         out["passages"] = len(self.items)
         out["manifest_sha256"] = digest.hexdigest()[:16]
+        if isinstance(self.info.get("render"), dict):
+            out["render"] = self.info["render"]
         return out
 
     def _read(self, manifest: Path) -> Iterator[Item]:

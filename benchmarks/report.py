@@ -477,9 +477,14 @@ PAIRS = {
         ("result-fp32.json", "float32 (`--no-amp`)"),
         ("result.json", "bfloat16 (the default)"),
     ),
+    "pieces-page-windows": (
+        ("result.json", "passages (the default build)"),
+        ("result-pw.json", "+ page windows (`--train-page-windows`)"),
+    ),
 }
 """Tables of two variants of the default run, paired by seed: the sheet's width (both in float32,
-as the runs of that time trained), then the CPU's precision (both at half width)."""
+as the runs of that time trained), then the CPU's precision (both at half width), then the
+training items (at the defaults of both)."""
 
 
 def pieces_pair_block(name: str, root: Path = RESULTS / "pieces") -> str:
@@ -516,6 +521,37 @@ def pieces_pair_block(name: str, root: Path = RESULTS / "pieces") -> str:
         f"- {label_b}: `{b.get('command')}`, on {machine_line(b['machine'])}",
     ]
     return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
+
+
+PAGE_CUTS = {
+    "system": "as `identify` cuts them: each system's box cropped to the system's ink rows",
+    "window-ink": "each window of that strip cropped to its own ink rows, as a snippet is",
+    "staff-median": "each system cut around its staff at the median snippet's margins (0.37 and 0.44 staff heights)",
+    "staff-wide": "0.75 staff heights each side of the staff, each window then cropped to its own ink rows",
+}
+"""The ways `benchmarks/page_crops.py` cuts a page into windows, as the table names them."""
+
+
+def page_crops_block(root: Path = RESULTS / "pieces") -> str:
+    """Page identification with the windows cut four ways (benchmarks/page_crops.py)."""
+    command = f"{PYTHON} benchmarks/page_crops.py"
+    result = read_json(Path(root) / "page-crops.json")
+    if result is None:
+        return f"{NOT_RUN}: `{command}`"
+    page = result["page"]
+    rows = [
+        [f"`{name}`: {PAGE_CUTS.get(name, name)}", f"{f['top1']:.3f}", f"{f['top5']:.3f}", f"{f['MRR']:.3f}"]
+        for name, f in page.items()
+    ]
+    first = next(iter(page.values()))
+    return "\n\n".join(
+        [
+            table(["windows", "top-1", "top-5", "MRR"], rows, right_from=1),
+            f"- {first['queries']} pages of the {result['split']} songs among {first['pieces']} pieces; the run "
+            f"`{Path(result['run']).name}` and its kept store; `{result.get('command')}`, on "
+            f"{machine_line(result['machine'])}",
+        ]
+    )
 
 
 def serve_block(root: Path = RESULTS / "serve") -> str:
@@ -781,6 +817,7 @@ def blocks(
         out[name] = pieces_seed_pair_block(name, pieces_root)
     for name in PAIRS:
         out[name] = pieces_pair_block(name, pieces_root)
+    out["pieces-page-crops"] = page_crops_block(pieces_root)
     out["serve"] = serve_block(serve_root)
     return out
 

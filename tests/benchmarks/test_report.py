@@ -360,3 +360,20 @@ def test_a_pair_table_sets_a_variant_beside_the_default(tmp_path: Path) -> None:
     write_json({**result(0.6, 1500, "bf16"), "data": "lmd-200w-sc"}, tmp_path / "result.json")
     two = report.pieces_pair_block("pieces-precision", tmp_path)
     assert "a seed on lmd-200w and lmd-200w-sc (the same songs and splits)" in two  # each named
+
+
+def test_the_page_crops_table_names_each_cut_and_its_figures(tmp_path: Path) -> None:
+    assert report.page_crops_block(tmp_path).startswith("not run yet")
+    machine = {"nproc": 2, "cpu": "AMD EPYC", "ram_gib": 23.5, "torch": "2.14.1", "torch_threads": 2, "date": "d"}
+    figures = {"top1": 0.25, "top5": 0.5, "MRR": 0.375, "queries": 52, "pieces": 198}
+    result = {"page": {"system": figures, "staff-median": {**figures, "top1": 0.5}}, "split": "valid"}
+    write_json(
+        {**result, "run": "runs/contrastive-s0", "command": "crops", "machine": machine}, tmp_path / "page-crops.json"
+    )
+    lines = report.page_crops_block(tmp_path).splitlines()
+    assert lines[0] == "| windows | top-1 | top-5 | MRR |"
+    assert lines[2].startswith("| `system`: as `identify` cuts them") and lines[2].endswith("| 0.250 | 0.500 | 0.375 |")
+    assert lines[3].startswith("| `staff-median`:") and "| 0.500 |" in lines[3]
+    assert (
+        "52 pages of the valid songs among 198 pieces; the run `contrastive-s0`" in lines[-1] and "`crops`" in lines[-1]
+    )

@@ -89,7 +89,7 @@ def test_small_demo_runs_every_step_and_resumes(tmp_path):
     check_outputs(out, summary)
     check_serve(out)
     # each model trains under its own wall-clock budget, at the default encoders and recipe
-    for name, seconds in (("ugaar", 120.0), ("contrastive", 120.0), ("dcca", 60.0)):
+    for name, seconds in (("ugaar", 90.0), ("contrastive", 90.0), ("dcca", 45.0)):
         info = json.loads((out / "runs" / name / "run.json").read_text())
         assert info["training"]["max_time"] == seconds and info["training"]["schedule"]["name"] == "cosine"
     config = (out / "runs" / "ugaar" / "config.toml").read_text()
@@ -132,7 +132,7 @@ def test_the_default_recipe_is_the_design_card_models_and_their_budgets():
     recipe = load_recipe()
     assert (recipe.source, recipe.store) == ("musicxml", "ugaar")
     models = {m.name: m for m in demo_models(DemoPlan(dim=24), recipe)}
-    assert {n: m.max_time for n, m in models.items()} == {"ugaar": 120.0, "contrastive": 120.0, "dcca": 60.0}
+    assert {n: m.max_time for n, m in models.items()} == {"ugaar": 90.0, "contrastive": 90.0, "dcca": 45.0}
     assert models["ugaar"].components["lyrics"] == ("doc2vec", {"dim": 24})
     assert models["dcca"].components["objective"] == ("dcca", {"batch_weight": 1.0})
     assert recipe.searches == (("audio", ("sheet",)), ("lyrics", ("audio", "sheet")))

@@ -38,7 +38,7 @@ RECIPE = Path(__file__).parent / "demo.toml"
 
 @dataclass(frozen=True)
 class DemoPlan:
-    """What the demo builds and trains; the defaults end within 7 minutes on a 2-core CPU."""
+    """What the demo builds and trains; the defaults end within 5 minutes on a 2-core CPU (docs/quickstart.md)."""
 
     out: Path = Path("ugaar-demo")
     limit_songs: int | None = None

@@ -2,26 +2,23 @@
 
     .venv/bin/python benchmarks/page_crops.py            # seed 0's default run, the valid songs
 
-A page query is read as windows along its systems (`ugaar_kit.data.staves`): each system's box
-(its staff with a staff's height above and below) cropped to the ink rows of the whole system.
-A training snippet is cropped to its own ink, so the staff sits higher and larger in it: 0.37
-staff heights of margin above the staff at the median against about 0.66 in a page strip.
-This runs the page part of `eval --task identify` on the run (its kept store of the dataset) with
-the windows cut four ways and writes `benchmarks/results/pieces/page-crops.json`:
-
-- `system`: as `identify` cuts them (the system's box cropped to its ink rows);
-- `window-ink`: each window of that strip cropped to its own ink rows, as a snippet is;
-- `staff-median`: each system cut at a fixed place around its staff, the median snippet's
-  margins (0.37 staff heights above, 0.44 below);
-- `staff-wide`: 0.75 staff heights each side, then each window cropped to its own ink rows.
+A page query is read as windows along its systems (`ugaar_kit.data.staves.windows_of_page`):
+each system's box (its staff with a staff's height above and below) cropped to the ink rows of
+the whole system. A training snippet is cropped to its own ink, so the staff sits higher and
+larger in it: 0.37 staff heights of margin above the staff at the median against about 0.66 in
+a page strip. This runs the page part of `eval --task identify` on the run (its kept store of
+the dataset) with the windows cut each way of `VARIANTS` (`system` is `identify`'s own) and
+writes `benchmarks/results/pieces/page-crops.json`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +27,13 @@ from records import DATA, PYTHON, RESULTS, machine, now, write_json
 
 OUT = RESULTS / "pieces"
 RUN = OUT / "runs" / "contrastive-s0"
-VARIANTS = ("system", "window-ink", "staff-median", "staff-wide")
+VARIANTS = {
+    "system": "as `identify` cuts them: each system's box cropped to the system's ink rows",
+    "window-ink": "each window of that strip cropped to its own ink rows, as a snippet is",
+    "staff-median": "each system cut around its staff at the median snippet's margins (0.37 and 0.44 staff heights)",
+    "staff-wide": "0.75 staff heights each side of the staff, each window then cropped to its own ink rows",
+}
+"""The ways a page is cut into windows, as the table of docs/benchmarks.md names them."""
 
 
 def _own_rows(window: np.ndarray) -> np.ndarray:
@@ -65,33 +68,24 @@ def cutter(variant: str) -> tuple[Callable[[np.ndarray, Any], np.ndarray], bool]
     return ways[variant]
 
 
-def page_windows_cut(variant: str) -> Callable[..., list[Any]]:
-    """`ugaar_kit.inference.embedding.query.page_windows` with the windows cut as `variant` says."""
-    import torch
+@contextlib.contextmanager
+def pages_cut(variant: str) -> Iterator[None]:
+    """Within it, every page query (`ugaar_kit.data.staves.windows_of_page`, which `identify`
+    reads a page with) is cut as `variant` says."""
+    from ugaar_kit.data import staves
 
-    from ugaar_kit.data.media import load_image
-    from ugaar_kit.data.staves import PAGE_HOP, PAGE_WINDOW, find_systems, strip_windows
-    from ugaar_kit.features.encode import device_of, encode_features
-    from ugaar_kit.inference.embedding.query import Embedded, Query
+    original = staves.windows_of_page
+    strip, own = cutter(variant)
 
-    strip_of, own = cutter(variant)
+    def windows_of_page(image: np.ndarray, window: float, hop: float, strip: Any = strip) -> Iterator[Any]:
+        for w in original(image, window, hop, strip):
+            yield dataclasses.replace(w, pixels=_own_rows(w.pixels)) if own else w
 
-    def page_windows(run: Any, path: Path, modality: str = "sheet", *_: Any, **__: Any) -> list[Any]:
-        image = load_image(path).numpy()
-        encoder = run.encoders[modality]
-        feats, labels = [], []
-        for n, system in enumerate(find_systems(image), 1):
-            strip = strip_of(image, system)
-            for x0, x1 in strip_windows(strip, PAGE_WINDOW, PAGE_HOP):
-                window = _own_rows(strip[:, x0:x1]) if own else strip[:, x0:x1]
-                feats.append(encoder.featurize(torch.from_numpy(np.ascontiguousarray(window))))
-                labels.append(f"{path}#system={n}&x={system.x0 + x0}-{system.x0 + x1}")
-        project = functools.partial(run.objective.project, modality)
-        z = encode_features(encoder, feats, 64, device_of(encoder), project).cpu().numpy()
-        query = Query(str(path), modality, path=path)
-        return [Embedded(query, v, label=label) for label, v in zip(labels, z)]
-
-    return page_windows
+    staves.windows_of_page = windows_of_page  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        staves.windows_of_page = original  # type: ignore[assignment]
 
 
 def main() -> None:
@@ -106,10 +100,10 @@ def main() -> None:
     store = args.run.parent / f"{args.run.name}-pieces.h5"
     figures = {}
     for variant in args.variants:
-        piece_eval.page_windows = page_windows_cut(variant)  # type: ignore[attr-defined]
-        got = piece_eval.evaluate_pieces(
-            args.run, args.data, tasks=["identify"], split=args.split, excerpts=1, store=store
-        )
+        with pages_cut(variant):
+            got = piece_eval.evaluate_pieces(
+                args.run, args.data, tasks=["identify"], split=args.split, excerpts=1, store=store
+            )
         figures[variant] = got["identify"]["page"]
         print(variant, json.dumps(figures[variant]), flush=True)
     write_json(

@@ -194,8 +194,8 @@ def main() -> None:
     args = ap.parse_args()
     if bool(args.option) != bool(args.tag):
         ap.error("--option and --tag go together: the tag names the runs the options train")
-    options = () if args.sheet_width_scale is None else (f"sheet.width_scale={args.sheet_width_scale:g}",)
-    options = (*args.option, *options)
+    width = () if args.sheet_width_scale is None else (f"sheet.width_scale={args.sheet_width_scale:g}",)
+    options = (*args.option, *width)
     flags = ("--no-amp",) if args.no_amp else ()
     data_tag = "-".join(
         ([f"tw{args.train_windows:g}"] if args.train_windows else [])

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import page_crops
 import quality
 import speed
 from records import DOC, PYTHON, QUALITY, QUALITY_EPYC, QUALITY_RERUN, RESULTS, SPEED, machine_line, read_json
@@ -523,15 +524,6 @@ def pieces_pair_block(name: str, root: Path = RESULTS / "pieces") -> str:
     return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
 
 
-PAGE_CUTS = {
-    "system": "as `identify` cuts them: each system's box cropped to the system's ink rows",
-    "window-ink": "each window of that strip cropped to its own ink rows, as a snippet is",
-    "staff-median": "each system cut around its staff at the median snippet's margins (0.37 and 0.44 staff heights)",
-    "staff-wide": "0.75 staff heights each side of the staff, each window then cropped to its own ink rows",
-}
-"""The ways `benchmarks/page_crops.py` cuts a page into windows, as the table names them."""
-
-
 def page_crops_block(root: Path = RESULTS / "pieces") -> str:
     """Page identification with the windows cut four ways (benchmarks/page_crops.py)."""
     command = f"{PYTHON} benchmarks/page_crops.py"
@@ -540,7 +532,7 @@ def page_crops_block(root: Path = RESULTS / "pieces") -> str:
         return f"{NOT_RUN}: `{command}`"
     page = result["page"]
     rows = [
-        [f"`{name}`: {PAGE_CUTS.get(name, name)}", f"{f['top1']:.3f}", f"{f['top5']:.3f}", f"{f['MRR']:.3f}"]
+        [f"`{name}`: {page_crops.VARIANTS.get(name, name)}", f"{f['top1']:.3f}", f"{f['top5']:.3f}", f"{f['MRR']:.3f}"]
         for name, f in page.items()
     ]
     first = next(iter(page.values()))

@@ -56,7 +56,7 @@ CLEFS: tuple[Clef, ...] = (
     Clef("treble-8va", "G", 2, 1, 76, 89),
 )
 """Candidate clefs, in order of preference when two fit equally well."""
-CLEF_NAMES: tuple[str, ...] = tuple(c.name for c in CLEFS)
+CLEFS_BY_NAME: dict[str, Clef] = {c.name: c for c in CLEFS}
 
 
 def choose_clef(pitches: list[int]) -> Clef:
@@ -66,14 +66,6 @@ def choose_clef(pitches: list[int]) -> Clef:
         return sum(max(0, p - clef.top) + max(0, clef.bottom - p) for p in pitches)
 
     return min(CLEFS, key=cost)
-
-
-def clef_named(name: str) -> Clef:
-    """The clef of `CLEFS` called `name`; ValueError naming the known ones otherwise."""
-    for clef in CLEFS:
-        if clef.name == name:
-            return clef
-    raise ValueError(f"unknown clef {name!r} (known: {', '.join(CLEF_NAMES)})")
 
 
 def key_alterations(fifths: int) -> dict[str, int]:
@@ -193,7 +185,9 @@ def passage_to_musicxml(passage: Passage, *, print_lyrics: bool = False, clef: s
     beats, beat_type = passage.time_signature
     measure = round(beats * 4 * DIVISIONS / beat_type)
     fifths = max(-7, min(7, passage.key_fifths))
-    written = clef_named(clef) if clef is not None else choose_clef([n.pitch for n in passage.notes])
+    if clef is not None and clef not in CLEFS_BY_NAME:
+        raise ValueError(f"unknown clef {clef!r} (known: {', '.join(CLEFS_BY_NAME)})")
+    written = CLEFS_BY_NAME[clef] if clef is not None else choose_clef([n.pitch for n in passage.notes])
     lyrics = _syllabic(passage) if print_lyrics else {}
     spelled = [spell(n.pitch, fifths) for n in passage.notes]
 

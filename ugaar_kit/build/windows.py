@@ -115,7 +115,7 @@ def training_page_windows(
     import numpy as np
 
     from ugaar_kit.data.media import load_image
-    from ugaar_kit.data.staves import PAGE_HOP, PAGE_WINDOW, find_systems, strip_windows, system_strip
+    from ugaar_kit.data.staves import windows_of_page
 
     by_id = {r["id"]: r for r in rows}
     made: list[dict[str, Any]] = []
@@ -126,21 +126,19 @@ def training_page_windows(
         for page_no, (page, boxes) in enumerate(zip(song.get("pages", []), song.get("systems", [])), 1):
             page_path = out / page
             made_at = page_path.stat().st_mtime
-            image = load_image(page_path).numpy()
-            for k, found in enumerate(find_systems(image), 1):  # as a query's page is read
-                number = _recorded_system(found, boxes)
+            for win in windows_of_page(load_image(page_path).numpy()):  # as a query's page is read
+                number = _recorded_system(win.staff, boxes)
                 if number is None:
                     continue
-                strip = system_strip(image, found)
-                for w, (x0, x1) in enumerate(strip_windows(strip, PAGE_WINDOW, PAGE_HOP)):
-                    pid = _passage_on(song, page_no, number, found.x0 + (x0 + x1) / 2)
-                    if pid is None or pid not in by_id:
-                        continue
-                    name = f"{WINDOWS_DIR}/page/{folder}/p{page_no:02d}-s{k:02d}-w{w:02d}.png"
-                    if _stale(out / name, made_at):
-                        crop = np.clip(np.rint(strip[:, x0:x1] * 255.0), 0, 255).astype(np.uint8)
-                        write_atomic(out / name, png_bytes(crop))
-                    fields = {"id": f"{song['song_id']}-p{page_no:02d}s{k:02d}w{w:02d}", SHEET: name}
-                    place = [page_no, k, int(found.x0 + x0), int(found.x0 + x1)]
-                    made.append(_window_row(by_id[pid], (), **fields, page_window=place, window_of=pid))
+                pid = _passage_on(song, page_no, number, win.staff.x0 + (win.x0 + win.x1) / 2)
+                if pid is None or pid not in by_id:
+                    continue
+                k, w = win.number, win.index
+                name = f"{WINDOWS_DIR}/page/{folder}/p{page_no:02d}-s{k:02d}-w{w:02d}.png"
+                if _stale(out / name, made_at):
+                    crop = np.clip(np.rint(win.pixels * 255.0), 0, 255).astype(np.uint8)
+                    write_atomic(out / name, png_bytes(crop))
+                fields = {"id": f"{song['song_id']}-p{page_no:02d}s{k:02d}w{w:02d}", SHEET: name}
+                place = [page_no, k, int(win.staff.x0 + win.x0), int(win.staff.x0 + win.x1)]
+                made.append(_window_row(by_id[pid], (), **fields, page_window=place, window_of=pid))
     return made

@@ -10,6 +10,7 @@ the aspect of a passage snippet, so a page becomes the queries a sheet encoder k
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,3 +118,32 @@ def strip_windows(strip: np.ndarray, aspect: float, hop: float) -> list[tuple[in
     starts = list(range(0, w - size, step))
     starts.append(w - size)
     return [(s, s + size) for s in dict.fromkeys(starts)]
+
+
+@dataclass(frozen=True)
+class PageWindow:
+    """One window along a system of a page: the system (1-based `number`, its `staff` box), the
+    window's place in it (the `index`-th, columns `x0..x1` of the strip, `staff.x0 + x` on the
+    page) and its greyscale pixels."""
+
+    number: int
+    staff: StaffBox
+    index: int
+    x0: int
+    x1: int
+    pixels: np.ndarray
+
+
+def windows_of_page(
+    image: np.ndarray,
+    window: float = PAGE_WINDOW,
+    hop: float = PAGE_HOP,
+    strip: Callable[[np.ndarray, StaffBox], np.ndarray] = system_strip,
+) -> Iterator[PageWindow]:
+    """The windows a page is read with, system by system, top to bottom: each system's `strip`
+    cut along by `strip_windows` (`window` strip heights every `hop`). What a page query is
+    embedded as (`identify`) and what `--train-page-windows` trains on."""
+    for number, staff in enumerate(find_systems(image), 1):
+        cut = strip(image, staff)
+        for index, (x0, x1) in enumerate(strip_windows(cut, window, hop)):
+            yield PageWindow(number, staff, index, x0, x1, cut[:, x0:x1])

@@ -6,9 +6,10 @@ their outputs can be cached.
 as CPJKU's audio-sheet models read audio (12 bands an octave, madmom's logarithmic filterbank):
 a semitone is then the same number of rows at every pitch, where the default 80 mel bands are
 nearly linear in Hz below 1 kHz and wider than a semitone below about 700 Hz (2.4 semitones at
-200 Hz), the range a sung melody's fundamental lies in (its harmonics fall in finer bands). A band narrower than the STFT's bin spacing is widened to one bin each
-side of its centre, so every band reads the bins nearest its centre (at 2048 samples and
-22.05 kHz, bands below about 180 Hz overlap).
+200 Hz), the range a sung melody's fundamental lies in (its harmonics fall in finer bands). A
+band narrower than the STFT's bin spacing is widened to one bin each side of its centre, so
+every band reads the bins nearest its centre (at 2048 samples and 22.05 kHz, bands below about
+180 Hz overlap).
 
 `LogMelOptions` holds the audio front end's options; an encoder's options class extends it (so
 `plugins show` lists them and the feature cache key can name them: `LOG_MEL_OPTIONS`).
@@ -73,18 +74,26 @@ def log_fbanks(n_freqs: int, f_min: float, f_max: float, n_bands: int, sample_ra
     return torch.minimum(rise, fall).clamp_min(0.0).to(torch.float32)
 
 
-class _LogFrequency(nn.Module):
-    """Power spectrogram `(..., n_freqs, T)` -> log-spaced bands `(..., n_bands, T)`."""
+class _Bands(nn.Module):
+    """Waveform -> power spectrogram -> `(..., n_mels, T)` bands through a fixed filterbank: mel
+    (torchaudio's `melscale_fbanks`, as its `MelSpectrogram` computes them) or log-spaced
+    (`log_fbanks`)."""
 
     def __init__(self, o: LogMelOptions) -> None:
         super().__init__()
         import torchaudio
 
+        # zeros around the clip: any length works, even below n_fft / 2
         self.spectrogram = torchaudio.transforms.Spectrogram(
             n_fft=o.n_fft, hop_length=o.hop, power=2.0, pad_mode="constant"
         )
+        n_freqs = o.n_fft // 2 + 1
+        if o.scale == "log":
+            fb = log_fbanks(n_freqs, o.f_min, o.f_max, o.n_mels, o.sample_rate)
+        else:
+            fb = torchaudio.functional.melscale_fbanks(n_freqs, o.f_min, o.f_max, o.n_mels, o.sample_rate)
         self.fb: Tensor
-        self.register_buffer("fb", log_fbanks(o.n_fft // 2 + 1, o.f_min, o.f_max, o.n_mels, o.sample_rate))
+        self.register_buffer("fb", fb)
 
     def forward(self, wave: Tensor) -> Tensor:
         return torch.matmul(self.spectrogram(wave).transpose(-1, -2), self.fb).transpose(-1, -2)
@@ -93,8 +102,9 @@ class _LogFrequency(nn.Module):
 class LogMel:
     """Waveform `(S,)` at `sample_rate` -> log-mel `(n_mels, T)` float32, `T = 1 + S' // hop`
     (S' = S cut to `max_seconds`): power mel (or, `scale=log`, log-frequency) spectrogram in dB,
-    floored 80 dB below the item's peak, standardised per item with `normalize=item`. A plain object, not a module: nothing of
-    it goes into an encoder's state; the torchaudio transform is built on first use."""
+    floored 80 dB below the item's peak, standardised per item with `normalize=item`. A plain
+    object, not a module: nothing of it goes into an encoder's state; the torchaudio transform is
+    built on first use."""
 
     def __init__(self, options: LogMelOptions) -> None:
         self.options = options
@@ -104,23 +114,8 @@ class LogMel:
         if self._transform is None:
             import torchaudio
 
-            o = self.options
-            bands: nn.Module = (
-                _LogFrequency(o)
-                if o.scale == "log"
-                else torchaudio.transforms.MelSpectrogram(
-                    sample_rate=o.sample_rate,
-                    n_fft=o.n_fft,
-                    hop_length=o.hop,
-                    n_mels=o.n_mels,
-                    f_min=o.f_min,
-                    f_max=o.f_max,
-                    power=2.0,
-                    pad_mode="constant",  # zeros around the clip: any length works, even below n_fft / 2
-                )
-            )
             db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=80.0)
-            self._transform = nn.Sequential(bands, db)
+            self._transform = nn.Sequential(_Bands(self.options), db)
         return self._transform
 
     def __call__(self, raw: Any) -> Tensor:

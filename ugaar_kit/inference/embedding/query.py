@@ -213,21 +213,16 @@ def page_windows(
     import torch
 
     from ugaar_kit.data.media import load_image
-    from ugaar_kit.data.staves import find_systems, strip_windows, system_strip
+    from ugaar_kit.data.staves import windows_of_page
 
     check_modality(run, modality)
-    image = load_image(path).numpy()
-    systems = find_systems(image)
-    if not systems:
+    windows = list(windows_of_page(load_image(path).numpy(), window, hop))
+    if not windows:
         raise InputError(path, "no staff found on the page (expected printed music: systems of five-line staves)")
     encoder = run.encoders[modality]
     project = functools.partial(run.objective.project, modality)
     query = Query(str(path), modality, path=path)
-    labels, feats = [], []
-    for n, system in enumerate(systems, 1):
-        strip = system_strip(image, system)
-        for x0, x1 in strip_windows(strip, window, hop):
-            feats.append(encoder.featurize(torch.from_numpy(np.ascontiguousarray(strip[:, x0:x1]))))
-            labels.append(f"{path}#system={n}&x={system.x0 + x0}-{system.x0 + x1}")
+    feats = [encoder.featurize(torch.from_numpy(np.ascontiguousarray(w.pixels))) for w in windows]
+    labels = [f"{path}#system={w.number}&x={w.staff.x0 + w.x0}-{w.staff.x0 + w.x1}" for w in windows]
     z = encode_features(encoder, feats, batch_size, device_of(encoder), project).cpu().numpy()
     return [Embedded(query, v, label=label) for label, v in zip(labels, z)]

@@ -38,12 +38,37 @@ def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+def test_whole_songs_train_on_page_windows_unless_told_not_to(whole, lmd_files, tmp_path):
+    """Whole songs are built for identification, so their training songs' pages are cut into
+    page windows by default (`dataset.json` records the choice made); `--no-train-page-windows`
+    keeps passages only; asking for page windows without whole songs is an error."""
+    from ugaar_kit_plugins.dataset_lmd.source import LmdLyricsSource
+
+    from ugaar_kit.errors import UgaarError
+
+    manifest = _rows(whole / "manifest.jsonl")
+    train_songs = {s["song_id"] for s in _rows(whole / "songs.jsonl") if s["split"] == "train"}
+    windows = [r for r in manifest if "page_window" in r]
+    assert train_songs and {w["song_id"] for w in windows} == train_songs
+    recorded = json.loads((whole / "dataset.json").read_text(encoding="utf-8"))["build_options"]
+    assert recorded["train_page_windows"] is True
+
+    off = BuildOptions(workers=1, whole_songs=True, train_page_windows=False)
+    build_dataset(trimmed(LmdLyricsSource().songs([lmd_files]), 12), tmp_path / "off", off, progress=False)
+    assert not [r for r in _rows(tmp_path / "off" / "manifest.jsonl") if "page_window" in r]
+    assert len(_rows(tmp_path / "off" / "manifest.jsonl")) == len(manifest) - len(windows)
+
+    assert BuildOptions().resolved().train_page_windows is False  # passages only, without whole songs
+    with pytest.raises(UgaarError, match="add --whole-songs"):
+        build_dataset([], tmp_path / "bad", BuildOptions(train_page_windows=True), progress=False)
+
+
 def test_each_song_lists_its_passages_in_order_with_times_that_tile_its_recording(whole):
     manifest = _rows(whole / "manifest.jsonl")
     songs = _rows(whole / "songs.jsonl")
     assert [s["song_id"] for s in songs] == list(SONG_IDS)
     for song in songs:
-        mine = [r for r in manifest if r["song_id"] == song["song_id"]]
+        mine = [r for r in manifest if r["song_id"] == song["song_id"] and "page_window" not in r]
         assert [p["id"] for p in song["passages"]] == [r["id"] for r in mine]
         assert {song["split"], song["song"]} == {mine[0]["split"], mine[0]["song"]}
         starts = [p["start"] for p in song["passages"]]
@@ -144,7 +169,9 @@ def test_training_windows_are_the_windows_a_query_is_cut_into(lmd_files, tmp_pat
     from ugaar_kit.build.windows import passage_at
     from ugaar_kit.interfaces.rows import cut_windows
 
-    options = BuildOptions(workers=1, whole_songs=True, train_windows=4.0, split=(0.34, 0.33, 0.33))
+    options = BuildOptions(
+        workers=1, whole_songs=True, train_windows=4.0, train_page_windows=False, split=(0.34, 0.33, 0.33)
+    )
     songs = lambda: trimmed(LmdLyricsSource().songs([lmd_files]), 12)  # noqa: E731
     summary = build_dataset(songs(), tmp_path, options, progress=False)
     manifest = _rows(tmp_path / "manifest.jsonl")

@@ -73,14 +73,22 @@ class BuildOptions:
         min=0,
         max=60,
     )
-    train_page_windows: bool = option(
-        False,
+    train_page_windows: bool | None = option(
+        None,
         "With whole songs: also cut each training song's score pages into the windows identify reads a page "
-        "with (along its systems), each a training item with the recording and lyrics of the passage at its middle.",
+        "with (along its systems), each a training item with the recording and lyrics of the passage at its middle. "
+        "Default (None): on with whole songs, whose purpose is identification (docs/datasets.md); False: passages only.",
     )
     seed: int = option(0, "Seed of the split.")
     limit_songs: int | None = option(None, "Build only the first N songs (quick runs).", min=1)
     workers: int = option(0, "Build processes (0: one per core).", min=0, max=256)
+
+    def resolved(self) -> BuildOptions:
+        """These options with their defaults that depend on others settled: `train_page_windows`
+        on with `whole_songs` unless set (what the build does and `dataset.json` records)."""
+        if self.train_page_windows is not None:
+            return self
+        return dataclasses.replace(self, train_page_windows=self.whole_songs)
 
     def render_settings(self) -> RenderSettings:
         try:
@@ -330,6 +338,7 @@ def build_dataset(
     `source_format` (the score source's name) is recorded in `dataset.json`."""
     start = time.perf_counter()
     out = Path(out)
+    options = options.resolved()
     if (options.train_windows > 0 or options.train_page_windows) and not options.whole_songs:
         raise UgaarError("--train-windows and --train-page-windows cut whole songs: add --whole-songs")
     kept, skipped = _collect(songs, options.limit_songs)

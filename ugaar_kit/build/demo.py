@@ -189,14 +189,17 @@ def build_demo(
     Returns the builder's summary and the corpus files left out (no lyrics, or a duplicate),
     which are expected and kept out of the summary. `build_options` override fields of
     `ugaar_kit.build.builder.BuildOptions` (e.g. `workers`); the demo writes whole songs too
-    (`whole_songs`, for identifying pieces) unless told not to."""
+    (`whole_songs`, for identifying pieces) unless told not to, with passages only as training
+    items (`train_page_windows` False, where whole songs default to page windows): its short
+    budgets see each passage less often with them, and the demo took 5 min 1 s on 2 cores with
+    them (2026-12-07), past its 5 minutes, and named the wrong piece for its recording."""
     from ugaar_kit.build.builder import BuildOptions, build_dataset
 
     known = {f.name for f in dataclasses.fields(BuildOptions)}
     unknown = sorted(set(build_options) - known)
     if unknown:
         raise UgaarError(f"unknown build option '{unknown[0]}' (known: {', '.join(sorted(known))})")
-    options = dataclasses.replace(BuildOptions(whole_songs=True), **build_options)
+    options = dataclasses.replace(BuildOptions(whole_songs=True, train_page_windows=False), **build_options)
     left_out: list[Skipped] = []
 
     def songs() -> Iterator[Song]:

@@ -112,13 +112,15 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             ),
         ] = 0.0,
         train_page_windows: Annotated[
-            bool,
+            bool | None,
             typer.Option(
-                "--train-page-windows",
+                "--train-page-windows/--no-train-page-windows",
                 help="With --whole-songs: also make each training song's score pages into the windows identify "
-                "reads a page with (along its systems), each a training item with the passage at its middle.",
+                "reads a page with (along its systems), each a training item with the passage at its middle. "
+                "On by default with --whole-songs (a store for identification: pages, excerpts and localisation "
+                "gain, passage retrieval loses; docs/datasets.md); --no-train-page-windows: passages only.",
             ),
-        ] = False,
+        ] = None,
         split: Annotated[str, typer.Option("--split", help="Train,valid,test fractions, by song.")] = "0.8,0.1,0.1",
         seed: Annotated[int, typer.Option("--seed", help="Seed of the split.")] = 0,
         option: Annotated[

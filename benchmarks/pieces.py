@@ -15,7 +15,10 @@ docs/benchmarks.md: per kind of query top-1, top-5 and MRR, mean and spread over
 recording also cut into the 5-s windows a query is cut into, each a training item with the
 passage at its midpoint) into `lmd-200w-tw5`, trains the same seeds on it into
 `runs/contrastive-tw5-sN` and writes `result-tw5.json`: the same test songs and evaluation.
-`--train-page-windows` adds the windows a page is read with (`-pw` in those names).
+`--train-page-windows` adds the windows a page is read with (`-pw` in those names). They are
+the build's default for whole songs since 2026-12-07, yet this script builds without unless
+asked (`--no-train-page-windows`), so its names and recorded commands keep their meaning:
+`result.json` is the passages-only build, `result-pw.json` the build at today's defaults.
 `--budget 45m` trains for that long instead (runs `contrastive-45m-sN`, `result-45m.json`):
 what more training buys. `--sheet-width-scale 1` trains the sheet `cnn` at that `width_scale`
 instead of its default (`-sw1` in the names; 1 is the full width, the default until
@@ -24,7 +27,9 @@ instead of its default (`-sw1` in the names; 1 is the full width, the default un
 with NAME, e.g. `--seeds 0 -o audio.scale=log -o audio.n_mels=84 -o audio.f_min=65.4 --tag
 log84`: the log-frequency front end). `--clef song` builds the songs with each passage in its
 song's clef, as the song's pages show it (`-sc` in the data's, the runs' and the result's
-names; by default each passage is in the clef that fits its own range).
+names; by default each passage is in the clef that fits its own range). `--song-run 8` trains
+with `train --song-run 8` (batches of runs of 8 items a song; `-sr8` in the runs' and the
+result's names).
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ def ensure_data(data: Path, train_windows: float = 0.0, page_windows: bool = Fal
         ["dataset", "build", str(source), "--format", "lmd-lyrics", "--out", str(data)]
         + ["--limit-songs", str(SONGS), "--whole-songs", "--quiet"]
         + (["--train-windows", f"{train_windows:g}"] if train_windows else [])
-        + (["--train-page-windows"] if page_windows else [])
+        + (["--train-page-windows"] if page_windows else ["--no-train-page-windows"])
         + (["--clef", clef] if clef != "passage" else [])
     )
     return data
@@ -177,6 +182,9 @@ def main() -> None:
     )
     ap.add_argument("--no-amp", action="store_true", help="train in float32 (train --no-amp; its own runs: -fp32)")
     ap.add_argument(
+        "--song-run", type=int, default=0, help="train --song-run N: batches of runs of N items a song (-srN)"
+    )
+    ap.add_argument(
         "--clef",
         choices=("passage", "song"),
         default="passage",
@@ -196,7 +204,7 @@ def main() -> None:
         ap.error("--option and --tag go together: the tag names the runs the options train")
     width = () if args.sheet_width_scale is None else (f"sheet.width_scale={args.sheet_width_scale:g}",)
     options = (*args.option, *width)
-    flags = ("--no-amp",) if args.no_amp else ()
+    flags = (("--no-amp",) if args.no_amp else ()) + (("--song-run", str(args.song_run)) if args.song_run else ())
     data_tag = "-".join(
         ([f"tw{args.train_windows:g}"] if args.train_windows else [])
         + (["pw"] if args.train_page_windows else [])
@@ -207,7 +215,8 @@ def main() -> None:
         + ([data_tag] if data_tag else [])
         + ([args.tag] if args.tag else [])
         + ([f"sw{args.sheet_width_scale:g}"] if args.sheet_width_scale is not None else [])
-        + (["fp32"] if flags else [])
+        + ([f"sr{args.song_run}"] if args.song_run else [])
+        + (["fp32"] if args.no_amp else [])
     )
     data = args.data.with_name(f"{args.data.name}-{data_tag}") if data_tag else args.data
     data = ensure_data(data, args.train_windows, args.train_page_windows, args.clef)
@@ -228,7 +237,8 @@ def main() -> None:
         + "".join(f" -o {o}" for o in args.option)
         + (f" --tag {args.tag}" if args.tag else "")
         + (f" --sheet-width-scale {args.sheet_width_scale:g}" if args.sheet_width_scale is not None else "")
-        + (" --no-amp" if flags else "")
+        + (" --no-amp" if args.no_amp else "")
+        + (f" --song-run {args.song_run}" if args.song_run else "")
         + (" --clef song" if args.clef == "song" else ""),
         "train_windows": args.train_windows,
         "clef": args.clef,

@@ -307,11 +307,18 @@ def figures(*labels: str) -> list[tuple[str, tuple[str, ...]]]:
     return [(label, PIECE_FIGURES[label]) for label in labels]
 
 
+DEFAULT_PIECES = "result-pw.json"
+"""The pieces result at the toolkit's defaults: a `--whole-songs` build trains on page windows
+unless told not to (since 2026-12-07); pieces.py's own default, `result.json`, is the
+passages-only build it was measured on before."""
+
+
 def pieces_block(root: Path = RESULTS / "pieces") -> str:
-    """Piece identification and localisation (benchmarks/pieces.py): per kind of query top-1,
-    top-5 and MRR as the mean over the seeds with their range, then localisation."""
-    command = f"{PYTHON} benchmarks/pieces.py"
-    result = read_json(Path(root) / "result.json")
+    """Piece identification and localisation at the defaults (benchmarks/pieces.py
+    --train-page-windows): per kind of query top-1, top-5 and MRR as the mean over the seeds with
+    their range, then localisation."""
+    command = f"{PYTHON} benchmarks/pieces.py --train-page-windows"
+    result = read_json(Path(root) / DEFAULT_PIECES)
     if result is None:
         return f"{NOT_RUN}: `{command}`"
     summary = result["summary"]
@@ -337,7 +344,8 @@ def pieces_block(root: Path = RESULTS / "pieces") -> str:
         f"seed. {first['songs']} test songs among {first['pieces']} pieces (every song of the build in the "
         f"store); {first['settings']['excerpts']} excerpts of {first['settings']['excerpt_seconds']:g} s a song "
         f"at seeded offsets; {piece_matching(first['settings'])}.",
-        f"- Model: the default contrastive audio–sheet pair trained for {result['budget']} a seed on {result['data']}.",
+        f"- Model: the default contrastive audio–sheet pair trained for {result['budget']} a seed on {result['data']} "
+        "(the default `--whole-songs` build: passages and each training song's pages cut into page windows).",
         f"- Measured on {machine_line(result['machine'])}: `{result.get('command', command)}`",
     ]
     return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
@@ -420,6 +428,11 @@ SEED_PAIRS = {
         ("result-sc.json", "song's clef"),
         "only the clef of the training, validation and test passages' images differs (the pages are the same)",
     ),
+    "pieces-song-runs": (
+        ("result-pw.json", "items at random (the default)"),
+        ("result-pw-sr8.json", "runs of 8 a song (`--song-run 8`)"),
+        "only the batches differ: runs of 8 training items of one song, no two of the same music",
+    ),
 }
 """One-seed ablations of a default run, each beside the same seed of the run it changes:
 `(base result, its column), (ablation result, its column), what differs`; a column's `{budget}`
@@ -479,13 +492,17 @@ PAIRS = {
         ("result.json", "bfloat16 (the default)"),
     ),
     "pieces-page-windows": (
-        ("result.json", "passages (the default build)"),
-        ("result-pw.json", "+ page windows (`--train-page-windows`)"),
+        ("result.json", "passages only (`--no-train-page-windows`)"),
+        ("result-pw.json", "+ page windows (the default with `--whole-songs`)"),
+    ),
+    "pieces-song-runs-passages": (
+        ("result.json", "items at random (the default)"),
+        ("result-sr8.json", "runs of 8 a song (`--song-run 8`)"),
     ),
 }
 """Tables of two variants of the default run, paired by seed: the sheet's width (both in float32,
 as the runs of that time trained), then the CPU's precision (both at half width), then the
-training items (at the defaults of both)."""
+training items (at the defaults of both), then the batches (on the passages-only build)."""
 
 
 def pieces_pair_block(name: str, root: Path = RESULTS / "pieces") -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ugaar_kit.training.loader import bucket_batches, eval_batches, shard
+from ugaar_kit.training.loader import bucket_batches, eval_batches, music_keys, shard, song_runs
 
 
 @pytest.fixture
@@ -42,6 +42,48 @@ def test_bucketing_pads_far_less_than_random_batches(lengths):
     random_batches = [order[i : i + 16].tolist() for i in range(0, 992, 16)]
     shuffled = padding_fraction(random_batches, lengths)
     assert bucketed < 0.2 and bucketed < shuffled / 3, (bucketed, shuffled)  # measured: 0.14 vs 0.63
+
+
+def test_song_runs_put_several_items_of_a_song_in_each_batch(lengths):
+    """`--song-run 8`: batches are made of runs of 8 items of one song (a song's passages are one
+    another's negatives), every item still once an epoch, deterministic, and padded less than
+    random batches (runs sorted by length within pools)."""
+    songs = [f"song{i // 25}" for i in range(1000)]  # 40 songs of 25 items
+    batches = bucket_batches(lengths, 32, seed=0, epoch=0, drop_last=False, songs=songs, song_run=8)
+    assert batches == bucket_batches(lengths, 32, seed=0, epoch=0, drop_last=False, songs=songs, song_run=8)
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    # most items share their batch with at least 7 items of their song; at random, about 0.8
+    mates = [sum(songs[j] == songs[i] for j in b) - 1 for b in batches for i in b]
+    assert np.mean(mates) >= 6
+    random = bucket_batches(lengths, 32, seed=0, epoch=0, drop_last=False)
+    assert np.mean([sum(songs[j] == songs[i] for j in b) - 1 for b in random for i in b]) < 2
+    rng = np.random.default_rng(0)
+    shuffled = [rng.permutation(1000)[k : k + 32].tolist() for k in range(0, 1000, 32)]
+    assert padding_fraction(batches, lengths) < padding_fraction(shuffled, lengths)
+    # an item never shares its run with an item of the same music (a passage's windows, a repeat)
+    keys = [f"song{i // 25}/{i % 5}" for i in range(1000)]  # 5 items of each music
+    runs = song_runs(range(1000), np.asarray(lengths, float), songs, keys, 4, np.random.default_rng(0))
+    assert sorted(i for r in runs for i in r) == list(range(1000))
+    assert all(len(r) <= 4 and len({keys[i] for i in r}) == len(r) and len({songs[i] for i in r}) == 1 for r in runs)
+    # without songs, or with runs of one, the batches are the usual ones
+    assert bucket_batches(lengths, 32, seed=0, epoch=0, song_run=8) == bucket_batches(lengths, 32, seed=0, epoch=0)
+    assert bucket_batches(lengths, 32, seed=0, epoch=0, songs=songs, song_run=1) == bucket_batches(
+        lengths, 32, seed=0, epoch=0
+    )
+
+
+def test_music_keys_join_a_passage_its_windows_and_its_repeats():
+    from ugaar_kit.interfaces.dataset import Item
+
+    items = [
+        Item("a", "s", group="g1"),
+        Item("b", "s", group="g1"),  # sung twice to the same notes
+        Item("c", "s"),
+        Item("c-w1", "s", meta={"window_of": "c"}),
+        Item("a-p1", "s", meta={"window_of": "a"}),
+        Item("c", "t"),  # another song's own passage
+    ]
+    assert music_keys(items) == ["s/g1", "s/g1", "c", "c", "s/g1", "c"]
 
 
 def test_shards_split_a_global_batch_in_rank_order():

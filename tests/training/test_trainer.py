@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -222,6 +223,28 @@ def test_early_stopping(registry, tiny_data, tmp_path):
     # lr 0: nothing improves after epoch 1, so epochs 2 and 3 run and training stops
     assert [r["epoch"] for r in trainer.rows] == [1, 2, 3]
     assert [r["best"] for r in trainer.rows] == [True, False, False]
+
+
+def test_song_run_trains_on_batches_of_runs_of_one_song(registry, tiny_data, tmp_path):
+    """`--song-run 3`: each training batch is made of runs of up to 3 items of one song; the
+    setting is saved with the run."""
+    manifest = tiny_data / "manifest.jsonl"
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    for k, row in enumerate(rows):  # four passages a song (each melody is its own song here)
+        row["song"] = f"{row['split']}-{k // 4}"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    names = {"audio": "tiny", "objective": "infonce"}
+    trainer = make_trainer(registry, tiny_data, tmp_path / "run", names, epochs=2, song_run=3)
+    seen: list[list[int]] = []
+    step = trainer.step
+    trainer.step = lambda batch: (seen.append(list(batch)), step(batch))[1]  # type: ignore[method-assign]
+    trainer.run()
+    songs = [it.song for it in trainer.train_items]
+    assert seen and all(len(b) == 8 for b in seen)
+    per_batch = [max(Counter(songs[i] for i in b).values()) for b in seen]
+    # 3 items of one song in at least 3 batches of 4 (items at random: 0.3 of batches on average)
+    assert sum(m >= 3 for m in per_batch) >= 0.75 * len(per_batch)
+    assert "song_run = 3" in (tmp_path / "run" / "config.toml").read_text()
 
 
 def test_encoder_with_needs_fit_is_fitted_and_saved(registry, tiny_data, tmp_path):

@@ -124,6 +124,16 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 show_default=False,
             ),
         ] = None,
+        song_run: Annotated[
+            int | None,
+            typer.Option(
+                help="Make each batch of runs of N training items of one song, so a song's passages are one "
+                "another's negatives (what locating a passage in its piece tells apart); 0 = items at random "
+                "[default: 0].",
+                min=0,
+                show_default=False,
+            ),
+        ] = None,
         select: Annotated[
             str | None,
             typer.Option(
@@ -168,6 +178,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             "device": device,
             "amp": amp,
             "patience": patience,
+            "song_run": song_run,
             "select": select,
             "workers": workers,
             "resume": resume,

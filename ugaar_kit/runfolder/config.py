@@ -75,6 +75,12 @@ class TrainSettings:
         "more than the widest encoder output) the power of two at or above twice their minimum",
         min=1,
     )
+    song_run: int = option(
+        0,
+        "make each batch of runs of this many training items of one song, so a song's passages are one "
+        "another's negatives (what locating a passage in its piece tells apart); 0 = items at random",
+        min=0,
+    )
     lr: float = option(1e-3, "learning rate of the main optimizer (Adam)", min=0.0)
     weight_decay: float = option(0.0, "Adam weight decay of the main optimizer", min=0.0)
     clip_norm: float = option(0.0, "clip each optimizer's gradient norm to this; 0 = no clipping", min=0.0)

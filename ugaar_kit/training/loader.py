@@ -4,12 +4,17 @@ Items of similar length share a batch so padding stays small: each epoch the ite
 shuffled (seeded by run seed and epoch), cut into pools of many batches, sorted by length
 inside a pool, cut into batches, and the batches shuffled again. Under `torchrun` every process
 computes the same global batches of `batch_size * world` items and takes its own slice.
+
+With `--song-run N` a batch is instead made of runs of N items of one song (`song_runs`), so a
+song's passages are one another's negatives (docs/benchmarks.md, "Batches of one song's
+passages").
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -17,10 +22,16 @@ from torch import Tensor
 
 from ugaar_kit.features.cache import FeatureCache
 from ugaar_kit.features.encode import encode_batches, encode_features, eval_batches
+from ugaar_kit.interfaces.dataset import Item
 from ugaar_kit.interfaces.encoder import Batch, Encoder
+
+if TYPE_CHECKING:
+    from ugaar_kit.runfolder.config import TrainSettings
 
 POOL_BATCHES = 32
 """Batches per sorting pool: larger pools pad less but batches vary less from epoch to epoch."""
+SONG_RUN_JITTER = 0.2
+"""`song_run`: a song's items are sorted by length times a random factor within exp(±this)."""
 
 
 def bucket_batches(
@@ -31,15 +42,23 @@ def bucket_batches(
     *,
     drop_last: bool = True,
     pool_batches: int = POOL_BATCHES,
+    songs: Sequence[str] | None = None,
+    song_run: int = 0,
+    keys: Sequence[str] | None = None,
 ) -> list[list[int]]:
     """Index batches of `batch_size` over items of `lengths`, similar lengths together.
 
     Deterministic in (`seed`, `epoch`); with `drop_last` every batch is full (batch-statistic
-    losses need it), else the last may be short."""
+    losses need it), else the last may be short. With `song_run` > 1 and each item's song
+    (`songs`), a batch is made of runs of `song_run` items of one song (`_song_batches`), no
+    two of a run with the same `keys` entry (`music_keys`: the same music)."""
     n = len(lengths)
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(n)
     lens = np.asarray(lengths, dtype=np.float64)
+    if song_run > 1 and songs is not None:
+        keys = keys if keys is not None else [str(i) for i in range(n)]
+        return _song_batches(order, lens, songs, keys, song_run, batch_size, rng, drop_last, pool_batches)
     pool = batch_size * pool_batches
     sorted_order = (
         np.concatenate(
@@ -52,6 +71,99 @@ def bucket_batches(
     if drop_last and batches and len(batches[-1]) < batch_size:
         batches.pop()
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def song_runs(
+    order: Sequence[int],
+    lens: np.ndarray,
+    songs: Sequence[str],
+    keys: Sequence[str],
+    run: int,
+    rng: np.random.Generator,
+) -> list[list[int]]:
+    """Runs of at most `run` items of one song, each item in one: a song's items (taken in
+    `order`) sorted by their length `lens` times a random factor within exp(±`SONG_RUN_JITTER`)
+    (runs of similar lengths, changing from epoch to epoch), then cut into runs, an item whose
+    `keys` entry is already in the run going to a later one (two items of the same music would
+    be each other's false negatives)."""
+    jitter = np.exp(rng.uniform(-SONG_RUN_JITTER, SONG_RUN_JITTER, size=len(lens)))
+    by_song: dict[str, list[int]] = {}
+    for i in order:
+        by_song.setdefault(songs[i], []).append(int(i))
+    runs: list[list[int]] = []
+    for items in by_song.values():
+        pending = sorted(items, key=lambda i: float(lens[i] * jitter[i]))
+        while pending:
+            taken: list[int] = []
+            seen: set[str] = set()
+            rest: list[int] = []
+            for i in pending:
+                if len(taken) < run and keys[i] not in seen:
+                    taken.append(i)
+                    seen.add(keys[i])
+                else:
+                    rest.append(i)
+            runs.append(taken)
+            pending = rest
+    return runs
+
+
+def _song_batches(
+    order: np.ndarray,
+    lens: np.ndarray,
+    songs: Sequence[str],
+    keys: Sequence[str],
+    run: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    drop_last: bool,
+    pool_batches: int,
+) -> list[list[int]]:
+    """Batches of `song_runs` (a contrastive batch then holds passages of the same song as one
+    another's negatives, the ones a piece's passages are told apart from when locating): runs
+    shuffled, sorted by their mean length within pools of `pool_batches` batches, cut into
+    batches, which are shuffled. Little padding: a song's items in random runs doubled the
+    step's time on the LMD page-window build."""
+    runs = song_runs(order.tolist(), lens, songs, keys, run, rng)
+    runs = [runs[i] for i in rng.permutation(len(runs))]
+    per_pool = max(1, batch_size * pool_batches // run)
+    flat: list[int] = []
+    for a in range(0, len(runs), per_pool):
+        pool = sorted(runs[a : a + per_pool], key=lambda r: float(lens[r].mean()))
+        flat.extend(i for r in pool for i in r)
+    batches = [flat[i : i + batch_size] for i in range(0, len(flat), batch_size)]
+    if drop_last and batches and len(batches[-1]) < batch_size:
+        batches.pop()
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def epoch_batches(
+    lengths: Sequence[float], items: Sequence[Item], batch_size: int, settings: TrainSettings, epoch: int
+) -> list[list[int]]:
+    """A training epoch's full batches of `items` (of `lengths`) as the run's `settings` ask:
+    bucketed by length (`bucket_batches`), or in runs of `song_run` items of one song."""
+    runs = settings.song_run > 1
+    return bucket_batches(
+        lengths,
+        batch_size,
+        settings.seed,
+        epoch,
+        drop_last=True,
+        songs=[it.song for it in items] if runs else None,
+        song_run=settings.song_run,
+        keys=music_keys(items) if runs else None,
+    )
+
+
+def music_keys(items: Sequence[Item]) -> list[str]:
+    """Each item's music: its passage (a training window's `window_of`, else its id), or the
+    passage's `group` of verbatim repeats within its song when it has one."""
+    group = {it.id: f"{it.song}/{it.group}" for it in items if it.group is not None}
+    out = []
+    for it in items:
+        passage = str(it.meta.get("window_of") or it.id)
+        out.append(group.get(passage, passage))
+    return out
 
 
 def shard(batch: Sequence[int], rank: int, world: int) -> list[int]:

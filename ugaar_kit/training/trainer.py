@@ -43,7 +43,7 @@ from ugaar_kit.training import prepare as prep
 from ugaar_kit.training.assemble import choose_batch_size
 from ugaar_kit.training.budget import Budget
 from ugaar_kit.training.curves import plot_curves
-from ugaar_kit.training.loader import SplitData, bucket_batches, shard
+from ugaar_kit.training.loader import SplitData, epoch_batches, shard
 from ugaar_kit.training.selection import Selection, project_views, validation_row
 
 
@@ -275,7 +275,7 @@ class Trainer:
             model.train()
         self.objective.train()
         s = self.settings
-        batches = bucket_batches(self.train_lengths, self.batch_size * self.world, s.seed, epoch, drop_last=True)
+        batches = epoch_batches(self.train_lengths, self.train_items, self.batch_size * self.world, s, epoch)
         sums: dict[str, float] = defaultdict(float)
         n = 0
         budget = self.budget

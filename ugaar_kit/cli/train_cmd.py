@@ -128,8 +128,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             int | None,
             typer.Option(
                 help="Make each batch of runs of N training items of one song, so a song's passages are one "
-                "another's negatives (what locating a passage in its piece tells apart); 0 = items at random "
-                "[default: 0].",
+                "another's negatives (8: better passage retrieval, worse piece identification from recordings; "
+                "docs/benchmarks.md); 0 = items at random [default: 0].",
                 min=0,
                 show_default=False,
             ),

@@ -78,7 +78,8 @@ class TrainSettings:
     song_run: int = option(
         0,
         "make each batch of runs of this many training items of one song, so a song's passages are one "
-        "another's negatives (what locating a passage in its piece tells apart); 0 = items at random",
+        "another's negatives (8: better passage retrieval, worse piece identification from recordings; "
+        "docs/benchmarks.md); 0 = items at random",
         min=0,
     )
     lr: float = option(1e-3, "learning rate of the main optimizer (Adam)", min=0.0)

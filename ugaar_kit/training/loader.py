@@ -120,7 +120,7 @@ def _song_batches(
     pool_batches: int,
 ) -> list[list[int]]:
     """Batches of `song_runs` (a contrastive batch then holds passages of the same song as one
-    another's negatives, the ones a piece's passages are told apart from when locating): runs
+    another's negatives, the hardest a passage retrieval's pool holds): runs
     shuffled, sorted by their mean length within pools of `pool_batches` batches, cut into
     batches, which are shuffled. Little padding: a song's items in random runs doubled the
     step's time on the LMD page-window build."""

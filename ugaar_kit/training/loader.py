@@ -67,7 +67,13 @@ def bucket_batches(
         if n
         else order
     )
-    batches = [sorted_order[i : i + batch_size].tolist() for i in range(0, n, batch_size)]
+    return _cut(sorted_order.tolist(), batch_size, drop_last, rng)
+
+
+def _cut(flat: list[int], batch_size: int, drop_last: bool, rng: np.random.Generator) -> list[list[int]]:
+    """`flat` (items in batch order) cut into batches of `batch_size` (a short last one dropped
+    with `drop_last`), the batches shuffled."""
+    batches = [flat[i : i + batch_size] for i in range(0, len(flat), batch_size)]
     if drop_last and batches and len(batches[-1]) < batch_size:
         batches.pop()
     return [batches[i] for i in rng.permutation(len(batches))]
@@ -131,10 +137,7 @@ def _song_batches(
     for a in range(0, len(runs), per_pool):
         pool = sorted(runs[a : a + per_pool], key=lambda r: float(lens[r].mean()))
         flat.extend(i for r in pool for i in r)
-    batches = [flat[i : i + batch_size] for i in range(0, len(flat), batch_size)]
-    if drop_last and batches and len(batches[-1]) < batch_size:
-        batches.pop()
-    return [batches[i] for i in rng.permutation(len(batches))]
+    return _cut(flat, batch_size, drop_last, rng)
 
 
 def epoch_batches(

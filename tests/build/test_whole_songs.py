@@ -214,8 +214,9 @@ def test_a_window_takes_the_passage_at_its_midpoint():
 
 
 def test_training_page_windows_are_the_windows_identify_reads_a_page_with(whole, tmp_path):
-    """`--train-page-windows`: each window along each system of a training song's pages (found
-    as a query page's are), as a PNG of the same pixels, with the passage printed at its middle."""
+    """`--train-page-windows --page-window-audio passage`: each window along each system of a
+    training song's pages (found as a query page's are), as a PNG of the same pixels, with the
+    passage printed at its middle (its recording too)."""
     import shutil
 
     from ugaar_kit.build.windows import training_page_windows
@@ -226,7 +227,7 @@ def test_training_page_windows_are_the_windows_identify_reads_a_page_with(whole,
     shutil.copytree(whole, out)
     songs = [{**s, "split": "train"} for s in _rows(out / "songs.jsonl")]
     rows = _rows(out / "manifest.jsonl")
-    made = training_page_windows(out, songs[:1], rows)
+    made = training_page_windows(out, songs[:1], rows, "passage")
     song = songs[0]
     expected = []
     for page in song["pages"]:
@@ -253,6 +254,47 @@ def test_training_page_windows_are_the_windows_identify_reads_a_page_with(whole,
         ]
         assert not others or others[0]["id"] == passage["id"]
     assert training_page_windows(out, [{**songs[0], "split": "valid"}], rows) == []
+
+
+def test_aligned_page_windows_sound_the_stretch_of_the_recording_their_notes_are_played_in(whole, tmp_path):
+    """`--page-window-audio aligned` (the default): a page window's audio is the recording from where the
+    passage boxes on its system put its left edge in time to where they put its right edge, so
+    a window over the end of one passage and the start of the next sounds both halves; the
+    same windows and images as with the passage's audio, less those sounding under half a
+    second; a second call keeps the clips."""
+    import shutil
+
+    from ugaar_kit.build.windows import MIN_ALIGNED, training_page_windows
+    from ugaar_kit.interfaces.dataset import system_clock
+
+    out = tmp_path / "ds"
+    shutil.copytree(whole, out)
+    song = {**_rows(out / "songs.jsonl")[0], "split": "train"}
+    rows = _rows(out / "manifest.jsonl")
+    passage_audio = training_page_windows(out, [song], rows, "passage")
+    made = training_page_windows(out, [song], rows, "aligned", "flac")
+    assert 2 < len(made) <= len(passage_audio)
+    assert {r["id"] for r in made} <= {r["id"] for r in passage_audio}
+    recording, rate = sf.read(str(out / song["audio"]), dtype="float32")
+    straddling = 0
+    for row in made:
+        page, system, x0, x1 = row["page_window"]
+        t0, t1 = row["window"]
+        xs, ts = system_clock(song["passages"], page, system)
+        assert (t0, t1) == pytest.approx((np.interp(x0, xs, ts), np.interp(x1, xs, ts)), abs=1e-5)
+        assert t1 - t0 >= MIN_ALIGNED and 0 <= t0 < t1 <= song["duration"] + 1e-6
+        clip, clip_rate = sf.read(str(out / row["audio"]), dtype="float32")
+        assert clip_rate == rate and len(clip) == round(t1 * rate) - round(t0 * rate)
+        np.testing.assert_allclose(clip, recording[round(t0 * rate) : round(t1 * rate)], atol=1e-4)
+        straddling += sum(1 for p in song["passages"] if p["start"] < t1 and t0 < p["end"]) > 1
+    assert straddling > 0
+    # each passage box is its time span: the clock is monotone and runs from the first passage's
+    # start on the song's first system
+    xs, ts = system_clock(song["passages"], 1, 1)
+    assert np.all(np.diff(xs) >= 0) and np.all(np.diff(ts) >= -1e-9) and ts[0] == song["passages"][0]["start"]
+    stamp = {r["audio"]: (out / r["audio"]).stat().st_mtime_ns for r in made}
+    assert training_page_windows(out, [song], rows, "aligned", "flac") == made
+    assert {r["audio"]: (out / r["audio"]).stat().st_mtime_ns for r in made} == stamp
 
 
 def test_training_windows_need_whole_songs(lmd_files, tmp_path):

@@ -268,7 +268,7 @@ PLAN: dict[str, Execute | ParseOnly] = {
     # quickstart.md: identifying pieces and locating passages (SONG: a song of the workspace)
     "ugaar-kit dataset build lmd-lyrics-melody/Sentence_Parsing --format lmd-lyrics --out pieces-ds "
     "--whole-songs": Execute(extra=LMD_SPLIT, check=_says("whole songs")),
-    "ugaar-kit embed pieces-ds/sheet pieces-ds/audio --run runs/ugaar --out pieces.h5": Execute(
+    "ugaar-kit embed pieces-ds/sheet pieces-ds/audio pieces-ds/songs --run runs/ugaar --out pieces.h5": Execute(
         check=_says("pieces.h5")
     ),
     "ugaar-kit identify pieces-ds/songs/SONG/audio.flac --index pieces.h5 --run runs/ugaar --data pieces-ds": Execute(

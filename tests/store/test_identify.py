@@ -97,6 +97,30 @@ def test_systems_are_found_on_an_engraved_page(tmp_path):
     assert find_systems(np.ones((200, 300), np.float32)) == []  # a blank page
 
 
+def test_embed_cuts_a_page_of_printed_music_into_the_windows_a_page_query_is_read_with(tmp_path):
+    """A greyscale image taller than wide with staves is a page: `file_rows` gives the windows
+    `windows_of_page` cuts (fragments `system=N&x=X0-X1`, the page's pixels), as a page query is
+    read; a passage snippet (a strip wider than tall) and a blank portrait image stay one row."""
+    from ugaar_kit.data.media import load_image
+    from ugaar_kit.data.staves import windows_of_page
+    from ugaar_kit.interfaces.rows import file_rows, page_rows
+
+    class Images:
+        def load_item(self, path: Path):
+            return load_image(path)
+
+    page = _page(tmp_path)
+    rows = file_rows(Images(), page, 5.0, 2.5)
+    image = load_image(page).numpy()
+    cut = list(windows_of_page(image))
+    assert len(rows.raws) == len(cut) > 6 and len({w.number for w in cut}) >= 3
+    for raw, w, fragment in zip(rows.raws, cut, rows.fragments):
+        np.testing.assert_array_equal(raw.numpy(), w.pixels)
+        assert fragment == f"system={w.number}&x={w.staff.x0 + w.x0}-{w.staff.x0 + w.x1}"
+    strip = image[cut[0].staff.y0 : cut[0].staff.y1, :]  # one system: wider than tall
+    assert page_rows(strip) is None and page_rows(np.ones((400, 300), np.float32)) is None
+
+
 def _store(path: Path, run_id: str, rows: dict[str, dict[str, np.ndarray]]) -> Path:
     """A store whose rows of each modality are the given vectors: {modality: {source: (n, D)}}."""
     with StoreWriter(path, run_id=run_id) as w:

@@ -51,6 +51,23 @@ def test_timeline_lays_timed_windows_on_the_scores_timing():
     assert abs(offset - 13.5) <= 0.2 and tempo == 1.0
 
 
+def test_timeline_reads_overlapping_references_at_each_windows_centre():
+    """Page windows overlap (each over half of the next): each query window is scored by the
+    references centred nearest its centre, so windows land where their own references are,
+    where weighting by cover would average the two or three under each window."""
+    from ugaar_kit.retrieval.locate import overlapping, timeline_fit
+
+    starts = np.arange(20) * 2.0  # twenty references of 4 s every 2 s
+    ends = starts + 4.0
+    assert overlapping(starts, ends) and not overlapping(np.arange(5) * 3.0, np.arange(5) * 3.0 + 3.0)
+    spans = [(2.0 * i, 2.0 * i + 4.0) for i in range(4)]  # a query of four such windows, from 10 s
+    sims = np.zeros((4, 20))
+    for q in range(4):
+        sims[q, 5 + q] = 1.0  # window q, centred at 12 + 2q s, is the reference centred there
+    fit, offset, tempo = timeline_fit(sims, spans, starts, ends)
+    assert offset == pytest.approx(10.0, abs=1e-6) and fit == pytest.approx(1.0)
+
+
 def _dataset(root: Path, songs: dict[str, int]) -> Path:
     """A dataset folder by hand: songs of n passages, one system each of a one-page score."""
     rows, whole = [], []
@@ -121,6 +138,53 @@ def test_locate_names_the_passage_at_the_querys_middle_and_where_it_is_printed(r
     assert (found.page, found.system, found.box) == (1, 5, [10, 400, 500, 490])
     with Store(store) as st, pytest.raises(InputError, match="piece 'nope' is not in its songs.jsonl"):
         locate(st, query, "nope", data)
+
+
+def test_a_piece_whose_score_pages_are_stored_is_located_on_their_windows(run, tmp_path):
+    """With its page stored as windows along its systems (`page=...#system=N&x=X0-X1` rows, as
+    `embed` cuts a page), a piece is played as those windows in reading order, each sounding
+    where its edges fall on the score's timing; a query is located on them, and the answer is
+    the passage sounding at the query's middle, as with passages."""
+    from ugaar_kit.interfaces.dataset import read_songs
+    from ugaar_kit.retrieval.locate import PieceRows, played
+
+    rng = np.random.default_rng(4)
+    data = _dataset(tmp_path / "ds", {"S": 10, "T": 6})  # S: 10 passages of 4 s, one system each, x 10..500
+    rows = _rows(rng, 16)
+    windows = {}
+    for system in range(1, 11):  # two windows a system: x 10..300 and 200..500
+        for x0, x1 in ((10, 300), (200, 500)):
+            windows[f"songs/S/page-01.png#system={system}&x={x0}-{x1}"] = rng.standard_normal((1, 16))
+    path = tmp_path / "s.h5"
+    with StoreWriter(path, run_id=run.run_id, settings={"window": 5.0, "hop": 2.5}) as w:
+        w.add_files("sheet", [FileRows(s, 1, 0.0, [s], v.astype(np.float32)) for s, v in rows.items()])
+        w.add_files(
+            "sheet",
+            [
+                FileRows(
+                    "songs/S/page-01.png",
+                    1,
+                    0.0,
+                    list(windows),
+                    np.concatenate(list(windows.values())).astype(np.float32),
+                )
+            ],
+        )
+    song = next(s for s in read_songs(data) if s.song == "S")
+    with Store(path) as st:
+        order = played(song, PieceRows(st, "sheet", data))
+        assert order is not None and len(order.rows) == 20
+        ids = st.ids("sheet")[order.rows].tolist()
+        assert ids == list(windows)  # reading order: system by system, left to right
+        np.testing.assert_allclose(order.starts[:2], [0.0, 4.0 * 190 / 490], atol=1e-6)
+        np.testing.assert_allclose(order.ends[:2], [4.0 * 290 / 490, 4.0], atol=1e-6)
+        # a query of 10 s from 12 s: the windows printed on systems 4 and 5 (passages 3 and 4),
+        # and the first of system 6, a window every 2 s
+        query = np.concatenate([windows[k] for k in list(windows)[6:11]]) + 0.05 * rng.standard_normal((5, 16))
+        spans = [(2.0 * i, 2.0 * i + 2.0) for i in range(5)]
+        found = locate(st, query, "S", data, spans=spans)
+    assert (found.passage, found.first, found.last) == ("S-004", "S-003", "S-005")
+    assert (found.page, found.system) == (1, 5)
 
 
 def _excerpt_of_s(run, tmp_path: Path) -> tuple[Path, Path, Path]:

@@ -79,6 +79,11 @@ class BuildOptions:
         "with (along its systems), each a training item with the recording and lyrics of the passage at its middle. "
         "Default (None): on with whole songs, whose purpose is identification (docs/datasets.md); False: passages only.",
     )
+    page_window_audio: Literal["aligned", "passage"] = option(
+        "aligned",
+        "The recording a training page window is paired with: the stretch of the song's recording its notes "
+        "sound in (aligned), or the recording of the passage printed at its middle (passage).",
+    )
     seed: int = option(0, "Seed of the split.")
     limit_songs: int | None = option(None, "Build only the first N songs (quick runs).", min=1)
     workers: int = option(0, "Build processes (0: one per core).", min=0, max=256)
@@ -372,7 +377,7 @@ def build_dataset(
             seconds = options.train_windows
             windows = training_windows(out, song_rows, rows, seconds, seconds / 2, options.audio_format)
         if options.train_page_windows:
-            windows += training_page_windows(out, song_rows, rows)
+            windows += training_page_windows(out, song_rows, rows, options.page_window_audio, options.audio_format)
     write_manifest(out, rows + windows)
     split_counts = Counter(r["split"] for r in rows)
     song_counts = Counter(split for _, split in {(r["song_id"], r["split"]) for r in rows})

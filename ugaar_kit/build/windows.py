@@ -8,6 +8,13 @@ straddles two lines. This cuts each training song's whole recording into those w
 makes each a training item: its audio the window, its score and lyrics those of the passage
 sounding at the window's midpoint (the passage `locate` would answer). Only songs of the
 training split get windows, so validation and test stay passage against passage.
+
+Page windows (`--train-page-windows`, the default with whole songs) are the windows a page is
+read with, each paired by default with the stretch of the recording its notes sound in
+(`--page-window-audio aligned`: where the passages' boxes put its edges in time,
+`ugaar_kit.interfaces.dataset.system_clock`), so a pair shows and sounds the same notes, as
+CPJKU's audio–sheet snippet pairs do; `passage` pairs it with the recording of the passage
+printed at its middle instead, as before 2026-12-07.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from typing import Any
 from ugaar_kit.build.engrave import png_bytes
 from ugaar_kit.build.files import write_atomic
 from ugaar_kit.build.synth import audio_bytes
-from ugaar_kit.interfaces.dataset import passage_at
+from ugaar_kit.interfaces.dataset import passage_at, system_clock
 from ugaar_kit.interfaces.modality import AUDIO, SHEET
 from ugaar_kit.interfaces.rows import cut_windows
 
@@ -104,15 +111,27 @@ def _recorded_system(found: Any, boxes: list[list[int]]) -> int | None:
     return overlaps.index(max(overlaps)) + 1
 
 
+MIN_ALIGNED = 0.5
+"""Seconds: a page window whose notes sound for less (a clef and a key, a last bar line) gets
+no aligned audio and is left out (`page_window_audio="aligned"`)."""
+
+
 def training_page_windows(
-    out: Path, songs: Iterable[Mapping[str, Any]], rows: list[dict[str, Any]]
+    out: Path,
+    songs: Iterable[Mapping[str, Any]],
+    rows: list[dict[str, Any]],
+    audio: str = "aligned",
+    audio_format: str = "flac",
 ) -> list[dict[str, Any]]:
     """Manifest rows of the windows `identify` cuts a training song's score pages into (systems
     found from the staff lines, windows of `PAGE_WINDOW` strip heights every `PAGE_HOP`), written
-    as `out/windows/page/SONG/p01-s02-w00.png`, each a training item with the recording and
-    lyrics of the passage printed at the window's middle. Files already there and newer than
-    their page are kept."""
+    as `out/windows/page/SONG/p01-s02-w00.png`, each a training item with the lyrics of the
+    passage printed at the window's middle and, by `audio`, that passage's recording
+    (`passage`) or the stretch of the song's recording the window's notes sound in (`aligned`:
+    `system_clock`, cut beside the image as `p01-s02-w00.flac`). Files already there and newer
+    than their page (and recording) are kept."""
     import numpy as np
+    import soundfile
 
     from ugaar_kit.data.media import load_image
     from ugaar_kit.data.staves import windows_of_page
@@ -123,6 +142,7 @@ def training_page_windows(
         if song.get("split") != "train":
             continue
         folder = Path(song[AUDIO]).parent.name
+        recording, samples, rate = out / song[AUDIO], None, 0
         for page_no, (page, boxes) in enumerate(zip(song.get("pages", []), song.get("systems", [])), 1):
             page_path = out / page
             made_at = page_path.stat().st_mtime
@@ -138,7 +158,19 @@ def training_page_windows(
                 if _stale(out / name, made_at):
                     crop = np.clip(np.rint(win.pixels * 255.0), 0, 255).astype(np.uint8)
                     write_atomic(out / name, png_bytes(crop))
-                fields = {"id": f"{song['song_id']}-p{page_no:02d}s{k:02d}w{w:02d}", SHEET: name}
+                fields: dict[str, Any] = {"id": f"{song['song_id']}-p{page_no:02d}s{k:02d}w{w:02d}", SHEET: name}
                 place = [page_no, k, int(win.staff.x0 + win.x0), int(win.staff.x0 + win.x1)]
+                if audio == "aligned":
+                    xs, ts = system_clock(song.get("passages", []), page_no, number)
+                    t0, t1 = (float(np.interp(x, xs, ts)) for x in place[2:])
+                    if t1 - t0 < MIN_ALIGNED:
+                        continue
+                    clip = f"{name[: -len('.png')]}.{audio_format}"
+                    if _stale(out / clip, max(made_at, recording.stat().st_mtime)):
+                        if samples is None:
+                            samples, rate = soundfile.read(str(recording), dtype="float32", always_2d=False)
+                        cut = np.asarray(samples[round(t0 * rate) : round(t1 * rate)], dtype=np.float32)
+                        write_atomic(out / clip, audio_bytes(cut, int(rate), audio_format))
+                    fields |= {AUDIO: clip, "window": [round(t0, 6), round(t1, 6)]}
                 made.append(_window_row(by_id[pid], (), **fields, page_window=place, window_of=pid))
     return made

@@ -121,6 +121,16 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 "gain, passage retrieval loses; docs/datasets.md); --no-train-page-windows: passages only.",
             ),
         ] = None,
+        page_window_audio: Annotated[
+            str,
+            typer.Option(
+                "--page-window-audio",
+                help="The recording each training page window is paired with: aligned (the stretch of the song's "
+                "recording its notes sound in) or passage (the recording of the passage printed at its middle, "
+                "as before 2026-12-07; measured worse at every identification task and at localisation: "
+                "docs/datasets.md).",
+            ),
+        ] = "aligned",
         split: Annotated[str, typer.Option("--split", help="Train,valid,test fractions, by song.")] = "0.8,0.1,0.1",
         seed: Annotated[int, typer.Option("--seed", help="Seed of the split.")] = 0,
         option: Annotated[
@@ -181,6 +191,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             "whole_songs": whole_songs,
             "train_windows": train_windows,
             "train_page_windows": train_page_windows,
+            "page_window_audio": page_window_audio,
             "split": split,
             "seed": seed,
             "limit_songs": limit_songs,

@@ -59,9 +59,10 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 help="votes: each vector's k nearest rows vote for their pieces, a piece's votes divided by its "
                 "number of stored rows; counts: the votes alone; similarity: the sum over the vectors of each "
                 "piece's best cosine among them; sequence (needs --data): the 10 pieces best by votes ranked by "
-                "how well the query's windows, in order, follow each piece's passages, in order; timeline (needs "
-                "--data, a recording): the 10 pieces best by votes ranked by how well the windows fit each "
-                "piece's passages laid on the score's timing, at the best offset; auto: with --data, sequence "
+                "how well the query's windows, in order, follow each piece's score, in order (its stored page "
+                "windows in reading order, else its passages); timeline (needs --data, a recording): the 10 pieces "
+                "best by votes ranked by how well the windows fit each piece's score laid on its timing, at the "
+                "best offset; auto: with --data, sequence "
                 "for a recording of 8 windows or more, timeline for a shorter one, else votes.",
             ),
         ] = "auto",

@@ -48,18 +48,20 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         text: params.LyricsLines = None,
         target: Annotated[
             str,
-            typer.Option("--target", help="The stored modality the piece's passages are aligned in."),
+            typer.Option("--target", help="The stored modality the piece's score (or passages) is aligned in."),
         ] = "sheet",
         as_json: Annotated[bool, typer.Option("--json", help="Print the location as one JSON object.")] = False,
         device: params.Device = None,
     ) -> None:
         """Find where a query sits in a piece's score: the passage, its page, system and box.
 
-        Each passage is its stored row of --target (sheet snippets by default). A recording's
-        windows are laid on the score's timing (the passages' spans in songs.jsonl, at its tempo)
-        at the offset where their cosines to the passages they cover are highest, and the passage sounding at the excerpt's midpoint is the answer; lyrics lines
-        are aligned to the passages by subsequence dynamic time warping. The answer's place on
-        the pages comes from songs.jsonl."""
+        The piece is its stored rows of --target (sheet by default): the windows along the systems
+        of its score pages when the store holds them (embed cuts a page so), each timed by where
+        its edges fall on the score, else its passage snippets with their spans (songs.jsonl, at
+        the score's tempo). A recording's windows are laid on that timing at the offset where
+        they match best, and the passage sounding at the excerpt's midpoint is the answer; lyrics
+        lines are aligned by subsequence dynamic time warping. The answer's place on the pages
+        comes from songs.jsonl."""
         from ugaar_kit.data.staves import PAGE_HOP, PAGE_WINDOW
         from ugaar_kit.errors import InputError, OptionError
         from ugaar_kit.retrieval.locate import locate as locate_in

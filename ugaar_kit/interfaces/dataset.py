@@ -15,7 +15,7 @@ A dataset folder (`manifest.jsonl` + `dataset.json`, see docs/formats.md) is rea
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -305,6 +305,31 @@ class WholeSong:
     def passage_at(self, seconds: float) -> int:
         """The index of the passage sounding at `seconds` (the last one at or past the end)."""
         return passage_at([(float(p["start"]), float(p["end"])) for p in self.passages], seconds)
+
+    def clock(self, page: int, system: int) -> tuple[list[float], list[float]]:
+        """`system_clock` of this song: x on `system` of `page` (1-based) -> seconds."""
+        return system_clock(self.passages, page, system)
+
+
+def system_clock(passages: Sequence[Mapping[str, Any]], page: int, system: int) -> tuple[list[float], list[float]]:
+    """Knots `(xs, seconds)` mapping x (the page's pixels) on `system` of `page` (1-based) to the
+    time it sounds in the song's recording, from a whole song's `passages` (songs.jsonl): each
+    passage's box on that system spans the part of its time span the box holds (a passage over
+    a system break shares its time among its boxes by their widths), linear in between
+    (`numpy.interp`). Empty when no passage is printed there."""
+    knots: list[tuple[float, float]] = []
+    for p in passages:
+        spans = p.get("spans") or [p]
+        widths = [max(1e-6, float(s["box"][2] - s["box"][0])) for s in spans if s.get("box")]
+        if len(widths) != len(spans):
+            continue
+        t, total, length = float(p["start"]), sum(widths), float(p["end"]) - float(p["start"])
+        for span, width in zip(spans, widths):
+            if span.get("page") == page and span.get("system") == system:
+                knots += [(float(span["box"][0]), t), (float(span["box"][2]), t + length * width / total)]
+            t += length * width / total
+    knots.sort()
+    return [x for x, _ in knots], [t for _, t in knots]
 
 
 def passage_at(spans: Sequence[tuple[float, float]], seconds: float) -> int:

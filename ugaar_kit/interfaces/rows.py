@@ -3,7 +3,9 @@
 
 - `file_rows`: one row, the file's `load_item` (sheet images, most plugin modalities); a 1-D
   waveform from an encoder that tells its rate (a `sample_rate` attribute or option) is cut
-  into windows instead (`waveform_rows`).
+  into windows instead (`waveform_rows`), and a page of printed music (a greyscale image taller
+  than wide, with staves) into the windows along its systems (`page_rows`; fragments
+  `system=N&x=X0-X1`), as `identify` reads a page query.
 - `waveform_rows`: windows of `window` seconds every `hop` seconds; the last ends at the end of
   the recording, so it may be shorter (never shorter than `window - hop`); a recording no
   longer than one window is one row; `window=0` embeds whole files. Fragments `t=START-END`
@@ -96,13 +98,37 @@ def waveform_rows(raw: Any, rate: int, window: float, hop: float, path: Path) ->
     )
 
 
+def page_rows(image: Any) -> Rows | None:
+    """The windows along the systems of a page of printed music (`ugaar_kit.data.staves`: what
+    a page query is read with), when the greyscale image `(H, W)` is one: taller than wide, with
+    staves found, each under half its height (a passage snippet is a strip wider than tall);
+    fragments `system=N&x=X0-X1` (1-based system, the page's pixels). None for any other image."""
+    import numpy as np
+    import torch
+
+    from ugaar_kit.data.staves import find_systems, windows_of_page
+
+    if getattr(image, "ndim", None) != 2 or image.shape[0] <= image.shape[1]:
+        return None
+    pixels = image.numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    systems = find_systems(pixels)
+    if not systems or any(2 * (s.y1 - s.y0) >= pixels.shape[0] for s in systems):
+        return None
+    cut = list(windows_of_page(pixels))
+    return Rows(
+        raws=[torch.from_numpy(np.ascontiguousarray(w.pixels)) for w in cut],
+        fragments=[f"system={w.number}&x={w.staff.x0 + w.x0}-{w.staff.x0 + w.x1}" for w in cut],
+    )
+
+
 def file_rows(encoder: Any, path: Path, window: float, hop: float) -> Rows:
-    """The default cut: the file's `load_item` as one row, or its windows for a waveform."""
+    """The default cut: the file's `load_item` as one row, its windows for a waveform, or the
+    windows along its systems for a page of printed music (`page_rows`)."""
     raw = encoder.load_item(path)
     rate = sample_rate_of(encoder)
     if rate and getattr(raw, "ndim", None) == 1:
         return waveform_rows(raw, rate, window, hop, path)
-    return Rows(raws=[raw], fragments=[""])
+    return page_rows(raw) or Rows(raws=[raw], fragments=[""])
 
 
 PART_ROWS = 64

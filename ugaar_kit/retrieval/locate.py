@@ -1,10 +1,14 @@
 """Locating a query inside a piece: which passage, and where it is printed.
 
-A piece's passages are their stored rows of the target modality (sheet snippets by default),
-with their time spans in the piece (`songs.jsonl`). A recording's windows are laid on that
-timeline (`timeline`): at the offset where each window's cosines to the passages it covers,
+A piece is its stored rows of the target modality (sheet by default) in the order they are
+played, each with its time span in the piece (`Played`): the windows along the systems of its
+score pages when the store holds them (`embed` cuts a page so; each window sounds from where
+its left edge to where its right edge falls on the score's timing, `WholeSong.clock`), else its
+passage snippets with their spans (`songs.jsonl`). A recording's windows are laid on that
+timeline (`timeline`): at the offset where each window's cosines to the rows it covers,
 weighted by how much it covers, are highest; the passage sounding at the query's midpoint is
-the answer. Vectors without times (lyrics lines) are aligned to the passages in order by
+the answer. Page windows are what a score is (a library holds pages, not passages), and what
+`--train-page-windows` trains on. Vectors without times (lyrics lines) are aligned to the passages in order by
 subsequence dynamic time warping on the cosine distance (`align`, librosa's `sequence.dtw`).
 The subsequence DTW of a recording's 5-s windows placed fewer excerpts right (0.3 of 10 where
 the timeline placed 0.7: windows straddle passages, and DTW does not know how long a passage
@@ -86,29 +90,55 @@ class Played:
     ends: np.ndarray
 
 
-def played(song: WholeSong, rows: PieceRows) -> tuple[np.ndarray, Played] | None:
-    """`song` as played, from the passages it has stored rows of: their indices in
-    `song.passages` and their `Played` (rows and times); None when it has none stored."""
+def played(song: WholeSong, rows: PieceRows) -> Played | None:
+    """`song` as played: the windows of its score pages when the store holds them
+    (`page_played`), else the passages it has stored rows of, with their times; None when it
+    has neither stored."""
+    pages = page_played(song, rows)
+    if pages is not None:
+        return pages
     found = [(i, r) for i, p in enumerate(song.passages) if (r := rows.row(str(p["id"]))) is not None]
     if not found:
         return None
-    index = np.asarray([i for i, _ in found], dtype=np.int64)
-    times = [song.passages[i] for i in index]
-    return index, Played(
+    times = [song.passages[i] for i, _ in found]
+    return Played(
         np.asarray([r for _, r in found], dtype=np.int64),
         np.asarray([float(p["start"]) for p in times]),
         np.asarray([float(p["end"]) for p in times]),
     )
 
 
+def page_played(song: WholeSong, rows: PieceRows) -> Played | None:
+    """`song` as played from the stored windows of its score pages (`embed` cuts a page into
+    windows along its systems: `system=N&x=X0-X1`), in reading order, each sounding from and to
+    where its edges fall on the score's timing (`WholeSong.clock`); None when none is stored.
+    The N-th system found on a page is taken for the N-th system songs.jsonl records there (on
+    the 429 pages of the 200-song build every system found is the recorded one)."""
+    found: list[tuple[int, int, float, float, float, int]] = []
+    for number, page in enumerate(song.pages, 1):
+        for row, system, x0, x1 in rows.page_windows(page):
+            xs, ts = song.clock(number, system)
+            if xs:
+                found.append((number, system, x0, float(np.interp(x0, xs, ts)), float(np.interp(x1, xs, ts)), row))
+    if not found:
+        return None
+    found.sort()
+    return Played(
+        np.asarray([f[5] for f in found], dtype=np.int64),
+        np.asarray([f[3] for f in found]),
+        np.asarray([f[4] for f in found]),
+    )
+
+
 def piece_orders(store: Store, target: str, data: Path, rows: PieceRows | None = None) -> dict[str, list[Played]]:
-    """Each piece of the dataset folder `data` (`songs.jsonl`) -> each of its versions as played:
-    the store's `target` rows of its passages in order, with their times."""
+    """Each piece of the dataset folder `data` (`songs.jsonl`) -> each of its versions as played
+    (`played`): the store's `target` rows of its score pages' windows, or of its passages, in
+    order, with their times."""
     rows = rows if rows is not None else PieceRows(store, target, data)
     out: dict[str, list[Played]] = {}
     for song in read_songs(data):
         if (version := played(song, rows)) is not None:
-            out.setdefault(song.song, []).append(version[1])
+            out.setdefault(song.song, []).append(version)
     return out
 
 
@@ -150,27 +180,61 @@ def timeline_fit(
     tempos: Sequence[float] = TEMPOS,
     step: float = OFFSET_STEP,
 ) -> tuple[float, float, float]:
-    """The best fit of windows at `spans` on passages sounding from `starts` to `ends`, given
-    their scores `sims` `(Q, P)`: (fit, offset, tempo). A window laid on the score at offset o and
-    tempo r covers `[o + r a, o + r b)`; it scores the mean of the passages' scores weighted by
-    how much of it each covers; the fit is the windows' mean, at the best offset and tempo."""
+    """The best fit of windows at `spans` on references (rows of a piece) sounding from `starts`
+    to `ends`, given their scores `sims` `(Q, P)`: (fit, offset, tempo). A window laid on the
+    score at offset o and tempo r covers `[o + r a, o + r b)`. On passages, which follow one
+    another, it scores the mean of the passages' scores weighted by how much of it each covers.
+    On references that overlap (a page's windows, each over half of the next) it scores what
+    the references centred nearest its centre score, interpolated between them (`overlapping`):
+    weighted by cover, each window would average the two or three under it and blur where it is
+    (on the valid songs' excerpts, seed 0, localisation 0.47 by cover, 0.60 so). The fit is the
+    windows' mean, at the best offset and tempo."""
     sims = np.asarray(sims, np.float64)
+    starts, ends = np.asarray(starts, np.float64), np.asarray(ends, np.float64)
     a = np.array([w[0] for w in spans], dtype=np.float64)
     b = np.array([w[1] for w in spans], dtype=np.float64)
     length = float(b.max())
-    best = (-np.inf, float(starts[0]), 1.0)
+    first, last_end = float(starts.min()), float(ends.max())
+    centred = overlapping(starts, ends)
+    if centred:
+        order = np.argsort((starts + ends) / 2, kind="stable")
+        centres, by_centre = ((starts + ends) / 2)[order], sims[:, order]
+    best = (-np.inf, first, 1.0)
     for r in tempos:
-        last = max(float(starts[0]), float(ends[-1]) - r * length)
-        offsets = np.arange(float(starts[0]), last + step / 2, step)
-        lo = offsets[:, None, None] + r * a[None, :, None]  # (O, Q, 1)
-        hi = offsets[:, None, None] + r * b[None, :, None]
-        cover = np.clip(np.minimum(hi, ends[None, None, :]) - np.maximum(lo, starts[None, None, :]), 0.0, None)
-        cover /= (r * np.maximum(b - a, 1e-9))[None, :, None]  # (O, Q, P): the share of each window on each passage
-        fit = (cover * sims[None, :, :]).sum(axis=2).mean(axis=1)  # (O,)
+        last = max(first, last_end - r * length)
+        offsets = np.arange(first, last + step / 2, step)
+        if centred:
+            at = offsets[:, None] + r * (a + b)[None, :] / 2  # (O, Q): each window's centre on the score
+            fit = np.mean([np.interp(at[:, q], centres, by_centre[q]) for q in range(len(a))], axis=0)
+        else:
+            lo = offsets[:, None, None] + r * a[None, :, None]  # (O, Q, 1)
+            hi = offsets[:, None, None] + r * b[None, :, None]
+            cover = np.clip(np.minimum(hi, ends[None, None, :]) - np.maximum(lo, starts[None, None, :]), 0.0, None)
+            # (O, Q, P): how much of each window each passage covers, as shares of what is covered
+            cover /= np.maximum(cover.sum(axis=2, keepdims=True), 1e-9)
+            fit = (cover * sims[None, :, :]).sum(axis=2).mean(axis=1)  # (O,)
         k = int(np.argmax(fit))
         if fit[k] > best[0]:
             best = (float(fit[k]), float(offsets[k]), r)
     return best
+
+
+def overlapping(starts: np.ndarray, ends: np.ndarray) -> bool:
+    """True when references sounding from `starts` to `ends` overlap one another by more than a
+    tenth of a second (a page's windows), False when they follow one another (passages)."""
+    order = np.argsort(starts, kind="stable")
+    return bool(np.any(np.asarray(ends)[order][:-1] > np.asarray(starts)[order][1:] + 0.1))
+
+
+def _page_window(row_id: str) -> tuple[int, int, int] | None:
+    """(system, x0, x1) of a row id `FILE#system=N&x=X0-X1` (a page window), else None."""
+    _, _, fragment = row_id.partition("#")
+    fields = dict(f.split("=", 1) for f in fragment.split("&") if "=" in f)
+    try:
+        x0, x1 = (int(v) for v in fields["x"].split("-"))
+        return int(fields["system"]), x0, x1
+    except (KeyError, ValueError):
+        return None
 
 
 class PieceRows:
@@ -186,12 +250,18 @@ class PieceRows:
             f = item.inputs.get(target)
             if isinstance(f, Path):
                 self.files[item.id] = f.resolve().relative_to(root).as_posix()
+        self.root = root
         self.rows: dict[str, int] = {}
+        self.pages: dict[str, list[tuple[int, int, int, int]]] = {}
+        ids = store.ids(target).tolist()
         for i, s in enumerate(store.sources(target).tolist()):
             s = str(s)
             self.rows.setdefault(s, i)
             if "/" in s:
                 self.rows.setdefault(s.split("/", 1)[1], i)
+            window = _page_window(str(ids[i]))
+            if window is not None:
+                self.pages.setdefault(s, []).append((i, *window))
 
     def row(self, passage: str) -> int | None:
         f = self.files.get(passage)
@@ -199,6 +269,15 @@ class PieceRows:
             return None
         found = self.rows.get(f)
         return found if found is not None else self.rows.get(f.split("/", 1)[1] if "/" in f else f)
+
+    def page_windows(self, page: Path) -> list[tuple[int, int, int, int]]:
+        """(row, system, x0, x1) of each stored window of the page image `page` (a path)."""
+        try:
+            f = Path(page).resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return []
+        found = self.pages.get(f)
+        return found if found is not None else self.pages.get(f.split("/", 1)[1] if "/" in f else f, [])
 
     def vectors(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
         return self.store.unit_rows(self.target, rows)
@@ -232,20 +311,19 @@ def locate(
     q = normalize_rows(np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1))
     best: Location | None = None
     for song in versions:
-        version = played(song, rows)
-        if version is None:
+        order = played(song, rows)
+        if order is None:
             continue
-        index, order = version
         reference = rows.vectors(order.rows)
         if spans is not None:
             offset, tempo, cost = timeline(q, spans, reference, order.starts, order.ends)
             length = max(b for _, b in spans)
-
             times = offset + tempo * np.array([0.0, length / 2, length - 1e-6])
-            matched = np.minimum(np.searchsorted(order.ends, times, side="right"), len(order.ends) - 1)
         else:
             matched, cost = align(q, reference)
-        mid = int(index[matched[len(matched) // 2]])
+            times = (order.starts[matched] + order.ends[matched]) / 2
+        passage_of = [song.passage_at(float(t)) for t in times]
+        mid = passage_of[len(passage_of) // 2]
         p = song.passages[mid]
         here = Location(
             piece=song.song,
@@ -256,8 +334,8 @@ def locate(
             page=p.get("page"),
             system=p.get("system"),
             box=p.get("box"),
-            first=str(song.passages[int(index[matched[0]])]["id"]),
-            last=str(song.passages[int(index[matched[-1]])]["id"]),
+            first=str(song.passages[passage_of[0]]["id"]),
+            last=str(song.passages[passage_of[-1]]["id"]),
             cost=cost,
         )
         if best is None or here.cost < best.cost:

@@ -3,15 +3,18 @@
     result = evaluate_pieces("runs/contrastive-1", "data/lmd-200", tasks=("identify", "locate"))
     result["identify"]["excerpt"]["top1"], result["locate"]["passage"]
 
-Every passage file of the dataset (every split: the other songs are the distractors) is
-embedded into a store; then, for each song of the split (`songs.jsonl`), cross-modal only:
+Every passage file of the dataset and every whole song (its score pages, embedded as the
+windows along their systems, and its recording, in windows) is embedded into a store, every
+split's (the other songs are the distractors); then, for each song of the split
+(`songs.jsonl`), cross-modal only:
 
-- **recording**: its whole recording, windowed as `embed` cuts, against the sheet snippets;
+- **recording**: its whole recording, windowed as `embed` cuts, against the scores (pages and
+  passage snippets);
 - **excerpt**: `excerpts` windows of `excerpt_seconds` at seeded random offsets of the recording
-  (not aligned to passage starts), against the sheet snippets;
-- **page**: each page of its score (systems found, windows along them), against the recordings'
-  passages;
-- **lyrics** (a run with a text modality): its lyrics lines, against the recordings' passages;
+  (not aligned to passage starts), against the scores;
+- **page**: each page of its score (systems found, windows along them), against the
+  recordings (whole and passages);
+- **lyrics** (a run with a text modality): its lyrics lines, against the recordings;
 
 each ranked into pieces by `ugaar_kit.retrieval.identify` (top-1, top-5, MRR of the song's own
 piece among all the dataset's pieces); and each excerpt is located in its song's score
@@ -131,8 +134,10 @@ def evaluate_pieces(
     n_pieces = len({s.song for s in songs})
     with tempfile.TemporaryDirectory(prefix="ugaar-pieces-") as tmp:
         store_path = Path(store) if store is not None else Path(tmp) / "dataset.h5"
-        inputs = [root / m for m in (SHEET, AUDIO) if (root / m).is_dir()]
-        say(f"embedding the dataset's passages ({', '.join(p.name for p in inputs)}) into {store_path}")
+        # the passages, and each whole song as a library holds it: its score pages (embedded as
+        # the windows along their systems) and its recording (in windows)
+        inputs = [root / m for m in (SHEET, AUDIO, "songs") if (root / m).is_dir()]
+        say(f"embedding the dataset's passages and whole songs ({', '.join(p.name for p in inputs)}) into {store_path}")
         embed_paths(loaded, inputs, store_path, EmbedSettings(), on_progress=on_progress)
         rng = np.random.default_rng(seed)
         plan = [

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/pieces.py                 # build, train 3 seeds, evaluate
     .venv/bin/python benchmarks/pieces.py --seeds 0       # one seed
     .venv/bin/python benchmarks/pieces.py --train-windows 5   # trained on the query windows too
+    .venv/bin/python benchmarks/pieces.py --train-page-windows --page-window-audio aligned  # the defaults
 
 Builds the first 200 songs of the shared LMD sample with `--whole-songs` (once), trains the
 default contrastive audio–sheet model on it under a 15-minute budget per seed (a run folder
@@ -15,10 +16,15 @@ docs/benchmarks.md: per kind of query top-1, top-5 and MRR, mean and spread over
 recording also cut into the 5-s windows a query is cut into, each a training item with the
 passage at its midpoint) into `lmd-200w-tw5`, trains the same seeds on it into
 `runs/contrastive-tw5-sN` and writes `result-tw5.json`: the same test songs and evaluation.
-`--train-page-windows` adds the windows a page is read with (`-pw` in those names). They are
-the build's default for whole songs since 2026-12-07, yet this script builds without unless
-asked (`--no-train-page-windows`), so its names and recorded commands keep their meaning:
-`result.json` is the passages-only build, `result-pw.json` the build at today's defaults.
+`--train-page-windows` adds the windows a page is read with (`-pw` in those names), each
+with its passage's recording unless `--page-window-audio aligned` pairs it with the stretch of
+the recording its notes sound in (`-pwa`). Both are the build's defaults for whole songs since
+2026-12-07, yet this script builds without unless asked (it passes `--no-train-page-windows`
+or `--page-window-audio passage` explicitly), so its names and recorded commands keep their
+meaning: `result.json` is the passages-only build, `result-pw.json` page windows with their
+passage's recording, `result-pwa.json` the build at today's defaults. The evaluation's store
+holds every song's passages, score pages and recording since 2026-12-07; results written
+before hold passages only. `--result NAME` names the result file otherwise.
 `--budget 45m` trains for that long instead (runs `contrastive-45m-sN`, `result-45m.json`):
 what more training buys. `--sheet-width-scale 1` trains the sheet `cnn` at that `width_scale`
 instead of its default (`-sw1` in the names; 1 is the full width, the default until
@@ -67,12 +73,19 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def ensure_data(data: Path, train_windows: float = 0.0, page_windows: bool = False, clef: str = "passage") -> Path:
+def ensure_data(
+    data: Path,
+    train_windows: float = 0.0,
+    page_windows: bool = False,
+    clef: str = "passage",
+    page_audio: str = "passage",
+) -> Path:
     info = data / "dataset.json"
     if (data / "songs.jsonl").is_file() and info.is_file():
         record = json.loads(info.read_text(encoding="utf-8"))
         built = record.get("build_options", {})
         same = float(built.get("train_windows", 0.0)) == train_windows and built.get("clef", "passage") == clef
+        same = same and built.get("page_window_audio", "passage") == page_audio
         if same and bool(built.get("train_page_windows", False)) == page_windows and record.get("complete"):
             return data
     print(f"building {SONGS} songs with --whole-songs into {data}", flush=True)
@@ -83,6 +96,7 @@ def ensure_data(data: Path, train_windows: float = 0.0, page_windows: bool = Fal
         + (["--train-windows", f"{train_windows:g}"] if train_windows else [])
         + (["--train-page-windows"] if page_windows else ["--no-train-page-windows"])
         + (["--clef", clef] if clef != "passage" else [])
+        + (["--page-window-audio", page_audio] if page_windows else [])
     )
     return data
 
@@ -172,6 +186,13 @@ def main() -> None:
     )
     ap.add_argument("--train-page-windows", action="store_true", help="build with --train-page-windows too")
     ap.add_argument(
+        "--page-window-audio",
+        choices=("passage", "aligned"),
+        default="passage",
+        help="dataset build --page-window-audio (aligned: each page window with the stretch of the recording its "
+        "notes sound in; needs --train-page-windows; its own data and runs: pwa)",
+    )
+    ap.add_argument(
         "--budget", default=BUDGET, help=f"training budget a seed (default {BUDGET}; another names its own runs)"
     )
     ap.add_argument(
@@ -199,7 +220,14 @@ def main() -> None:
         help="another train -o option (repeatable; needs --tag, which names its runs and result)",
     )
     ap.add_argument("--tag", default="", help="the name of the runs and result with --option, e.g. log84")
+    ap.add_argument(
+        "--result",
+        default="",
+        help="the result file's name in benchmarks/results/pieces (default: from the options, e.g. result-pwa.json)",
+    )
     args = ap.parse_args()
+    if args.page_window_audio != "passage" and not args.train_page_windows:
+        ap.error("--page-window-audio pairs page windows: add --train-page-windows")
     if bool(args.option) != bool(args.tag):
         ap.error("--option and --tag go together: the tag names the runs the options train")
     width = () if args.sheet_width_scale is None else (f"sheet.width_scale={args.sheet_width_scale:g}",)
@@ -207,7 +235,7 @@ def main() -> None:
     flags = (("--no-amp",) if args.no_amp else ()) + (("--song-run", str(args.song_run)) if args.song_run else ())
     data_tag = "-".join(
         ([f"tw{args.train_windows:g}"] if args.train_windows else [])
-        + (["pw"] if args.train_page_windows else [])
+        + (["pw" + ("a" if args.page_window_audio == "aligned" else "")] if args.train_page_windows else [])
         + (["sc"] if args.clef == "song" else [])
     )
     tag = "-".join(
@@ -219,7 +247,7 @@ def main() -> None:
         + (["fp32"] if args.no_amp else [])
     )
     data = args.data.with_name(f"{args.data.name}-{data_tag}") if data_tag else args.data
-    data = ensure_data(data, args.train_windows, args.train_page_windows, args.clef)
+    data = ensure_data(data, args.train_windows, args.train_page_windows, args.clef, args.page_window_audio)
     results = []
     for seed in args.seeds:
         name = f"contrastive-{tag}-s{seed}" if tag else f"contrastive-s{seed}"
@@ -233,16 +261,19 @@ def main() -> None:
         + ("" if args.seeds == [0, 1, 2] else f" --seeds {' '.join(map(str, args.seeds))}")
         + (f" --train-windows {args.train_windows:g}" if args.train_windows else "")
         + (" --train-page-windows" if args.train_page_windows else "")
+        + (f" --page-window-audio {args.page_window_audio}" if args.page_window_audio != "passage" else "")
         + (f" --budget {args.budget}" if args.budget != BUDGET else "")
         + "".join(f" -o {o}" for o in args.option)
         + (f" --tag {args.tag}" if args.tag else "")
         + (f" --sheet-width-scale {args.sheet_width_scale:g}" if args.sheet_width_scale is not None else "")
         + (" --no-amp" if args.no_amp else "")
         + (f" --song-run {args.song_run}" if args.song_run else "")
-        + (" --clef song" if args.clef == "song" else ""),
+        + (" --clef song" if args.clef == "song" else "")
+        + (f" --result {args.result}" if args.result else ""),
         "train_windows": args.train_windows,
         "clef": args.clef,
         "train_page_windows": args.train_page_windows,
+        "page_window_audio": args.page_window_audio,
         "machine": machine(),
         "finished": now(),
         "data": _shown(data),
@@ -253,7 +284,7 @@ def main() -> None:
         "summary": summary(results),
         "runs": results,
     }
-    write_json(payload, OUT / (f"result-{tag}.json" if tag else "result.json"))
+    write_json(payload, OUT / (args.result or (f"result-{tag}.json" if tag else "result.json")))
     print(json.dumps(payload["summary"], indent=1))
 
 

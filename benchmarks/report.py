@@ -307,17 +307,20 @@ def figures(*labels: str) -> list[tuple[str, tuple[str, ...]]]:
     return [(label, PIECE_FIGURES[label]) for label in labels]
 
 
-DEFAULT_PIECES = "result-pw.json"
+DEFAULT_PIECES = "result-pwa.json"
 """The pieces result at the toolkit's defaults: a `--whole-songs` build trains on page windows
-unless told not to (since 2026-12-07); pieces.py's own default, `result.json`, is the
-passages-only build it was measured on before."""
+unless told not to, each paired with the stretch of the recording its notes sound in (both
+since 2026-12-07), and the evaluation's store holds every song's pages and recording;
+pieces.py's own default, `result.json`, is the passages-only build it was measured on before,
+`result-pw.json` page windows paired with their passage's recording, both with a store of
+passages only."""
 
 
 def pieces_block(root: Path = RESULTS / "pieces") -> str:
     """Piece identification and localisation at the defaults (benchmarks/pieces.py
     --train-page-windows): per kind of query top-1, top-5 and MRR as the mean over the seeds with
     their range, then localisation."""
-    command = f"{PYTHON} benchmarks/pieces.py --train-page-windows"
+    command = f"{PYTHON} benchmarks/pieces.py --train-page-windows --page-window-audio aligned"
     result = read_json(Path(root) / DEFAULT_PIECES)
     if result is None:
         return f"{NOT_RUN}: `{command}`"
@@ -342,10 +345,12 @@ def pieces_block(root: Path = RESULTS / "pieces") -> str:
         table(["task", "queries a seed", "top-1", "top-5", "MRR"], rows, right_from=1),
         f"- Seeds {', '.join(map(str, result['seeds']))}: the mean, and in brackets the lowest and highest "
         f"seed. {first['songs']} test songs among {first['pieces']} pieces (every song of the build in the "
-        f"store); {first['settings']['excerpts']} excerpts of {first['settings']['excerpt_seconds']:g} s a song "
+        "store: its passages, its score pages cut into windows along their systems and its recording in windows); "
+        f"{first['settings']['excerpts']} excerpts of {first['settings']['excerpt_seconds']:g} s a song "
         f"at seeded offsets; {piece_matching(first['settings'])}.",
         f"- Model: the default contrastive audio–sheet pair trained for {result['budget']} a seed on {result['data']} "
-        "(the default `--whole-songs` build: passages and each training song's pages cut into page windows).",
+        "(the default `--whole-songs` build: passages, and each training song's pages cut into page windows, "
+        "each paired with the stretch of the recording its notes sound in).",
         f"- Measured on {machine_line(result['machine'])}: `{result.get('command', command)}`",
     ]
     return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
@@ -360,7 +365,8 @@ def piece_matching(settings: dict[str, Any]) -> str:
             return (
                 f"hits are each vector's {k} nearest rows{hub}; a whole recording is identified by `sequence` "
                 "(its windows aligned in order to the 10 pieces best by votes), an excerpt by `timeline` (its "
-                "windows laid on the score's timing of each of those 10 pieces), pages by `votes`"
+                "windows laid on the score's timing of each of those 10 pieces: its stored page windows, or "
+                "passages where a store has no pages), pages by `votes`"
             )
         return (
             f"hits are each vector's {k} nearest rows{hub}; a whole recording is identified by `sequence` (its "
@@ -432,6 +438,12 @@ SEED_PAIRS = {
         ("result-pw.json", "items at random (the default)"),
         ("result-pw-sr8.json", "runs of 8 a song (`--song-run 8`)"),
         "only the batches differ: runs of 8 training items of one song, no two of the same music",
+    ),
+    "pieces-page-window-audio": (
+        ("result-pw-pages.json", "the passage's recording"),
+        ("result-pwa.json", "the stretch it sounds (the default)"),
+        "only the recording each training page window is paired with differs; both evaluated with every song's "
+        "pages and recording in the store",
     ),
 }
 """One-seed ablations of a default run, each beside the same seed of the run it changes:

@@ -98,6 +98,24 @@ def waveform_rows(raw: Any, rate: int, window: float, hop: float, path: Path) ->
     )
 
 
+def page_window_fragment(window: Any) -> str:
+    """The id fragment of a window along a page's system (a `staves.PageWindow`):
+    `system=N&x=X0-X1`, the 1-based system and the window's columns in the page's pixels."""
+    return f"system={window.number}&x={window.staff.x0 + window.x0}-{window.staff.x0 + window.x1}"
+
+
+def parse_page_window(row_id: str) -> tuple[int, int, int] | None:
+    """(system, x0, x1) of a row id or label `FILE#system=N&x=X0-X1` (`page_window_fragment`),
+    else None."""
+    _, _, fragment = row_id.partition("#")
+    fields = dict(f.split("=", 1) for f in fragment.split("&") if "=" in f)
+    try:
+        x0, x1 = (int(v) for v in fields["x"].split("-"))
+        return int(fields["system"]), x0, x1
+    except (KeyError, ValueError):
+        return None
+
+
 def page_rows(image: Any) -> Rows | None:
     """The windows along the systems of a page of printed music (`ugaar_kit.data.staves`: what
     a page query is read with), when the greyscale image `(H, W)` is one: taller than wide, with
@@ -117,7 +135,7 @@ def page_rows(image: Any) -> Rows | None:
     cut = list(windows_of_page(pixels))
     return Rows(
         raws=[torch.from_numpy(np.ascontiguousarray(w.pixels)) for w in cut],
-        fragments=[f"system={w.number}&x={w.staff.x0 + w.x0}-{w.staff.x0 + w.x1}" for w in cut],
+        fragments=[page_window_fragment(w) for w in cut],
     )
 
 

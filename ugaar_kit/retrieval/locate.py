@@ -28,6 +28,7 @@ import numpy as np
 from ugaar_kit.errors import InputError
 from ugaar_kit.interfaces.dataset import DatasetFolder, WholeSong, read_songs
 from ugaar_kit.interfaces.modality import SHEET
+from ugaar_kit.interfaces.rows import parse_page_window
 from ugaar_kit.store.exact import normalize_rows
 from ugaar_kit.store.reader import Store
 
@@ -226,17 +227,6 @@ def overlapping(starts: np.ndarray, ends: np.ndarray) -> bool:
     return bool(np.any(np.asarray(ends)[order][:-1] > np.asarray(starts)[order][1:] + 0.1))
 
 
-def _page_window(row_id: str) -> tuple[int, int, int] | None:
-    """(system, x0, x1) of a row id `FILE#system=N&x=X0-X1` (a page window), else None."""
-    _, _, fragment = row_id.partition("#")
-    fields = dict(f.split("=", 1) for f in fragment.split("&") if "=" in f)
-    try:
-        x0, x1 = (int(v) for v in fields["x"].split("-"))
-        return int(fields["system"]), x0, x1
-    except (KeyError, ValueError):
-        return None
-
-
 class PieceRows:
     """The stored rows of a dataset's passages, by passage id, for one target modality: a
     passage's file (its manifest row's) found among the store's sources, which are relative to
@@ -259,7 +249,7 @@ class PieceRows:
             self.rows.setdefault(s, i)
             if "/" in s:
                 self.rows.setdefault(s.split("/", 1)[1], i)
-            window = _page_window(str(ids[i]))
+            window = parse_page_window(str(ids[i]))
             if window is not None:
                 self.pages.setdefault(s, []).append((i, *window))
 

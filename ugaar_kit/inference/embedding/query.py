@@ -214,6 +214,7 @@ def page_windows(
 
     from ugaar_kit.data.media import load_image
     from ugaar_kit.data.staves import windows_of_page
+    from ugaar_kit.interfaces.rows import page_window_fragment
 
     check_modality(run, modality)
     windows = list(windows_of_page(load_image(path).numpy(), window, hop))
@@ -223,6 +224,6 @@ def page_windows(
     project = functools.partial(run.objective.project, modality)
     query = Query(str(path), modality, path=path)
     feats = [encoder.featurize(torch.from_numpy(np.ascontiguousarray(w.pixels))) for w in windows]
-    labels = [f"{path}#system={w.number}&x={w.staff.x0 + w.x0}-{w.staff.x0 + w.x1}" for w in windows]
+    labels = [f"{path}#{page_window_fragment(w)}" for w in windows]
     z = encode_features(encoder, feats, batch_size, device_of(encoder), project).cpu().numpy()
     return [Embedded(query, v, label=label) for label, v in zip(labels, z)]

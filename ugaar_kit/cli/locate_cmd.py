@@ -95,6 +95,6 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         out_console.print(
             f"{label}: piece {found.piece} (version {found.song_id}), passage {found.passage} "
             f"({found.index + 1} of {found.passages}): {where}; the query spans {found.first} to {found.last} "
-            f"(mean cosine distance {found.cost:.3f})",
+            f"(cost {found.cost:.3f}, lower is better)",
             markup=False,
         )

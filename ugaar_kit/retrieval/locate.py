@@ -36,7 +36,9 @@ from ugaar_kit.store.reader import Store
 @dataclass(frozen=True)
 class Location:
     """Where a query sits in a piece: the passage at its middle and where that passage is printed,
-    the passages the whole query spans, and the alignment's mean cosine distance."""
+    the passages the whole query spans, and the alignment's cost (lower is better: the mean
+    cosine distance along the DTW path for lyrics lines; for a recording, 1 less the windows'
+    mean standardised cosine, which can fall below 0)."""
 
     piece: str
     song_id: str
@@ -161,11 +163,12 @@ def timeline(
     step: float = OFFSET_STEP,
 ) -> tuple[float, float, float]:
     """The offset into the score (seconds) and the tempo factor at which a timed query fits the
-    passages best, and the fit's mean cosine distance. `query` `(Q, D)` are unit rows of windows
-    at `spans` (seconds from the query's start), `reference` `(P, D)` unit rows of passages
-    sounding from `starts` to `ends` (the score's timing, as songs.jsonl records it). Each
-    window's cosines are standardised over the passages (its preferences among them, not its
-    overall level), then laid on the score by `timeline_fit`."""
+    piece's rows best, and the fit's cost (1 less the windows' mean standardised cosine).
+    `query` `(Q, D)` are unit rows of windows at `spans` (seconds from the query's start),
+    `reference` `(P, D)` unit rows of the piece (passages or page windows) sounding from
+    `starts` to `ends` (the score's timing, as songs.jsonl records it). Each window's cosines
+    are standardised over the piece's rows (its preferences among them, not its overall level),
+    then laid on the score by `timeline_fit`."""
     sims = np.asarray(query, np.float64) @ np.asarray(reference, np.float64).T  # (Q, P)
     if sims.shape[1] > 1:
         sims = (sims - sims.mean(axis=1, keepdims=True)) / (sims.std(axis=1, keepdims=True) + 1e-9)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -245,5 +246,53 @@ def test_a_store_rewritten_while_serving_is_reopened(tmp_path, registry):
             embed_paths(run, [folder], store, EmbedSettings())
             assert client.get("/api/info").json()["rows"] == {"audio": 2}
             assert client.get("/api/items/b.wav").json()["media"] == "/media/b.wav"
+    finally:
+        service.close()
+
+
+def test_a_stored_window_of_a_score_page_is_served_as_that_window(tmp_path, registry):
+    """`embed` cuts a page into windows along its systems; `/media/ID` of such a row gives the
+    window's pixels (what was embedded), not the whole page, and the page file is served whole."""
+    import io
+
+    from PIL import Image
+    from starlette.testclient import TestClient
+
+    from ugaar_kit.build.engrave import png_bytes, render_page
+    from ugaar_kit.build.pages import engrave_song
+    from ugaar_kit.build.segment import join_lines
+    from ugaar_kit.data.media import load_image
+    from ugaar_kit.data.staves import windows_of_page
+    from ugaar_kit.inference.embedding import EmbedSettings, embed_paths
+    from ugaar_kit.inference.run import Run
+    from ugaar_kit.interfaces.score import Note, Passage, Syllable
+    from ugaar_kit.serve.app import create_app
+    from ugaar_kit.serve.service import Service
+    from ugaar_kit.testing.runs import write_run
+
+    passages = [
+        Passage([Note(60 + (k % 7) + i, float(i), 1.0) for i in range(4)], [Syllable("la", i) for i in range(4)])
+        for k in range(30)
+    ]
+    engraved = engrave_song(join_lines(passages), [4 * k for k in range(30)])
+    folder = tmp_path / "scores"
+    folder.mkdir()
+    (folder / "page.png").write_bytes(png_bytes(render_page(engraved.pages[0].svg)))
+    run_dir = write_run(tmp_path / "run", seed=0)
+    store = tmp_path / "emb.h5"
+    embed_paths(Run.load(run_dir, registry=registry), [folder], store, EmbedSettings())
+    cut = list(windows_of_page(load_image(folder / "page.png").numpy()))
+    service = Service(store, run_dir, registry)
+    try:
+        with TestClient(create_app(service)) as client:
+            assert client.get("/api/info").json()["rows"] == {"sheet": len(cut)}
+            w = cut[3]
+            item_id = f"page.png#system={w.number}&x={w.staff.x0 + w.x0}-{w.staff.x0 + w.x1}"
+            item = client.get("/api/items/" + item_id.replace("#", "%23").replace("&", "%26")).json()
+            shown = client.get(item["media"])
+            assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
+            pixels = np.asarray(Image.open(io.BytesIO(shown.content)), dtype=np.float32) / 255
+            assert pixels.shape == w.pixels.shape and np.abs(pixels - w.pixels).max() <= 1 / 255
+            assert client.get("/media/page.png").status_code == 404  # the page itself is no stored row
     finally:
         service.close()

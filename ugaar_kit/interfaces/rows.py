@@ -120,7 +120,9 @@ def page_rows(image: Any) -> Rows | None:
     """The windows along the systems of a page of printed music (`ugaar_kit.data.staves`: what
     a page query is read with), when the greyscale image `(H, W)` is one: taller than wide, with
     staves found, each under half its height (a passage snippet is a strip wider than tall);
-    fragments `system=N&x=X0-X1` (1-based system, the page's pixels). None for any other image."""
+    fragments `system=N&x=X0-X1` (1-based system, the page's pixels). Each window comes back as
+    the image came: a tensor or an array, in [0, 1] or, for 8-bit pixels, in 0..255. None for
+    any other image."""
     import numpy as np
     import torch
 
@@ -128,15 +130,22 @@ def page_rows(image: Any) -> Rows | None:
 
     if getattr(image, "ndim", None) != 2 or image.shape[0] <= image.shape[1]:
         return None
-    pixels = image.numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
-    systems = find_systems(pixels)
-    if not systems or any(2 * (s.y1 - s.y0) >= pixels.shape[0] for s in systems):
+    as_tensor = isinstance(image, torch.Tensor)
+    pixels = image.numpy() if as_tensor else np.asarray(image)
+    eight_bit = pixels.dtype == np.uint8
+    grey = pixels.astype(np.float32) / 255.0 if eight_bit else pixels
+    systems = find_systems(grey)
+    if not systems or any(2 * (s.y1 - s.y0) >= grey.shape[0] for s in systems):
         return None
-    cut = list(windows_of_page(pixels))
-    return Rows(
-        raws=[torch.from_numpy(np.ascontiguousarray(w.pixels)) for w in cut],
-        fragments=[page_window_fragment(w) for w in cut],
-    )
+    cut = list(windows_of_page(grey))
+
+    def raw(window: np.ndarray) -> Any:
+        if eight_bit:
+            window = np.clip(np.rint(window * 255.0), 0, 255).astype(np.uint8)
+        window = np.ascontiguousarray(window)
+        return torch.from_numpy(window) if as_tensor else window
+
+    return Rows(raws=[raw(w.pixels) for w in cut], fragments=[page_window_fragment(w) for w in cut])
 
 
 def file_rows(encoder: Any, path: Path, window: float, hop: float) -> Rows:

@@ -8,7 +8,8 @@
     POST /api/identify       multipart `file` or `text`, `k`, `aggregate`: `identify --json`'s
                              object (+ "location" in the best piece with a dataset of whole songs)
     GET  /api/items/ID       one stored item: its row, `media` (a URL) or `text` (a lyrics line)
-    GET  /media/ID           the file of a stored item (audio supports range requests)
+    GET  /media/ID           the file of a stored item (audio supports range requests; a window
+                             of a score page, `page.png#system=N&x=X0-X1`: that window)
 
 Every error is `{"error": "<one line>"}` with a 4xx status (a 500 for a fault of the server,
 which keeps serving); nothing else of a request reaches the filesystem but an id the store
@@ -180,7 +181,11 @@ def create_app(service: Service, limits: Limits = Limits()) -> Starlette:
             path = await run_in_threadpool(service.media_path, request.path_params["item_id"])
         except InputError as exc:
             return error(exc.problem, 404)
-        return FileResponse(path, media_type=media_type(path), headers={"Cache-Control": "private, max-age=3600"})
+        headers = {"Cache-Control": "private, max-age=3600"}
+        window = await run_in_threadpool(service.page_window_png, request.path_params["item_id"], path)
+        if window is not None:  # a window along a page's system: that window, not the whole page
+            return Response(window, media_type="image/png", headers=headers)
+        return FileResponse(path, media_type=media_type(path), headers=headers)
 
     async def expected(request: Request, exc: Exception) -> Response:
         return error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, getattr(exc, "status", 400))

@@ -159,6 +159,32 @@ class Service:
         except Refused as exc:
             raise InputError(item_id, str(exc)) from None
 
+    def page_window_png(self, item_id: str, path: Path) -> bytes | None:
+        """A page window's pixels as a PNG when `item_id` is one (`FILE#system=N&x=X0-X1`, as
+        `embed` cuts a page) and `path`, its page, still holds that window; else None (the
+        whole file is served)."""
+        from ugaar_kit.interfaces.rows import parse_page_window
+
+        window = parse_page_window(item_id)
+        if window is None:
+            return None
+        import io
+
+        import numpy as np
+        from PIL import Image
+
+        from ugaar_kit.data.media import load_image
+        from ugaar_kit.data.staves import windows_of_page
+
+        system, x0, x1 = window
+        for w in windows_of_page(load_image(path).numpy()):
+            if (w.number, w.staff.x0 + w.x0, w.staff.x0 + w.x1) == (system, x0, x1):
+                buf = io.BytesIO()
+                pixels = np.clip(np.rint(w.pixels * 255.0), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels, mode="L").save(buf, format="PNG")
+                return buf.getvalue()
+        return None
+
     def own_item(self, name: str, size: int, modality: str) -> str | None:
         """The stored file of `modality` with this file name and size (the query's own item
         when it is in the store), or None. The (name, size) table is read once per store."""

@@ -439,6 +439,11 @@ SEED_PAIRS = {
         ("result-pw-sr8.json", "runs of 8 a song (`--song-run 8`)"),
         "only the batches differ: runs of 8 training items of one song, no two of the same music",
     ),
+    "pieces-song-runs-pages": (
+        ("result-pwa.json", "items at random (the default)"),
+        ("result-pwa-sr8.json", "runs of 8 a song (`--song-run 8`)"),
+        "only the batches differ (page windows with the stretch they sound, pages and recordings in the store)",
+    ),
     "pieces-page-window-audio": (
         ("result-pw-pages.json", "the passage's recording"),
         ("result-pwa.json", "the stretch it sounds (the default)"),

@@ -133,7 +133,7 @@ def training_page_windows(
     import numpy as np
     import soundfile
 
-    from ugaar_kit.data.media import load_image
+    from ugaar_kit.data.media import eight_bit, load_image
     from ugaar_kit.data.staves import windows_of_page
 
     by_id = {r["id"]: r for r in rows}
@@ -143,6 +143,7 @@ def training_page_windows(
             continue
         folder = Path(song[AUDIO]).parent.name
         recording, samples, rate = out / song[AUDIO], None, 0
+        clocks: dict[tuple[int, int], tuple[list[float], list[float]]] = {}  # (page, system) -> its clock
         for page_no, (page, boxes) in enumerate(zip(song.get("pages", []), song.get("systems", [])), 1):
             page_path = out / page
             made_at = page_path.stat().st_mtime
@@ -156,12 +157,13 @@ def training_page_windows(
                 k, w = win.number, win.index
                 name = f"{WINDOWS_DIR}/page/{folder}/p{page_no:02d}-s{k:02d}-w{w:02d}.png"
                 if _stale(out / name, made_at):
-                    crop = np.clip(np.rint(win.pixels * 255.0), 0, 255).astype(np.uint8)
-                    write_atomic(out / name, png_bytes(crop))
+                    write_atomic(out / name, png_bytes(eight_bit(win.pixels)))
                 fields: dict[str, Any] = {"id": f"{song['song_id']}-p{page_no:02d}s{k:02d}w{w:02d}", SHEET: name}
                 place = [page_no, k, int(win.staff.x0 + win.x0), int(win.staff.x0 + win.x1)]
                 if audio == "aligned":
-                    xs, ts = system_clock(song.get("passages", []), page_no, number)
+                    if (page_no, number) not in clocks:
+                        clocks[page_no, number] = system_clock(song.get("passages", []), page_no, number)
+                    xs, ts = clocks[page_no, number]
                     t0, t1 = (float(np.interp(x, xs, ts)) for x in place[2:])
                     if t1 - t0 < MIN_ALIGNED:
                         continue

@@ -173,6 +173,11 @@ def _is_pdf(path: Path) -> bool:
         return fh.read(5) == b"%PDF-"
 
 
+def eight_bit(grey: np.ndarray) -> np.ndarray:
+    """Greyscale in [0, 1] (`load_image`'s, a page window's pixels) as uint8 0..255, rounded."""
+    return np.clip(np.rint(np.asarray(grey) * 255.0), 0, 255).astype(np.uint8)
+
+
 def load_image(path: Path) -> Tensor:
     """The PNG or JPEG image at `path` as greyscale `(H, W)` float32 in [0, 1] (1 = white).
 

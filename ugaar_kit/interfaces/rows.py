@@ -126,6 +126,7 @@ def page_rows(image: Any) -> Rows | None:
     import numpy as np
     import torch
 
+    from ugaar_kit.data.media import eight_bit as to_eight_bit
     from ugaar_kit.data.staves import find_systems, windows_of_page
 
     if getattr(image, "ndim", None) != 2 or image.shape[0] <= image.shape[1]:
@@ -140,9 +141,7 @@ def page_rows(image: Any) -> Rows | None:
     cut = list(windows_of_page(grey))
 
     def raw(window: np.ndarray) -> Any:
-        if eight_bit:
-            window = np.clip(np.rint(window * 255.0), 0, 255).astype(np.uint8)
-        window = np.ascontiguousarray(window)
+        window = np.ascontiguousarray(to_eight_bit(window) if eight_bit else window)
         return torch.from_numpy(window) if as_tensor else window
 
     return Rows(raws=[raw(w.pixels) for w in cut], fragments=[page_window_fragment(w) for w in cut])

@@ -118,9 +118,12 @@ def page_played(song: WholeSong, rows: PieceRows) -> Played | None:
     The N-th system found on a page is taken for the N-th system songs.jsonl records there (on
     the 429 pages of the 200-song build every system found is the recorded one)."""
     found: list[tuple[int, int, float, float, float, int]] = []
+    clocks: dict[tuple[int, int], tuple[list[float], list[float]]] = {}  # (page, system) -> its clock
     for number, page in enumerate(song.pages, 1):
         for row, system, x0, x1 in rows.page_windows(page):
-            xs, ts = song.clock(number, system)
+            if (number, system) not in clocks:
+                clocks[number, system] = song.clock(number, system)
+            xs, ts = clocks[number, system]
             if xs:
                 found.append((number, system, x0, float(np.interp(x0, xs, ts)), float(np.interp(x1, xs, ts)), row))
     if not found:
@@ -230,6 +233,13 @@ def overlapping(starts: np.ndarray, ends: np.ndarray) -> bool:
     return bool(np.any(np.asarray(ends)[order][:-1] > np.asarray(starts)[order][1:] + 0.1))
 
 
+def _under_root(table: dict[str, Any], f: str) -> Any:
+    """`table`'s entry for the dataset file `f` (relative to the dataset folder), stored as
+    given or, when embedded from a folder inside it, without its first part; None if neither."""
+    found = table.get(f)
+    return found if found is not None else table.get(f.split("/", 1)[1] if "/" in f else f)
+
+
 class PieceRows:
     """The stored rows of a dataset's passages, by passage id, for one target modality: a
     passage's file (its manifest row's) found among the store's sources, which are relative to
@@ -260,8 +270,7 @@ class PieceRows:
         f = self.files.get(passage)
         if f is None:
             return None
-        found = self.rows.get(f)
-        return found if found is not None else self.rows.get(f.split("/", 1)[1] if "/" in f else f)
+        return _under_root(self.rows, f)
 
     def page_windows(self, page: Path) -> list[tuple[int, int, int, int]]:
         """(row, system, x0, x1) of each stored window of the page image `page` (a path)."""
@@ -269,8 +278,7 @@ class PieceRows:
             f = Path(page).resolve().relative_to(self.root).as_posix()
         except ValueError:
             return []
-        found = self.pages.get(f)
-        return found if found is not None else self.pages.get(f.split("/", 1)[1] if "/" in f else f, [])
+        return _under_root(self.pages, f) or []
 
     def vectors(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
         return self.store.unit_rows(self.target, rows)

@@ -168,21 +168,14 @@ class Service:
         window = parse_page_window(item_id)
         if window is None:
             return None
-        import io
-
-        import numpy as np
-        from PIL import Image
-
-        from ugaar_kit.data.media import load_image
+        from ugaar_kit.build.engrave import png_bytes
+        from ugaar_kit.data.media import eight_bit, load_image
         from ugaar_kit.data.staves import windows_of_page
 
         system, x0, x1 = window
         for w in windows_of_page(load_image(path).numpy()):
             if (w.number, w.staff.x0 + w.x0, w.staff.x0 + w.x1) == (system, x0, x1):
-                buf = io.BytesIO()
-                pixels = np.clip(np.rint(w.pixels * 255.0), 0, 255).astype(np.uint8)
-                Image.fromarray(pixels, mode="L").save(buf, format="PNG")
-                return buf.getvalue()
+                return png_bytes(eight_bit(w.pixels))
         return None
 
     def own_item(self, name: str, size: int, modality: str) -> str | None:

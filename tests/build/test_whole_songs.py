@@ -121,6 +121,55 @@ def test_each_passage_has_a_box_inside_its_system_in_reading_order(whole):
             assert (page[y0:y1, x0:x1] < 128).mean() > 0.02  # notes are printed there
 
 
+def test_each_system_is_laid_on_the_recording_by_its_noteheads(whole):
+    """songs.jsonl's `clocks`: per page and system, a knot `[x, seconds]` at each notehead, left
+    to right, at its note's onset, and one at the system's end; every passage starts on a knot
+    inside its first box, and the song's clocks hold as many heads as its passages notes."""
+    from dataclasses import replace
+
+    from ugaar_kit.interfaces.dataset import read_songs, system_clock
+
+    manifest = {r["id"]: r for r in _rows(whole / "manifest.jsonl")}
+    for song, record in zip(read_songs(whole), _rows(whole / "songs.jsonl")):
+        assert song.clocks == record["clocks"] and len(record["clocks"]) == len(record["pages"])
+        heads = 0
+        for page, systems in enumerate(record["clocks"], 1):
+            assert len(systems) == len(record["systems"][page - 1])
+            for system, knots in enumerate(systems, 1):
+                x0, _, x1, _ = record["systems"][page - 1][system - 1]
+                xs, ts = np.array([k[0] for k in knots]), np.array([k[1] for k in knots])
+                assert np.all(np.diff(xs) > 0) and np.all(np.diff(ts) >= 0)
+                assert x0 - 1 <= xs[0] and xs[-1] <= x1 + 1  # inside the system's box
+                assert system_clock(record["passages"], page, system, record["clocks"]) == (list(xs), list(ts))
+                # a song is read by the clock its build timed its page windows by (boxes by default)
+                assert song.page_clock == "boxes"
+                assert song.clock(page, system) == system_clock(record["passages"], page, system)
+                assert replace(song, page_clock="notes").clock(page, system) == (list(xs), list(ts))
+                heads += len(knots) - 1
+        assert heads == sum(len(manifest[p["id"]]["notes"]) for p in record["passages"])
+        for p in record["passages"]:
+            first = p["spans"][0]
+            xs, ts = system_clock(record["passages"], first["page"], first["system"], record["clocks"])
+            at = [x for x, t in zip(xs, ts) if abs(t - p["start"]) < 1e-5]
+            assert at and first["box"][0] <= at[0] <= first["box"][2], p["id"]
+
+
+def test_a_clock_without_noteheads_lays_passage_boxes_on_their_times():
+    """Songs built before `clocks` (and systems with none): each passage box spans its time."""
+    from ugaar_kit.interfaces.dataset import system_clock
+
+    passages = [
+        {"start": 0.0, "end": 2.0, "page": 1, "system": 1, "box": [100, 0, 300, 50]},
+        {"start": 2.0, "end": 6.0, "page": 1, "system": 1, "box": [300, 0, 700, 50]},
+    ]
+    assert system_clock(passages, 1, 1) == ([100.0, 300.0, 300.0, 700.0], [0.0, 2.0, 2.0, 6.0])
+    assert system_clock(passages, 1, 1, [[[]]]) == system_clock(passages, 1, 1)
+    assert system_clock(passages, 1, 1, [[[[120.0, 0.0], [200.0, 1.5], [700.0, 6.0]]]]) == (
+        [120.0, 200.0, 700.0],
+        [0.0, 1.5, 6.0],
+    )
+
+
 def test_a_second_build_keeps_the_whole_songs(whole, lmd_files):
     from ugaar_kit_plugins.dataset_lmd.source import LmdLyricsSource
 
@@ -224,7 +273,7 @@ def test_training_page_windows_are_the_windows_identify_reads_a_page_with(whole,
     from ugaar_kit.data.staves import PAGE_HOP, PAGE_WINDOW, find_systems, strip_windows, system_strip
 
     out = tmp_path / "ds"
-    shutil.copytree(whole, out)
+    shutil.copytree(whole, out, ignore=shutil.ignore_patterns("windows"))  # cut afresh here
     songs = [{**s, "split": "train"} for s in _rows(out / "songs.jsonl")]
     rows = _rows(out / "manifest.jsonl")
     made = training_page_windows(out, songs[:1], rows, "passage")
@@ -258,7 +307,7 @@ def test_training_page_windows_are_the_windows_identify_reads_a_page_with(whole,
 
 def test_aligned_page_windows_sound_the_stretch_of_the_recording_their_notes_are_played_in(whole, tmp_path):
     """`--page-window-audio aligned` (the default): a page window's audio is the recording from where the
-    passage boxes on its system put its left edge in time to where they put its right edge, so
+    system's clock (its noteheads' onsets) puts its left edge in time to where it puts its right edge, so
     a window over the end of one passage and the start of the next sounds both halves; the
     same windows and images as with the passage's audio, less those sounding under half a
     second; a second call keeps the clips."""
@@ -268,11 +317,11 @@ def test_aligned_page_windows_sound_the_stretch_of_the_recording_their_notes_are
     from ugaar_kit.interfaces.dataset import system_clock
 
     out = tmp_path / "ds"
-    shutil.copytree(whole, out)
+    shutil.copytree(whole, out, ignore=shutil.ignore_patterns("windows"))  # cut afresh here
     song = {**_rows(out / "songs.jsonl")[0], "split": "train"}
     rows = _rows(out / "manifest.jsonl")
     passage_audio = training_page_windows(out, [song], rows, "passage")
-    made = training_page_windows(out, [song], rows, "aligned", "flac")
+    made = training_page_windows(out, [song], rows, "aligned", "flac", "notes")
     assert 2 < len(made) <= len(passage_audio)
     assert {r["id"] for r in made} <= {r["id"] for r in passage_audio}
     recording, rate = sf.read(str(out / song["audio"]), dtype="float32")
@@ -280,7 +329,7 @@ def test_aligned_page_windows_sound_the_stretch_of_the_recording_their_notes_are
     for row in made:
         page, system, x0, x1 = row["page_window"]
         t0, t1 = row["window"]
-        xs, ts = system_clock(song["passages"], page, system)
+        xs, ts = system_clock(song["passages"], page, system, song["clocks"])
         assert (t0, t1) == pytest.approx((np.interp(x0, xs, ts), np.interp(x1, xs, ts)), abs=1e-5)
         assert t1 - t0 >= MIN_ALIGNED and 0 <= t0 < t1 <= song["duration"] + 1e-6
         clip, clip_rate = sf.read(str(out / row["audio"]), dtype="float32")
@@ -288,13 +337,64 @@ def test_aligned_page_windows_sound_the_stretch_of_the_recording_their_notes_are
         np.testing.assert_allclose(clip, recording[round(t0 * rate) : round(t1 * rate)], atol=1e-4)
         straddling += sum(1 for p in song["passages"] if p["start"] < t1 and t0 < p["end"]) > 1
     assert straddling > 0
-    # each passage box is its time span: the clock is monotone and runs from the first passage's
-    # start on the song's first system
-    xs, ts = system_clock(song["passages"], 1, 1)
+    # the clock is monotone and runs from the first passage's start on the song's first system
+    xs, ts = system_clock(song["passages"], 1, 1, song["clocks"])
     assert np.all(np.diff(xs) >= 0) and np.all(np.diff(ts) >= -1e-9) and ts[0] == song["passages"][0]["start"]
+    # laid by the passage boxes instead (`--page-clock boxes`): the same windows, other times
+    boxed = tmp_path / "boxed"
+    shutil.copytree(whole, boxed, ignore=shutil.ignore_patterns("windows"))
+    by_boxes = training_page_windows(boxed, [song], rows, "aligned", "flac")  # the default
+    for row in by_boxes:
+        page, system, x0, x1 = row["page_window"]
+        xs, ts = system_clock(song["passages"], page, system)
+        assert row["window"] == pytest.approx([np.interp(x0, xs, ts), np.interp(x1, xs, ts)], abs=1e-5)
+    assert {r["id"] for r in by_boxes} & {r["id"] for r in made}
+    assert [r["window"] for r in by_boxes] != [r["window"] for r in made]
     stamp = {r["audio"]: (out / r["audio"]).stat().st_mtime_ns for r in made}
-    assert training_page_windows(out, [song], rows, "aligned", "flac") == made
+    assert training_page_windows(out, [song], rows, "aligned", "flac", "notes") == made
     assert {r["audio"]: (out / r["audio"]).stat().st_mtime_ns for r in made} == stamp
+
+
+def test_a_smaller_train_page_hop_cuts_more_windows_among_them_the_default_ones(whole, tmp_path):
+    """`--train-page-hop 1.5`: windows as wide, twice as many, the default hop's among them."""
+    import shutil
+
+    from ugaar_kit.build.windows import training_page_windows
+
+    out = tmp_path / "ds"
+    shutil.copytree(whole, out, ignore=shutil.ignore_patterns("windows"))  # cut afresh here
+    song = {**_rows(out / "songs.jsonl")[0], "split": "train"}
+    rows = _rows(out / "manifest.jsonl")
+    default = training_page_windows(out, [song], rows, "aligned", "flac", hop=3.0)
+    shutil.rmtree(out / "windows")
+    dense = training_page_windows(out, [song], rows, "aligned", "flac", hop=1.5)
+    for r in default:  # each default window among the dense ones (steps rounded to pixels apart)
+        page, system, x0, x1 = r["page_window"]
+        assert any(d["page_window"][:2] == [page, system] and abs(d["page_window"][2] - x0) <= 2 for d in dense)
+    assert 1.6 * len(default) < len(dense) < 2.4 * len(default)
+    width = lambda made: {(tuple(r["page_window"][:2]), r["page_window"][3] - r["page_window"][2]) for r in made}  # noqa: E731
+    assert width(dense) == width(default)  # each system's windows as wide as before
+
+
+def test_a_resumed_build_forgets_page_windows_cut_with_other_options(tmp_path):
+    """Window files are kept by name on a resume; made with another hop, clock or pairing they
+    would be kept wrong, so they go."""
+    from ugaar_kit.build.windows import forget_page_windows
+
+    kept = tmp_path / "windows" / "page" / "song" / "p01-s01-w00.png"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"x")
+    options = BuildOptions(whole_songs=True)
+    same = {"page_window_audio": "aligned", "page_clock": "boxes", "train_page_hop": 3.0}
+    assert not forget_page_windows(tmp_path, {}, options)  # a first build
+    assert not forget_page_windows(tmp_path, same, options) and kept.is_file()
+    assert forget_page_windows(tmp_path, {**same, "train_page_hop": 1.5}, options) and not kept.exists()
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"x")
+    # a build from before these options recorded neither: boxes, every 3
+    assert not forget_page_windows(tmp_path, {"page_window_audio": "aligned"}, options)
+    notes = BuildOptions(whole_songs=True, page_clock="notes")
+    assert forget_page_windows(tmp_path, {"page_window_audio": "aligned"}, notes) and not kept.exists()
 
 
 def test_training_windows_need_whole_songs(lmd_files, tmp_path):

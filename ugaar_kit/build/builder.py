@@ -25,7 +25,7 @@ from ugaar_kit.build.render import AudioVersion, Job, RenderSettings, SongJob, i
 from ugaar_kit.build.segment import join_lines, repeat_key, segment
 from ugaar_kit.build.split import SongPrint, assign_splits
 from ugaar_kit.build.synth import note_times
-from ugaar_kit.build.windows import training_page_windows, training_windows
+from ugaar_kit.build.windows import forget_page_windows, training_page_windows, training_windows
 from ugaar_kit.data.lyrics_text import normalize_lyrics
 from ugaar_kit.errors import UgaarError
 from ugaar_kit.interfaces.dataset import SPLITS, Skipped
@@ -83,6 +83,19 @@ class BuildOptions:
         "aligned",
         "The recording a training page window is paired with: the stretch of the song's recording its notes "
         "sound in (aligned), or the recording of the passage printed at its middle (passage).",
+    )
+    train_page_hop: float = option(
+        3.0,
+        "Step between training page windows along a system, in strip heights (each window 6 wide): 3 as identify "
+        "and embed read a page; smaller cuts more windows, each overlapping more (1.5 measured no better).",
+        min=0.25,
+        max=12,
+    )
+    page_clock: Literal["notes", "boxes"] = option(
+        "boxes",
+        "How an aligned page window's edges are laid on the recording: by its system's noteheads at their "
+        "onsets (notes, songs.jsonl's clocks), or by the passages' boxes, each spanning its passage's time (boxes; "
+        "notes measured no better). locate times a store's page windows the same way.",
     )
     seed: int = option(0, "Seed of the split.")
     limit_songs: int | None = option(None, "Build only the first N songs (quick runs).", min=1)
@@ -377,7 +390,16 @@ def build_dataset(
             seconds = options.train_windows
             windows = training_windows(out, song_rows, rows, seconds, seconds / 2, options.audio_format)
         if options.train_page_windows:
-            windows += training_page_windows(out, song_rows, rows, options.page_window_audio, options.audio_format)
+            forget_page_windows(out, previous.get("build_options") or {}, options)
+            windows += training_page_windows(
+                out,
+                song_rows,
+                rows,
+                options.page_window_audio,
+                options.audio_format,
+                options.page_clock,
+                options.train_page_hop,
+            )
     write_manifest(out, rows + windows)
     split_counts = Counter(r["split"] for r in rows)
     song_counts = Counter(split for _, split in {(r["song_id"], r["split"]) for r in rows})

@@ -5,13 +5,16 @@ layout (A4, systems broken where they fill the width) and rasterised whole. Vero
 names the notes that start at each quarter-note position; the positions of the passages' first
 notes (`notation.note_quarters`) then say which engraved notes belong to which passage, and the
 SVG's noteheads and staff lines where they are: page, system, and a box in the page image's
-pixels. A passage that runs over a system break has one box on each system.
+pixels. A passage that runs over a system break has one box on each system. Each system also
+keeps where each of its notes' heads is and which note it is (`EngravedSong.heads`): the
+build lays them on the recording's time (`songs.jsonl`'s `clocks`).
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,6 +143,9 @@ class EngravedSong:
 
     pages: list[Page]
     spans: list[list[Span]]
+    heads: list[list[list[tuple[float, int]]]] = field(default_factory=list)
+    """Per page, per system, each notehead's x (the page image's pixels) and its note's index in
+    the song, left to right (tied continuations, which start no note, left out)."""
 
     def system_boxes(self) -> list[list[list[int]]]:
         """Per page, each system's pixel box `[x0, y0, x1, y1]` (staff lines, a staff's height
@@ -153,6 +159,32 @@ class EngravedSong:
             return {"page": None, "system": None, "box": None, "spans": []}
         main = max(spans, key=lambda s: s.notes)
         return {**main.record(), "spans": [s.record() for s in spans]}
+
+    def clocks(self, times: Sequence[tuple[int, float, float]]) -> list[list[list[list[float]]]]:
+        """Per page, per system, knots `[x, seconds]` laying the system on the recording: each
+        notehead at its note's onset (`times`: each note's (pitch, onset, duration) in seconds,
+        `synth.note_times`), left to right, and the system's right end at the onset of the next
+        system's first note (the song's last note's end after the last system). Between knots a
+        page's x sounds at the time interpolated linearly (`interfaces.dataset.system_clock`)."""
+        order = [(pn, sn) for pn, page in enumerate(self.heads) for sn in range(len(page))]
+        firsts = [self.heads[pn][sn][0][1] for pn, sn in order if self.heads[pn][sn]]
+        last_end = max((on + d for _, on, d in times), default=0.0)
+        out: list[list[list[list[float]]]] = [[[] for _ in page] for page in self.heads]
+        for pn, sn in order:
+            knots: list[list[float]] = []
+            for x, note in self.heads[pn][sn]:
+                t = float(times[note][1])
+                if not knots or (x > knots[-1][0] and t >= knots[-1][1]):
+                    knots.append([round(x, 1), round(t, 6)])
+            if not knots:
+                continue
+            later = [f for f in firsts if times[f][1] > knots[-1][1]]
+            end = float(times[later[0]][1]) if later else last_end
+            right = self.pages[pn].systems[sn].x1 * self.pages[pn].units_px
+            if right > knots[-1][0]:
+                knots.append([round(right, 1), round(end, 6)])
+            out[pn][sn] = knots
+        return out
 
 
 def _box(page: Page, system: System, x0: float, x1: float) -> list[int]:
@@ -173,15 +205,19 @@ def engrave_song(whole: Passage, starts: list[int], *, print_lyrics: bool = Fals
     ids = _quarters_of_ids(tk.renderToTimemap({}))
     pages = [_parse_page(str(tk.renderToSVG(n))) for n in range(1, int(tk.getPageCount()) + 1)]
     quarters = note_quarters(whole)
+    note_at = {round(q, 6): i for i, q in reversed(list(enumerate(quarters)))}  # the first note at each position
     bounds = [quarters[i] for i in starts] + [float("inf")]
     # every notehead in reading order: (passage, page, system, x)
     where: list[tuple[int, int, int, float]] = []
+    noteheads: list[list[list[tuple[float, int]]]] = [[[] for _ in page.systems] for page in pages]
     for pn, page in enumerate(pages):
         for sn, system in enumerate(page.systems):
             for nid, x in sorted(system.heads.items(), key=lambda kv: kv[1]):
                 q = ids.get(nid)
                 if q is None:
                     continue
+                if (note := note_at.get(round(q, 6))) is not None:
+                    noteheads[pn][sn].append((x * page.units_px, note))
                 k = int(np.searchsorted(bounds, q + 1e-6, side="right")) - 1
                 if 0 <= k < len(starts):
                     where.append((k, pn, sn, x))
@@ -200,4 +236,4 @@ def engrave_song(whole: Passage, starts: list[int], *, print_lyrics: bool = Fals
                 right = system.x1
             left = max(system.x0, min(xs) - half)
             spans[k].append(Span(pn + 1, sn + 1, _box(pages[pn], system, left, right), len(xs)))
-    return EngravedSong(pages, spans)
+    return EngravedSong(pages, spans, noteheads)

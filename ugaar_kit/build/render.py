@@ -170,6 +170,7 @@ def render_song(job: SongJob, settings: RenderSettings) -> None:
         "pages": pages,
         "page_size": [int(engraved.pages[0].width_px), int(engraved.pages[0].height_px)] if pages else None,
         "systems": engraved.system_boxes(),
+        "clocks": engraved.clocks(times),
         "passages": passages,
     }
     write_atomic(job.located, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))

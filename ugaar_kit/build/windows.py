@@ -11,8 +11,9 @@ training split get windows, so validation and test stay passage against passage.
 
 Page windows (`--train-page-windows`, the default with whole songs) are the windows a page is
 read with, each paired by default with the stretch of the recording its notes sound in
-(`--page-window-audio aligned`: where the passages' boxes put its edges in time,
-`ugaar_kit.interfaces.dataset.system_clock`), so a pair shows and sounds the same notes, as
+(`--page-window-audio aligned`: where the system's clock puts its edges in time, by the
+passage boxes or by its noteheads, `ugaar_kit.interfaces.dataset.system_clock`), so a pair
+shows and sounds the same notes, as
 CPJKU's audio–sheet snippet pairs do; `passage` pairs it with the recording of the passage
 printed at its middle instead, as before 2026-12-07.
 """
@@ -31,6 +32,23 @@ from ugaar_kit.interfaces.modality import AUDIO, SHEET
 from ugaar_kit.interfaces.rows import cut_windows
 
 WINDOWS_DIR = "windows"
+
+
+PAGE_WINDOW_OPTIONS = {"page_window_audio": "passage", "page_clock": "boxes", "train_page_hop": 3.0}
+"""Build options that decide what a training page window's files hold, each with what a build
+recorded before it existed did."""
+
+
+def forget_page_windows(out: Path, recorded: Mapping[str, Any], options: Any) -> bool:
+    """Remove the training page windows a resumed build made with other `PAGE_WINDOW_OPTIONS` than
+    `options` (`recorded`: dataset.json's `build_options`), which would otherwise be kept by name;
+    True when it did."""
+    import shutil
+
+    if not recorded or all(recorded.get(k, old) == getattr(options, k) for k, old in PAGE_WINDOW_OPTIONS.items()):
+        return False
+    shutil.rmtree(out / WINDOWS_DIR / "page", ignore_errors=True)
+    return True
 
 
 def _stale(target: Path, made_at: float) -> bool:
@@ -122,19 +140,23 @@ def training_page_windows(
     rows: list[dict[str, Any]],
     audio: str = "aligned",
     audio_format: str = "flac",
+    clock: str = "boxes",
+    hop: float | None = None,
 ) -> list[dict[str, Any]]:
     """Manifest rows of the windows `identify` cuts a training song's score pages into (systems
     found from the staff lines, windows of `PAGE_WINDOW` strip heights every `PAGE_HOP`), written
     as `out/windows/page/SONG/p01-s02-w00.png`, each a training item with the lyrics of the
     passage printed at the window's middle and, by `audio`, that passage's recording
     (`passage`) or the stretch of the song's recording the window's notes sound in (`aligned`:
-    `system_clock`, cut beside the image as `p01-s02-w00.flac`). Files already there and newer
-    than their page (and recording) are kept."""
+    `system_clock`, cut beside the image as `p01-s02-w00.flac`): its edges timed by the passage
+    boxes (`clock="boxes"`) or by the system's noteheads (`"notes"`, songs.jsonl's `clocks`).
+    `hop`: strip heights between windows (default `PAGE_HOP`, as a page query is read). Files
+    already there and newer than their page (and recording) are kept."""
     import numpy as np
     import soundfile
 
     from ugaar_kit.data.media import eight_bit, load_image
-    from ugaar_kit.data.staves import windows_of_page
+    from ugaar_kit.data.staves import PAGE_HOP, PAGE_WINDOW, windows_of_page
 
     by_id = {r["id"]: r for r in rows}
     made: list[dict[str, Any]] = []
@@ -147,7 +169,8 @@ def training_page_windows(
         for page_no, (page, boxes) in enumerate(zip(song.get("pages", []), song.get("systems", [])), 1):
             page_path = out / page
             made_at = page_path.stat().st_mtime
-            for win in windows_of_page(load_image(page_path).numpy()):  # as a query's page is read
+            # as a query's page is read (more of them with a smaller hop)
+            for win in windows_of_page(load_image(page_path).numpy(), PAGE_WINDOW, hop or PAGE_HOP):
                 number = _recorded_system(win.staff, boxes)
                 if number is None:
                     continue
@@ -162,7 +185,9 @@ def training_page_windows(
                 place = [page_no, k, int(win.staff.x0 + win.x0), int(win.staff.x0 + win.x1)]
                 if audio == "aligned":
                     if (page_no, number) not in clocks:
-                        clocks[page_no, number] = system_clock(song.get("passages", []), page_no, number)
+                        clocks[page_no, number] = system_clock(
+                            song.get("passages", []), page_no, number, song.get("clocks") if clock == "notes" else None
+                        )
                     xs, ts = clocks[page_no, number]
                     t0, t1 = (float(np.interp(x, xs, ts)) for x in place[2:])
                     if t1 - t0 < MIN_ALIGNED:

@@ -131,6 +131,26 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 "docs/datasets.md).",
             ),
         ] = "aligned",
+        train_page_hop: Annotated[
+            float,
+            typer.Option(
+                "--train-page-hop",
+                min=0.25,
+                max=12.0,
+                help="With --train-page-windows: strip heights between training page windows along a system (each "
+                "6 wide). 3 (the default) cuts them as a page query is read; 1.5 cuts twice as many, measured no "
+                "better over 3 seeds (docs/datasets.md).",
+            ),
+        ] = 3.0,
+        page_clock: Annotated[
+            str,
+            typer.Option(
+                "--page-clock",
+                help="How an aligned page window's edges are laid on the recording: boxes (each passage's box "
+                "spanning its time, the default) or notes (its system's noteheads at their onsets, songs.jsonl's "
+                "clocks; measured no better: docs/datasets.md). locate times a store's page windows the same way.",
+            ),
+        ] = "boxes",
         split: Annotated[str, typer.Option("--split", help="Train,valid,test fractions, by song.")] = "0.8,0.1,0.1",
         seed: Annotated[int, typer.Option("--seed", help="Seed of the split.")] = 0,
         option: Annotated[
@@ -192,6 +212,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             "train_windows": train_windows,
             "train_page_windows": train_page_windows,
             "page_window_audio": page_window_audio,
+            "page_clock": page_clock,
+            "train_page_hop": train_page_hop,
             "split": split,
             "seed": seed,
             "limit_songs": limit_songs,

@@ -291,7 +291,9 @@ class DatasetFolder:
 class WholeSong:
     """A song of a `--whole-songs` build (`songs.jsonl`, docs/formats.md): its recording and
     score pages (absolute paths), the boxes of the systems on each page, and its passages in
-    order, each with `id`, `start`/`end` (seconds) and `page`, `system`, `box`, `spans`."""
+    order, each with `id`, `start`/`end` (seconds) and `page`, `system`, `box`, `spans`; and
+    per page and system the knots `[x, seconds]` of its noteheads (`clocks`; None in older
+    builds)."""
 
     song: str
     song_id: str
@@ -301,22 +303,36 @@ class WholeSong:
     pages: tuple[Path, ...]
     systems: list[list[list[int]]]
     passages: list[dict[str, Any]]
+    clocks: list[list[list[list[float]]]] | None = None
+    page_clock: str = "boxes"
+    """The clock `clock` reads: `notes` (`clocks`) when the build timed its training page windows
+    by the noteheads (dataset.json's `build_options.page_clock`), else the passage boxes, so a
+    store's page windows are timed as the model's training pairs were."""
 
     def passage_at(self, seconds: float) -> int:
         """The index of the passage sounding at `seconds` (the last one at or past the end)."""
         return passage_at([(float(p["start"]), float(p["end"])) for p in self.passages], seconds)
 
     def clock(self, page: int, system: int) -> tuple[list[float], list[float]]:
-        """`system_clock` of this song: x on `system` of `page` (1-based) -> seconds."""
-        return system_clock(self.passages, page, system)
+        """`system_clock` of this song: x on `system` of `page` (1-based) -> seconds, by the
+        noteheads or by the passage boxes (`page_clock`)."""
+        return system_clock(self.passages, page, system, self.clocks if self.page_clock == "notes" else None)
 
 
-def system_clock(passages: Sequence[Mapping[str, Any]], page: int, system: int) -> tuple[list[float], list[float]]:
+def system_clock(
+    passages: Sequence[Mapping[str, Any]], page: int, system: int, clocks: Sequence[Any] | None = None
+) -> tuple[list[float], list[float]]:
     """Knots `(xs, seconds)` mapping x (the page's pixels) on `system` of `page` (1-based) to the
-    time it sounds in the song's recording, from a whole song's `passages` (songs.jsonl): each
-    passage's box on that system spans the part of its time span the box holds (a passage over
-    a system break shares its time among its boxes by their widths), linear in between
-    (`numpy.interp`). Empty when no passage is printed there."""
+    time it sounds in the song's recording, linear in between (`numpy.interp`): the song's
+    `clocks` (songs.jsonl: each notehead at its note's onset, the system's end at the next
+    note's) where it has them for that system; else, from a whole song's `passages`, each
+    passage's box on that system spanning the part of its time span the box holds (a passage
+    over a system break shares its time among its boxes by their widths). Empty when no note
+    is printed there."""
+    if clocks is not None and 0 < page <= len(clocks) and 0 < system <= len(clocks[page - 1]):
+        notes = clocks[page - 1][system - 1]
+        if notes:
+            return [float(x) for x, _ in notes], [float(t) for _, t in notes]
     knots: list[tuple[float, float]] = []
     for p in passages:
         spans = p.get("spans") or [p]
@@ -348,6 +364,14 @@ def read_songs(root: Path) -> list[WholeSong]:
     path = root / SONGS
     if not path.is_file():
         raise InputError(root, f"no {SONGS}: build the dataset with 'ugaar-kit dataset build --whole-songs'")
+    info = root / DATASET_INFO
+    built: dict[str, Any] = {}
+    if info.is_file():
+        try:
+            built = json.loads(info.read_text(encoding="utf-8")).get("build_options") or {}
+        except json.JSONDecodeError as exc:
+            raise InputError(info, f"invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    page_clock = "notes" if built.get("page_clock") == "notes" else "boxes"
     out = []
     for where, row in json_rows(path):
         try:
@@ -361,6 +385,8 @@ def read_songs(root: Path) -> list[WholeSong]:
                     pages=tuple(resolve_inside(root, str(p), where) for p in row["pages"]),
                     systems=list(row["systems"]),
                     passages=list(row["passages"]),
+                    clocks=list(row["clocks"]) if row.get("clocks") is not None else None,
+                    page_clock=page_clock,
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -18,11 +18,14 @@ passage at its midpoint) into `lmd-200w-tw5`, trains the same seeds on it into
 `runs/contrastive-tw5-sN` and writes `result-tw5.json`: the same test songs and evaluation.
 `--train-page-windows` adds the windows a page is read with (`-pw` in those names), each
 with its passage's recording unless `--page-window-audio aligned` pairs it with the stretch of
-the recording its notes sound in (`-pwa`). Both are the build's defaults for whole songs since
-2026-12-07, yet this script builds without unless asked (it passes `--no-train-page-windows`
-or `--page-window-audio passage` explicitly), so its names and recorded commands keep their
-meaning: `result.json` is the passages-only build, `result-pw.json` page windows with their
-passage's recording, `result-pwa.json` the build at today's defaults. The evaluation's store
+the recording its notes sound in (`-pwa`), its edges timed by the passages' boxes unless
+`--page-clock notes` times them by the system's noteheads (`-pwan`). Page windows and aligned
+audio (timed by the boxes) are the build's defaults for whole songs, yet this script builds
+without unless asked (it passes `--no-train-page-windows` or `--page-window-audio passage`
+explicitly), so its names and recorded commands keep their meaning: `result.json` is the passages-only
+build, `result-pw.json` page windows with their passage's recording, `result-pwa.json` aligned
+by the boxes, `result-pwan.json` by the noteheads; `--train-page-hop 1.5` cuts training page
+windows every 1.5 strip heights instead of 3 (`-h1.5`). The evaluation's store
 holds every song's passages, score pages and recording since 2026-12-07; results written
 before hold passages only. `--result NAME` names the result file otherwise.
 `--budget 45m` trains for that long instead (runs `contrastive-45m-sN`, `result-45m.json`):
@@ -79,6 +82,8 @@ def ensure_data(
     page_windows: bool = False,
     clef: str = "passage",
     page_audio: str = "passage",
+    page_clock: str = "boxes",
+    page_hop: float = 3.0,
 ) -> Path:
     info = data / "dataset.json"
     if (data / "songs.jsonl").is_file() and info.is_file():
@@ -86,6 +91,8 @@ def ensure_data(
         built = record.get("build_options", {})
         same = float(built.get("train_windows", 0.0)) == train_windows and built.get("clef", "passage") == clef
         same = same and built.get("page_window_audio", "passage") == page_audio
+        same = same and (page_audio != "aligned" or built.get("page_clock", "boxes") == page_clock)
+        same = same and float(built.get("train_page_hop", 3.0)) == page_hop
         if same and bool(built.get("train_page_windows", False)) == page_windows and record.get("complete"):
             return data
     print(f"building {SONGS} songs with --whole-songs into {data}", flush=True)
@@ -97,6 +104,8 @@ def ensure_data(
         + (["--train-page-windows"] if page_windows else ["--no-train-page-windows"])
         + (["--clef", clef] if clef != "passage" else [])
         + (["--page-window-audio", page_audio] if page_windows else [])
+        + (["--page-clock", page_clock] if page_windows and page_audio == "aligned" else [])
+        + (["--train-page-hop", f"{page_hop:g}"] if page_windows else [])
     )
     return data
 
@@ -193,6 +202,20 @@ def main() -> None:
         "notes sound in; needs --train-page-windows; its own data and runs: pwa)",
     )
     ap.add_argument(
+        "--page-clock",
+        choices=("boxes", "notes"),
+        default="boxes",
+        help="dataset build --page-clock with --page-window-audio aligned (notes: each window's edges timed by its "
+        "system's noteheads; its own data and runs: pwan)",
+    )
+    ap.add_argument(
+        "--train-page-hop",
+        type=float,
+        default=3.0,
+        help="dataset build --train-page-hop: strip heights between training page windows (another than 3 "
+        "names its own data and runs: -hX)",
+    )
+    ap.add_argument(
         "--budget", default=BUDGET, help=f"training budget a seed (default {BUDGET}; another names its own runs)"
     )
     ap.add_argument(
@@ -228,6 +251,10 @@ def main() -> None:
     args = ap.parse_args()
     if args.page_window_audio != "passage" and not args.train_page_windows:
         ap.error("--page-window-audio pairs page windows: add --train-page-windows")
+    if args.train_page_hop != 3.0 and not args.train_page_windows:
+        ap.error("--train-page-hop cuts page windows: add --train-page-windows")
+    if args.page_clock != "boxes" and args.page_window_audio != "aligned":
+        ap.error("--page-clock times aligned page windows: add --page-window-audio aligned")
     if bool(args.option) != bool(args.tag):
         ap.error("--option and --tag go together: the tag names the runs the options train")
     width = () if args.sheet_width_scale is None else (f"sheet.width_scale={args.sheet_width_scale:g}",)
@@ -235,7 +262,12 @@ def main() -> None:
     flags = (("--no-amp",) if args.no_amp else ()) + (("--song-run", str(args.song_run)) if args.song_run else ())
     data_tag = "-".join(
         ([f"tw{args.train_windows:g}"] if args.train_windows else [])
-        + (["pw" + ("a" if args.page_window_audio == "aligned" else "")] if args.train_page_windows else [])
+        + (
+            ["pw" + ("a" if args.page_window_audio == "aligned" else "") + ("n" if args.page_clock == "notes" else "")]
+            if args.train_page_windows
+            else []
+        )
+        + ([f"h{args.train_page_hop:g}"] if args.train_page_hop != 3.0 else [])
         + (["sc"] if args.clef == "song" else [])
     )
     tag = "-".join(
@@ -247,7 +279,15 @@ def main() -> None:
         + (["fp32"] if args.no_amp else [])
     )
     data = args.data.with_name(f"{args.data.name}-{data_tag}") if data_tag else args.data
-    data = ensure_data(data, args.train_windows, args.train_page_windows, args.clef, args.page_window_audio)
+    data = ensure_data(
+        data,
+        args.train_windows,
+        args.train_page_windows,
+        args.clef,
+        args.page_window_audio,
+        args.page_clock,
+        args.train_page_hop,
+    )
     results = []
     for seed in args.seeds:
         name = f"contrastive-{tag}-s{seed}" if tag else f"contrastive-s{seed}"
@@ -262,6 +302,8 @@ def main() -> None:
         + (f" --train-windows {args.train_windows:g}" if args.train_windows else "")
         + (" --train-page-windows" if args.train_page_windows else "")
         + (f" --page-window-audio {args.page_window_audio}" if args.page_window_audio != "passage" else "")
+        + (f" --page-clock {args.page_clock}" if args.page_clock != "boxes" else "")
+        + (f" --train-page-hop {args.train_page_hop:g}" if args.train_page_hop != 3.0 else "")
         + (f" --budget {args.budget}" if args.budget != BUDGET else "")
         + "".join(f" -o {o}" for o in args.option)
         + (f" --tag {args.tag}" if args.tag else "")
@@ -274,6 +316,8 @@ def main() -> None:
         "clef": args.clef,
         "train_page_windows": args.train_page_windows,
         "page_window_audio": args.page_window_audio,
+        "page_clock": args.page_clock,
+        "train_page_hop": args.train_page_hop,
         "machine": machine(),
         "finished": now(),
         "data": _shown(data),

@@ -309,8 +309,10 @@ def figures(*labels: str) -> list[tuple[str, tuple[str, ...]]]:
 
 DEFAULT_PIECES = "result-pwa.json"
 """The pieces result at the toolkit's defaults: a `--whole-songs` build trains on page windows
-unless told not to, each paired with the stretch of the recording its notes sound in (both
-since 2026-12-07), and the evaluation's store holds every song's pages and recording;
+unless told not to (every 3 strip heights), each paired with the stretch of the recording its
+notes sound in (timed by the passage boxes), and the evaluation's store holds every song's
+pages and recording; `result-pwan-h1.5.json` is the same build with windows every 1.5, timed
+by their noteheads (measured no better);
 pieces.py's own default, `result.json`, is the passages-only build it was measured on before,
 `result-pw.json` page windows paired with their passage's recording, both with a store of
 passages only."""
@@ -446,9 +448,25 @@ SEED_PAIRS = {
     ),
     "pieces-page-window-audio": (
         ("result-pw-pages.json", "the passage's recording"),
-        ("result-pwa.json", "the stretch it sounds (the default)"),
+        ("result-pwa.json", "the stretch it sounds"),
         "only the recording each training page window is paired with differs; both evaluated with every song's "
         "pages and recording in the store",
+    ),
+    "pieces-page-clock": (
+        ("result-pwa.json", "timed by the passage boxes (the default)"),
+        ("result-pwan.json", "timed by the noteheads"),
+        "only how each aligned training page window's edges are put in time differs (`--page-clock`), windows "
+        "every 3 strip heights in both",
+    ),
+    "pieces-train-page-hop": (
+        ("result-pwan.json", "every 3 strip heights (the default)"),
+        ("result-pwan-h1.5.json", "every 1.5"),
+        "only how many training page windows are cut differs (`--train-page-hop`), each timed by its noteheads",
+    ),
+    "pieces-train-page-hop-1": (
+        ("result-pwan-h1.5.json", "every 1.5"),
+        ("result-pwan-h1.json", "every 1"),
+        "only how many training page windows are cut differs (`--train-page-hop`), each timed by its noteheads",
     ),
 }
 """One-seed ablations of a default run, each beside the same seed of the run it changes:
@@ -516,10 +534,15 @@ PAIRS = {
         ("result.json", "items at random (the default)"),
         ("result-sr8.json", "runs of 8 a song (`--song-run 8`)"),
     ),
+    "pieces-page-windows-denser": (
+        ("result-pwa.json", "page windows every 3, timed by the boxes (the defaults)"),
+        ("result-pwan-h1.5.json", "every 1.5, timed by their noteheads"),
+    ),
 }
 """Tables of two variants of the default run, paired by seed: the sheet's width (both in float32,
 as the runs of that time trained), then the CPU's precision (both at half width), then the
-training items (at the defaults of both), then the batches (on the passages-only build)."""
+training items (at the defaults of both), then the batches (on the passages-only build), then
+the training page windows of a whole-songs build."""
 
 
 def pieces_pair_block(name: str, root: Path = RESULTS / "pieces") -> str:

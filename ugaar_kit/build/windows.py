@@ -35,8 +35,8 @@ WINDOWS_DIR = "windows"
 
 
 PAGE_WINDOW_OPTIONS = {"page_window_audio": "passage", "page_clock": "boxes", "train_page_hop": 3.0}
-"""Build options that decide what a training page window's files hold, each with what a build
-recorded before it existed did."""
+"""Build options that decide what a training page window's files hold, each with the value a
+build that did not record it used."""
 
 
 def forget_page_windows(out: Path, recorded: Mapping[str, Any], options: Any) -> bool:

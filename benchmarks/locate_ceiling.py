@@ -38,6 +38,12 @@ def plan(songs: list[Any], excerpts: int = 5, seconds: float = 10.0) -> list[tup
     return [(s, [float(rng.uniform(0.0, max(0.0, s.duration - seconds))) for _ in range(excerpts)]) for s in songs]
 
 
+def manifest_rows(data: Path) -> dict[str, Any]:
+    """The dataset folder's manifest rows by id."""
+    rows = (json.loads(line) for line in (data / "manifest.jsonl").read_text(encoding="utf-8").splitlines())
+    return {row["id"]: row for row in rows}
+
+
 def song_notes(song: Any, rows: dict[str, Any]) -> list[Note]:
     """Each note of the song in its recording: a passage's notes (manifest, seconds from its first
     note) stretched onto the passage's span in the recording (songs.jsonl), for a build may time
@@ -122,10 +128,7 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from ugaar_kit.interfaces.dataset import read_songs
 
-    rows = {}
-    for line in (args.data / "manifest.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        rows[row["id"]] = row
+    rows = manifest_rows(args.data)
     chosen = [s for s in read_songs(args.data) if s.split == args.split]
     repeats, windows = [], []
     for song, starts in plan(chosen):

@@ -24,14 +24,13 @@ recording (`locate_ceiling.song_notes`).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import tomllib
-from locate_ceiling import plan, song_notes
+from locate_ceiling import manifest_rows, plan, song_notes
 from records import PYTHON, machine
 
 NEAR_REPEAT = 0.25
@@ -72,10 +71,7 @@ def main() -> None:
     data = args.data or Path(tomllib.loads((args.run / "config.toml").read_text(encoding="utf-8"))["data"])
     store = Store(args.store or args.run.parent / f"{args.run.name}-pieces.h5")
     window, hop = store.settings.get("window"), store.settings.get("hop")
-    rows = {}
-    for line in (data / "manifest.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        rows[row["id"]] = row
+    rows = manifest_rows(data)
     pieces = PieceRows(store, SHEET, data)
     chosen = [s for s in read_songs(data) if s.split == args.split]
     right, errors, near_miss, telling, far_alike = [], [], 0, [], []

@@ -166,20 +166,20 @@ class EngravedSong:
         `synth.note_times`), left to right, and the system's right end at the onset of the next
         system's first note (the song's last note's end after the last system). Between knots a
         page's x sounds at the time interpolated linearly (`interfaces.dataset.system_clock`)."""
-        order = [(pn, sn) for pn, page in enumerate(self.heads) for sn in range(len(page))]
-        firsts = [self.heads[pn][sn][0][1] for pn, sn in order if self.heads[pn][sn]]
+        printed = [(pn, sn) for pn, page in enumerate(self.heads) for sn in range(len(page)) if page[sn]]
         last_end = max((on + d for _, on, d in times), default=0.0)
         out: list[list[list[list[float]]]] = [[[] for _ in page] for page in self.heads]
-        for pn, sn in order:
+        for i, (pn, sn) in enumerate(printed):
             knots: list[list[float]] = []
             for x, note in self.heads[pn][sn]:
                 t = float(times[note][1])
                 if not knots or (x > knots[-1][0] and t >= knots[-1][1]):
                     knots.append([round(x, 1), round(t, 6)])
-            if not knots:
-                continue
-            later = [f for f in firsts if times[f][1] > knots[-1][1]]
-            end = float(times[later[0]][1]) if later else last_end
+            if i + 1 < len(printed):
+                following = printed[i + 1]
+                end = float(times[self.heads[following[0]][following[1]][0][1]][1])
+            else:
+                end = last_end
             right = self.pages[pn].systems[sn].x1 * self.pages[pn].units_px
             if right > knots[-1][0]:
                 knots.append([round(right, 1), round(end, 6)])

@@ -198,6 +198,17 @@ def resolve_inside(root: Path, relative: str, where: str) -> Path:
     return full
 
 
+def read_dataset_info(root: Path) -> dict[str, Any]:
+    """The dataset folder `root`'s `dataset.json` ({} when it has none); InputError when it is not JSON."""
+    info = Path(root) / DATASET_INFO
+    if not info.is_file():
+        return {}
+    try:
+        return dict(json.loads(info.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as exc:
+        raise InputError(info, f"invalid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
 class DatasetFolder:
     """A built dataset folder: `manifest.jsonl` (one passage a line) and `dataset.json`."""
 
@@ -208,13 +219,7 @@ class DatasetFolder:
             raise InputError(
                 self.root, f"not a dataset folder (no {MANIFEST}); build one with 'ugaar-kit dataset build'"
             )
-        self.info: dict[str, Any] = {}
-        info = self.root / DATASET_INFO
-        if info.is_file():
-            try:
-                self.info = json.loads(info.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise InputError(info, f"invalid JSON ({exc.msg} at line {exc.lineno})") from None
+        self.info: dict[str, Any] = read_dataset_info(self.root)
         self.items: list[Item] = list(self._read(manifest))
 
     def identity(self) -> dict[str, Any]:
@@ -364,13 +369,7 @@ def read_songs(root: Path) -> list[WholeSong]:
     path = root / SONGS
     if not path.is_file():
         raise InputError(root, f"no {SONGS}: build the dataset with 'ugaar-kit dataset build --whole-songs'")
-    info = root / DATASET_INFO
-    built: dict[str, Any] = {}
-    if info.is_file():
-        try:
-            built = json.loads(info.read_text(encoding="utf-8")).get("build_options") or {}
-        except json.JSONDecodeError as exc:
-            raise InputError(info, f"invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    built = read_dataset_info(root).get("build_options") or {}
     page_clock = "notes" if built.get("page_clock") == "notes" else "boxes"
     out = []
     for where, row in json_rows(path):

@@ -367,8 +367,8 @@ def piece_matching(settings: dict[str, Any]) -> str:
             return (
                 f"hits are each vector's {k} nearest rows{hub}; a whole recording is identified by `sequence` "
                 "(its windows aligned in order to the 10 pieces best by votes), an excerpt by `timeline` (its "
-                "windows laid on the score's timing of each of those 10 pieces: its stored page windows, or "
-                "passages where a store has no pages), pages by `votes`"
+                "windows, and its cuts at the span of each page window, laid on the score's timing of each of those "
+                "10 pieces: its stored page windows, or passages where a store has no pages), pages by `votes`"
             )
         return (
             f"hits are each vector's {k} nearest rows{hub}; a whole recording is identified by `sequence` (its "
@@ -442,18 +442,18 @@ SEED_PAIRS = {
         "only the batches differ: runs of 8 training items of one song, no two of the same music",
     ),
     "pieces-song-runs-pages": (
-        ("result-pwa.json", "items at random (the default)"),
+        ("result-pwa-windows.json", "items at random (the default)"),
         ("result-pwa-sr8.json", "runs of 8 a song (`--song-run 8`)"),
         "only the batches differ (page windows with the stretch they sound, pages and recordings in the store)",
     ),
     "pieces-page-window-audio": (
         ("result-pw-pages.json", "the passage's recording"),
-        ("result-pwa.json", "the stretch it sounds"),
+        ("result-pwa-windows.json", "the stretch it sounds"),
         "only the recording each training page window is paired with differs; both evaluated with every song's "
         "pages and recording in the store",
     ),
     "pieces-page-clock": (
-        ("result-pwa.json", "timed by the passage boxes (the default)"),
+        ("result-pwa-windows.json", "timed by the passage boxes (the default)"),
         ("result-pwan.json", "timed by the noteheads"),
         "only how each aligned training page window's edges are put in time differs (`--page-clock`), windows "
         "every 3 strip heights in both",
@@ -535,21 +535,37 @@ PAIRS = {
         ("result-sr8.json", "runs of 8 a song (`--song-run 8`)"),
     ),
     "pieces-page-windows-denser": (
-        ("result-pwa.json", "page windows every 3, timed by the boxes (the defaults)"),
+        ("result-pwa-windows.json", "page windows every 3, timed by the boxes (the defaults)"),
         ("result-pwan-h1.5.json", "every 1.5, timed by their noteheads"),
+    ),
+    "pieces-cuts": (
+        ("result-pwa-windows.json", "fixed windows only"),
+        ("result-pwa.json", "+ cut at each page window's span (the default)"),
+        "only how an excerpt is read differs: its fixed 3.5-s windows alone, or with it cut at the span of each "
+        "page window it would hold (`cut_fit`)",
     ),
 }
 """Tables of two variants of the default run, paired by seed: the sheet's width (both in float32,
 as the runs of that time trained), then the CPU's precision (both at half width), then the
 training items (at the defaults of both), then the batches (on the passages-only build), then
-the training page windows of a whole-songs build."""
+the training page windows of a whole-songs build, then how an excerpt is read (the same runs). A
+third entry says what differs where the runs are the same and their evaluation is not. Results
+evaluated before `cut_fit` (2026-12-07 and earlier) read excerpts by their fixed windows only:
+the defaults so are `result-pwa-windows.json` (its `evaluation` says so), the base of every
+training ablation measured then."""
+
+
+def evaluated(result: Mapping[str, Any]) -> str:
+    """` (EVALUATION)` when a result says how it was evaluated otherwise than its command does now."""
+    return f" ({result['evaluation']})" if result.get("evaluation") else ""
 
 
 def pieces_pair_block(name: str, root: Path = RESULTS / "pieces") -> str:
     """Two variants of the default run (`PAIRS[name]`), the same seeds, data, budget, queries
     and matching: the steps each buys, its passage retrieval and each identification and
     localisation figure, mean over the seeds (lowest–highest)."""
-    (file_a, label_a), (file_b, label_b) = PAIRS[name]
+    (file_a, label_a), (file_b, label_b), *rest = PAIRS[name]
+    same = f"the same test songs and excerpts; {rest[0]}" if rest else "the same test songs, excerpts and matching"
     a, b = read_json(Path(root) / file_a), read_json(Path(root) / file_b)
     if a is None or b is None:
         missing = file_a if a is None else file_b
@@ -572,11 +588,13 @@ def pieces_pair_block(name: str, root: Path = RESULTS / "pieces") -> str:
     data = b["data"] if a["data"] == b["data"] else f"{a['data']} and {b['data']} (the same songs and splits)"
     out = [
         table(["", label_a, label_b], rows, right_from=1),
-        f"- Paired: seeds {seeds}, {b['budget']} a seed on {data}, the same test songs, excerpts and "
-        "matching; the mean over the seeds and in brackets the lowest and highest. Test passage retrieval: the "
-        "whole test split as the pool (`ugaar-kit eval RUN --data DATA`).",
-        f"- {label_a}: `{a.get('command')}`, on {machine_line(a['machine'])}",
-        f"- {label_b}: `{b.get('command')}`, on {machine_line(b['machine'])}",
+        f"- Paired: seeds {seeds}, {b['budget']} a seed on {data}, {same}; the mean over the seeds and in "
+        "brackets the lowest and highest. Test passage retrieval: the whole test split as the pool (`ugaar-kit "
+        "eval RUN --data DATA`).",
+        *(
+            f"- {label}: `{r.get('command')}`{evaluated(r)}, on {machine_line(r['machine'])}"
+            for label, r in ((label_a, a), (label_b, b))
+        ),
     ]
     return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
 

@@ -278,3 +278,55 @@ def test_eval_of_pieces_needs_whole_songs(run, tmp_path):
         evaluate_pieces(run, data)
     with pytest.raises(Exception, match="unknown task"):
         evaluate_pieces(run, data, tasks=("find",))
+
+
+def test_cut_fit_reads_each_score_window_from_the_query_cut_at_its_span():
+    """Page windows last 2 to 6 s; the query is cut at each one's span wherever it is tried, each
+    cut once (the edges on a grid shared by the offsets), and the offset whose cuts match the
+    windows they are cut for wins, even where the query's fixed windows say nothing."""
+    from ugaar_kit.retrieval.locate import CUT_GRID, cut_fit, timeline
+
+    rng = np.random.default_rng(7)
+    durations = rng.uniform(2.0, 6.0, 30)
+    starts = np.concatenate([[0.0], np.cumsum(durations / 2)[:-1]])  # each window over half of the next
+    ends = starts + durations
+    ref = _unit(rng.standard_normal((30, 16)))
+    truth = float(starts[9]) + 0.3  # the query's 10 s start here on the score
+    asked: list[tuple[float, float]] = []
+
+    def cuts(spans):
+        asked.extend(spans)
+        out = []
+        for a, b in spans:  # a cut is the window whose span it is, at the true offset; else noise
+            d = np.abs(starts - truth - a) + np.abs(ends - truth - b)
+            out.append(ref[int(np.argmin(d))] if d.min() < 2 * CUT_GRID else rng.standard_normal(16))
+        return _unit(np.array(out))
+
+    score = lambda z: z @ ref.T  # noqa: E731
+    offsets = np.arange(0.0, float(ends.max()) - 10.0, 0.1)
+    fit = cut_fit(cuts, score, 10.0, starts, ends, offsets)
+    assert abs(offsets[int(np.nanargmax(fit))] - truth) <= 0.2
+    assert len(asked) == len(set(asked))  # each cut embedded once for every offset
+    grid = np.array(asked) / CUT_GRID
+    assert np.allclose(grid, np.round(grid)) and min(a for a, _ in asked) >= 0 and max(b for _, b in asked) <= 10.0
+    # windows of noise: the cuts alone place the query
+    spans = [(a, a + 3.5) for a in (0.0, 1.75, 3.5, 5.25, 6.5)]
+    noise = _unit(rng.standard_normal((5, 16)))
+    offset, _, _ = timeline(noise, spans, ref, starts, ends, cuts=cuts)
+    assert abs(offset - truth) <= 0.2
+    # no score window lies in a query shorter than every window: no cut is read
+    assert np.isnan(cut_fit(cuts, score, 1.0, starts, ends, offsets)).all()
+
+
+def test_query_cuts_embed_a_stretch_as_the_window_of_that_stretch(run, tmp_path):
+    from ugaar_kit.inference.embedding.cuts import CUT_MAX_SECONDS, query_cuts
+
+    wav = write_wav(tmp_path / "q.wav", 10.0, seed=4)
+    windows = embed_queries(run, gather_queries(run, [wav])[0], window=5.0, hop=2.5)
+    cuts = query_cuts(run, wav, "audio", 10.0)
+    assert cuts is not None
+    z = cuts([(0.0, 5.0), (2.5, 7.5), (0.0, 5.0)])
+    expected = _unit(np.stack([windows[0].vector, windows[1].vector]))
+    assert np.allclose(z[:2], expected, atol=1e-4) and np.array_equal(z[0], z[2])
+    assert len(cuts.kept) == 2  # each stretch embedded once
+    assert query_cuts(run, wav, "audio", CUT_MAX_SECONDS + 1) is None  # a long recording is not cut

@@ -61,8 +61,9 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 "piece's best cosine among them; sequence (needs --data): the 10 pieces best by votes ranked by "
                 "how well the query's windows, in order, follow each piece's score, in order (its stored page "
                 "windows in reading order, else its passages); timeline (needs --data, a recording): the 10 pieces "
-                "best by votes ranked by how well the windows fit each piece's score laid on its timing, at the "
-                "best offset; auto: with --data, sequence "
+                "best by votes ranked by how well the windows (and, for 30 s or less, the recording cut at each "
+                "page window's span) fit each piece's score laid on its timing, at the best offset; auto: with "
+                "--data, sequence "
                 "for a recording of 8 windows or more, timeline for a shorter one, else votes.",
             ),
         ] = "auto",
@@ -136,6 +137,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                             notes=notes,
                             hubness=hubness,
                             data=data,
+                            run=loaded,
                         )
                     except InputError as exc:
                         if len(jobs) == 1:

@@ -59,13 +59,15 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         of its score pages when the store holds them (embed cuts a page so), each timed by where
         its edges fall on the score, else its passage snippets with their spans (songs.jsonl, at
         the score's tempo). A recording's windows are laid on that timing at the offset where
-        they match best, and the passage sounding at the excerpt's midpoint is the answer; lyrics
-        lines are aligned by subsequence dynamic time warping. The answer's place on the pages
-        comes from songs.jsonl."""
+        they match best (a recording of 30 s or less also cut, at each offset, at the span of
+        each score window it holds, as training pairs a page window with the stretch it sounds),
+        and the passage sounding at the excerpt's midpoint is the answer; lyrics lines are
+        aligned by subsequence dynamic time warping. The answer's place on the pages comes from
+        songs.jsonl."""
         from ugaar_kit.data.staves import PAGE_HOP, PAGE_WINDOW
         from ugaar_kit.errors import InputError, OptionError
         from ugaar_kit.retrieval.locate import locate as locate_in
-        from ugaar_kit.retrieval.queries import load_run, query_jobs
+        from ugaar_kit.retrieval.queries import load_run, query_jobs, recording_cuts
         from ugaar_kit.store.reader import Store
 
         if (query is None) == (not text):
@@ -87,7 +89,9 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
 
             timed = all(e.start is not None and e.end is not None for e in embedded)
             spans = [(float(e.start), float(e.end)) for e in embedded] if timed else None
-            found = locate_in(store, np.stack([e.vector for e in embedded]), piece, data, target, spans=spans)
+            cuts = recording_cuts(loaded, label, modality, spans)
+            vectors = np.stack([e.vector for e in embedded])
+            found = locate_in(store, vectors, piece, data, target, spans=spans, cuts=cuts)
         if as_json:
             typer.echo(json.dumps({"query": label, "query_modality": modality, "target": target, **found.as_dict()}))
             return

@@ -299,6 +299,7 @@ class Demo:
 
         from ugaar_kit.data.media import write_excerpt
         from ugaar_kit.inference.embedding import embed_queries, gather_queries
+        from ugaar_kit.inference.embedding.cuts import query_cuts
         from ugaar_kit.inference.run import Run
         from ugaar_kit.interfaces.dataset import read_songs
         from ugaar_kit.retrieval.identify import dataset_pieces, identify
@@ -319,15 +320,18 @@ class Demo:
         with Store(self.result.store) as store:
             window, hop = store.settings.get("window"), store.settings.get("hop")
 
-            def vectors(path: Path) -> np.ndarray:
+            def windows(path: Path) -> tuple[np.ndarray, list[tuple[float, float]]]:
                 found = embed_queries(run, gather_queries(run, [path])[0], window=window, hop=hop)
-                return np.stack([e.vector for e in found if e.vector is not None])
+                kept = [(e.vector, float(e.start or 0), float(e.end or 0)) for e in found if e.vector is not None]
+                return np.stack([v for v, _, _ in kept]), [(a, b) for _, a, b in kept]
 
-            ranked = identify(store, vectors(song.audio), SHEET, dataset_pieces(data), top=3)
+            ranked = identify(store, windows(song.audio)[0], SHEET, dataset_pieces(data), top=3)
             seconds = min(10.0, song.duration)
             start = max(0.0, (song.duration - seconds) / 2)
             excerpt = write_excerpt(song.audio, start, seconds, self.out / "excerpt.wav")
-            found = locate(store, vectors(excerpt), song.song_id, data, SHEET, songs=[song])
+            vectors, spans = windows(excerpt)
+            cuts = query_cuts(run, excerpt, AUDIO, seconds)
+            found = locate(store, vectors, song.song_id, data, SHEET, songs=[song], spans=spans, cuts=cuts)
         truth = song.passages[song.passage_at(start + seconds / 2)]
         self.result.pieces = {
             "recording": str(song.audio),

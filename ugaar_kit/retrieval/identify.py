@@ -56,7 +56,7 @@ from ugaar_kit.retrieval.search import Hit, normalize_rows, search_many
 from ugaar_kit.store.reader import Store
 
 if TYPE_CHECKING:
-    from ugaar_kit.retrieval.locate import Played
+    from ugaar_kit.retrieval.locate import Cuts, Played
 
 Aggregate = Literal["votes", "counts", "similarity", "sequence", "timeline"]
 AGGREGATES: tuple[str, ...] = ("votes", "counts", "similarity", "sequence", "timeline")
@@ -194,13 +194,16 @@ def identify(
     penalty: np.ndarray | None = None,
     orders: Mapping[str, Sequence[Played]] | None = None,
     spans: Sequence[tuple[float, float]] | None = None,
+    cuts: Cuts | None = None,
 ) -> list[PieceScore]:
     """The pieces a query's vectors `(Q, D)` come from, best first, by their `k` nearest rows of
     `target` in `store`; a row's piece is found by `row_pieces` (`table`: `dataset_pieces`).
     `sizes`: `piece_sizes` of the store and target (computed here when not given). `penalty`
     `(N,)`: subtracted from each target row's cosine (`hubness.penalty`; exact search then).
     `orders`: each piece's versions as played (`piece_orders`), which `sequence` and `timeline`
-    need; `spans`: each vector's window (seconds from the query's start), which `timeline` needs."""
+    need; `spans`: each vector's window (seconds from the query's start), which `timeline` needs;
+    `cuts`: the recording cut at any span, which `timeline` reads beside its windows
+    (`ugaar_kit.retrieval.locate.cut_fit`)."""
     if aggregate in ORDERED and orders is None:
         raise ValueError(f"the {aggregate} aggregate needs each piece's rows in order (piece_orders of a dataset)")
     if aggregate == "timeline" and (spans is None or len(spans) != len(vectors)):
@@ -217,7 +220,7 @@ def identify(
         return rank_pieces(found, piece_of, voting, top, sizes)
     ranked = rank_pieces(found, piece_of, voting, max(top, SHORTLIST), sizes)
     if aggregate == "timeline" and spans is not None:
-        return by_timeline(ranked, q, spans, store, target, orders, penalty)[:top]
+        return by_timeline(ranked, q, spans, store, target, orders, penalty, cuts=cuts)[:top]
     return by_sequence(ranked, q, store, target, orders, penalty)[:top]
 
 
@@ -279,20 +282,25 @@ def by_timeline(
     orders: Mapping[str, Sequence[Played]],
     penalty: np.ndarray | None = None,
     shortlist: int = SHORTLIST,
+    cuts: Cuts | None = None,
 ) -> list[PieceScore]:
     """`ranked` (by votes) with its first `shortlist` pieces re-ranked by how well the query's
     windows at `spans` fit each piece's passages laid on the score's timing
     (`ugaar_kit.retrieval.locate.timeline_fit`: the best offset, the windows' scores weighted by
     the passages they cover; its best version), plus `TIMELINE_VOTES` times the piece's share of
-    the shortlist's most votes. Their score becomes that sum."""
-    from ugaar_kit.retrieval.locate import timeline_fit
+    the shortlist's most votes. Their score becomes that sum. With `cuts` the fit also reads the
+    query cut at each row's span (`cuts_extra`), scored as the windows are."""
+    from ugaar_kit.retrieval.locate import cuts_extra, timeline_fit
 
     q = normalize_rows(vectors)
     head = ranked[:shortlist]
     most = max((p.score for p in head), default=0.0) or 1.0
 
     def fit(p: PieceScore, v: Played) -> float:
-        laid = timeline_fit(_scores(q, store, target, v.rows, penalty), spans, v.starts, v.ends)[0]
+        extra = None
+        if cuts is not None:
+            extra = cuts_extra(cuts, lambda z: _scores(z, store, target, v.rows, penalty), spans, v.starts, v.ends)
+        laid = timeline_fit(_scores(q, store, target, v.rows, penalty), spans, v.starts, v.ends, extra=extra)[0]
         return laid + TIMELINE_VOTES * p.score / most
 
     return _reranked(ranked, shortlist, _best_version(head, orders, fit))

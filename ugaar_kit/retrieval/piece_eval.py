@@ -36,6 +36,7 @@ import numpy as np
 from ugaar_kit.data.media import write_excerpt
 from ugaar_kit.errors import InputError, OptionError
 from ugaar_kit.inference.embedding import EmbedSettings, embed_paths, embed_queries, gather_queries
+from ugaar_kit.inference.embedding.cuts import query_cuts
 from ugaar_kit.inference.embedding.query import Query, page_windows
 from ugaar_kit.inference.run import Run
 from ugaar_kit.interfaces.dataset import DatasetFolder, WholeSong, read_songs
@@ -43,7 +44,7 @@ from ugaar_kit.interfaces.modality import AUDIO, LYRICS, SHEET
 from ugaar_kit.registry.components import Registry
 from ugaar_kit.retrieval.hubness import applies, penalty
 from ugaar_kit.retrieval.identify import chosen_aggregate, dataset_pieces, identify, piece_sizes
-from ugaar_kit.retrieval.locate import PieceRows, locate, piece_orders
+from ugaar_kit.retrieval.locate import Cuts, PieceRows, locate, piece_orders
 from ugaar_kit.store.reader import Store
 
 TASKS = ("identify", "locate")
@@ -169,7 +170,12 @@ def evaluate_pieces(
                 return penalties[target, modality]
 
             def rank(
-                v: np.ndarray, target: str, piece: str, modality: str, spans: list[tuple[float, float]] | None = None
+                v: np.ndarray,
+                target: str,
+                piece: str,
+                modality: str,
+                spans: list[tuple[float, float]] | None = None,
+                cuts: Cuts | None = None,
             ) -> int:
                 chosen = chosen_aggregate(aggregate, modality, len(v), target == SHEET, spans is not None)
                 ranked = identify(
@@ -184,6 +190,7 @@ def evaluate_pieces(
                     penalty=corrected(target, modality),
                     orders=orders if target == SHEET else None,
                     spans=spans,
+                    cuts=cuts,
                 )
                 used.add(chosen)
                 return _rank(ranked, piece, n_pieces)
@@ -215,11 +222,14 @@ def evaluate_pieces(
                     ]
                     v = vectors(windows)
                     spans = _spans(windows)
+                    cuts = query_cuts(loaded, path, AUDIO, excerpt_seconds)
                     if "identify" in tasks:
-                        ranks["excerpt"].append(rank(v, SHEET, song.song, AUDIO, spans))
+                        ranks["excerpt"].append(rank(v, SHEET, song.song, AUDIO, spans, cuts))
                     if "locate" in tasks:
                         truth = song.passages[song.passage_at(start + excerpt_seconds / 2)]
-                        found = locate(st, v, song.song_id, root, SHEET, songs=[song], spans=spans, rows=sheet_rows)
+                        found = locate(
+                            st, v, song.song_id, root, SHEET, songs=[song], spans=spans, rows=sheet_rows, cuts=cuts
+                        )
                         same = found.song_id == song.song_id
                         g_found = _global_system(song, found.page, found.system) if same else None
                         g_true = _global_system(song, truth.get("page"), truth.get("system"))

@@ -227,7 +227,16 @@ class Service:
             label, modality, embed = query_jobs(self.run, store, list(paths), list(texts), PAGE_WINDOW, PAGE_HOP)[0]
             job = (label, modality, functools.cache(embed))  # embedded once for identify and locate
             payload, skipped = identify_job(
-                store, job, None, self.pieces, self._sizes, k=k, aggregate=aggregate, top=top, data=self.data
+                store,
+                job,
+                None,
+                self.pieces,
+                self._sizes,
+                k=k,
+                aggregate=aggregate,
+                top=top,
+                data=self.data,
+                run=self.run,
             )
             if payload is not None and payload["pieces"] and self.songs:
                 payload["location"] = self._locate(store, job, payload)
@@ -238,6 +247,7 @@ class Service:
 
         from ugaar_kit.interfaces.modality import SHEET
         from ugaar_kit.retrieval.locate import locate
+        from ugaar_kit.retrieval.queries import recording_cuts
 
         label, modality, embed = job
         if modality == SHEET or SHEET not in store.modalities or self.data is None:
@@ -245,6 +255,7 @@ class Service:
         embedded = [e for e in embed() if e.vector is not None]
         timed = all(e.start is not None and e.end is not None for e in embedded)
         spans = [(float(e.start), float(e.end)) for e in embedded] if timed else None
+        cuts = recording_cuts(self.run, label, modality, spans)
         try:
             found = locate(
                 store,
@@ -253,6 +264,7 @@ class Service:
                 self.data,
                 SHEET,
                 spans=spans,
+                cuts=cuts,
             )
         except InputError as exc:
             return {"error": str(exc)}

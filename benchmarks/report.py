@@ -468,6 +468,18 @@ SEED_PAIRS = {
         ("result-pwan-h1.json", "every 1"),
         "only how many training page windows are cut differs (`--train-page-hop`), each timed by its noteheads",
     ),
+    "pieces-song-runs-4-cuts": (
+        ("result-pwa.json", "items at random (the default)"),
+        ("result-pwa-sr4.json", "runs of 4 a song (`--song-run 4`)"),
+        "only the batches differ: runs of 4 training items of one song, no two of the same music; both read "
+        "excerpts with their cuts at each page window's span",
+    ),
+    "pieces-song-runs-2-cuts": (
+        ("result-pwa.json", "items at random (the default)"),
+        ("result-pwa-sr2.json", "runs of 2 a song (`--song-run 2`)"),
+        "only the batches differ: runs of 2 training items of one song, no two of the same music; both read "
+        "excerpts with their cuts at each page window's span",
+    ),
 }
 """One-seed ablations of a default run, each beside the same seed of the run it changes:
 `(base result, its column), (ablation result, its column), what differs`; a column's `{budget}`

@@ -244,15 +244,16 @@ def timeline(
 ) -> tuple[float, float, float]:
     """The offset into the score (seconds) and the tempo factor at which a timed query fits the
     piece's rows best, and the fit's cost (1 less the fit: the windows' mean standardised
-    cosine; with `cuts`, the mean of it and the cuts'). `query` `(Q, D)` are unit rows of windows at `spans`
-    (seconds from the query's start), `reference` `(P, D)` unit rows of the piece (passages or
-    page windows) sounding from `starts` to `ends` (the score's timing, as songs.jsonl records
-    it). Each window's cosines are standardised over the piece's rows (its preferences among
-    them, not its overall level), then laid on the score by `timeline_fit`. With `cuts` (the
-    query cut at any span) each offset also scores the query cut at the span of each row that
-    lies in it (`cut_fit`): a training page window is paired with the stretch its notes sound
-    in, so the cut that matches its span is what the model learnt to match (the default run's
-    3 seeds, localisation 0.649 -> 0.687 on the test songs, 0.612 -> 0.630 on the valid ones)."""
+    cosine; with `cuts`, the mean of it and the cuts'). `query` `(Q, D)` are unit rows of
+    windows at `spans` (seconds from the query's start), `reference` `(P, D)` unit rows of the
+    piece (passages or page windows) sounding from `starts` to `ends` (the score's timing, as
+    songs.jsonl records it). Each window's cosines are standardised over the piece's rows (its
+    preferences among them, not its overall level), then laid on the score by `timeline_fit`.
+    With `cuts` (the query cut at any span) each offset also scores the query cut at the span
+    of each row that lies in it (`cut_fit`), scored the same way: a training page window is
+    paired with the stretch its notes sound in, so the cut of its span is what the model learnt
+    to match (the default runs' 3 seeds: localisation 0.649 -> 0.672 on the test songs, 0.612
+    -> 0.647 on the valid ones; docs/benchmarks.md)."""
     sims = standardised(query, reference)  # (Q, P)
     extra = None
     if cuts is not None:

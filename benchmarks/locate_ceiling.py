@@ -38,6 +38,27 @@ def plan(songs: list[Any], excerpts: int = 5, seconds: float = 10.0) -> list[tup
     return [(s, [float(rng.uniform(0.0, max(0.0, s.duration - seconds))) for _ in range(excerpts)]) for s in songs]
 
 
+def add_run_arguments(ap: argparse.ArgumentParser) -> None:
+    """The arguments of a diagnostic of one trained run: the run, its dataset, its kept store."""
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--data", type=Path, default=None, help="its --whole-songs dataset (default: the run's)")
+    ap.add_argument("--store", type=Path, default=None, help="default: <run>-pieces.h5 beside the run")
+
+
+def kept_run(args: argparse.Namespace) -> tuple[Any, Path, Any]:
+    """(the loaded run, its dataset folder, the store `benchmarks/pieces.py` kept beside it) of
+    `add_run_arguments`' arguments."""
+    import tomllib
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from ugaar_kit.inference.run import Run
+    from ugaar_kit.store.reader import Store
+
+    run = Run.load(args.run)
+    data = args.data or Path(tomllib.loads((args.run / "config.toml").read_text(encoding="utf-8"))["data"])
+    return run, data, Store(args.store or args.run.parent / f"{args.run.name}-pieces.h5")
+
+
 def manifest_rows(data: Path) -> dict[str, Any]:
     """The dataset folder's manifest rows by id."""
     rows = (json.loads(line) for line in (data / "manifest.jsonl").read_text(encoding="utf-8").splitlines())

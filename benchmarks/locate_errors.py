@@ -29,8 +29,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import tomllib
-from locate_ceiling import manifest_rows, plan, song_notes
+from locate_ceiling import add_run_arguments, kept_run, manifest_rows, plan, song_notes
 from records import PYTHON, machine
 
 NEAR_REPEAT = 0.25
@@ -52,24 +51,17 @@ def edit_share(a: list[int], b: list[int]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run", type=Path)
-    ap.add_argument("--data", type=Path, default=None, help="its --whole-songs dataset (default: the run's)")
-    ap.add_argument("--store", type=Path, default=None, help="default: <run>-pieces.h5 beside the run")
+    add_run_arguments(ap)
     ap.add_argument("--split", default="test")
     args = ap.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    run, data, store = kept_run(args)
     from ugaar_kit.data.media import write_excerpt
     from ugaar_kit.inference.embedding import embed_queries, gather_queries
-    from ugaar_kit.inference.run import Run
     from ugaar_kit.interfaces.dataset import read_songs
     from ugaar_kit.interfaces.modality import SHEET
     from ugaar_kit.retrieval.locate import PieceRows, played, timeline
     from ugaar_kit.store.exact import normalize_rows
-    from ugaar_kit.store.reader import Store
 
-    run = Run.load(args.run)
-    data = args.data or Path(tomllib.loads((args.run / "config.toml").read_text(encoding="utf-8"))["data"])
-    store = Store(args.store or args.run.parent / f"{args.run.name}-pieces.h5")
     window, hop = store.settings.get("window"), store.settings.get("hop")
     rows = manifest_rows(data)
     pieces = PieceRows(store, SHEET, data)

@@ -13,37 +13,28 @@ seconds an excerpt of each, measured in one process on a quiet machine.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import tomllib
-from locate_ceiling import plan
+from locate_ceiling import add_run_arguments, kept_run, plan
 from records import PYTHON, machine
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run", type=Path)
-    ap.add_argument("--data", type=Path, default=None, help="its --whole-songs dataset (default: the run's)")
-    ap.add_argument("--store", type=Path, default=None, help="default: <run>-pieces.h5 beside the run")
+    add_run_arguments(ap)
     ap.add_argument("--songs", type=int, default=8)
     args = ap.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    run, data, store = kept_run(args)
     from ugaar_kit.data.media import write_excerpt
     from ugaar_kit.inference.embedding import embed_queries, gather_queries
     from ugaar_kit.inference.embedding.cuts import query_cuts
-    from ugaar_kit.inference.run import Run
     from ugaar_kit.interfaces.dataset import read_songs
     from ugaar_kit.interfaces.modality import AUDIO, SHEET
     from ugaar_kit.retrieval.locate import PieceRows, locate
-    from ugaar_kit.store.reader import Store
 
-    run = Run.load(args.run)
-    data = args.data or Path(tomllib.loads((args.run / "config.toml").read_text(encoding="utf-8"))["data"])
-    store = Store(args.store or args.run.parent / f"{args.run.name}-pieces.h5")
     window, hop = store.settings.get("window"), store.settings.get("hop")
     rows = PieceRows(store, SHEET, data)
     chosen = [s for s in read_songs(data) if s.split == "test"][: args.songs]

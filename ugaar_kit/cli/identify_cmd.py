@@ -105,7 +105,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         from ugaar_kit.errors import InputError, OptionError
         from ugaar_kit.infra.progress import progress_bar
         from ugaar_kit.retrieval.identify import AGGREGATE_CHOICES, dataset_pieces
-        from ugaar_kit.retrieval.queries import identify_job, load_run, query_jobs
+        from ugaar_kit.retrieval.queries import identify_job, load_run, query_jobs, recording_cuts
         from ugaar_kit.store.reader import Store
 
         if not query and not text:
@@ -137,7 +137,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                             notes=notes,
                             hubness=hubness,
                             data=data,
-                            run=loaded,
+                            cuts=recording_cuts(loaded, job[0], job[1]),
                         )
                     except InputError as exc:
                         if len(jobs) == 1:

@@ -89,7 +89,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
 
             timed = all(e.start is not None and e.end is not None for e in embedded)
             spans = [(float(e.start), float(e.end)) for e in embedded] if timed else None
-            cuts = recording_cuts(loaded, label, modality, spans)
+            cuts = recording_cuts(loaded, label, modality)
             vectors = np.stack([e.vector for e in embedded])
             found = locate_in(store, vectors, piece, data, target, spans=spans, cuts=cuts)
         if as_json:

@@ -246,10 +246,17 @@ def _best_version(
     return out
 
 
-def _scores(q: np.ndarray, store: Store, target: str, rows: np.ndarray, penalty: np.ndarray | None) -> np.ndarray:
-    """The query's unit rows against `rows` of `target`: cosines, less each row's penalty."""
-    sims = q @ store.unit_rows(target, rows).T
-    return sims - penalty[rows][None, :] if penalty is not None else sims
+def _scorer(
+    store: Store, target: str, rows: np.ndarray, penalty: np.ndarray | None
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Scores of unit rows against `rows` of `target` (read once): cosines, less each row's penalty."""
+    unit = store.unit_rows(target, rows)
+    less = penalty[rows][None, :] if penalty is not None else 0.0
+
+    def score(q: np.ndarray) -> np.ndarray:
+        return q @ unit.T - less
+
+    return score
 
 
 def by_sequence(
@@ -268,7 +275,7 @@ def by_sequence(
 
     q = normalize_rows(vectors)
     score = _best_version(
-        ranked[:shortlist], orders, lambda _p, v: 1.0 - sequence_cost(_scores(q, store, target, v.rows, penalty))
+        ranked[:shortlist], orders, lambda _p, v: 1.0 - sequence_cost(_scorer(store, target, v.rows, penalty)(q))
     )
     return _reranked(ranked, shortlist, score)
 
@@ -297,10 +304,9 @@ def by_timeline(
     most = max((p.score for p in head), default=0.0) or 1.0
 
     def fit(p: PieceScore, v: Played) -> float:
-        extra = None
-        if cuts is not None:
-            extra = cuts_extra(cuts, lambda z: _scores(z, store, target, v.rows, penalty), spans, v.starts, v.ends)
-        laid = timeline_fit(_scores(q, store, target, v.rows, penalty), spans, v.starts, v.ends, extra=extra)[0]
+        score = _scorer(store, target, v.rows, penalty)  # the rows read once for the windows and the cuts
+        extra = cuts_extra(cuts, score, spans, v.starts, v.ends) if cuts is not None else None
+        laid = timeline_fit(score(q), spans, v.starts, v.ends, extra=extra)[0]
         return laid + TIMELINE_VOTES * p.score / most
 
     return _reranked(ranked, shortlist, _best_version(head, orders, fit))

@@ -189,15 +189,15 @@ def identify_job(
     notes: list[str] | None = None,
     hubness: bool = True,
     data: Path | None = None,
-    run: Any = None,
+    cuts: Any = None,
 ) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
     """Identify one query of `query_jobs`: its `identify --json` object (None when nothing in
     it could be embedded) and the windows or lines skipped (label, problem). `sizes` caches,
     between queries, each target's `piece_sizes` (key: the target), hubness penalty
     (`penalty/TARGET/QUERY_MODALITY`) and pieces' rows in order (`orders/TARGET`, from the
     dataset folder `data`, which `sequence` and `timeline` need and `auto` uses when it can).
-    With the loaded `run`, a short recording `timeline` reads is also cut at each piece's row
-    spans (`recording_cuts`)."""
+    `cuts`: the query cut at any span (`recording_cuts`), which `timeline` reads beside its
+    windows."""
     from ugaar_kit.retrieval.hubness import applies, penalty
     from ugaar_kit.retrieval.identify import ORDERED, chosen_aggregate, identify, piece_sizes
 
@@ -228,7 +228,6 @@ def identify_job(
         raise OptionError(f"--aggregate timeline needs a recording: {label} has no times")
     chosen = chosen_aggregate(aggregate, modality, len(vectors), bool(orders), timed)
     spans = [(float(e.start), float(e.end)) for e in used] if timed else None
-    cuts = recording_cuts(run, label, modality, spans) if run is not None and chosen == "timeline" else None
     ranked = identify(
         store,
         np.stack(vectors),
@@ -243,7 +242,7 @@ def identify_job(
         penalty=sizes.get(hub_key) if hubness else None,
         orders=orders,
         spans=spans,
-        cuts=cuts,
+        cuts=cuts if chosen == "timeline" else None,
     )
     payload = {
         "query": label,
@@ -257,15 +256,14 @@ def identify_job(
     return payload, skipped
 
 
-def recording_cuts(run: Any, label: str, modality: str, spans: Sequence[tuple[float, float]] | None) -> Any:
-    """The query `label` cut at any span (`inference.embedding.cuts.query_cuts`) when it is a
-    recording file (`query_jobs` labels a file by its path) whose windows are timed (`spans`),
-    its encoder reads waveforms and it is short enough; else None."""
+def recording_cuts(run: Any, label: str, modality: str) -> Any:
+    """The query of `query_jobs` labelled `label` cut at any span (`inference.embedding.cuts.
+    query_cuts`, loaded when first cut) when it is a file (a job of a file is labelled by its
+    path) of a recording its encoder reads as a waveform, short enough; else None. One for
+    identify and locate of the same query, so each stretch is embedded once."""
     from ugaar_kit.inference.embedding.cuts import query_cuts
 
-    if not spans or not Path(label).is_file():
-        return None
-    return query_cuts(run, Path(label), modality, max(b for _, b in spans))
+    return query_cuts(run, Path(label), modality) if Path(label).is_file() else None
 
 
 def _orders(store: Any, target: str, data: Path | None) -> dict[str, list[Any]] | None:

@@ -220,12 +220,13 @@ class Service:
         query sits in the best piece (`location`, with a dataset of whole songs and an audio or
         lyrics query)."""
         from ugaar_kit.data.staves import PAGE_HOP, PAGE_WINDOW
-        from ugaar_kit.retrieval.queries import identify_job, query_jobs
+        from ugaar_kit.retrieval.queries import identify_job, query_jobs, recording_cuts
 
         with self.lock:
             store = self.fresh()
             label, modality, embed = query_jobs(self.run, store, list(paths), list(texts), PAGE_WINDOW, PAGE_HOP)[0]
             job = (label, modality, functools.cache(embed))  # embedded once for identify and locate
+            cuts = recording_cuts(self.run, label, modality)  # and cut once
             payload, skipped = identify_job(
                 store,
                 job,
@@ -236,18 +237,17 @@ class Service:
                 aggregate=aggregate,
                 top=top,
                 data=self.data,
-                run=self.run,
+                cuts=cuts,
             )
             if payload is not None and payload["pieces"] and self.songs:
-                payload["location"] = self._locate(store, job, payload)
+                payload["location"] = self._locate(store, job, payload, cuts)
         return payload, skipped
 
-    def _locate(self, store: Store, job: Any, payload: dict[str, Any]) -> dict[str, Any] | None:
+    def _locate(self, store: Store, job: Any, payload: dict[str, Any], cuts: Any = None) -> dict[str, Any] | None:
         import numpy as np
 
         from ugaar_kit.interfaces.modality import SHEET
         from ugaar_kit.retrieval.locate import locate
-        from ugaar_kit.retrieval.queries import recording_cuts
 
         label, modality, embed = job
         if modality == SHEET or SHEET not in store.modalities or self.data is None:
@@ -255,7 +255,6 @@ class Service:
         embedded = [e for e in embed() if e.vector is not None]
         timed = all(e.start is not None and e.end is not None for e in embedded)
         spans = [(float(e.start), float(e.end)) for e in embedded] if timed else None
-        cuts = recording_cuts(self.run, label, modality, spans)
         try:
             found = locate(
                 store,

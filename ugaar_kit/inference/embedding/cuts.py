@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,30 +31,34 @@ MIN_CUT_SECONDS = 0.5
 
 
 class QueryCuts:
-    """The recording `path` as its `modality`'s encoder of `run` reads it, loaded once; calling it
-    with spans (seconds from the start) gives their unit shared-space vectors `(N, D)`, each
-    stretch embedded once (kept by its span rounded to the millisecond)."""
+    """The recording `path` as its `modality`'s encoder of `run` reads it, loaded when first cut;
+    calling it with spans (seconds from the start) gives their unit shared-space vectors `(N, D)`,
+    each stretch embedded once (kept by its span rounded to the millisecond)."""
 
     def __init__(self, run: TrainedModel, path: Path, modality: str, batch_size: int = 64) -> None:
-        from ugaar_kit.data.media import load_audio
-
         self.encoder = run.encoders[modality]
         rate = sample_rate_of(self.encoder)
         assert rate is not None, f"the {modality} encoder has no sample_rate"
-        self.rate = rate
-        self.wave = load_audio(path, rate)
-        self.seconds = len(self.wave) / rate
+        self.rate, self.path = rate, Path(path)
         self.project = functools.partial(run.objective.project, modality)
         self.batch_size = batch_size
         self.kept: dict[tuple[int, int], np.ndarray] = {}
+
+    @functools.cached_property
+    def wave(self) -> Any:
+        """The whole recording, `(S,)` at the encoder's rate."""
+        from ugaar_kit.data.media import load_audio
+
+        return load_audio(self.path, self.rate)
 
     def _samples(self, key: tuple[int, int]) -> tuple[int, int]:
         a, b = key[0] / 1000, key[1] / 1000
         if b - a < MIN_CUT_SECONDS:
             middle = (a + b) / 2
             a, b = middle - MIN_CUT_SECONDS / 2, middle + MIN_CUT_SECONDS / 2
-        a = min(max(0.0, a), max(0.0, self.seconds - MIN_CUT_SECONDS))
-        b = max(min(self.seconds, b), a + MIN_CUT_SECONDS)
+        seconds = len(self.wave) / self.rate
+        a = min(max(0.0, a), max(0.0, seconds - MIN_CUT_SECONDS))
+        b = max(min(seconds, b), a + MIN_CUT_SECONDS)
         return int(a * self.rate), int(b * self.rate)
 
     def __call__(self, spans: Sequence[tuple[float, float]]) -> np.ndarray:
@@ -73,10 +78,17 @@ class QueryCuts:
         return np.stack([self.kept[k] for k in keys])
 
 
-def query_cuts(run: TrainedModel, path: Path, modality: str, seconds: float) -> QueryCuts | None:
-    """`QueryCuts` of a recording query of `modality` lasting `seconds` (its windows' end), or
-    None when its encoder does not read waveforms (`Waveform`) or it lasts longer than
-    `CUT_MAX_SECONDS` (not loaded then)."""
-    if not isinstance(run.encoders.get(modality), Waveform) or seconds > CUT_MAX_SECONDS:
+def query_cuts(run: TrainedModel, path: Path, modality: str, seconds: float | None = None) -> QueryCuts | None:
+    """`QueryCuts` of a recording query of `modality` lasting `seconds` (read from the file's
+    header when not given), or None when its encoder does not read waveforms (`Waveform`), it
+    lasts longer than `CUT_MAX_SECONDS` or its header cannot be read (nothing is loaded then)."""
+    if not isinstance(run.encoders.get(modality), Waveform):
         return None
-    return QueryCuts(run, Path(path), modality)
+    if seconds is None:
+        import soundfile
+
+        try:
+            seconds = float(soundfile.info(str(path)).duration)
+        except (RuntimeError, OSError):  # soundfile's LibsndfileError is a RuntimeError
+            return None
+    return QueryCuts(run, Path(path), modality) if seconds <= CUT_MAX_SECONDS else None

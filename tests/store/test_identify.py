@@ -172,6 +172,38 @@ def test_identify_finds_the_piece_whose_rows_are_a_querys_vectors(run, run_dir, 
     assert r.exit_code == 0 and "p5" in r.stdout
 
 
+def test_a_page_is_matched_in_order_against_a_store_of_recordings_in_windows(run, run_dir, cli, tmp_path):
+    """A store holding recordings in windows (rows with times): `auto` aligns a page's windows,
+    in reading order, with the best stretch of each piece's recording (`sequence`); the page's
+    music sits in the middle of p2's recording."""
+    rng = np.random.default_rng(1)
+    page = _page(tmp_path)
+    page_vectors = np.stack([e.vector for e in page_windows(run, page)])
+    dim = page_vectors.shape[1]
+
+    def recording(source: str, vectors: np.ndarray) -> FileRows:
+        starts = [2.5 * i for i in range(len(vectors))]
+        ids = [f"{source}#t={t:g}-{t + 5:g}" for t in starts]
+        return FileRows(source, 1, 0.0, ids, vectors.astype(np.float32), starts, [t + 5.0 for t in starts])
+
+    noise = 0.05 * np.abs(page_vectors).mean()
+    middle = page_vectors + noise * rng.standard_normal(page_vectors.shape)
+    with StoreWriter(tmp_path / "s.h5", run_id=run.run_id) as w:
+        w.add_files(
+            "audio",
+            [
+                recording("songs/p2/take.wav", np.concatenate([rng.standard_normal((4, dim)), middle])),
+                *(recording(f"songs/p{k}/take.wav", rng.standard_normal((12, dim))) for k in (0, 1, 3)),
+            ],
+        )
+        w.add_files("sheet", [FileRows("sheet/p0/0.png", 1, 0.0, ["sheet/p0/0.png"], page_vectors[:1])])
+    r = cli("identify", page, "--index", tmp_path / "s.h5", "--run", run_dir, "--json", "-k", "3")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["aggregate"] == "sequence" and out["pieces"][0]["piece"] == "p2"
+    assert out["hubness"] is False  # no page windows stored: a page's hits are not corrected
+
+
 def test_identify_says_what_is_wrong(run, run_dir, cli, tmp_path):
     wav = write_wav(tmp_path / "x.wav", 3.0)
     v = embed_queries(run, gather_queries(run, [wav])[0])[0].vector[None]

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ugaar_kit.interfaces.modality import AUDIO, SHEET
-from ugaar_kit.retrieval.hubness import hubness, penalty
-from ugaar_kit.retrieval.identify import chosen_aggregate, identify
+from ugaar_kit.interfaces.modality import AUDIO, LYRICS, SHEET
+from ugaar_kit.retrieval.hubness import applies, holds_pages, hubness, penalty
+from ugaar_kit.retrieval.identify import SHORTLIST, chosen_aggregate, identify, recording_orders
 from ugaar_kit.retrieval.locate import Played, sequence_cost, timeline_fit
 from ugaar_kit.store.exact import normalize_rows, top_k
 from ugaar_kit.store.reader import Store
@@ -106,7 +106,7 @@ def test_auto_uses_the_sequence_for_long_recordings_and_the_timeline_for_excerpt
     assert chosen_aggregate("auto", AUDIO, 3, ordered=True, timed=True) == "timeline"  # a 10-s excerpt
     assert chosen_aggregate("auto", AUDIO, 3, ordered=True) == "votes"  # its windows' times unknown
     assert chosen_aggregate("auto", AUDIO, 40, ordered=False) == "votes"  # no order known
-    assert chosen_aggregate("auto", SHEET, 40, ordered=True) == "votes"  # a page
+    assert chosen_aggregate("auto", SHEET, 40, ordered=True) == "votes"  # a page, its target unknown
     assert chosen_aggregate("counts", AUDIO, 40, ordered=True) == "counts"
 
 
@@ -155,3 +155,58 @@ def test_timeline_tells_apart_two_pieces_whose_passages_last_differently(tmp_pat
         assert ranked[0].score > ranked[1].score
         with pytest.raises(ValueError, match="spans"):
             identify(st, excerpt, SHEET, aggregate="timeline", orders=orders)
+
+
+def _recording(source: str, vectors: np.ndarray, order: np.ndarray, hop: float = 2.0) -> FileRows:
+    """A recording stored in windows of `hop`*2 s every `hop` s, its rows written in `order`."""
+    starts = [hop * float(i) for i in order]
+    ids = [f"{source}#t={s:g}-{s + 2 * hop:g}" for s in starts]
+    return FileRows(source, 1, 1.0, ids, vectors[order].astype(np.float32), starts, [s + 2 * hop for s in starts])
+
+
+def test_a_page_is_identified_by_the_stretch_of_a_recording_it_follows(tmp_path):
+    """Recordings A and B hold the same twelve windows of music, B backwards; a page printing
+    five of A's in order ties them in votes; aligned with the best stretch of each recording
+    (`recording_orders`, from the store alone), A wins. A file of two windows is too short to
+    hold the page and is not aligned; rows without times (passage snippets) are no recording."""
+    rng = np.random.default_rng(4)
+    music = _unit(rng, 12)
+    distractors = [_unit(rng, 12) for _ in range(3)]
+    with StoreWriter(tmp_path / "s.h5", run_id="t", settings={"window": 4.0, "hop": 2.0}) as w:
+        w.add_files(
+            AUDIO,
+            [
+                _recording("A/song.wav", music, rng.permutation(12)),  # rows written out of time order
+                _recording("B/song.wav", music[::-1] + 0.01 * _unit(rng, 12), np.arange(12)),
+                _recording("D/short.wav", music[4:6], np.arange(2)),  # two windows of the page's music
+                *(_recording(f"C{j}/song.wav", d, np.arange(12)) for j, d in enumerate(distractors)),
+            ],
+        )
+        w.add_files(AUDIO, [FileRows("E/passage.wav", 1, 1.0, ["E/passage.wav"], music[:1].astype(np.float32))])
+        w.add_files(
+            SHEET, [FileRows("A/page.png", 1, 1.0, ["A/page.png#system=1&x=0-100"], music[:1].astype(np.float32))]
+        )
+    page = normalize_rows(music[3:8] + 0.2 * _unit(rng, 5))
+    with Store(tmp_path / "s.h5") as st:
+        orders = recording_orders(st)
+        assert sorted(orders) == ["A", "B", "C0", "C1", "C2", "D"]  # E's row has no times: not a recording
+        a = orders["A"][0]
+        assert np.all(np.diff(a.starts) > 0) and np.allclose(st.unit_rows(AUDIO, a.rows), music, atol=1e-6)
+        votes = identify(st, page, AUDIO, k=3, aggregate="votes", top=6)
+        assert {p.piece for p in votes[:3]} == {"A", "B", "D"}  # A and B tie but for noise; D's rows all vote
+        ranked = identify(st, page, AUDIO, k=3, aggregate="sequence", top=6, orders=orders)
+        names = [p.piece for p in ranked]
+        assert names[:2] == ["A", "B"] and ranked[0].score > ranked[1].score
+        assert names[: min(len(names), SHORTLIST)][-1] == "D"  # too short to hold the page: not aligned, last
+        assert applies(SHEET, st) and holds_pages(st)  # pages stored: a page's hits are corrected
+    assert chosen_aggregate("auto", SHEET, 5, ordered=True, target=AUDIO) == "sequence"
+    assert chosen_aggregate("auto", SHEET, 5, ordered=True, target=LYRICS) == "votes"
+
+
+def test_page_queries_are_corrected_for_hubness_only_where_pages_are_stored(tmp_path):
+    rng = np.random.default_rng(5)
+    store = _write(tmp_path / "s.h5", {AUDIO: [("p/a.wav", _unit(rng, 1)[0])], SHEET: [("p/s.png", _unit(rng, 1)[0])]})
+    with Store(store) as st:
+        assert not holds_pages(st) and not applies(SHEET, st)  # snippets only: not corrected
+        assert applies(AUDIO, st) and applies(AUDIO)
+    assert not applies(SHEET)

@@ -58,13 +58,15 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 "--aggregate",
                 help="votes: each vector's k nearest rows vote for their pieces, a piece's votes divided by its "
                 "number of stored rows; counts: the votes alone; similarity: the sum over the vectors of each "
-                "piece's best cosine among them; sequence (needs --data): the 10 pieces best by votes ranked by "
-                "how well the query's windows, in order, follow each piece's score, in order (its stored page "
-                "windows in reading order, else its passages); timeline (needs --data, a recording): the 10 pieces "
+                "piece's best cosine among them; sequence: the 10 pieces best by votes ranked by how well the "
+                "query's windows, in order, follow each piece's score, in order (needs --data: its stored page "
+                "windows in reading order, else its passages), or a page's windows the best stretch of each "
+                "piece's stored recordings (their windows in time order; plus a tenth of its share of the "
+                "votes); timeline (needs --data, a recording): the 10 pieces "
                 "best by votes ranked by how well the windows (and, for 30 s or less, the recording cut at each "
                 "page window's span) fit each piece's score laid on its timing, at the best offset; auto: with "
-                "--data, sequence "
-                "for a recording of 8 windows or more, timeline for a shorter one, else votes.",
+                "--data, sequence for a recording of 8 windows or more, timeline for a shorter one; sequence for "
+                "a page when the store holds recordings in windows; else votes.",
             ),
         ] = "auto",
         hubness: Annotated[
@@ -73,8 +75,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 "--hubness/--no-hubness",
                 help="Score each hit by its cosine less half its row's hubness (its mean cosine to its 10 nearest "
                 "rows of the query's modality in the store: rows near everything lose their unearned votes). "
-                "For recordings and lyrics (a page's windows are unlike the stored snippets the hubness is "
-                "measured against). Measured once a command, against a sample of the query modality's rows in a "
+                "For recordings and lyrics; for pages when the store holds pages' windows (a page's windows are "
+                "unlike stored snippets alone). Measured once a command, against a sample of the query modality's rows in a "
                 "large store; search is exact then, faiss index or not.",
             ),
         ] = True,

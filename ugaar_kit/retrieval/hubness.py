@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ugaar_kit.interfaces.modality import SHEET
+from ugaar_kit.interfaces.rows import parse_page_window
 from ugaar_kit.store.exact import top_k
 from ugaar_kit.store.reader import Store
 
@@ -51,15 +52,23 @@ def hubness(store: Store, target: str, other: str, k: int = HUB_K, max_pairs: in
     return out
 
 
-def applies(query_modality: str) -> bool:
-    """Whether queries of this modality are corrected: not pages of a score. A row's hubness is
-    measured against the stored rows of the query's modality, which a recording's windows
-    resemble (stored recordings of passages) and a page's windows do not (stored snippets are
-    single lines, a page window is a stretch of a justified system): on the valid songs, page ->
-    piece top-1 fell from 0.42 to 0.29 corrected (the page-window model of
-    `dataset build --train-page-windows`, seed 0), and from 0.10 to 0.04 with the passages-only
-    model, where excerpts rose (0.36 -> 0.42, 0.40 -> 0.45)."""
-    return query_modality != SHEET
+def applies(query_modality: str, store: Store | None = None) -> bool:
+    """Whether queries of this modality are corrected: pages of a score only when the `store`
+    holds windows of pages (`holds_pages`). A row's hubness is measured against the stored rows
+    of the query's modality, which a recording's windows resemble (stored recordings) and a
+    page's windows resemble only where pages were stored: against single-line snippets alone,
+    page -> piece top-1 on the valid songs fell from 0.42 to 0.29 corrected (an early
+    page-window model, seed 0) and from 0.10 to 0.04 (passages only); with the pages' windows
+    stored it rose (0.92, 0.96, 0.94 -> 0.96, 0.98, 0.98 by votes, the page-window runs' seeds
+    0, 1, 2)."""
+    if query_modality != SHEET:
+        return True
+    return store is not None and holds_pages(store)
+
+
+def holds_pages(store: Store) -> bool:
+    """Whether the store holds windows of score pages (`FILE#system=N&x=X0-X1` rows)."""
+    return SHEET in store.modalities and any(parse_page_window(str(i)) is not None for i in store.ids(SHEET).tolist())
 
 
 def penalty(store: Store, target: str, other: str) -> np.ndarray | None:

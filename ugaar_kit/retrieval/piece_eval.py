@@ -43,7 +43,7 @@ from ugaar_kit.interfaces.dataset import DatasetFolder, WholeSong, read_songs
 from ugaar_kit.interfaces.modality import AUDIO, LYRICS, SHEET
 from ugaar_kit.registry.components import Registry
 from ugaar_kit.retrieval.hubness import applies, penalty
-from ugaar_kit.retrieval.identify import chosen_aggregate, dataset_pieces, identify, piece_sizes
+from ugaar_kit.retrieval.identify import chosen_aggregate, dataset_pieces, identify, piece_sizes, recording_orders
 from ugaar_kit.retrieval.locate import Cuts, PieceRows, locate, piece_orders
 from ugaar_kit.store.reader import Store
 
@@ -112,7 +112,8 @@ def evaluate_pieces(
     "pieces"} or None}, "locate": {"passage", "system", "queries"}, ...}`. `store`: where the
     dataset's embeddings are kept (resumed when it exists); default a temporary file.
     `aggregate`: how hits become pieces (`ugaar_kit.retrieval.identify`; `auto`: `sequence` for
-    whole recordings, `votes` for excerpts, pages and lyrics); `hubness`: hits scored by their
+    whole recordings and for pages against the recordings, `timeline` for excerpts, `votes`
+    for lyrics); `hubness`: hits scored by their
     cosine corrected for hubness (`ugaar_kit.retrieval.hubness`)."""
     unknown = [t for t in tasks if t not in TASKS]
     if unknown or not tasks:
@@ -159,11 +160,11 @@ def evaluate_pieces(
 
             sizes = {m: piece_sizes(st, m, table) for m in (AUDIO, SHEET)}
             sheet_rows = PieceRows(st, SHEET, root)  # read once: the manifest and the store's sources
-            orders = piece_orders(st, SHEET, root, rows=sheet_rows)
+            orders = {SHEET: piece_orders(st, SHEET, root, rows=sheet_rows), AUDIO: recording_orders(st, table)}
             penalties: dict[tuple[str, str], np.ndarray | None] = {}  # (target, query modality)
 
             def corrected(target: str, modality: str) -> np.ndarray | None:
-                if not (hubness and applies(modality)):
+                if not (hubness and applies(modality, st)):
                     return None
                 if (target, modality) not in penalties:
                     penalties[target, modality] = penalty(st, target, modality)
@@ -177,7 +178,7 @@ def evaluate_pieces(
                 spans: list[tuple[float, float]] | None = None,
                 cuts: Cuts | None = None,
             ) -> int:
-                chosen = chosen_aggregate(aggregate, modality, len(v), target == SHEET, spans is not None)
+                chosen = chosen_aggregate(aggregate, modality, len(v), bool(orders[target]), spans is not None, target)
                 ranked = identify(
                     st,
                     v,
@@ -188,7 +189,7 @@ def evaluate_pieces(
                     top=n_pieces,
                     sizes=sizes[target],
                     penalty=corrected(target, modality),
-                    orders=orders if target == SHEET else None,
+                    orders=orders[target] or None,
                     spans=spans,
                     cuts=cuts,
                 )

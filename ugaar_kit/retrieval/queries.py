@@ -194,8 +194,9 @@ def identify_job(
     """Identify one query of `query_jobs`: its `identify --json` object (None when nothing in
     it could be embedded) and the windows or lines skipped (label, problem). `sizes` caches,
     between queries, each target's `piece_sizes` (key: the target), hubness penalty
-    (`penalty/TARGET/QUERY_MODALITY`) and pieces' rows in order (`orders/TARGET`, from the
-    dataset folder `data`, which `sequence` and `timeline` need and `auto` uses when it can).
+    (`penalty/TARGET/QUERY_MODALITY`, and whether it applies: `applies/QUERY_MODALITY`) and
+    pieces' rows in order (`orders/TARGET/QUERY_MODALITY`: for a page, the store's recordings
+    in windows; else from the dataset folder `data`), which `sequence` and `timeline` need and `auto` uses when it can.
     `cuts`: the query cut at any span (`recording_cuts`), which `timeline` reads beside its
     windows."""
     from ugaar_kit.retrieval.hubness import applies, penalty
@@ -211,22 +212,25 @@ def identify_job(
         return None, [*skipped, (label, "nothing in it could be embedded")]
     if goal not in sizes:
         sizes[goal] = piece_sizes(store, goal, table)
-    hubness = hubness and applies(modality)
-    hub_key, order_key = f"penalty/{goal}/{modality}", f"orders/{goal}"
+    if f"applies/{modality}" not in sizes:
+        sizes[f"applies/{modality}"] = applies(modality, store)
+    hubness = hubness and sizes[f"applies/{modality}"]
+    hub_key, order_key = f"penalty/{goal}/{modality}", f"orders/{goal}/{modality}"
     if hubness and hub_key not in sizes:
         sizes[hub_key] = penalty(store, goal, modality)
     if (aggregate == "auto" or aggregate in ORDERED) and order_key not in sizes:
-        sizes[order_key] = _orders(store, goal, data)
+        sizes[order_key] = _orders(store, goal, data, table, recordings=modality == SHEET)
     orders = sizes.get(order_key)
     if aggregate in ORDERED and not orders:
+        also = "; for a page, a store holding recordings in windows does" if aggregate == "sequence" else ""
         raise OptionError(
             f"--aggregate {aggregate} needs --data DATASET, a dataset of whole songs (songs.jsonl): "
-            "each piece's passages in order"
+            f"each piece's passages in order{also}"
         )
     timed = all(e.start is not None and e.end is not None for e in used)  # a recording's windows
     if aggregate == "timeline" and not timed:
         raise OptionError(f"--aggregate timeline needs a recording: {label} has no times")
-    chosen = chosen_aggregate(aggregate, modality, len(vectors), bool(orders), timed)
+    chosen = chosen_aggregate(aggregate, modality, len(vectors), bool(orders), timed, target=goal)
     spans = [(float(e.start), float(e.end)) for e in used] if timed else None
     ranked = identify(
         store,
@@ -266,11 +270,17 @@ def recording_cuts(run: Any, label: str, modality: str) -> Any:
     return query_cuts(run, Path(label), modality) if Path(label).is_file() else None
 
 
-def _orders(store: Any, target: str, data: Path | None) -> dict[str, list[Any]] | None:
-    """Each piece's `target` rows in order, from the whole songs of the dataset folder `data`;
-    None without such a folder, or when it holds no whole songs."""
+def _orders(
+    store: Any, target: str, data: Path | None, table: dict[str, str] | None, *, recordings: bool = False
+) -> dict[str, list[Any]] | None:
+    """Each piece's `target` rows in order: with `recordings` (a page's query) and audio rows,
+    the store's windows of each recording (`recording_orders`); else from the whole songs of
+    the dataset folder `data`; None without either."""
+    from ugaar_kit.retrieval.identify import recording_orders
     from ugaar_kit.retrieval.locate import piece_orders
 
+    if recordings and target == AUDIO and (found := recording_orders(store, table)):
+        return found
     if data is None:
         return None
     try:

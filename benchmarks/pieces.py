@@ -38,7 +38,8 @@ log84`: the log-frequency front end). `--clef song` builds the songs with each p
 song's clef, as the song's pages show it (`-sc` in the data's, the runs' and the result's
 names; by default each passage is in the clef that fits its own range). `--song-run 8` trains
 with `train --song-run 8` (batches of runs of 8 items a song; `-sr8` in the runs' and the
-result's names).
+result's names); without it the runs train with `--song-run 0` (items at random), so `train`'s
+own default (runs of 2 on a build with page windows) is `--song-run 2` here.
 """
 
 from __future__ import annotations
@@ -226,7 +227,10 @@ def main() -> None:
     )
     ap.add_argument("--no-amp", action="store_true", help="train in float32 (train --no-amp; its own runs: -fp32)")
     ap.add_argument(
-        "--song-run", type=int, default=0, help="train --song-run N: batches of runs of N items a song (-srN)"
+        "--song-run",
+        type=int,
+        default=0,
+        help="train --song-run N: batches of runs of N items a song (-srN); default 0, items at random",
     )
     ap.add_argument(
         "--clef",
@@ -259,7 +263,7 @@ def main() -> None:
         ap.error("--option and --tag go together: the tag names the runs the options train")
     width = () if args.sheet_width_scale is None else (f"sheet.width_scale={args.sheet_width_scale:g}",)
     options = (*args.option, *width)
-    flags = (("--no-amp",) if args.no_amp else ()) + (("--song-run", str(args.song_run)) if args.song_run else ())
+    flags = (("--no-amp",) if args.no_amp else ()) + ("--song-run", str(args.song_run))
     data_tag = "-".join(
         ([f"tw{args.train_windows:g}"] if args.train_windows else [])
         + (

@@ -307,12 +307,14 @@ def figures(*labels: str) -> list[tuple[str, tuple[str, ...]]]:
     return [(label, PIECE_FIGURES[label]) for label in labels]
 
 
-DEFAULT_PIECES = "result-pwa.json"
+DEFAULT_PIECES = "result-pwa-sr2.json"
 """The pieces result at the toolkit's defaults: a `--whole-songs` build trains on page windows
 unless told not to (every 3 strip heights), each paired with the stretch of the recording its
-notes sound in (timed by the passage boxes), and the evaluation's store holds every song's
-pages and recording; `result-pwan-h1.5.json` is the same build with windows every 1.5, timed
-by their noteheads (measured no better);
+notes sound in (timed by the passage boxes), in batches of runs of 2 items a song (`train`'s
+default on a build with page windows; pieces.py trains items at random, `--song-run 0`, unless
+told), and the evaluation's store holds every song's pages and recording; `result-pwa.json` is
+the same build trained on items at random; `result-pwan-h1.5.json` the same build with windows
+every 1.5, timed by their noteheads (measured no better);
 pieces.py's own default, `result.json`, is the passages-only build it was measured on before,
 `result-pw.json` page windows paired with their passage's recording, both with a store of
 passages only."""
@@ -322,7 +324,7 @@ def pieces_block(root: Path = RESULTS / "pieces") -> str:
     """Piece identification and localisation at the defaults (benchmarks/pieces.py
     --train-page-windows): per kind of query top-1, top-5 and MRR as the mean over the seeds with
     their range, then localisation."""
-    command = f"{PYTHON} benchmarks/pieces.py --train-page-windows --page-window-audio aligned"
+    command = f"{PYTHON} benchmarks/pieces.py --train-page-windows --page-window-audio aligned --song-run 2"
     result = read_json(Path(root) / DEFAULT_PIECES)
     if result is None:
         return f"{NOT_RUN}: `{command}`"
@@ -352,7 +354,8 @@ def pieces_block(root: Path = RESULTS / "pieces") -> str:
         f"at seeded offsets; {piece_matching(first['settings'])}.",
         f"- Model: the default contrastive audio–sheet pair trained for {result['budget']} a seed on {result['data']} "
         "(the default `--whole-songs` build: passages, and each training song's pages cut into page windows, "
-        "each paired with the stretch of the recording its notes sound in).",
+        "each paired with the stretch of the recording its notes sound in), in batches of runs of 2 items a song "
+        "(`--song-run 2`, the default on a build with page windows).",
         f"- Measured on {machine_line(result['machine'])}: `{result.get('command', command)}`",
     ]
     return "\n\n".join(out[:1]) + "\n\n" + "\n".join(out[1:])
@@ -368,7 +371,9 @@ def piece_matching(settings: dict[str, Any]) -> str:
                 f"hits are each vector's {k} nearest rows{hub}; a whole recording is identified by `sequence` "
                 "(its windows aligned in order to the 10 pieces best by votes), an excerpt by `timeline` (its "
                 "windows, and its cuts at the span of each page window, laid on the score's timing of each of those "
-                "10 pieces: its stored page windows, or passages where a store has no pages), pages by `votes`"
+                "10 pieces: its stored page windows, or passages where a store has no pages), a page by `sequence` "
+                "(its windows, in reading order, aligned with the best stretch of the recordings of the 10 pieces "
+                "best by votes, plus a tenth of its share of the votes)"
             )
         return (
             f"hits are each vector's {k} nearest rows{hub}; a whole recording is identified by `sequence` (its "
@@ -469,15 +474,9 @@ SEED_PAIRS = {
         "only how many training page windows are cut differs (`--train-page-hop`), each timed by its noteheads",
     ),
     "pieces-song-runs-4-cuts": (
-        ("result-pwa.json", "items at random (the default)"),
+        ("result-pwa-pagevotes.json", "items at random (the default)"),
         ("result-pwa-sr4.json", "runs of 4 a song (`--song-run 4`)"),
         "only the batches differ: runs of 4 training items of one song, no two of the same music; both read "
-        "excerpts with their cuts at each page window's span",
-    ),
-    "pieces-song-runs-2-cuts": (
-        ("result-pwa.json", "items at random (the default)"),
-        ("result-pwa-sr2.json", "runs of 2 a song (`--song-run 2`)"),
-        "only the batches differ: runs of 2 training items of one song, no two of the same music; both read "
         "excerpts with their cuts at each page window's span",
     ),
 }
@@ -552,19 +551,32 @@ PAIRS = {
     ),
     "pieces-cuts": (
         ("result-pwa-windows.json", "fixed windows only"),
-        ("result-pwa.json", "+ cut at each page window's span (the default)"),
+        ("result-pwa-pagevotes.json", "+ cut at each page window's span (the default)"),
         "only how an excerpt is read differs: its fixed 3.5-s windows alone, or with it cut at the span of each "
         "page window it would hold (`cut_fit`)",
+    ),
+    "pieces-song-runs-2": (
+        ("result-pwa.json", "items at random (`--song-run 0`)"),
+        ("result-pwa-sr2.json", "runs of 2 a song (the default)"),
+    ),
+    "pieces-pages": (
+        ("result-pwa-pagevotes.json", "a page by votes"),
+        ("result-pwa.json", "a page aligned with the recordings (`sequence`)"),
+        "only how a page is identified differs: by votes, its hits' cosines as they are; or the 10 pieces best "
+        "by votes ranked by how well its windows, in reading order, follow the best stretch of each piece's "
+        "recordings, plus a tenth of its share of the votes, its hits corrected for hubness",
     ),
 }
 """Tables of two variants of the default run, paired by seed: the sheet's width (both in float32,
 as the runs of that time trained), then the CPU's precision (both at half width), then the
 training items (at the defaults of both), then the batches (on the passages-only build), then
-the training page windows of a whole-songs build, then how an excerpt is read (the same runs). A
-third entry says what differs where the runs are the same and their evaluation is not. Results
-evaluated before `cut_fit` (2026-12-07 and earlier) read excerpts by their fixed windows only:
-the defaults so are `result-pwa-windows.json` (its `evaluation` says so), the base of every
-training ablation measured then."""
+the training page windows of a whole-songs build, then how an excerpt is read (the same runs),
+then the batches of a page-window build, then how a page is identified (the same runs). A third entry says what differs where the runs are the same and
+their evaluation is not. Results evaluated before `cut_fit` (2026-12-07 and earlier) read
+excerpts by their fixed windows only: the defaults so are `result-pwa-windows.json` (its
+`evaluation` says so), the base of every training ablation measured then; results evaluated
+before pages were aligned with the recordings identified a page by votes:
+`result-pwa-pagevotes.json`, the base of the ablations measured then."""
 
 
 def evaluated(result: Mapping[str, Any]) -> str:

@@ -111,3 +111,17 @@ def test_auto_batch_size_meets_the_objectives_minimum() -> None:
     assert auto_batch_size(_Needs(129)) == 256  # dcca/ugaar on the default 128-wide encoders
     assert auto_batch_size(_Needs(129), world=4) == 64  # 4 processes x 64 rows = 256 a step
     assert auto_batch_size(_Needs(100)) == 256  # twice the widest view (99), up to a power of two
+
+
+def test_a_build_with_page_windows_trains_on_runs_of_two_a_song_unless_told():
+    """`song_run` not given: runs of `PAGE_SONG_RUN` when the training items include windows of
+    score pages (a `--whole-songs` build), items at random otherwise; a given value is kept."""
+    from ugaar_kit.interfaces.dataset import Item
+    from ugaar_kit.training.loader import PAGE_SONG_RUN, song_run_for
+
+    passages = [Item(f"p{i}", f"s{i % 3}") for i in range(6)]
+    windows = [Item(f"w{i}", "s0", meta={"page_window": [1, 1, 0, 100], "window_of": "p0"}) for i in range(2)]
+    assert PAGE_SONG_RUN == 2
+    assert song_run_for(None, passages + windows) == 2
+    assert song_run_for(None, passages) == 0
+    assert song_run_for(0, passages + windows) == 0 and song_run_for(8, passages) == 8

@@ -247,6 +247,25 @@ def test_song_run_trains_on_batches_of_runs_of_one_song(registry, tiny_data, tmp
     assert "song_run = 3" in (tmp_path / "run" / "config.toml").read_text()
 
 
+def test_a_build_with_page_windows_batches_runs_of_two_a_song_by_default(registry, tiny_data, tmp_path):
+    """No `--song-run`: a dataset whose training items include page windows trains on runs of 2
+    items a song, saved with the run (a resume keeps them); one without trains on items at random."""
+    names = {"audio": "tiny", "objective": "infonce"}
+    plain = make_trainer(registry, tiny_data, tmp_path / "plain", names, epochs=1)
+    plain.run()
+    assert plain.song_run == 0 and "song_run = 0" in (tmp_path / "plain" / "config.toml").read_text()
+    manifest = tiny_data / "manifest.jsonl"
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    for k, row in enumerate(rows):
+        row["song"] = f"{row['split']}-{k // 4}"
+        if row["split"] == "train" and k % 2:
+            row["page_window"] = [1, 1, 0, 100]  # as `dataset build --train-page-windows` marks them
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    paged = make_trainer(registry, tiny_data, tmp_path / "paged", names, epochs=1)
+    paged.run()
+    assert paged.song_run == 2 and "song_run = 2" in (tmp_path / "paged" / "config.toml").read_text()
+
+
 def test_encoder_with_needs_fit_is_fitted_and_saved(registry, tiny_data, tmp_path):
     run = tmp_path / "run"
     make_trainer(registry, tiny_data, run, {"audio": "tiny", "lyrics": "bag", "objective": "tri"}, epochs=1).run()

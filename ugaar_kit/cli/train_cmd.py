@@ -128,8 +128,9 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             int | None,
             typer.Option(
                 help="Make each batch of runs of N training items of one song, so a song's passages are one "
-                "another's negatives (8: better passage retrieval, worse piece identification from recordings; "
-                "docs/benchmarks.md); 0 = items at random [default: 0].",
+                "another's negatives; 0 = items at random [default: 2 when the training items include windows "
+                "of score pages (a --whole-songs build: it places more excerpts in their song), else 0; "
+                "docs/benchmarks.md].",
                 min=0,
                 show_default=False,
             ),

@@ -75,11 +75,12 @@ class TrainSettings:
         "more than the widest encoder output) the power of two at or above twice their minimum",
         min=1,
     )
-    song_run: int = option(
-        0,
+    song_run: int | None = option(
+        None,
         "make each batch of runs of this many training items of one song, so a song's passages are one "
-        "another's negatives (8: better passage retrieval, worse piece identification from recordings; "
-        "docs/benchmarks.md); 0 = items at random",
+        "another's negatives; 0 = items at random; default 2 when the training items include windows of "
+        "score pages (a --whole-songs build: locating an excerpt in its song asks the model to tell the "
+        "song's stretches apart), else 0 (docs/benchmarks.md)",
         min=0,
     )
     lr: float = option(1e-3, "learning rate of the main optimizer (Adam)", min=0.0)

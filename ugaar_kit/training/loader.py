@@ -7,14 +7,14 @@ computes the same global batches of `batch_size * world` items and takes its own
 
 With `--song-run N` a batch is instead made of runs of N items of one song (`song_runs`), so a
 song's passages are one another's negatives (docs/benchmarks.md, "Batches of one song's
-passages").
+passages"); runs of `PAGE_SONG_RUN` by default when the training items include windows of score
+pages (`song_run_for`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,11 +25,11 @@ from ugaar_kit.features.encode import encode_batches, encode_features, eval_batc
 from ugaar_kit.interfaces.dataset import Item
 from ugaar_kit.interfaces.encoder import Batch, Encoder
 
-if TYPE_CHECKING:
-    from ugaar_kit.runfolder.config import TrainSettings
-
 POOL_BATCHES = 32
 """Batches per sorting pool: larger pools pad less but batches vary less from epoch to epoch."""
+PAGE_SONG_RUN = 2
+"""`song_run` when not given and the training items include windows of score pages: each item
+beside one other of its song (docs/benchmarks.md, "Batches of two items a song")."""
 SONG_RUN_JITTER = 0.2
 """`song_run`: a song's items are sorted by length times a random factor within exp(±this)."""
 
@@ -140,20 +140,32 @@ def _song_batches(
     return _cut(flat, batch_size, drop_last, rng)
 
 
+def song_run_for(song_run: int | None, items: Sequence[Item], say: Callable[[str], None] | None = None) -> int:
+    """`song_run` as given, else `PAGE_SONG_RUN` when `items` include windows of score pages
+    (a `--whole-songs` build's training page windows: `say` tells so), else 0 (items at random)."""
+    if song_run is not None:
+        return song_run
+    if not any("page_window" in it.meta for it in items):
+        return 0
+    if say is not None:
+        say(f"batches of runs of {PAGE_SONG_RUN} items a song: the training items include page windows")
+    return PAGE_SONG_RUN
+
+
 def epoch_batches(
-    lengths: Sequence[float], items: Sequence[Item], batch_size: int, settings: TrainSettings, epoch: int
+    lengths: Sequence[float], items: Sequence[Item], batch_size: int, seed: int, epoch: int, song_run: int = 0
 ) -> list[list[int]]:
-    """A training epoch's full batches of `items` (of `lengths`) as the run's `settings` ask:
-    bucketed by length (`bucket_batches`), or in runs of `song_run` items of one song."""
-    runs = settings.song_run > 1
+    """A training epoch's full batches of `items` (of `lengths`): bucketed by length
+    (`bucket_batches`), or in runs of `song_run` items of one song."""
+    runs = song_run > 1
     return bucket_batches(
         lengths,
         batch_size,
-        settings.seed,
+        seed,
         epoch,
         drop_last=True,
         songs=[it.song for it in items] if runs else None,
-        song_run=settings.song_run,
+        song_run=song_run,
         keys=music_keys(items) if runs else None,
     )
 

@@ -43,7 +43,7 @@ from ugaar_kit.training import prepare as prep
 from ugaar_kit.training.assemble import choose_batch_size
 from ugaar_kit.training.budget import Budget
 from ugaar_kit.training.curves import plot_curves
-from ugaar_kit.training.loader import SplitData, epoch_batches, shard
+from ugaar_kit.training.loader import SplitData, epoch_batches, shard, song_run_for
 from ugaar_kit.training.selection import Selection, project_views, validation_row
 
 
@@ -102,6 +102,7 @@ class Trainer:
             raise InputError(self.data.root, f"no training items (split 'train') with {', '.join(mods)}")
         if not self.valid_items:
             self.say("no validation split: the last epoch is kept as the best")
+        self.song_run = song_run_for(s.song_run, self.train_items, self.say)
 
         resume_from, self.run_id = rf.open_for_training(self.out, s.resume is not None, main=self.main, say=self.say)
         resume_state = ckpt.load(resume_from) if resume_from is not None else None
@@ -222,6 +223,7 @@ class Trainer:
             out=self.out,
             workers=self.workers,
             batch_size=self.batch_size,
+            song_run=self.song_run,
             resume=None,
         )
 
@@ -275,7 +277,9 @@ class Trainer:
             model.train()
         self.objective.train()
         s = self.settings
-        batches = epoch_batches(self.train_lengths, self.train_items, self.batch_size * self.world, s, epoch)
+        batches = epoch_batches(
+            self.train_lengths, self.train_items, self.batch_size * self.world, s.seed, epoch, self.song_run
+        )
         sums: dict[str, float] = defaultdict(float)
         n = 0
         budget = self.budget

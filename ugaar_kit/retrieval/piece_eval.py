@@ -113,8 +113,8 @@ def evaluate_pieces(
     dataset's embeddings are kept (resumed when it exists); default a temporary file.
     `aggregate`: how hits become pieces (`ugaar_kit.retrieval.identify`; `auto`: `sequence` for
     whole recordings and for pages against the recordings, `timeline` for excerpts, `votes`
-    for lyrics); `hubness`: hits scored by their
-    cosine corrected for hubness (`ugaar_kit.retrieval.hubness`)."""
+    for lyrics); `hubness`: hits scored by their cosine corrected for hubness
+    (`ugaar_kit.retrieval.hubness`)."""
     unknown = [t for t in tasks if t not in TASKS]
     if unknown or not tasks:
         raise OptionError(f"unknown task '{(unknown or [''])[0]}' (known: {', '.join(TASKS)})")

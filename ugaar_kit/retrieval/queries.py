@@ -196,7 +196,8 @@ def identify_job(
     between queries, each target's `piece_sizes` (key: the target), hubness penalty
     (`penalty/TARGET/QUERY_MODALITY`, and whether it applies: `applies/QUERY_MODALITY`) and
     pieces' rows in order (`orders/TARGET/QUERY_MODALITY`: for a page, the store's recordings
-    in windows; else from the dataset folder `data`), which `sequence` and `timeline` need and `auto` uses when it can.
+    in windows; else from the dataset folder `data`), which `sequence` and `timeline` need and
+    `auto` uses when it can.
     `cuts`: the query cut at any span (`recording_cuts`), which `timeline` reads beside its
     windows."""
     from ugaar_kit.retrieval.hubness import applies, penalty

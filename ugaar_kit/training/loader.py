@@ -29,7 +29,8 @@ POOL_BATCHES = 32
 """Batches per sorting pool: larger pools pad less but batches vary less from epoch to epoch."""
 PAGE_SONG_RUN = 2
 """`song_run` when not given and the training items include windows of score pages: each item
-beside one other of its song (docs/benchmarks.md, "Batches of two items a song")."""
+beside one other of its song (docs/benchmarks.md, "Runs of two a song, the default on a
+page-window build")."""
 SONG_RUN_JITTER = 0.2
 """`song_run`: a song's items are sorted by length times a random factor within exp(±this)."""
 

@@ -260,6 +260,12 @@ def _best_version(
     return out
 
 
+def _vote_share(head: Sequence[PieceScore]) -> Callable[[PieceScore], float]:
+    """A piece's votes as a share of the most any piece of `head` (a shortlist) has."""
+    most = max((p.score for p in head), default=0.0) or 1.0
+    return lambda p: p.score / most
+
+
 def _scorer(
     store: Store, target: str, rows: np.ndarray, penalty: np.ndarray | None
 ) -> Callable[[np.ndarray], np.ndarray]:
@@ -294,13 +300,13 @@ def by_sequence(
 
     q = normalize_rows(vectors)
     head = ranked[:shortlist]
-    most = max((p.score for p in head), default=0.0) or 1.0
+    share = _vote_share(head)
 
     def measure(p: PieceScore, v: Played) -> float | None:
         if stretch and len(v.rows) < len(q):
             return None
         fit = 1.0 - sequence_cost(_scorer(store, target, v.rows, penalty)(q))
-        return fit + (PAGE_VOTES * p.score / most if stretch else 0.0)
+        return fit + (PAGE_VOTES * share(p) if stretch else 0.0)
 
     return _reranked(ranked, shortlist, _best_version(head, orders, measure))
 
@@ -326,13 +332,13 @@ def by_timeline(
 
     q = normalize_rows(vectors)
     head = ranked[:shortlist]
-    most = max((p.score for p in head), default=0.0) or 1.0
+    share = _vote_share(head)
 
     def fit(p: PieceScore, v: Played) -> float:
         score = _scorer(store, target, v.rows, penalty)  # the rows read once for the windows and the cuts
         extra = cuts_extra(cuts, score, spans, v.starts, v.ends) if cuts is not None else None
         laid = timeline_fit(score(q), spans, v.starts, v.ends, extra=extra)[0]
-        return laid + TIMELINE_VOTES * p.score / most
+        return laid + TIMELINE_VOTES * share(p)
 
     return _reranked(ranked, shortlist, _best_version(head, orders, fit))
 

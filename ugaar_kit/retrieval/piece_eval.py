@@ -160,14 +160,17 @@ def evaluate_pieces(
 
             sizes = {m: piece_sizes(st, m, table) for m in (AUDIO, SHEET)}
             sheet_rows = PieceRows(st, SHEET, root)  # read once: the manifest and the store's sources
-            orders = {SHEET: piece_orders(st, SHEET, root, rows=sheet_rows), AUDIO: recording_orders(st, table)}
+            orders = {
+                SHEET: piece_orders(st, SHEET, root, rows=sheet_rows),
+                AUDIO: recording_orders(st, table) if "identify" in tasks else {},  # pages' only
+            }
             penalties: dict[tuple[str, str], np.ndarray | None] = {}  # (target, query modality)
 
             def corrected(target: str, modality: str) -> np.ndarray | None:
-                if not (hubness and applies(modality, st)):
+                if not hubness:
                     return None
-                if (target, modality) not in penalties:
-                    penalties[target, modality] = penalty(st, target, modality)
+                if (target, modality) not in penalties:  # whether it applies read once too
+                    penalties[target, modality] = penalty(st, target, modality) if applies(modality, st) else None
                 return penalties[target, modality]
 
             def rank(

@@ -59,7 +59,8 @@ def main() -> None:
     from ugaar_kit.inference.embedding import embed_queries, gather_queries
     from ugaar_kit.interfaces.dataset import read_songs
     from ugaar_kit.interfaces.modality import SHEET
-    from ugaar_kit.retrieval.locate import PieceRows, played, timeline
+    from ugaar_kit.retrieval.locate import timeline
+    from ugaar_kit.retrieval.played import PieceRows, played
     from ugaar_kit.store.exact import normalize_rows
 
     window, hop = store.settings.get("window"), store.settings.get("hop")

@@ -312,7 +312,8 @@ DEFAULT_PIECES = "result-pwa-sr2.json"
 unless told not to (every 3 strip heights), each paired with the stretch of the recording its
 notes sound in (timed by the passage boxes), in batches of runs of 2 items a song (`train`'s
 default on a build with page windows; pieces.py trains items at random, `--song-run 0`, unless
-told), and the evaluation's store holds every song's pages and recording; `result-pwa.json` is
+told), and the evaluation's store holds every song's pages and recording (localisation reads a
+song's pages anew in narrower windows); `result-pwa.json` is
 the same build trained on items at random; `result-pwan-h1.5.json` the same build with windows
 every 1.5, timed by their noteheads (measured no better);
 pieces.py's own default, `result.json`, is the passages-only build it was measured on before,
@@ -351,7 +352,8 @@ def pieces_block(root: Path = RESULTS / "pieces") -> str:
         f"seed. {first['songs']} test songs among {first['pieces']} pieces (every song of the build in the "
         "store: its passages, its score pages cut into windows along their systems and its recording in windows); "
         f"{first['settings']['excerpts']} excerpts of {first['settings']['excerpt_seconds']:g} s a song "
-        f"at seeded offsets; {piece_matching(first['settings'])}.",
+        f"at seeded offsets; {piece_matching(first['settings'])}; an excerpt is located on its song's pages "
+        "read anew in windows 4 strip heights wide every 1 (the store's are 6 every 3).",
         f"- Model: the default contrastive audio–sheet pair trained for {result['budget']} a seed on {result['data']} "
         "(the default `--whole-songs` build: passages, and each training song's pages cut into page windows, "
         "each paired with the stretch of the recording its notes sound in), in batches of runs of 2 items a song "
@@ -557,7 +559,7 @@ PAIRS = {
     ),
     "pieces-song-runs-2": (
         ("result-pwa.json", "items at random (`--song-run 0`)"),
-        ("result-pwa-sr2.json", "runs of 2 a song (the default)"),
+        ("result-pwa-sr2-store6.json", "runs of 2 a song (the default)"),
     ),
     "pieces-pages": (
         ("result-pwa-pagevotes.json", "a page by votes"),
@@ -566,17 +568,27 @@ PAIRS = {
         "by votes ranked by how well its windows, in reading order, follow the best stretch of each piece's "
         "recordings, plus a tenth of its share of the votes, its hits corrected for hubness",
     ),
+    "pieces-locate-pages": (
+        ("result-pwa-sr2-store6.json", "located in the stored page windows"),
+        ("result-pwa-sr2.json", "in the pages read anew (the default)"),
+        "only where an excerpt is located differs: in its song's stored page windows (6 strip heights wide "
+        "every 3, as a page query is read and the model trained), or in its pages read anew in windows 4 wide "
+        "every 1",
+    ),
 }
 """Tables of two variants of the default run, paired by seed: the sheet's width (both in float32,
 as the runs of that time trained), then the CPU's precision (both at half width), then the
 training items (at the defaults of both), then the batches (on the passages-only build), then
 the training page windows of a whole-songs build, then how an excerpt is read (the same runs),
-then the batches of a page-window build, then how a page is identified (the same runs). A third entry says what differs where the runs are the same and
+then the batches of a page-window build, then how a page is identified (the same runs), then the
+page windows an excerpt is located in (the same runs). A third entry says what differs where the runs are the same and
 their evaluation is not. Results evaluated before `cut_fit` (2026-12-07 and earlier) read
 excerpts by their fixed windows only: the defaults so are `result-pwa-windows.json` (its
 `evaluation` says so), the base of every training ablation measured then; results evaluated
 before pages were aligned with the recordings identified a page by votes:
-`result-pwa-pagevotes.json`, the base of the ablations measured then."""
+`result-pwa-pagevotes.json`, the base of the ablations measured then; results evaluated before
+`locate` read a song's pages anew in narrower windows located excerpts in the stored ones:
+`result-pwa-sr2-store6.json` for the default runs, and every result measured before it."""
 
 
 def evaluated(result: Mapping[str, Any]) -> str:

@@ -12,7 +12,8 @@ import pytest
 from ugaar_kit.interfaces.modality import AUDIO, LYRICS, SHEET
 from ugaar_kit.retrieval.hubness import applies, holds_pages, hubness, penalty
 from ugaar_kit.retrieval.identify import SHORTLIST, chosen_aggregate, identify, recording_orders
-from ugaar_kit.retrieval.locate import Played, sequence_cost, timeline_fit
+from ugaar_kit.retrieval.locate import sequence_cost, timeline_fit
+from ugaar_kit.retrieval.played import Played
 from ugaar_kit.store.exact import normalize_rows, top_k
 from ugaar_kit.store.reader import Store
 from ugaar_kit.store.tables import FileRows

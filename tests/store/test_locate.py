@@ -146,7 +146,7 @@ def test_a_piece_whose_score_pages_are_stored_is_located_on_their_windows(run, t
     where its edges fall on the score's timing; a query is located on them, and the answer is
     the passage sounding at the query's middle, as with passages."""
     from ugaar_kit.interfaces.dataset import read_songs
-    from ugaar_kit.retrieval.locate import PieceRows, played
+    from ugaar_kit.retrieval.played import PieceRows, played
 
     rng = np.random.default_rng(4)
     data = _dataset(tmp_path / "ds", {"S": 10, "T": 6})  # S: 10 passages of 4 s, one system each, x 10..500
@@ -330,3 +330,42 @@ def test_query_cuts_embed_a_stretch_as_the_window_of_that_stretch(run, tmp_path)
     assert np.allclose(z[:2], expected, atol=1e-4) and np.array_equal(z[0], z[2])
     assert len(cuts.kept) == 2  # each stretch embedded once
     assert query_cuts(run, wav, "audio", CUT_MAX_SECONDS + 1) is None  # a long recording is not cut
+
+
+def test_a_recording_is_located_on_the_pages_read_anew_when_a_reader_gives_them(run, tmp_path):
+    """With `pages` (a page's path -> its windows and unit vectors: `ScorePages`, narrower than
+    the stored ones) a recording is laid on the piece's pages as read, in reading order and
+    timed by the clock, whatever order the reader gives them in; stored rows that would place it
+    elsewhere are not read. A reader that cannot read a page (None) leaves the stored rows."""
+    from ugaar_kit.interfaces.dataset import read_songs
+    from ugaar_kit.retrieval.played import pages_read
+
+    rng = np.random.default_rng(7)
+    data = _dataset(tmp_path / "ds", {"S": 10, "T": 6})  # S: 10 passages of 4 s, one system each, x 10..500
+    read = [(system, x0, x0 + 245) for system in range(1, 11) for x0 in (10, 255)]  # 2 s each
+    vectors = _unit(rng.standard_normal((len(read), 16)))
+    shuffled = rng.permutation(len(read))
+    page = (data / "songs/S/page-01.png").resolve()
+
+    def reader(path: Path):
+        return ([read[i] for i in shuffled], vectors[shuffled]) if Path(path).resolve() == page else None
+
+    song = next(s for s in read_songs(data) if s.song == "S")
+    got = pages_read(song, reader)
+    assert got is not None
+    np.testing.assert_allclose(got[0], vectors)  # reading order: system by system, left to right
+    np.testing.assert_allclose(got[1].starts[:3], [0.0, 2.0, 4.0], atol=1e-6)
+    np.testing.assert_allclose(got[1].ends[:3], [2.0, 4.0, 6.0], atol=1e-6)
+    assert pages_read(song, lambda path: None) is None
+
+    # 10 s from 8 s: the read windows 4 to 8 (passages 2 to 4); the stored snippets of passages
+    # 7 to 9 hold the same vectors, so the stored rows place it at 28 s
+    query = vectors[4:9] + 0.05 * rng.standard_normal((5, 16))
+    stored = _rows(rng, 16, {7: _unit(vectors[4:6].mean(0)), 8: _unit(vectors[6:8].mean(0)), 9: vectors[8]})
+    store = _sheet_store(tmp_path / "s.h5", run.run_id, stored)
+    spans = [(2.0 * i, 2.0 * i + 2.0) for i in range(5)]
+    with Store(store) as st:
+        found = locate(st, query, "S", data, spans=spans, pages=reader)
+        assert (found.passage, found.first, found.last) == ("S-003", "S-002", "S-004")
+        kept = locate(st, query, "S", data, spans=spans, pages=lambda path: None)
+        assert kept == locate(st, query, "S", data, spans=spans) and kept.passage == "S-008"

@@ -60,12 +60,15 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         its edges fall on the score, else its passage snippets with their spans (songs.jsonl, at
         the score's tempo). A recording's windows are laid on that timing at the offset where
         they match best (a recording of 30 s or less also cut, at each offset, at the span of
-        each score window it holds, as training pairs a page window with the stretch it sounds),
+        each score window it holds, as training pairs a page window with the stretch it sounds);
+        a recording is laid on the piece's pages read anew in narrower windows (4 system heights
+        every 1, where a store holds 6 every 3) when their files are at hand,
         and the passage sounding at the excerpt's midpoint is the answer; lyrics lines are
         aligned by subsequence dynamic time warping. The answer's place on the pages comes from
         songs.jsonl."""
         from ugaar_kit.data.staves import PAGE_HOP, PAGE_WINDOW
         from ugaar_kit.errors import InputError, OptionError
+        from ugaar_kit.inference.embedding.score import ScorePages
         from ugaar_kit.retrieval.locate import locate as locate_in
         from ugaar_kit.retrieval.queries import load_run, query_jobs, recording_cuts
         from ugaar_kit.store.reader import Store
@@ -91,7 +94,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             spans = [(float(e.start), float(e.end)) for e in embedded] if timed else None
             cuts = recording_cuts(loaded, label, modality)
             vectors = np.stack([e.vector for e in embedded])
-            found = locate_in(store, vectors, piece, data, target, spans=spans, cuts=cuts)
+            pages = ScorePages(loaded, target) if spans is not None and target == "sheet" else None
+            found = locate_in(store, vectors, piece, data, target, spans=spans, cuts=cuts, pages=pages)
         if as_json:
             typer.echo(json.dumps({"query": label, "query_modality": modality, "target": target, **found.as_dict()}))
             return

@@ -300,6 +300,7 @@ class Demo:
         from ugaar_kit.data.media import write_excerpt
         from ugaar_kit.inference.embedding import embed_queries, gather_queries
         from ugaar_kit.inference.embedding.cuts import query_cuts
+        from ugaar_kit.inference.embedding.score import ScorePages
         from ugaar_kit.inference.run import Run
         from ugaar_kit.interfaces.dataset import read_songs
         from ugaar_kit.retrieval.identify import dataset_pieces, identify
@@ -331,7 +332,8 @@ class Demo:
             excerpt = write_excerpt(song.audio, start, seconds, self.out / "excerpt.wav")
             vectors, spans = windows(excerpt)
             cuts = query_cuts(run, excerpt, AUDIO, seconds)
-            found = locate(store, vectors, song.song_id, data, SHEET, songs=[song], spans=spans, cuts=cuts)
+            pages = ScorePages(run)
+            found = locate(store, vectors, song.song_id, data, SHEET, songs=[song], spans=spans, cuts=cuts, pages=pages)
         truth = song.passages[song.passage_at(start + seconds / 2)]
         self.result.pieces = {
             "recording": str(song.audio),

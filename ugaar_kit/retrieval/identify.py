@@ -65,7 +65,8 @@ from ugaar_kit.retrieval.search import Hit, normalize_rows, search_many
 from ugaar_kit.store.reader import Store
 
 if TYPE_CHECKING:
-    from ugaar_kit.retrieval.locate import Cuts, Played
+    from ugaar_kit.retrieval.locate import Cuts
+    from ugaar_kit.retrieval.played import Played
 
 Aggregate = Literal["votes", "counts", "similarity", "sequence", "timeline"]
 AGGREGATES: tuple[str, ...] = ("votes", "counts", "similarity", "sequence", "timeline")
@@ -347,7 +348,7 @@ def recording_orders(store: Store, table: dict[str, str] | None = None) -> dict[
     """Each piece -> its stored recordings as played: the store's audio rows of each file
     embedded in windows (rows with times), in time order, a file a version (`row_pieces`
     finds its piece). Needs no dataset folder: a library's store of recordings has them."""
-    from ugaar_kit.retrieval.locate import Played
+    from ugaar_kit.retrieval.played import Played
 
     if AUDIO not in store.modalities or store.rows(AUDIO) == 0:
         return {}

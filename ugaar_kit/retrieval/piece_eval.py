@@ -38,13 +38,15 @@ from ugaar_kit.errors import InputError, OptionError
 from ugaar_kit.inference.embedding import EmbedSettings, embed_paths, embed_queries, gather_queries
 from ugaar_kit.inference.embedding.cuts import query_cuts
 from ugaar_kit.inference.embedding.query import Query, page_windows
+from ugaar_kit.inference.embedding.score import ScorePages
 from ugaar_kit.inference.run import Run
 from ugaar_kit.interfaces.dataset import DatasetFolder, WholeSong, read_songs
 from ugaar_kit.interfaces.modality import AUDIO, LYRICS, SHEET
 from ugaar_kit.registry.components import Registry
 from ugaar_kit.retrieval.hubness import applies, penalty
 from ugaar_kit.retrieval.identify import chosen_aggregate, dataset_pieces, identify, piece_sizes, recording_orders
-from ugaar_kit.retrieval.locate import Cuts, PieceRows, locate, piece_orders
+from ugaar_kit.retrieval.locate import Cuts, locate
+from ugaar_kit.retrieval.played import PieceRows, piece_orders
 from ugaar_kit.store.reader import Store
 
 TASKS = ("identify", "locate")
@@ -160,6 +162,7 @@ def evaluate_pieces(
 
             sizes = {m: piece_sizes(st, m, table) for m in (AUDIO, SHEET)}
             sheet_rows = PieceRows(st, SHEET, root)  # read once: the manifest and the store's sources
+            score_pages = ScorePages(loaded)  # a song's pages read in locate's windows once for its excerpts
             orders = {
                 SHEET: piece_orders(st, SHEET, root, rows=sheet_rows),
                 AUDIO: recording_orders(st, table) if "identify" in tasks else {},  # pages' only
@@ -232,7 +235,16 @@ def evaluate_pieces(
                     if "locate" in tasks:
                         truth = song.passages[song.passage_at(start + excerpt_seconds / 2)]
                         found = locate(
-                            st, v, song.song_id, root, SHEET, songs=[song], spans=spans, rows=sheet_rows, cuts=cuts
+                            st,
+                            v,
+                            song.song_id,
+                            root,
+                            SHEET,
+                            songs=[song],
+                            spans=spans,
+                            rows=sheet_rows,
+                            cuts=cuts,
+                            pages=score_pages,
                         )
                         same = found.song_id == song.song_id
                         g_found = _global_system(song, found.page, found.system) if same else None

@@ -278,7 +278,7 @@ def _orders(
     the store's windows of each recording (`recording_orders`); else from the whole songs of
     the dataset folder `data`; None without either."""
     from ugaar_kit.retrieval.identify import recording_orders
-    from ugaar_kit.retrieval.locate import piece_orders
+    from ugaar_kit.retrieval.played import piece_orders
 
     if recordings and target == AUDIO and (found := recording_orders(store, table)):
         return found

@@ -94,8 +94,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             spans = [(float(e.start), float(e.end)) for e in embedded] if timed else None
             cuts = recording_cuts(loaded, label, modality)
             vectors = np.stack([e.vector for e in embedded])
-            pages = ScorePages(loaded, target) if spans is not None and target == "sheet" else None
-            found = locate_in(store, vectors, piece, data, target, spans=spans, cuts=cuts, pages=pages)
+            found = locate_in(store, vectors, piece, data, target, spans=spans, cuts=cuts, pages=ScorePages(loaded))
         if as_json:
             typer.echo(json.dumps({"query": label, "query_modality": modality, "target": target, **found.as_dict()}))
             return

@@ -332,8 +332,9 @@ class Demo:
             excerpt = write_excerpt(song.audio, start, seconds, self.out / "excerpt.wav")
             vectors, spans = windows(excerpt)
             cuts = query_cuts(run, excerpt, AUDIO, seconds)
-            pages = ScorePages(run)
-            found = locate(store, vectors, song.song_id, data, SHEET, songs=[song], spans=spans, cuts=cuts, pages=pages)
+            found = locate(
+                store, vectors, song.song_id, data, SHEET, songs=[song], spans=spans, cuts=cuts, pages=ScorePages(run)
+            )
         truth = song.passages[song.passage_at(start + seconds / 2)]
         self.result.pieces = {
             "recording": str(song.audio),

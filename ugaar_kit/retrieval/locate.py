@@ -24,6 +24,7 @@ versions (one song, several LMD files) is tried in each and the best fit kept.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,24 +280,26 @@ def locate(
     and the passage matched with its middle vector.
 
     `rows`: the `PieceRows` of `store`, `target` and `data` when the caller locates many
-    queries (made here otherwise: it reads the manifest and every stored source). `cuts`: the
-    recording cut at any span (`inference.embedding.cuts.query_cuts`), read beside its windows
-    by `timeline`. `pages`: a recording is laid on the piece's score pages read anew by it
-    (`inference.embedding.score.ScorePages`: windows narrower than a store's) when each of
-    them can be read, else on the stored rows."""
+    queries (made here otherwise, when first needed: it reads the manifest and every stored
+    source). `cuts`: the recording cut at any span (`inference.embedding.cuts.query_cuts`),
+    read beside its windows by `timeline`. `pages`: a recording located in the sheet is laid
+    on the piece's score pages read anew by it (`inference.embedding.score.ScorePages`:
+    windows narrower than a store's) when each of them can be read, else on the stored rows."""
     songs = songs if songs is not None else read_songs(data)
     versions = [s for s in songs if s.song == piece or s.song_id == piece]
     if not versions:
         raise InputError(data, f"piece '{piece}' is not in its songs.jsonl")
-    rows = rows if rows is not None else PieceRows(store, target, data)
+    stored = functools.cache(lambda: rows if rows is not None else PieceRows(store, target, data))
+    read_anew = pages is not None and spans is not None and target == SHEET
     q = normalize_rows(np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1))
     best: Location | None = None
     for song in versions:
-        read = pages_read(song, pages) if pages is not None and spans is not None and song.pages else None
-        order = read[1] if read is not None else played(song, rows)
-        if order is None:
+        laid = pages_read(song, pages) if read_anew and pages is not None and song.pages else None
+        if laid is None and (order := played(song, stored())) is not None:
+            laid = stored().vectors(order.rows), order
+        if laid is None:
             continue
-        reference = read[0] if read is not None else rows.vectors(order.rows)
+        reference, order = laid
         if spans is not None:
             offset, tempo, cost = timeline(q, spans, reference, order.starts, order.ends, cuts=cuts)
             length = max(b for _, b in spans)

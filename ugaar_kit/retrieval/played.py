@@ -88,15 +88,15 @@ def pages_read(song: WholeSong, pages: Pages) -> tuple[np.ndarray, Played] | Non
         read = pages(page)
         if read is None:
             return None
-        for (system, x0, x1), v in zip(*read):
-            windows.append((number, system, x0, x1, len(vectors)))
-            vectors.append(v)
+        first = len(windows)
+        windows += [(number, system, x0, x1, first + k) for k, (system, x0, x1) in enumerate(read[0])]
+        vectors.append(read[1])
     timed = _reading_order(song, windows)
     if not timed:
         return None
     order = np.asarray([key for _, _, key in timed], dtype=np.int64)
     starts, ends = np.asarray([a for a, _, _ in timed]), np.asarray([b for _, b, _ in timed])
-    return np.stack(vectors)[order], Played(np.arange(len(order)), starts, ends)
+    return np.concatenate(vectors)[order], Played(np.arange(len(order)), starts, ends)
 
 
 def _reading_order(

@@ -38,7 +38,6 @@ class Service:
     ) -> None:
         from ugaar_kit.inference.embedding import extension_routes
         from ugaar_kit.inference.embedding.score import ScorePages
-        from ugaar_kit.interfaces.modality import SHEET
         from ugaar_kit.retrieval.identify import dataset_passages, dataset_pieces
         from ugaar_kit.retrieval.queries import load_run
 
@@ -52,7 +51,7 @@ class Service:
             self.store.close()
             raise
         self.routes = extension_routes(self.run)
-        self._pages = ScorePages(self.run) if SHEET in self.run.encoders else None  # pages locate reads anew
+        self._pages = ScorePages(self.run)  # the pages `locate` reads anew, each embedded once
         self.data = Path(data) if data is not None else None
         self.pieces = dataset_pieces(self.data) if self.data is not None else None
         self.songs = self.data is not None and (self.data / "songs.jsonl").is_file()

@@ -5,8 +5,7 @@ strip heights every 3, what training page windows are), and identification match
 them. `locate` lays a recording on a piece's pages read in narrower windows instead
 (`LOCATE_WINDOW` = 4 every `LOCATE_HOP` = 1) when their files are at hand: a 10-s excerpt then
 holds more of them, each over a shorter stretch, and is placed at finer steps. On the valid
-songs of the default runs (3 seeds, a scratch measurement) localisation went from 0.659 to
-0.763; a store holding
+songs of the default runs (3 seeds) localisation went from 0.659 to 0.763; a store holding
 pages in such windows identified fewer recordings and excerpts (docs/benchmarks.md, "Locating
 in narrower page windows"), so the store keeps the wider ones and `locate` reads the pages anew.
 """
@@ -15,6 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -68,12 +68,9 @@ class ScorePages:
             embedded = page_windows(self.run, page, self.modality, self.window, self.hop, self.batch_size)
         except InputError:
             return None
-        windows = [parse_page_window(e.label) for e in embedded]
-        vectors = [e.vector for e in embedded]
-        if not embedded or any(w is None for w in windows) or any(v is None for v in vectors):
-            return None
-        unit = normalize_rows(np.stack([v for v in vectors if v is not None]).astype(np.float32))
-        return [w for w in windows if w is not None], unit
+        # `page_windows` labels each window `FILE#system=N&x=X0-X1` and embeds every one
+        windows = [cast(tuple[int, int, int], parse_page_window(e.label)) for e in embedded]
+        return windows, normalize_rows(np.stack([cast(np.ndarray, e.vector) for e in embedded]).astype(np.float32))
 
 
 __all__ = ["KEPT_PAGES", "ScorePages"]

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/pieces.py                 # build, train 3 seeds, evaluate
     .venv/bin/python benchmarks/pieces.py --seeds 0       # one seed
+    .venv/bin/python benchmarks/pieces.py ... --relocate  # localisation again, identification kept
     .venv/bin/python benchmarks/pieces.py --train-windows 5   # trained on the query windows too
     .venv/bin/python benchmarks/pieces.py --train-page-windows --page-window-audio aligned  # the defaults
 
@@ -85,6 +86,7 @@ def ensure_data(
     page_audio: str = "passage",
     page_clock: str = "boxes",
     page_hop: float = 3.0,
+    page_widths: tuple[float, ...] = (6.0,),
 ) -> Path:
     info = data / "dataset.json"
     if (data / "songs.jsonl").is_file() and info.is_file():
@@ -94,6 +96,7 @@ def ensure_data(
         same = same and built.get("page_window_audio", "passage") == page_audio
         same = same and (page_audio != "aligned" or built.get("page_clock", "boxes") == page_clock)
         same = same and float(built.get("train_page_hop", 3.0)) == page_hop
+        same = same and tuple(map(float, built.get("train_page_widths", (6.0,)))) == page_widths
         if same and bool(built.get("train_page_windows", False)) == page_windows and record.get("complete"):
             return data
     print(f"building {SONGS} songs with --whole-songs into {data}", flush=True)
@@ -107,6 +110,7 @@ def ensure_data(
         + (["--page-window-audio", page_audio] if page_windows else [])
         + (["--page-clock", page_clock] if page_windows and page_audio == "aligned" else [])
         + (["--train-page-hop", f"{page_hop:g}"] if page_windows else [])
+        + [a for width in page_widths if page_windows for a in ("--train-page-width", f"{width:g}")]
     )
     return data
 
@@ -131,9 +135,20 @@ def _kept_eval(run: Path, kind: str, args: list[str]) -> dict[str, Any]:
     return json.loads(kept.read_text(encoding="utf-8"))
 
 
-def evaluate(data: Path, run: Path) -> dict[str, Any]:
-    """The run's `eval --task identify --task locate` (its store kept as `<run>-pieces.h5`)."""
+def evaluate(data: Path, run: Path, relocate: bool = False) -> dict[str, Any]:
+    """The run's `eval --task identify --task locate` (its store kept as `<run>-pieces.h5`).
+    `relocate`: a kept evaluation's localisation run again (`eval --task locate` alone, a few
+    minutes where identification takes half an hour), its identification kept: after a change
+    to `locate` alone; the evaluation records when (`relocated`)."""
     store = run.parent / f"{run.name}-pieces.h5"
+    kept = run.parent / f"{run.name}-pieces.json"
+    if relocate and kept.is_file():
+        print(f"evaluating {run} (locate)", flush=True)
+        located = json.loads(
+            _run(["eval", str(run), "--data", str(data), "--task", "locate", "--store", str(store), "--json"])
+        )
+        figures = json.loads(kept.read_text(encoding="utf-8")) | {"locate": located["locate"], "relocated": now()}
+        kept.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     return _kept_eval(
         run, "pieces", ["--data", str(data), "--task", "identify", "--task", "locate", "--store", str(store)]
     )
@@ -217,6 +232,14 @@ def main() -> None:
         "names its own data and runs: -hX)",
     )
     ap.add_argument(
+        "--train-page-width",
+        type=float,
+        action="append",
+        default=None,
+        help="dataset build --train-page-width (repeatable): widths of the training page windows in strip heights "
+        "(default 6 alone; others name their own data and runs: -w6+4)",
+    )
+    ap.add_argument(
         "--budget", default=BUDGET, help=f"training budget a seed (default {BUDGET}; another names its own runs)"
     )
     ap.add_argument(
@@ -246,6 +269,11 @@ def main() -> None:
         metavar="SLOT.KEY=VALUE",
         help="another train -o option (repeatable; needs --tag, which names its runs and result)",
     )
+    ap.add_argument(
+        "--relocate",
+        action="store_true",
+        help="run each kept evaluation's localisation again, its identification kept (after a change to locate alone)",
+    )
     ap.add_argument("--tag", default="", help="the name of the runs and result with --option, e.g. log84")
     ap.add_argument(
         "--result",
@@ -257,6 +285,9 @@ def main() -> None:
         ap.error("--page-window-audio pairs page windows: add --train-page-windows")
     if args.train_page_hop != 3.0 and not args.train_page_windows:
         ap.error("--train-page-hop cuts page windows: add --train-page-windows")
+    widths = tuple(args.train_page_width or (6.0,))
+    if widths != (6.0,) and not args.train_page_windows:
+        ap.error("--train-page-width cuts page windows: add --train-page-windows")
     if args.page_clock != "boxes" and args.page_window_audio != "aligned":
         ap.error("--page-clock times aligned page windows: add --page-window-audio aligned")
     if bool(args.option) != bool(args.tag):
@@ -272,6 +303,7 @@ def main() -> None:
             else []
         )
         + ([f"h{args.train_page_hop:g}"] if args.train_page_hop != 3.0 else [])
+        + (["w" + "+".join(f"{w:g}" for w in widths)] if widths != (6.0,) else [])
         + (["sc"] if args.clef == "song" else [])
     )
     tag = "-".join(
@@ -291,6 +323,7 @@ def main() -> None:
         args.page_window_audio,
         args.page_clock,
         args.train_page_hop,
+        widths,
     )
     results = []
     for seed in args.seeds:
@@ -298,7 +331,7 @@ def main() -> None:
         extra = (*(a for option in options for a in ("-o", option)), *flags)
         run = ensure_run(data, args.runs / name, seed, args.budget, extra)
         facts = {**training_facts(run), "test_MRR": passages(data, run)}
-        results.append({"seed": seed, "run": _shown(run), **evaluate(data, run), "training": facts})
+        results.append({"seed": seed, "run": _shown(run), **evaluate(data, run, args.relocate), "training": facts})
     payload = {
         "format": "ugaar-kit-benchmark-pieces",
         "command": f"{PYTHON} benchmarks/pieces.py"
@@ -308,6 +341,7 @@ def main() -> None:
         + (f" --page-window-audio {args.page_window_audio}" if args.page_window_audio != "passage" else "")
         + (f" --page-clock {args.page_clock}" if args.page_clock != "boxes" else "")
         + (f" --train-page-hop {args.train_page_hop:g}" if args.train_page_hop != 3.0 else "")
+        + "".join(f" --train-page-width {w:g}" for w in widths if widths != (6.0,))
         + (f" --budget {args.budget}" if args.budget != BUDGET else "")
         + "".join(f" -o {o}" for o in args.option)
         + (f" --tag {args.tag}" if args.tag else "")
@@ -322,6 +356,7 @@ def main() -> None:
         "page_window_audio": args.page_window_audio,
         "page_clock": args.page_clock,
         "train_page_hop": args.train_page_hop,
+        "train_page_widths": list(widths),
         "machine": machine(),
         "finished": now(),
         "data": _shown(data),

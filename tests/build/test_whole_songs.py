@@ -376,6 +376,39 @@ def test_a_smaller_train_page_hop_cuts_more_windows_among_them_the_default_ones(
     assert width(dense) == width(default)  # each system's windows as wide as before
 
 
+def test_train_page_widths_add_narrower_windows_beside_the_default_ones(whole, tmp_path):
+    """`--train-page-width 6 --train-page-width 4`: the default windows, kept by name, and beside
+    them windows 4 strip heights wide (2/3 as wide), named and identified apart, each timed on its
+    own stretch of the recording."""
+    import shutil
+
+    from ugaar_kit.build.windows import training_page_windows
+
+    out = tmp_path / "ds"
+    shutil.copytree(whole, out, ignore=shutil.ignore_patterns("windows"))
+    song = {**_rows(out / "songs.jsonl")[0], "split": "train"}
+    rows = _rows(out / "manifest.jsonl")
+    default = training_page_windows(out, [song], rows, "aligned", "flac")
+    both = training_page_windows(out, [song], rows, "aligned", "flac", widths=(6.0, 4.0))
+    narrow = [r for r in both if r["id"].endswith("x4")]
+    assert [r for r in both if not r["id"].endswith("x4")] == default
+    assert len(narrow) >= len(default) and len({r["id"] for r in both}) == len(both)
+    assert all(r["sheet"].endswith("-x4.png") and (out / r["sheet"]).is_file() for r in narrow)
+    wide: dict[tuple[int, int], int] = {}  # each system's widest default window: 6 strip heights
+    for r in default:
+        key = (r["page_window"][0], r["page_window"][1])
+        wide[key] = max(wide.get(key, 0), r["page_window"][3] - r["page_window"][2])
+    ratios = [
+        (r["page_window"][3] - r["page_window"][2]) / wide[r["page_window"][0], r["page_window"][1]] for r in narrow
+    ]
+    # 2/3 as wide, but where a system's strip is shorter than 6 heights (one window, the strip)
+    assert max(ratios) <= 1.0 and np.median(ratios) == pytest.approx(4 / 6, abs=0.01)
+    assert all(r["window"][1] > r["window"][0] and r["audio"].endswith("-x4.flac") for r in narrow)
+    # the narrower windows' stretches are shorter: they show fewer notes
+    span = lambda made: np.median([r["window"][1] - r["window"][0] for r in made])  # noqa: E731
+    assert span(narrow) < 0.85 * span(default)
+
+
 def test_a_resumed_build_forgets_page_windows_cut_with_other_options(tmp_path):
     """Window files are kept by name on a resume; made with another hop, clock or pairing they
     would be kept wrong, so they go."""

@@ -91,6 +91,11 @@ class BuildOptions:
         min=0.25,
         max=12,
     )
+    train_page_widths: tuple[float, ...] = option(
+        (6.0,),
+        "Widths of the training page windows, in strip heights, each system cut at each: 6 as identify and embed "
+        "read a page; adding 4 (the width locate reads a piece's pages in) trains on those too.",
+    )
     page_clock: Literal["notes", "boxes"] = option(
         "boxes",
         "How an aligned page window's edges are laid on the recording: by its system's noteheads at their "
@@ -399,6 +404,7 @@ def build_dataset(
                 options.audio_format,
                 options.page_clock,
                 options.train_page_hop,
+                options.train_page_widths,
             )
     write_manifest(out, rows + windows)
     split_counts = Counter(r["split"] for r in rows)

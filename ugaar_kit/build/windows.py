@@ -20,7 +20,7 @@ printed at its middle instead, as before 2026-12-07.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +142,7 @@ def training_page_windows(
     audio_format: str = "flac",
     clock: str = "boxes",
     hop: float | None = None,
+    widths: Sequence[float] = (),
 ) -> list[dict[str, Any]]:
     """Manifest rows of the windows `identify` cuts a training song's score pages into (systems
     found from the staff lines, windows of `PAGE_WINDOW` strip heights every `PAGE_HOP`), written
@@ -150,8 +151,10 @@ def training_page_windows(
     (`passage`) or the stretch of the song's recording the window's notes sound in (`aligned`:
     `system_clock`, cut beside the image as `p01-s02-w00.flac`): its edges timed by the passage
     boxes (`clock="boxes"`) or by the system's noteheads (`"notes"`, songs.jsonl's `clocks`).
-    `hop`: strip heights between windows (default `PAGE_HOP`, as a page query is read). Files
-    already there and newer than their page (and recording) are kept."""
+    `hop`: strip heights between windows (default `PAGE_HOP`, as a page query is read).
+    `widths`: the windows' widths in strip heights (default `PAGE_WINDOW` alone); several cut each
+    system at each, a window of another width than `PAGE_WINDOW` named `p01-s02-w00-x4.png` (its id
+    `...w00x4`). Files already there and newer than their page (and recording) are kept."""
     import numpy as np
     import soundfile
 
@@ -169,8 +172,14 @@ def training_page_windows(
         for page_no, (page, boxes) in enumerate(zip(song.get("pages", []), song.get("systems", [])), 1):
             page_path = out / page
             made_at = page_path.stat().st_mtime
-            # as a query's page is read (more of them with a smaller hop)
-            for win in windows_of_page(load_image(page_path).numpy(), PAGE_WINDOW, hop or PAGE_HOP):
+            image = load_image(page_path).numpy()
+            # as a query's page is read (more of them with a smaller hop), at each width
+            cuts = [
+                (width, win)
+                for width in widths or (PAGE_WINDOW,)
+                for win in windows_of_page(image, width, hop or PAGE_HOP)
+            ]
+            for width, win in cuts:
                 number = _recorded_system(win.staff, boxes)
                 if number is None:
                     continue
@@ -178,10 +187,11 @@ def training_page_windows(
                 if pid is None or pid not in by_id:
                     continue
                 k, w = win.number, win.index
-                name = f"{WINDOWS_DIR}/page/{folder}/p{page_no:02d}-s{k:02d}-w{w:02d}.png"
+                x = "" if width == PAGE_WINDOW else f"x{width:g}"
+                name = f"{WINDOWS_DIR}/page/{folder}/p{page_no:02d}-s{k:02d}-w{w:02d}{'-' if x else ''}{x}.png"
                 if _stale(out / name, made_at):
                     write_atomic(out / name, png_bytes(eight_bit(win.pixels)))
-                fields: dict[str, Any] = {"id": f"{song['song_id']}-p{page_no:02d}s{k:02d}w{w:02d}", SHEET: name}
+                fields: dict[str, Any] = {"id": f"{song['song_id']}-p{page_no:02d}s{k:02d}w{w:02d}{x}", SHEET: name}
                 place = [page_no, k, int(win.staff.x0 + win.x0), int(win.staff.x0 + win.x1)]
                 if audio == "aligned":
                     if (page_no, number) not in clocks:

@@ -142,6 +142,17 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 "better over 3 seeds (docs/datasets.md).",
             ),
         ] = 3.0,
+        train_page_width: Annotated[
+            list[float] | None,
+            typer.Option(
+                "--train-page-width",
+                min=1.0,
+                max=24.0,
+                help="With --train-page-windows: the width of the training page windows in strip heights, "
+                "repeatable to cut each system at several (default 6, as a page query is read; "
+                "--train-page-width 6 --train-page-width 4 adds the width locate reads a piece's pages in).",
+            ),
+        ] = None,
         page_clock: Annotated[
             str,
             typer.Option(
@@ -214,6 +225,7 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
             "page_window_audio": page_window_audio,
             "page_clock": page_clock,
             "train_page_hop": train_page_hop,
+            "train_page_widths": tuple(train_page_width or (6.0,)),
             "split": split,
             "seed": seed,
             "limit_songs": limit_songs,

@@ -4,17 +4,19 @@
     .venv/bin/python benchmarks/locate_errors.py RUN --split valid --data DATA --store STORE
 
 Takes the excerpts `eval --task locate` draws (5 a song, seed 0), embeds each as `eval` does
-(the store's window and hop), lays its windows on the song's stored score as `locate` does
-(`ugaar_kit.retrieval.locate.timeline` on `played`), and reports:
+(the store's window and hop, and cut at any span), lays it on the song's score as `locate` does
+(`ugaar_kit.retrieval.locate.timeline` with the cuts, on the song's pages read anew by
+`ScorePages`, else on its stored rows), and reports:
 
 - `right`: the passage at the fitted midpoint is the excerpt's (`eval`'s localisation figure);
 - how far the fitted midpoint is from the true one: within 1 s, wrong though within 2 s (a
   near miss: the right place, the wrong side of a passage border), more than 10 s off;
-- per query window, whether the score window nearest its true place (centre within 1 s) scores
+- per query window, whether the score window (of the first reading) nearest its true place (centre within 1 s) scores
   above every score window more than 3 s away: how well one window tells its place in its song;
 - of the excerpts placed more than 5 s off, the share whose notes there have nearly the same
   pitches in the same order (edit distance of the pitch sequences at most a quarter of their
-  length): near-repeats, which only rhythm and detail tell apart.
+  length): near-repeats, which only rhythm and detail tell apart; and the share with exactly
+  the same pitches in the same order.
 
 The store is the one `benchmarks/pieces.py` keeps beside the run (`<run>-pieces.h5`, every song's
 pages and recording). The notes are the manifest's, laid on each passage's span in the song's
@@ -57,23 +59,27 @@ def main() -> None:
     run, data, store = kept_run(args)
     from ugaar_kit.data.media import write_excerpt
     from ugaar_kit.inference.embedding import embed_queries, gather_queries
+    from ugaar_kit.inference.embedding.cuts import query_cuts
+    from ugaar_kit.inference.embedding.score import ScorePages
     from ugaar_kit.interfaces.dataset import read_songs
-    from ugaar_kit.interfaces.modality import SHEET
+    from ugaar_kit.interfaces.modality import AUDIO, SHEET
     from ugaar_kit.retrieval.locate import timeline
-    from ugaar_kit.retrieval.played import PieceRows, played
+    from ugaar_kit.retrieval.played import PieceRows, pages_read, played
     from ugaar_kit.store.exact import normalize_rows
 
     window, hop = store.settings.get("window"), store.settings.get("hop")
     rows = manifest_rows(data)
-    pieces = PieceRows(store, SHEET, data)
+    pieces, reader = PieceRows(store, SHEET, data), ScorePages(run)
     chosen = [s for s in read_songs(data) if s.split == args.split]
-    right, errors, near_miss, telling, far_alike = [], [], 0, [], []
+    right, errors, near_miss, telling, far_alike, far_same = [], [], 0, [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for n, (song, starts) in enumerate(plan(chosen)):
-            order = played(song, pieces)
-            if order is None:
+            laid = pages_read(song, reader) if song.pages else None
+            if laid is None and (stored := played(song, pieces)) is not None:
+                laid = [(pieces.vectors(stored.rows), stored)]
+            if not laid:
                 continue
-            reference = pieces.vectors(order.rows).astype(np.float64)
+            reference, order = np.asarray(laid[0][0], np.float64), laid[0][1]  # the first reading
             centres = (order.starts + order.ends) / 2
             notes = song_notes(song, rows)
             for j, start in enumerate(starts):
@@ -82,7 +88,8 @@ def main() -> None:
                 windows = [e for e in queried if e.vector is not None]
                 q = normalize_rows(np.stack([e.vector for e in windows]).astype(np.float32)).astype(np.float64)
                 spans = [(e.start, e.end) for e in windows]
-                offset, tempo, _ = timeline(q, spans, reference, order.starts, order.ends)
+                cuts = query_cuts(run, path, AUDIO, 10.0)
+                offset, tempo, _ = timeline(q, spans, [(r, o.starts, o.ends) for r, o in laid], cuts=cuts)
                 length = max(b for _, b in spans)
                 mid, truth = offset + tempo * length / 2, start + length / 2
                 ok = song.passage_at(mid) == song.passage_at(truth)
@@ -92,6 +99,7 @@ def main() -> None:
                 if abs(mid - truth) > 5.0:
                     mine, there = pitches(notes, start), pitches(notes, offset)
                     far_alike.append(edit_share(mine, there) <= NEAR_REPEAT if mine else False)
+                    far_same.append(bool(mine) and mine == there)
                 sims = q @ reference.T
                 for w, (a, b) in enumerate(spans):
                     d = np.abs(centres - (start + (a + b) / 2))
@@ -107,7 +115,9 @@ def main() -> None:
     print(f"  midpoint more than 10 s off            {np.mean(e > 10.0):.3f}")
     print(f"  one window tells its place (of {len(telling)})  {np.mean(telling):.3f}")
     alike = f"{np.mean(far_alike):.3f}" if far_alike else "-"
-    print(f"  of {len(far_alike)} placed over 5 s off, the same pitches there (near-repeats) {alike}")
+    print(f"  of {len(far_alike)} placed over 5 s off, nearly the same pitches there (near-repeats) {alike}")
+    same = f"{np.mean(far_same):.3f}" if far_same else "-"
+    print(f"  of {len(far_same)} placed over 5 s off, exactly the same pitches there            {same}")
     m = machine()
     print(f"({PYTHON} benchmarks/locate_errors.py {args.run} --split {args.split}; {m['nproc']} cores, {m['cpu']})")
 

@@ -353,7 +353,8 @@ def pieces_block(root: Path = RESULTS / "pieces") -> str:
         "store: its passages, its score pages cut into windows along their systems and its recording in windows); "
         f"{first['settings']['excerpts']} excerpts of {first['settings']['excerpt_seconds']:g} s a song "
         f"at seeded offsets; {piece_matching(first['settings'])}; an excerpt is located on its song's pages "
-        "read anew in windows 4 strip heights wide every 1 (the store's are 6 every 3).",
+        "read anew in windows 4 and 3 strip heights wide every 1, the two readings' fits averaged, the excerpt's "
+        "cuts weighted 0.8 against its fixed windows (the store's are 6 every 3).",
         f"- Model: the default contrastive audio–sheet pair trained for {result['budget']} a seed on {result['data']} "
         "(the default `--whole-songs` build: passages, and each training song's pages cut into page windows, "
         "each paired with the stretch of the recording its notes sound in), in batches of runs of 2 items a song "
@@ -570,10 +571,17 @@ PAIRS = {
     ),
     "pieces-locate-pages": (
         ("result-pwa-sr2-store6.json", "located in the stored page windows"),
-        ("result-pwa-sr2.json", "in the pages read anew (the default)"),
+        ("result-pwa-sr2-cut05.json", "in the pages read anew"),
         "only where an excerpt is located differs: in its song's stored page windows (6 strip heights wide "
         "every 3, as a page query is read and the model trained), or in its pages read anew in windows 4 wide "
-        "every 1",
+        "every 1 (both with the cuts weighted equally with the fixed windows)",
+    ),
+    "pieces-locate-readings": (
+        ("result-pwa-sr2-cut05.json", "pages read 4 wide, cuts weighted 0.5"),
+        ("result-pwa-sr2.json", "4 and 3 wide, cuts 0.8 (the default)"),
+        "only how an excerpt is located in its pages read anew differs: in windows 4 strip heights wide every 1, "
+        "the excerpt's cuts and fixed windows weighted equally; or in two readings, windows 4 and 3 wide every 1, "
+        "their fits averaged, the cuts weighted 0.8 (`LOCATE_WINDOWS`, `CUT_WEIGHT`)",
     ),
 }
 """Tables of two variants of the default run, paired by seed: the sheet's width (both in float32,
@@ -581,14 +589,17 @@ as the runs of that time trained), then the CPU's precision (both at half width)
 training items (at the defaults of both), then the batches (on the passages-only build), then
 the training page windows of a whole-songs build, then how an excerpt is read (the same runs),
 then the batches of a page-window build, then how a page is identified (the same runs), then the
-page windows an excerpt is located in (the same runs). A third entry says what differs where the runs are the same and
+page windows an excerpt is located in (the same runs), then how it is read in them (the same runs). A third entry says what differs where the runs are the same and
 their evaluation is not. Results evaluated before `cut_fit` (2026-12-07 and earlier) read
 excerpts by their fixed windows only: the defaults so are `result-pwa-windows.json` (its
 `evaluation` says so), the base of every training ablation measured then; results evaluated
 before pages were aligned with the recordings identified a page by votes:
 `result-pwa-pagevotes.json`, the base of the ablations measured then; results evaluated before
 `locate` read a song's pages anew in narrower windows located excerpts in the stored ones:
-`result-pwa-sr2-store6.json` for the default runs, and every result measured before it."""
+`result-pwa-sr2-store6.json` for the default runs, and every result measured before it; results
+evaluated before `locate` read pages at two widths and weighed an excerpt's cuts 0.8 read them 4
+wide with equal weights:
+`result-pwa-sr2-cut05.json` for the default runs, and every result measured before it."""
 
 
 def evaluated(result: Mapping[str, Any]) -> str:

@@ -122,28 +122,29 @@ def test_embed_cuts_a_page_of_printed_music_into_the_windows_a_page_query_is_rea
 
 
 def test_score_pages_reads_a_page_in_locates_windows_once(run, tmp_path):
-    """`ScorePages` reads a page in `locate`'s windows (`LOCATE_WINDOW` strip heights every
-    `LOCATE_HOP`: more and narrower than the windows a store holds a page as), each window
-    `(system, x0, x1)` in the page's pixels with its unit vector as the run embeds that window;
-    a page read again is not embedded again; a missing file or an image without staves gives
-    None (`locate` then reads the stored windows)."""
+    """`ScorePages` reads a page in `locate`'s windows, one reading a width (`LOCATE_WINDOWS`
+    strip heights every `LOCATE_HOP`: more and narrower than the windows a store holds a page
+    as), each window `(system, x0, x1)` in the page's pixels with its unit vector as the run
+    embeds that window; a page read again is not embedded again; a missing file or an image
+    without staves gives None (`locate` then reads the stored windows)."""
     from ugaar_kit.data.media import load_image
-    from ugaar_kit.data.staves import LOCATE_HOP, LOCATE_WINDOW, windows_of_page
+    from ugaar_kit.data.staves import LOCATE_HOP, LOCATE_WINDOWS, windows_of_page
     from ugaar_kit.inference.embedding.score import ScorePages
 
     page = _page(tmp_path)
     image = load_image(page).numpy()
-    cut = list(windows_of_page(image, LOCATE_WINDOW, LOCATE_HOP))
-    assert len(cut) > len(list(windows_of_page(image))) > 6
     pages = ScorePages(run)
     read = pages(page)
-    assert read is not None
-    windows, vectors = read
-    assert windows == [(w.number, w.staff.x0 + w.x0, w.staff.x0 + w.x1) for w in cut]
-    assert vectors.shape == (len(cut), run.objective.shared_dim)
-    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    one = page_windows(run, page, window=LOCATE_WINDOW, hop=LOCATE_HOP)[3].vector
-    np.testing.assert_allclose(vectors[3], one / np.linalg.norm(one), atol=1e-5)
+    assert read is not None and len(read) == len(LOCATE_WINDOWS) == 2
+    for width, (windows, vectors) in zip(LOCATE_WINDOWS, read):
+        cut = list(windows_of_page(image, width, LOCATE_HOP))
+        assert len(cut) > len(list(windows_of_page(image))) > 6
+        assert windows == [(w.number, w.staff.x0 + w.x0, w.staff.x0 + w.x1) for w in cut]
+        assert vectors.shape == (len(cut), run.objective.shared_dim)
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+        one = page_windows(run, page, window=width, hop=LOCATE_HOP)[3].vector
+        np.testing.assert_allclose(vectors[3], one / np.linalg.norm(one), atol=1e-5)
+    assert len(read[1][0]) > len(read[0][0])  # the narrower reading has more windows
     assert pages(page) is read  # kept
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((400, 300), 255, np.uint8)).save(blank)

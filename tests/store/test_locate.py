@@ -47,7 +47,7 @@ def test_timeline_lays_timed_windows_on_the_scores_timing():
         lo, hi = 13.5 + a, 13.5 + b
         cover = np.clip(np.minimum(hi, ends) - np.maximum(lo, starts), 0, None)
         query.append(cover @ ref + 0.05 * rng.standard_normal(16))
-    offset, tempo, cost = timeline(_unit(np.array(query)), spans, ref, starts, ends)
+    offset, tempo, cost = timeline(_unit(np.array(query)), spans, [(ref, starts, ends)])
     assert abs(offset - 13.5) <= 0.2 and tempo == 1.0
 
 
@@ -66,6 +66,49 @@ def test_timeline_reads_overlapping_references_at_each_windows_centre():
         sims[q, 5 + q] = 1.0  # window q, centred at 12 + 2q s, is the reference centred there
     fit, offset, tempo = timeline_fit(sims, spans, starts, ends)
     assert offset == pytest.approx(10.0, abs=1e-6) and fit == pytest.approx(1.0)
+
+
+def test_the_cuts_share_of_the_fit_decides_between_two_places_they_disagree_on():
+    """Where the fixed windows favour one offset and the cuts another, `extra_weight` decides:
+    the cuts' place from a share above the windows' lead over them, the windows' place below;
+    `timeline` gives the cuts `CUT_WEIGHT`."""
+    from ugaar_kit.retrieval.locate import CUT_WEIGHT, timeline_fit
+
+    starts = np.arange(20) * 2.0
+    ends = starts + 4.0
+    spans = [(2.0 * i, 2.0 * i + 4.0) for i in range(4)]
+    sims = np.zeros((4, 20))
+    for q in range(4):
+        sims[q, 5 + q] = 1.0  # the windows say 10 s
+
+    def extra(offsets: np.ndarray, tempo: float) -> np.ndarray:
+        return np.where(np.abs(offsets - 20.0) < 1e-6, 0.6, 0.0)  # the cuts say 20 s, less surely
+
+    at = {w: timeline_fit(sims, spans, starts, ends, extra=extra, extra_weight=w)[1] for w in (0.0, 0.5, 0.7, 1.0)}
+    assert at[0.0] == pytest.approx(10.0) and at[0.5] == pytest.approx(10.0)  # 0.5 * 1 > 0.5 * 0.6
+    assert at[0.7] == pytest.approx(20.0) and at[1.0] == pytest.approx(20.0)  # 0.7 * 0.6 > 0.3 * 1
+    assert 0.5 < CUT_WEIGHT < 1.0
+
+
+def test_readings_of_a_piece_are_averaged_where_they_disagree():
+    """Two readings of one score (pages read in windows of two widths): where one places the
+    query at 10 s and the other, more surely, at 20 s, their average places it at 20 s; each
+    alone places it where it says."""
+    from ugaar_kit.retrieval.locate import timeline
+
+    rng = np.random.default_rng(3)
+    starts = np.arange(20) * 2.0
+    ends = starts + 4.0
+    spans = [(2.0 * i, 2.0 * i + 4.0) for i in range(4)]
+    query = _unit(rng.standard_normal((4, 16)))
+    noise = lambda: _unit(rng.standard_normal((20, 16)))  # noqa: E731
+    one, two = noise(), noise()
+    one[5:9] = _unit(query + 0.6 * _unit(rng.standard_normal((4, 16))))  # reading one: like it at 12..18 s (offset 10)
+    two[10:14] = query  # reading two: the query's windows themselves, at 22..28 s (offset 20)
+    at = lambda *readings: timeline(query, spans, list(readings))[0]  # noqa: E731
+    assert at((one, starts, ends)) == pytest.approx(10.0, abs=0.15)
+    assert at((two, starts, ends)) == pytest.approx(20.0, abs=0.15)
+    assert at((one, starts, ends), (two, starts, ends)) == pytest.approx(20.0, abs=0.15)
 
 
 def _dataset(root: Path, songs: dict[str, int]) -> Path:
@@ -312,7 +355,7 @@ def test_cut_fit_reads_each_score_window_from_the_query_cut_at_its_span():
     # windows of noise: the cuts alone place the query
     spans = [(a, a + 3.5) for a in (0.0, 1.75, 3.5, 5.25, 6.5)]
     noise = _unit(rng.standard_normal((5, 16)))
-    offset, _, _ = timeline(noise, spans, ref, starts, ends, cuts=cuts)
+    offset, _, _ = timeline(noise, spans, [(ref, starts, ends)], cuts=cuts)
     assert abs(offset - truth) <= 0.2
     # no score window lies in a query shorter than every window: no cut is read
     assert np.isnan(cut_fit(cuts, score, 1.0, starts, ends, offsets)).all()
@@ -348,14 +391,14 @@ def test_a_recording_is_located_on_the_pages_read_anew_when_a_reader_gives_them(
     page = (data / "songs/S/page-01.png").resolve()
 
     def reader(path: Path):
-        return ([read[i] for i in shuffled], vectors[shuffled]) if Path(path).resolve() == page else None
+        return [([read[i] for i in shuffled], vectors[shuffled])] if Path(path).resolve() == page else None
 
     song = next(s for s in read_songs(data) if s.song == "S")
     got = pages_read(song, reader)
-    assert got is not None
-    np.testing.assert_allclose(got[0], vectors)  # reading order: system by system, left to right
-    np.testing.assert_allclose(got[1].starts[:3], [0.0, 2.0, 4.0], atol=1e-6)
-    np.testing.assert_allclose(got[1].ends[:3], [2.0, 4.0, 6.0], atol=1e-6)
+    assert got is not None and len(got) == 1
+    np.testing.assert_allclose(got[0][0], vectors)  # reading order: system by system, left to right
+    np.testing.assert_allclose(got[0][1].starts[:3], [0.0, 2.0, 4.0], atol=1e-6)
+    np.testing.assert_allclose(got[0][1].ends[:3], [2.0, 4.0, 6.0], atol=1e-6)
     assert pages_read(song, lambda path: None) is None
 
     # 10 s from 8 s: the read windows 4 to 8 (passages 2 to 4); the stored snippets of passages

@@ -6,11 +6,11 @@ systems of its score pages when the store holds them (`embed` cuts a page so; ea
 sounds from where its left edge to where its right edge falls on the score's timing,
 `WholeSong.clock`), else its passage snippets with their spans (`songs.jsonl`). A recording is
 laid on the piece's pages read anew in narrower windows when their files are at hand and the
-caller gives a reader (`pages`: 4 strip heights every 1 where a store holds 6 every 3; on the
-valid songs, localisation 0.66 -> 0.76). A recording's windows are laid on that
-timeline (`timeline`): at the offset where each window's cosines to the rows it covers,
-weighted by how much it covers, are highest; the passage sounding at the query's midpoint is
-the answer. A short recording is read a second way at each offset (`cut_fit`): cut at the span
+caller gives a reader (`pages`: 4 and 3 strip heights every 1 where a store holds 6 every 3,
+two readings whose fits are averaged; on the valid songs, localisation 0.66 -> 0.80). A
+recording's windows are laid on that timeline (`timeline`): at the offset where each window's
+cosines to the rows it covers, weighted by how much it covers, are highest; the passage
+sounding at the query's midpoint is the answer. A short recording is read a second way at each offset (`cut_fit`): cut at the span
 of each row that lies in it, the stretch a training page window is paired with, where the fixed
 windows are 3.5 s whatever the page window's length (2.6 to 6.2 s). Page windows are what a
 score is (a library holds pages, not passages), and what `--train-page-windows` trains on.
@@ -104,6 +104,10 @@ CUT_SLACK = 0.5
 """Seconds a reference may reach beyond the query at either end and still be read from a cut."""
 MIN_CUT = 1.0
 """Seconds of the query a cut must hold to be read."""
+CUT_WEIGHT = 0.8
+"""The cuts' share of a recording's fit in `timeline` (the fixed windows have the rest). Chosen
+on the valid songs of the three default runs (pages read 4 every 1): 0.5 placed 0.773 of the
+excerpts, 0.6 0.780, 0.7 0.788, 0.8 0.793, 1 (the cuts alone) 0.753 (docs/benchmarks.md)."""
 
 Cuts = Callable[[Sequence[tuple[float, float]]], np.ndarray]
 """The query cut at spans (seconds from its start), as unit rows: `inference.embedding.cuts.QueryCuts`."""
@@ -171,34 +175,44 @@ def standardised(vectors: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return sims
 
 
+Reading = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""One reading of a piece's score: its unit rows `(P, D)` in order and when each sounds (starts,
+ends: seconds, the score's timing)."""
+
+
 def timeline(
     query: np.ndarray,
     spans: Sequence[tuple[float, float]],
-    reference: np.ndarray,
-    starts: np.ndarray,
-    ends: np.ndarray,
+    readings: Sequence[Reading],
     tempos: Sequence[float] = TEMPOS,
     step: float = OFFSET_STEP,
     cuts: Cuts | None = None,
 ) -> tuple[float, float, float]:
     """The offset into the score (seconds) and the tempo factor at which a timed query fits the
-    piece's rows best, and the fit's cost (1 less the fit: the windows' mean standardised
-    cosine; with `cuts`, the mean of it and the cuts'). `query` `(Q, D)` are unit rows of
-    windows at `spans` (seconds from the query's start), `reference` `(P, D)` unit rows of the
-    piece (passages or page windows) sounding from `starts` to `ends` (the score's timing, as
-    songs.jsonl records it). Each window's cosines are standardised over the piece's rows (its
+    piece best, and the fit's cost (1 less the fit: the windows' mean standardised cosine; with
+    `cuts`, weighted with the cuts', `CUT_WEIGHT` to them). `query` `(Q, D)` are unit rows of
+    windows at `spans` (seconds from the query's start); `readings` one or more readings of the
+    piece (passages, page windows, pages read in windows of several widths), whose fits at each
+    offset are averaged. Each window's cosines are standardised over a reading's rows (its
     preferences among them, not its overall level), then laid on the score by `timeline_fit`.
     With `cuts` (the query cut at any span) each offset also scores the query cut at the span
     of each row that lies in it (`cut_fit`), scored the same way: a training page window is
     paired with the stretch its notes sound in, so the cut of its span is what the model learnt
     to match (the default runs' 3 seeds: localisation 0.649 -> 0.672 on the test songs, 0.612
     -> 0.647 on the valid ones; docs/benchmarks.md)."""
-    sims = standardised(query, reference)  # (Q, P)
-    extra = None
-    if cuts is not None:
-        extra = cuts_extra(cuts, lambda z: standardised(z, reference), spans, starts, ends)
-    fit, offset, tempo = timeline_fit(sims, spans, starts, ends, tempos, step, extra)
+    layers = []
+    for reference, starts, ends in readings:
+        extra = None
+        if cuts is not None:
+            extra = cuts_extra(cuts, functools.partial(standardised, reference=reference), spans, starts, ends)
+        layers.append((standardised(query, reference), starts, ends, extra))
+    fit, offset, tempo = layered_fit(layers, spans, tempos, step, CUT_WEIGHT)
     return offset, tempo, 1.0 - fit
+
+
+Layer = tuple[np.ndarray, np.ndarray, np.ndarray, Callable[[np.ndarray, float], np.ndarray] | None]
+"""A reading as `layered_fit` lays it: the query windows' scores against its rows `(Q, P)`, the
+rows' starts and ends, and `extra` (the cuts' fit at offsets and a tempo, `(O,)`) or None."""
 
 
 def timeline_fit(
@@ -209,6 +223,7 @@ def timeline_fit(
     tempos: Sequence[float] = TEMPOS,
     step: float = OFFSET_STEP,
     extra: Callable[[np.ndarray, float], np.ndarray] | None = None,
+    extra_weight: float = 0.5,
 ) -> tuple[float, float, float]:
     """The best fit of windows at `spans` on references (rows of a piece) sounding from `starts`
     to `ends`, given their scores `sims` `(Q, P)`: (fit, offset, tempo). A window laid on the
@@ -218,38 +233,64 @@ def timeline_fit(
     the references centred nearest its centre score, interpolated between them (`overlapping`):
     weighted by cover, each window would average the two or three under it and blur where it is
     (on the valid songs' excerpts, seed 0, localisation 0.47 by cover, 0.60 so). The fit is the
-    windows' mean (with `extra`, the mean of it and `extra(offsets, tempo)`, `(O,)`), at the best
-    offset and tempo."""
-    sims = np.asarray(sims, np.float64)
-    starts, ends = np.asarray(starts, np.float64), np.asarray(ends, np.float64)
+    windows' mean (with `extra`, `extra(offsets, tempo)` `(O,)` weighted `extra_weight` and the
+    windows' mean the rest), at the best offset and tempo."""
+    return layered_fit([(sims, starts, ends, extra)], spans, tempos, step, extra_weight)
+
+
+def layered_fit(
+    layers: Sequence[Layer],
+    spans: Sequence[tuple[float, float]],
+    tempos: Sequence[float] = TEMPOS,
+    step: float = OFFSET_STEP,
+    extra_weight: float = 0.5,
+) -> tuple[float, float, float]:
+    """`timeline_fit` of several readings of a piece at once: at each offset and tempo, the mean
+    of each reading's fit; (fit, offset, tempo) at the best."""
     a = np.array([w[0] for w in spans], dtype=np.float64)
     b = np.array([w[1] for w in spans], dtype=np.float64)
     length = float(b.max())
-    first, last_end = float(starts.min()), float(ends.max())
-    centred = overlapping(starts, ends)
-    if centred:
-        order = np.argsort((starts + ends) / 2, kind="stable")
-        centres, by_centre = ((starts + ends) / 2)[order], sims[:, order]
+    first = min(float(np.min(starts)) for _, starts, _, _ in layers)
+    last_end = max(float(np.max(ends)) for _, _, ends, _ in layers)
     best = (-np.inf, first, 1.0)
     for r in tempos:
         last = max(first, last_end - r * length)
         offsets = np.arange(first, last + step / 2, step)
-        if centred:
-            at = offsets[:, None] + r * (a + b)[None, :] / 2  # (O, Q): each window's centre on the score
-            fit = np.mean([np.interp(at[:, q], centres, by_centre[q]) for q in range(len(a))], axis=0)
-        else:
-            lo = offsets[:, None, None] + r * a[None, :, None]  # (O, Q, 1)
-            hi = offsets[:, None, None] + r * b[None, :, None]
-            cover = np.clip(np.minimum(hi, ends[None, None, :]) - np.maximum(lo, starts[None, None, :]), 0.0, None)
-            # (O, Q, P): how much of each window each passage covers, as shares of what is covered
-            cover /= np.maximum(cover.sum(axis=2, keepdims=True), 1e-9)
-            fit = (cover * sims[None, :, :]).sum(axis=2).mean(axis=1)  # (O,)
-        if extra is not None:
-            fit = (fit + extra(offsets, r)) / 2
+        fit = np.zeros(len(offsets))
+        for sims, starts, ends, extra in layers:
+            laid = _windows_fit(
+                np.asarray(sims, np.float64),
+                a,
+                b,
+                np.asarray(starts, np.float64),
+                np.asarray(ends, np.float64),
+                offsets,
+                r,
+            )
+            if extra is not None:
+                laid = (1.0 - extra_weight) * laid + extra_weight * extra(offsets, r)
+            fit += laid / len(layers)
         k = int(np.argmax(fit))
         if fit[k] > best[0]:
             best = (float(fit[k]), float(offsets[k]), r)
     return best
+
+
+def _windows_fit(
+    sims: np.ndarray, a: np.ndarray, b: np.ndarray, starts: np.ndarray, ends: np.ndarray, offsets: np.ndarray, r: float
+) -> np.ndarray:
+    """`timeline_fit`'s windows' mean at each of `offsets` `(O,)`, tempo `r`."""
+    if overlapping(starts, ends):
+        order = np.argsort((starts + ends) / 2, kind="stable")
+        centres, by_centre = ((starts + ends) / 2)[order], sims[:, order]
+        at = offsets[:, None] + r * (a + b)[None, :] / 2  # (O, Q): each window's centre on the score
+        return np.mean([np.interp(at[:, q], centres, by_centre[q]) for q in range(len(a))], axis=0)
+    lo = offsets[:, None, None] + r * a[None, :, None]  # (O, Q, 1)
+    hi = offsets[:, None, None] + r * b[None, :, None]
+    cover = np.clip(np.minimum(hi, ends[None, None, :]) - np.maximum(lo, starts[None, None, :]), 0.0, None)
+    # (O, Q, P): how much of each window each passage covers, as shares of what is covered
+    cover /= np.maximum(cover.sum(axis=2, keepdims=True), 1e-9)
+    return (cover * sims[None, :, :]).sum(axis=2).mean(axis=1)
 
 
 def overlapping(starts: np.ndarray, ends: np.ndarray) -> bool:
@@ -296,12 +337,13 @@ def locate(
     for song in versions:
         laid = pages_read(song, pages) if read_anew and pages is not None and song.pages else None
         if laid is None and (order := played(song, stored())) is not None:
-            laid = stored().vectors(order.rows), order
-        if laid is None:
+            laid = [(stored().vectors(order.rows), order)]
+        if not laid:
             continue
-        reference, order = laid
+        reference, order = laid[0]
         if spans is not None:
-            offset, tempo, cost = timeline(q, spans, reference, order.starts, order.ends, cuts=cuts)
+            readings = [(vectors, o.starts, o.ends) for vectors, o in laid]
+            offset, tempo, cost = timeline(q, spans, readings, cuts=cuts)
             length = max(b for _, b in spans)
             times = offset + tempo * np.array([0.0, length / 2, length - 1e-6])
         else:

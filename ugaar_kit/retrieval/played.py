@@ -22,9 +22,10 @@ from ugaar_kit.interfaces.dataset import DatasetFolder, WholeSong, read_songs
 from ugaar_kit.interfaces.rows import parse_page_window
 from ugaar_kit.store.reader import Store
 
-Pages = Callable[[Path], tuple[list[tuple[int, int, int]], np.ndarray] | None]
-"""A page of a score (its path) -> its windows `(system, x0, x1)` (the page's pixels) and their
-unit vectors `(N, D)`, or None when it cannot be read: `inference.embedding.score.ScorePages`."""
+Pages = Callable[[Path], Sequence[tuple[list[tuple[int, int, int]], np.ndarray]] | None]
+"""A page of a score (its path) -> for each reading of it (a width of window), its windows
+`(system, x0, x1)` (the page's pixels) and their unit vectors `(N, D)`; None when it cannot be
+read: `inference.embedding.score.ScorePages`."""
 
 
 @dataclass(frozen=True)
@@ -76,27 +77,30 @@ def page_played(song: WholeSong, rows: PieceRows) -> Played | None:
     )
 
 
-def pages_read(song: WholeSong, pages: Pages) -> tuple[np.ndarray, Played] | None:
-    """`song`'s score pages read anew by `pages` (each page's windows and their unit vectors:
-    `inference.embedding.score.ScorePages`, at `locate`'s narrower windows), in reading order
-    and timed as `page_played` times stored windows: the vectors `(N, D)` and their times (the
-    `rows` of the `Played` index the vectors). None when a page cannot be read or none of its
+def pages_read(song: WholeSong, pages: Pages) -> list[tuple[np.ndarray, Played]] | None:
+    """`song`'s score pages read anew by `pages` (`inference.embedding.score.ScorePages`, at
+    `locate`'s narrower windows), each reading (a width of window) in reading order and timed
+    as `page_played` times stored windows: its vectors `(N, D)` and their times (the `rows` of
+    the `Played` index the vectors). None when a page cannot be read or none of a reading's
     windows is on a timed system."""
-    windows: list[tuple[int, int, int, int, int]] = []
-    vectors: list[np.ndarray] = []
-    for number, page in enumerate(song.pages, 1):
-        read = pages(page)
-        if read is None:
-            return None
-        first = len(windows)
-        windows += [(number, system, x0, x1, first + k) for k, (system, x0, x1) in enumerate(read[0])]
-        vectors.append(read[1])
-    timed = _reading_order(song, windows)
-    if not timed:
+    reads = [read for page in song.pages if (read := pages(page)) is not None]
+    if not reads or len(reads) < len(song.pages):
         return None
-    order = np.asarray([key for _, _, key in timed], dtype=np.int64)
-    starts, ends = np.asarray([a for a, _, _ in timed]), np.asarray([b for _, b, _ in timed])
-    return np.concatenate(vectors)[order], Played(np.arange(len(order)), starts, ends)
+    readings = []
+    for k in range(min(len(read) for read in reads)):
+        windows: list[tuple[int, int, int, int, int]] = []
+        vectors: list[np.ndarray] = []
+        for number, read in enumerate(reads, 1):
+            first = len(windows)
+            windows += [(number, system, x0, x1, first + j) for j, (system, x0, x1) in enumerate(read[k][0])]
+            vectors.append(read[k][1])
+        timed = _reading_order(song, windows)
+        if not timed:
+            return None
+        order = np.asarray([key for _, _, key in timed], dtype=np.int64)
+        starts, ends = np.asarray([a for a, _, _ in timed]), np.asarray([b for _, b, _ in timed])
+        readings.append((np.concatenate(vectors)[order], Played(np.arange(len(order)), starts, ends)))
+    return readings or None
 
 
 def _reading_order(

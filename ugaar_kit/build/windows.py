@@ -187,8 +187,8 @@ def training_page_windows(
                 if pid is None or pid not in by_id:
                     continue
                 k, w = win.number, win.index
-                x = "" if width == PAGE_WINDOW else f"x{width:g}"
-                name = f"{WINDOWS_DIR}/page/{folder}/p{page_no:02d}-s{k:02d}-w{w:02d}{'-' if x else ''}{x}.png"
+                x = "" if width == PAGE_WINDOW else f"x{width:g}"  # another width: named with it
+                name = f"{WINDOWS_DIR}/page/{folder}/p{page_no:02d}-s{k:02d}-w{w:02d}{x and '-' + x}.png"
                 if _stale(out / name, made_at):
                     write_atomic(out / name, png_bytes(eight_bit(win.pixels)))
                 fields: dict[str, Any] = {"id": f"{song['song_id']}-p{page_no:02d}s{k:02d}w{w:02d}{x}", SHEET: name}

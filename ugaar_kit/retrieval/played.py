@@ -83,11 +83,14 @@ def pages_read(song: WholeSong, pages: Pages) -> list[tuple[np.ndarray, Played]]
     as `page_played` times stored windows: its vectors `(N, D)` and their times (the `rows` of
     the `Played` index the vectors). None when a page cannot be read or none of a reading's
     windows is on a timed system."""
-    reads = [read for page in song.pages if (read := pages(page)) is not None]
-    if not reads or len(reads) < len(song.pages):
-        return None
+    reads = []
+    for page in song.pages:
+        read = pages(page)
+        if read is None:  # the rest are not read
+            return None
+        reads.append(read)
     readings = []
-    for k in range(min(len(read) for read in reads)):
+    for k in range(min((len(read) for read in reads), default=0)):
         windows: list[tuple[int, int, int, int, int]] = []
         vectors: list[np.ndarray] = []
         for number, read in enumerate(reads, 1):

@@ -137,9 +137,9 @@ def _kept_eval(run: Path, kind: str, args: list[str]) -> dict[str, Any]:
 
 def evaluate(data: Path, run: Path, relocate: bool = False) -> dict[str, Any]:
     """The run's `eval --task identify --task locate` (its store kept as `<run>-pieces.h5`).
-    `relocate`: a kept evaluation's localisation run again (`eval --task locate` alone, a few
-    minutes where identification takes half an hour), its identification kept: after a change
-    to `locate` alone; the evaluation records when (`relocated`)."""
+    `relocate`: a kept evaluation's localisation run again (`eval --task locate` alone), its
+    identification kept: after a change to `locate` alone; the evaluation records when
+    (`relocated`)."""
     store = run.parent / f"{run.name}-pieces.h5"
     kept = run.parent / f"{run.name}-pieces.json"
     if relocate and kept.is_file():

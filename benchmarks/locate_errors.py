@@ -11,8 +11,9 @@ Takes the excerpts `eval --task locate` draws (5 a song, seed 0), embeds each as
 - `right`: the passage at the fitted midpoint is the excerpt's (`eval`'s localisation figure);
 - how far the fitted midpoint is from the true one: within 1 s, wrong though within 2 s (a
   near miss: the right place, the wrong side of a passage border), more than 10 s off;
-- per query window, whether the score window (of the first reading) nearest its true place (centre within 1 s) scores
-  above every score window more than 3 s away: how well one window tells its place in its song;
+- per query window, whether the score window (of the first reading) nearest its true place
+  (centre within 1 s) scores above every score window more than 3 s away: how well one window
+  tells its place in its song;
 - of the excerpts placed more than 5 s off, the share whose notes there have nearly the same
   pitches in the same order (edit distance of the pitch sequences at most a quarter of their
   length): near-repeats, which only rhythm and detail tell apart; and the share with exactly
@@ -64,7 +65,7 @@ def main() -> None:
     from ugaar_kit.interfaces.dataset import read_songs
     from ugaar_kit.interfaces.modality import AUDIO, SHEET
     from ugaar_kit.retrieval.locate import timeline
-    from ugaar_kit.retrieval.played import PieceRows, pages_read, played
+    from ugaar_kit.retrieval.played import PieceRows, score_read
     from ugaar_kit.store.exact import normalize_rows
 
     window, hop = store.settings.get("window"), store.settings.get("hop")
@@ -74,9 +75,7 @@ def main() -> None:
     right, errors, near_miss, telling, far_alike, far_same = [], [], 0, [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for n, (song, starts) in enumerate(plan(chosen)):
-            laid = pages_read(song, reader) if song.pages else None
-            if laid is None and (stored := played(song, pieces)) is not None:
-                laid = [(pieces.vectors(stored.rows), stored)]
+            laid = score_read(song, lambda: pieces, reader)
             if not laid:
                 continue
             reference, order = np.asarray(laid[0][0], np.float64), laid[0][1]  # the first reading

@@ -63,9 +63,9 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
         each score window it holds, as training pairs a page window with the stretch it sounds);
         a recording is laid on the piece's pages read anew in narrower windows (4 and 3 system
         heights every 1, two readings whose fits are averaged, where a store holds 6 every 3)
-        when their files are at hand, and the passage sounding at the excerpt's midpoint is the answer; lyrics lines are
-        aligned by subsequence dynamic time warping. The answer's place on the pages comes from
-        songs.jsonl."""
+        when their files are at hand, and the passage sounding at the excerpt's midpoint is the
+        answer; lyrics lines are aligned by subsequence dynamic time warping. The answer's place
+        on the pages comes from songs.jsonl."""
         from ugaar_kit.data.staves import PAGE_HOP, PAGE_WINDOW
         from ugaar_kit.errors import InputError, OptionError
         from ugaar_kit.inference.embedding.score import ScorePages

@@ -35,7 +35,7 @@ import numpy as np
 from ugaar_kit.errors import InputError
 from ugaar_kit.interfaces.dataset import WholeSong, read_songs
 from ugaar_kit.interfaces.modality import SHEET
-from ugaar_kit.retrieval.played import Pages, PieceRows, pages_read, played
+from ugaar_kit.retrieval.played import Pages, PieceRows, score_read
 from ugaar_kit.store.exact import normalize_rows
 from ugaar_kit.store.reader import Store
 
@@ -335,14 +335,12 @@ def locate(
     q = normalize_rows(np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1))
     best: Location | None = None
     for song in versions:
-        laid = pages_read(song, pages) if read_anew and pages is not None and song.pages else None
-        if laid is None and (order := played(song, stored())) is not None:
-            laid = [(stored().vectors(order.rows), order)]
+        laid = score_read(song, stored, pages if read_anew else None)
         if not laid:
             continue
         reference, order = laid[0]
         if spans is not None:
-            readings = [(vectors, o.starts, o.ends) for vectors, o in laid]
+            readings = [(rows_read, o.starts, o.ends) for rows_read, o in laid]
             offset, tempo, cost = timeline(q, spans, readings, cuts=cuts)
             length = max(b for _, b in spans)
             times = offset + tempo * np.array([0.0, length / 2, length - 1e-6])

@@ -106,6 +106,19 @@ def pages_read(song: WholeSong, pages: Pages) -> list[tuple[np.ndarray, Played]]
     return readings or None
 
 
+def score_read(
+    song: WholeSong, stored: Callable[[], PieceRows], pages: Pages | None = None
+) -> list[tuple[np.ndarray, Played]] | None:
+    """`song`'s score as a recording is laid on it: its pages read anew by `pages`
+    (`pages_read`, a reading a width) when it has pages and each can be read, else its
+    `stored()` rows as played (one reading); None without either. `stored` is called only for
+    the stored rows (making `PieceRows` reads the manifest and every stored source)."""
+    laid = pages_read(song, pages) if pages is not None and song.pages else None
+    if laid is None and (order := played(song, stored())) is not None:
+        laid = [(stored().vectors(order.rows), order)]
+    return laid
+
+
 def _reading_order(
     song: WholeSong, windows: Sequence[tuple[int, int, int, int, int]]
 ) -> list[tuple[float, float, int]]:

@@ -94,7 +94,7 @@ class BuildOptions:
     train_page_widths: tuple[float, ...] = option(
         (6.0,),
         "Widths of the training page windows, in strip heights, each system cut at each: 6 as identify and embed "
-        "read a page; adding 4 (the width locate reads a piece's pages in) trains on those too.",
+        "read a page; adding 4 (the width locate reads a piece's pages in) measured no better (docs/datasets.md).",
     )
     page_clock: Literal["notes", "boxes"] = option(
         "boxes",

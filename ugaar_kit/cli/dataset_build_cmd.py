@@ -150,7 +150,8 @@ def add(app: typer.Typer, get_registry: Callable[[], Registry]) -> None:
                 max=24.0,
                 help="With --train-page-windows: the width of the training page windows in strip heights, "
                 "repeatable to cut each system at several (default 6, as a page query is read; "
-                "--train-page-width 6 --train-page-width 4 adds the width locate reads a piece's pages in).",
+                "--train-page-width 6 --train-page-width 4 adds the width locate reads a piece's pages in, measured "
+                "no better: docs/datasets.md).",
             ),
         ] = None,
         page_clock: Annotated[

@@ -137,7 +137,7 @@ def by_windows(song: Any, rows: dict[str, Any], notes: list[Note], start: float,
     unit = np.eye(len(passages))
     starts = np.array([float(p["start"]) for p in passages])
     ends = np.array([float(p["end"]) for p in passages])
-    offset, _tempo, _cost = timeline(sims, spans, unit, starts, ends)
+    offset, _tempo, _cost = timeline(sims, spans, [(unit, starts, ends)])
     return song.passage_at(offset + max(b for _, b in spans) / 2) == song.passage_at(start + seconds / 2)
 
 
@@ -145,12 +145,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA / "lmd-200w-pwa", help="a --whole-songs dataset folder")
     ap.add_argument("--split", default="test")
+    ap.add_argument(
+        "--songs", type=int, default=None, help="the split's first N songs only (e.g. of the training songs)"
+    )
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from ugaar_kit.interfaces.dataset import read_songs
 
     rows = manifest_rows(args.data)
-    chosen = [s for s in read_songs(args.data) if s.split == args.split]
+    chosen = [s for s in read_songs(args.data) if s.split == args.split][: args.songs]
     repeats, windows = [], []
     for song, starts in plan(chosen):
         notes = song_notes(song, rows)
@@ -162,7 +165,10 @@ def main() -> None:
         f"{np.mean(repeats):.3f}; by the notes of each window apart, laid on the timing {np.mean(windows):.3f}"
     )
     m = machine()
-    print(f"({PYTHON} benchmarks/locate_ceiling.py --split {args.split}; {m['nproc']} cores, {m['cpu']}, {m['date']})")
+    songs = f" --songs {args.songs}" if args.songs else ""
+    print(
+        f"({PYTHON} benchmarks/locate_ceiling.py --split {args.split}{songs}; {m['nproc']} cores, {m['cpu']}, {m['date']})"
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/locate_errors.py benchmarks/results/pieces/runs/contrastive-pwa-s0
     .venv/bin/python benchmarks/locate_errors.py RUN --split valid --data DATA --store STORE
+    .venv/bin/python benchmarks/locate_errors.py RUN --split train --songs 30
 
 Takes the excerpts `eval --task locate` draws (5 a song, seed 0), embeds each as `eval` does
 (the store's window and hop, and cut at any span), lays it on the song's score as `locate` does
@@ -56,6 +57,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_run_arguments(ap)
     ap.add_argument("--split", default="test")
+    ap.add_argument(
+        "--songs", type=int, default=None, help="the split's first N songs only (e.g. of the training songs)"
+    )
     args = ap.parse_args()
     run, data, store = kept_run(args)
     from ugaar_kit.data.media import write_excerpt
@@ -71,7 +75,7 @@ def main() -> None:
     window, hop = store.settings.get("window"), store.settings.get("hop")
     rows = manifest_rows(data)
     pieces, reader = PieceRows(store, SHEET, data), ScorePages(run)
-    chosen = [s for s in read_songs(data) if s.split == args.split]
+    chosen = [s for s in read_songs(data) if s.split == args.split][: args.songs]
     right, errors, near_miss, telling, far_alike, far_same = [], [], 0, [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for n, (song, starts) in enumerate(plan(chosen)):
@@ -118,7 +122,10 @@ def main() -> None:
     same = f"{np.mean(far_same):.3f}" if far_same else "-"
     print(f"  of {len(far_same)} placed over 5 s off, exactly the same pitches there            {same}")
     m = machine()
-    print(f"({PYTHON} benchmarks/locate_errors.py {args.run} --split {args.split}; {m['nproc']} cores, {m['cpu']})")
+    songs = f" --songs {args.songs}" if args.songs else ""
+    print(
+        f"({PYTHON} benchmarks/locate_errors.py {args.run} --split {args.split}{songs}; {m['nproc']} cores, {m['cpu']})"
+    )
 
 
 if __name__ == "__main__":

@@ -45,6 +45,20 @@ def add_run_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--store", type=Path, default=None, help="default: <run>-pieces.h5 beside the run")
 
 
+def add_split_arguments(ap: argparse.ArgumentParser) -> None:
+    """The songs a diagnostic draws its excerpts from: a split, and optionally its first N."""
+    ap.add_argument("--split", default="test")
+    ap.add_argument(
+        "--songs", type=int, default=None, help="the split's first N songs only (e.g. of the training songs)"
+    )
+
+
+def split_songs(songs: list[Any], args: argparse.Namespace) -> tuple[list[Any], str]:
+    """`add_split_arguments`' songs of `songs` (in their order), and those arguments as typed."""
+    chosen = [s for s in songs if s.split == args.split][: args.songs]
+    return chosen, f"--split {args.split}" + (f" --songs {args.songs}" if args.songs else "")
+
+
 def kept_run(args: argparse.Namespace) -> tuple[Any, Path, Any]:
     """(the loaded run, its dataset folder, the store `benchmarks/pieces.py` kept beside it) of
     `add_run_arguments`' arguments."""
@@ -144,16 +158,13 @@ def by_windows(song: Any, rows: dict[str, Any], notes: list[Note], start: float,
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA / "lmd-200w-pwa", help="a --whole-songs dataset folder")
-    ap.add_argument("--split", default="test")
-    ap.add_argument(
-        "--songs", type=int, default=None, help="the split's first N songs only (e.g. of the training songs)"
-    )
+    add_split_arguments(ap)
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from ugaar_kit.interfaces.dataset import read_songs
 
     rows = manifest_rows(args.data)
-    chosen = [s for s in read_songs(args.data) if s.split == args.split][: args.songs]
+    chosen, typed = split_songs(read_songs(args.data), args)
     repeats, windows = [], []
     for song, starts in plan(chosen):
         notes = song_notes(song, rows)
@@ -165,10 +176,7 @@ def main() -> None:
         f"{np.mean(repeats):.3f}; by the notes of each window apart, laid on the timing {np.mean(windows):.3f}"
     )
     m = machine()
-    songs = f" --songs {args.songs}" if args.songs else ""
-    print(
-        f"({PYTHON} benchmarks/locate_ceiling.py --split {args.split}{songs}; {m['nproc']} cores, {m['cpu']}, {m['date']})"
-    )
+    print(f"({PYTHON} benchmarks/locate_ceiling.py {typed}; {m['nproc']} cores, {m['cpu']}, {m['date']})")
 
 
 if __name__ == "__main__":

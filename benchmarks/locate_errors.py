@@ -33,7 +33,15 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from locate_ceiling import add_run_arguments, kept_run, manifest_rows, plan, song_notes
+from locate_ceiling import (
+    add_run_arguments,
+    add_split_arguments,
+    kept_run,
+    manifest_rows,
+    plan,
+    song_notes,
+    split_songs,
+)
 from records import PYTHON, machine
 
 NEAR_REPEAT = 0.25
@@ -56,10 +64,7 @@ def edit_share(a: list[int], b: list[int]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_run_arguments(ap)
-    ap.add_argument("--split", default="test")
-    ap.add_argument(
-        "--songs", type=int, default=None, help="the split's first N songs only (e.g. of the training songs)"
-    )
+    add_split_arguments(ap)
     args = ap.parse_args()
     run, data, store = kept_run(args)
     from ugaar_kit.data.media import write_excerpt
@@ -75,7 +80,7 @@ def main() -> None:
     window, hop = store.settings.get("window"), store.settings.get("hop")
     rows = manifest_rows(data)
     pieces, reader = PieceRows(store, SHEET, data), ScorePages(run)
-    chosen = [s for s in read_songs(data) if s.split == args.split][: args.songs]
+    chosen, typed = split_songs(read_songs(data), args)
     right, errors, near_miss, telling, far_alike, far_same = [], [], 0, [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for n, (song, starts) in enumerate(plan(chosen)):
@@ -122,10 +127,7 @@ def main() -> None:
     same = f"{np.mean(far_same):.3f}" if far_same else "-"
     print(f"  of {len(far_same)} placed over 5 s off, exactly the same pitches there            {same}")
     m = machine()
-    songs = f" --songs {args.songs}" if args.songs else ""
-    print(
-        f"({PYTHON} benchmarks/locate_errors.py {args.run} --split {args.split}{songs}; {m['nproc']} cores, {m['cpu']})"
-    )
+    print(f"({PYTHON} benchmarks/locate_errors.py {args.run} {typed}; {m['nproc']} cores, {m['cpu']})")
 
 
 if __name__ == "__main__":

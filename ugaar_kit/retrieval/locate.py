@@ -250,26 +250,22 @@ def layered_fit(
     a = np.array([w[0] for w in spans], dtype=np.float64)
     b = np.array([w[1] for w in spans], dtype=np.float64)
     length = float(b.max())
-    first = min(float(np.min(starts)) for _, starts, _, _ in layers)
-    last_end = max(float(np.max(ends)) for _, _, ends, _ in layers)
+    laid_out = [
+        (np.asarray(sims, np.float64), np.asarray(starts, np.float64), np.asarray(ends, np.float64), extra)
+        for sims, starts, ends, extra in layers
+    ]
+    first = min(float(starts.min()) for _, starts, _, _ in laid_out)
+    last_end = max(float(ends.max()) for _, _, ends, _ in laid_out)
     best = (-np.inf, first, 1.0)
     for r in tempos:
         last = max(first, last_end - r * length)
         offsets = np.arange(first, last + step / 2, step)
         fit = np.zeros(len(offsets))
-        for sims, starts, ends, extra in layers:
-            laid = _windows_fit(
-                np.asarray(sims, np.float64),
-                a,
-                b,
-                np.asarray(starts, np.float64),
-                np.asarray(ends, np.float64),
-                offsets,
-                r,
-            )
+        for sims, starts, ends, extra in laid_out:
+            laid = _windows_fit(sims, a, b, starts, ends, offsets, r)
             if extra is not None:
                 laid = (1.0 - extra_weight) * laid + extra_weight * extra(offsets, r)
-            fit += laid / len(layers)
+            fit += laid / len(laid_out)
         k = int(np.argmax(fit))
         if fit[k] > best[0]:
             best = (float(fit[k]), float(offsets[k]), r)
@@ -338,13 +334,13 @@ def locate(
         laid = score_read(song, stored, pages if read_anew else None)
         if not laid:
             continue
-        reference, order = laid[0]
         if spans is not None:
             readings = [(rows_read, o.starts, o.ends) for rows_read, o in laid]
             offset, tempo, cost = timeline(q, spans, readings, cuts=cuts)
             length = max(b for _, b in spans)
             times = offset + tempo * np.array([0.0, length / 2, length - 1e-6])
         else:
+            reference, order = laid[0]  # lyrics lines: the stored rows, one reading
             matched, cost = align(q, reference)
             times = (order.starts[matched] + order.ends[matched]) / 2
         passage_of = [song.passage_at(float(t)) for t in times]

@@ -114,8 +114,10 @@ def score_read(
     `stored()` rows as played (one reading); None without either. `stored` is called only for
     the stored rows (making `PieceRows` reads the manifest and every stored source)."""
     laid = pages_read(song, pages) if pages is not None and song.pages else None
-    if laid is None and (order := played(song, stored())) is not None:
-        laid = [(stored().vectors(order.rows), order)]
+    if laid is None:
+        rows = stored()
+        if (order := played(song, rows)) is not None:
+            laid = [(rows.vectors(order.rows), order)]
     return laid
 
 
